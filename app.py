@@ -1,0 +1,27 @@
+"""The CRM + ERP API: Chalice app wiring. Routes live in chalicelib/<context>/routes.py."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+from chalicelib.core import openapi, web
+from chalicelib.crm.routes import bp as crm_routes
+from chalicelib.tenants.routes import bp as tenant_routes
+
+app = Chalice(app_name="crmerp")
+app.register_blueprint(web.core)
+app.register_blueprint(tenant_routes)
+app.register_blueprint(crm_routes)
+app.register_middleware(web.problem_middleware, "http")
+
+
+@web.endpoint(app, "/health", "GET", permission=None, public=True, tag="meta", summary="Readiness", response=web.HealthOut)
+def health(req: web.Request) -> web.HealthOut:
+    """Ready when the table answers (one GetItem on a key no tenant can own)."""
+    web.STORE.get({"pk": "P#HEALTH", "sk": "HEALTH"})
+    return web.HealthOut(status="ok")
+
+
+@web.endpoint(app, "/openapi.json", "GET", permission=None, public=True, tag="meta", summary="This API's OpenAPI 3.1 document")
+def openapi_document(req: web.Request) -> dict:
+    return openapi.document()

@@ -1,0 +1,27 @@
+"""boto3 clients, created lazily once per container with the standard retry mode.
+
+Endpoints come from boto3's own configuration (``AWS_ENDPOINT_URL`` locally), never from code.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.core.config import settings
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+
+
+@functools.cache
+def dynamodb() -> Any:
+    """The DynamoDB client of the resource interface: it (de)serialises plain Python values."""
+    return boto3.resource("dynamodb", region_name=settings().region, config=_CONFIG).meta.client
+
+
+@functools.cache
+def cognito() -> Any:
+    return boto3.client("cognito-idp", region_name=settings().region, config=_CONFIG)

@@ -1,0 +1,46 @@
+"""The app's settings, read once per container from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    region: str
+    table_name: str
+    user_pool_id: str
+    user_pool_client_id: str
+    jwks_url: str
+    cursor_secret: bytes
+    signup_limit_per_hour: int
+    login_limit_per_minute: int
+    principal_cache_seconds: int
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+@functools.cache
+def settings() -> Settings:
+    """Settings of this container; the environment is read on first use, not at import."""
+    env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    pool = env["USER_POOL_ID"]
+    issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+    return Settings(
+        region=region,
+        table_name=env["TABLE_NAME"],
+        user_pool_id=pool,
+        user_pool_client_id=env["USER_POOL_CLIENT_ID"],
+        # In AWS the JWKS sits under the issuer; locally moto serves it on its own address.
+        jwks_url=env.get("JWKS_URL") or f"{issuer}/.well-known/jwks.json",
+        cursor_secret=env["CURSOR_SECRET"].encode(),
+        signup_limit_per_hour=int(env.get("SIGNUP_LIMIT_PER_HOUR", "10")),
+        login_limit_per_minute=int(env.get("LOGIN_LIMIT_PER_MINUTE", "30")),
+        # Role and membership changes reach every container within this many seconds (< 60).
+        principal_cache_seconds=int(env.get("PRINCIPAL_CACHE_SECONDS", "30")),
+    )

@@ -1,0 +1,121 @@
+"""Domain errors, raised by services and turned into problem+json (RFC 9457) in one place (web.py).
+
+Each class is one meaning of one status code; ``type`` is a stable URI documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+    def problem(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequestError(ApiError):
+    """The request cannot be read: invalid JSON, a malformed id, cursor or query parameter."""
+
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class AuthenticationError(ApiError):
+    """No valid token, or the token's user is unknown or disabled."""
+
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class PermissionDeniedError(ApiError):
+    status, slug, title = 403, "forbidden", "Permission denied"
+
+
+class NotFoundError(ApiError):
+    """Absent, or belonging to another tenant: the two are indistinguishable on purpose."""
+
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowedError(ApiError):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class ConflictError(ApiError):
+    """The change clashes with the state: a unique value taken, a rule such as the last owner."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailedError(ApiError):
+    """``If-Match`` names a version that is no longer current."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PayloadTooLargeError(ApiError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnsupportedMediaTypeError(ApiError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationError(ApiError):
+    """The body is JSON but breaks the schema; ``errors`` names each offending field."""
+
+    status, slug, title = 422, "validation-error", "Validation failed"
+
+
+class RateLimitedError(ApiError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+STATUS_ERRORS: dict[int, type[ApiError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        MethodNotAllowedError,
+        ConflictError,
+        PreconditionFailedError,
+        PayloadTooLargeError,
+        UnsupportedMediaTypeError,
+        ValidationError,
+        RateLimitedError,
+    )
+}

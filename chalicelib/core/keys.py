@@ -1,0 +1,131 @@
+"""Every DynamoDB key of the table, built here and nowhere else.
+
+Tenant data lives under partition keys that start with ``T#<tenant_id>#``: the delimiter is part of
+the prefix, so tenant ``acme`` never matches ``acme-corp`` and IAM ``dynamodb:LeadingKeys`` can scope
+credentials to one tenant.  Platform items (the tenant registry, rate limits) start with ``P#``.
+"""
+
+from __future__ import annotations
+
+import re
+
+DELIM = "#"
+_TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SEGMENT = re.compile(r"^[^#]{1,512}$")
+
+
+class InvalidKeyError(ValueError):
+    """A key segment that would break the layout (empty, too long, or holding the delimiter)."""
+
+
+def _segment(value: str) -> str:
+    if not _SEGMENT.match(value):
+        raise InvalidKeyError(f"invalid key segment: {value!r}")
+    return value
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    if not _TENANT_ID.match(tenant_id):
+        raise InvalidKeyError(f"invalid tenant id: {tenant_id!r}")
+    return f"T{DELIM}{tenant_id}{DELIM}"
+
+
+def tenant_pk(tenant_id: str, *parts: str) -> str:
+    return tenant_prefix(tenant_id) + DELIM.join(_segment(p) for p in parts)
+
+
+def belongs_to(tenant_id: str, partition_key: str) -> bool:
+    """Whether a partition key is inside the tenant's key space (exact prefix, delimiter included)."""
+    return partition_key.startswith(tenant_prefix(tenant_id))
+
+
+# Tenant profile and its role set share a partition so that the authorizer's principal load is
+# one BatchGetItem with the member item.
+def tenant_profile(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "PROFILE"}
+
+
+def role_set(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "ROLES"}
+
+
+def members_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "USER")
+
+
+def member(tenant_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": members_pk(tenant_id), "sk": _segment(user_id)}
+
+
+def tenant_registry(tenant_id: str) -> dict[str, str]:
+    """The platform's list of tenants (one partition, read by platform jobs such as backups)."""
+    tenant_prefix(tenant_id)
+    return {"pk": "P#TENANTS", "sk": tenant_id}
+
+
+def rate_window(bucket: str, source: str, window: str) -> dict[str, str]:
+    return {"pk": f"P#RATE#{_segment(bucket)}#{_segment(source)}", "sk": _segment(window)}
+
+
+# Entities of a tenant: one collection partition per type, id as sort key.
+def entity_pk(tenant_id: str, entity_type: str) -> str:
+    return tenant_pk(tenant_id, entity_type.upper())
+
+
+def entity(tenant_id: str, entity_type: str, entity_id: str) -> dict[str, str]:
+    return {"pk": entity_pk(tenant_id, entity_type), "sk": _segment(entity_id)}
+
+
+def tombstone(tenant_id: str, entity_type: str, entity_id: str) -> dict[str, str]:
+    """Deleted entities leave a tombstone, so clients syncing with ``updated_since`` see the delete."""
+    return {"pk": tenant_pk(tenant_id, entity_type.upper(), "DELETED"), "sk": _segment(entity_id)}
+
+
+def updated_index(tenant_id: str, entity_type: str, updated_at: str, entity_id: str) -> dict[str, str]:
+    """gsi1: a type's live items and tombstones in order of last change (incremental sync)."""
+    return {"gsi1pk": tenant_pk(tenant_id, entity_type.upper(), "UPDATED"), "gsi1sk": f"{updated_at}#{entity_id}"}
+
+
+def updated_index_pk(tenant_id: str, entity_type: str) -> str:
+    return tenant_pk(tenant_id, entity_type.upper(), "UPDATED")
+
+
+def name_index(tenant_id: str, entity_type: str, normalised_name: str, entity_id: str) -> dict[str, str]:
+    """gsi2: a type's items by normalised name, for case-insensitive prefix search."""
+    return {"gsi2pk": name_index_pk(tenant_id, entity_type), "gsi2sk": f"{normalised_name}#{entity_id}"}
+
+
+def name_index_pk(tenant_id: str, entity_type: str) -> str:
+    return tenant_pk(tenant_id, entity_type.upper(), "NAME")
+
+
+def unique_guard(tenant_id: str, entity_type: str, field: str, value: str) -> dict[str, str]:
+    """An item whose existence reserves a unique value (a customer code) within the tenant."""
+    return {"pk": tenant_pk(tenant_id, "UNIQUE", entity_type.upper(), field.upper()), "sk": _segment(value)}
+
+
+def audit_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "AUDIT")
+
+
+def audit(tenant_id: str, at: str, audit_id: str, entity_type: str, entity_id: str, user_id: str) -> dict[str, str]:
+    sort = f"{at}#{audit_id}"
+    return {
+        "pk": audit_pk(tenant_id),
+        "sk": sort,
+        "gsi1pk": audit_entity_pk(tenant_id, entity_type, entity_id),
+        "gsi1sk": sort,
+        "gsi2pk": audit_user_pk(tenant_id, user_id),
+        "gsi2sk": sort,
+    }
+
+
+def audit_entity_pk(tenant_id: str, entity_type: str, entity_id: str) -> str:
+    return tenant_pk(tenant_id, "AUDIT", "ENTITY", entity_type, entity_id)
+
+
+def audit_user_pk(tenant_id: str, user_id: str) -> str:
+    return tenant_pk(tenant_id, "AUDIT", "USER", user_id)
+
+
+KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")

@@ -1,0 +1,239 @@
+"""The repository base: the only code that talks to DynamoDB.
+
+Every mutation is one TransactWriteItems carrying the entity change and its audit entry (and, later,
+its outbox record). Reads are GetItem/BatchGetItem/Query; never Scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import ConditionBase, Key
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws, ids, keys, pagination
+from chalicelib.core.config import settings
+
+
+def utcnow() -> str:
+    """Timestamps are ISO 8601 UTC with microseconds, so that they sort as strings."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user of the tenant, or the platform itself (signup, jobs)."""
+
+    tenant_id: str
+    user_id: str
+    email: str = ""
+    request_id: str = ""
+
+
+class ConditionFailed(Exception):
+    """A write's condition did not hold; ``index`` is the failing item in the transaction."""
+
+    def __init__(self, index: int | None, item: dict[str, Any] | None = None) -> None:
+        super().__init__(f"condition failed on transaction item {index}")
+        self.index = index
+        self.item = item
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in keys.KEY_ATTRIBUTES}
+
+
+def to_plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal: integers become int, others stay Decimal."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(to_plain(v) for v in value)
+    return value
+
+
+class Store:
+    def __init__(self, client: Any = None, table_name: str | None = None) -> None:
+        self._client = client
+        self._table = table_name
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws.dynamodb()
+        return self._client
+
+    @property
+    def table(self) -> str:
+        if self._table is None:
+            self._table = settings().table_name
+        return self._table
+
+    # ---- reads -------------------------------------------------------------------------------
+    def get(self, key: dict[str, str], *, consistent: bool = False) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=consistent).get("Item")
+        return to_plain(item) if item else None
+
+    def batch_get(self, key_list: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+        """Items for up to 100 keys, in no particular order (unprocessed keys are retried)."""
+        found: list[dict[str, Any]] = []
+        request = {self.table: {"Keys": list(key_list)}}
+        while request:
+            answer = self.client.batch_get_item(RequestItems=request)
+            found.extend(to_plain(i) for i in answer["Responses"].get(self.table, []))
+            request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def query_page(
+        self,
+        *,
+        tenant_id: str,
+        partition: str,
+        index: str | None = None,
+        sort_condition: ConditionBase | None = None,
+        filter_condition: ConditionBase | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        newest_first: bool = False,
+        query_id: str = "",
+    ) -> Page:
+        """One page of a query inside the tenant's key space, with a signed cursor to the next."""
+        if not keys.belongs_to(tenant_id, partition):
+            raise ValueError("query outside the tenant's key space")
+        hash_attr = {"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]
+        condition = Key(hash_attr).eq(partition)
+        if sort_condition is not None:
+            condition = condition & sort_condition
+        fingerprint = f"{index}|{partition}|{query_id}|{newest_first}"
+        secret = settings().cursor_secret
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "Limit": limit,
+            "ScanIndexForward": not newest_first,
+        }
+        if index:
+            params["IndexName"] = index
+        if filter_condition is not None:
+            params["FilterExpression"] = filter_condition
+        start = pagination.decode(secret, tenant_id, fingerprint, cursor)
+        if start:
+            params["ExclusiveStartKey"] = start
+        answer = self.client.query(**params)
+        return Page(
+            items=[to_plain(i) for i in answer.get("Items", [])],
+            next_cursor=pagination.encode(secret, tenant_id, fingerprint, answer.get("LastEvaluatedKey")),
+        )
+
+    def query_all(self, *, partition: str, sort_condition: ConditionBase | None = None) -> list[dict[str, Any]]:
+        """Every item of a small partition (roles, members of a tenant); for bounded sets only."""
+        condition = Key("pk").eq(partition)
+        if sort_condition is not None:
+            condition = condition & sort_condition
+        params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": condition}
+        items: list[dict[str, Any]] = []
+        while True:
+            answer = self.client.query(**params)
+            items.extend(to_plain(i) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return items
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    # ---- writes ------------------------------------------------------------------------------
+    def transact(self, operations: Sequence[dict[str, Any]]) -> None:
+        """Write all operations or none; raises ConditionFailed naming the item whose check failed."""
+        items = [{kind: {"TableName": self.table, **body}} for op in operations for kind, body in op.items()]
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            for index, reason in enumerate(reasons):
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    raise ConditionFailed(index, reason.get("Item")) from exc
+            raise
+
+    def update(self, **params: Any) -> dict[str, Any]:
+        """A single conditional UpdateItem (for counters that carry no audit entry)."""
+        try:
+            return self.client.update_item(TableName=self.table, **params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConditionFailed(0) from exc
+            raise
+
+
+# ---- transaction operations -------------------------------------------------------------------
+def put(item: dict[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"Item": item}
+    if condition:
+        body["ConditionExpression"] = condition
+    body.update(extra)
+    return {"Put": body}
+
+
+def put_new(item: dict[str, Any]) -> dict[str, Any]:
+    return put(item, "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+
+
+def put_if_version(item: dict[str, Any], version: int) -> dict[str, Any]:
+    return put(item, "version = :expected", ExpressionAttributeValues={":expected": version})
+
+
+def delete(key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"Key": key}
+    if condition:
+        body["ConditionExpression"] = condition
+    if values:
+        body["ExpressionAttributeValues"] = values
+    return {"Delete": body}
+
+
+def delete_if_version(key: dict[str, str], version: int) -> dict[str, Any]:
+    return delete(key, "version = :expected", {":expected": version})
+
+
+def audit_entry(
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """The audit record of a change (who, when, what, before and after), as a transaction Put."""
+    at = at or utcnow()
+    audit_id = ids.new_id("aud")
+    item = {
+        **keys.audit(actor.tenant_id, at, audit_id, entity_type, entity_id, actor.user_id),
+        "id": audit_id,
+        "at": at,
+        "tenant_id": actor.tenant_id,
+        "user_id": actor.user_id,
+        "user_email": actor.email,
+        "request_id": actor.request_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        # Snapshots are kept as JSON text: exact, schema-free and cheap to index around.
+        "before": json.dumps(before, ensure_ascii=False, default=str) if before is not None else None,
+        "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
+    }
+    return put(item)

@@ -1,0 +1,85 @@
+"""Verification of Cognito ID tokens (RS256) against the user pool's JWKS.
+
+The key set is fetched once per container and cached; an unknown ``kid`` triggers one refetch
+(PyJWKClient, with a cooldown so a flood of bad tokens cannot hammer the JWKS endpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jwt
+
+from chalicelib.core.config import settings
+
+TENANT_CLAIM = "custom:tenant_id"
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message says why (safe to show the client)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedToken:
+    tenant_id: str
+    user_id: str
+    email: str
+    expires_at: int
+
+
+@functools.cache
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=24 * 3600, timeout=5, cooldown_duration=30)
+
+
+def verify(token: str) -> VerifiedToken:
+    """Check signature, algorithm, issuer, audience, expiry, token use and the tenant claim."""
+    conf = settings()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise TokenError("malformed token") from exc
+    if header.get("alg") != "RS256":
+        raise TokenError("token algorithm must be RS256")
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise TokenError("token has no key id")
+    try:
+        key = _jwks_client(conf.jwks_url).get_signing_key(kid)
+    except jwt.PyJWKClientError as exc:
+        raise TokenError("token signed by an unknown key") from exc
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.key,
+            algorithms=["RS256"],
+            audience=conf.user_pool_client_id,
+            issuer=conf.issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token expired") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenError("token issued for another client") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenError("token issued by another issuer") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("token signature does not verify") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"invalid token: {exc}") from exc
+    if claims.get("token_use") != "id":
+        raise TokenError("an ID token is required")
+    tenant_id = claims.get(TENANT_CLAIM)
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise TokenError("token carries no tenant")
+    return VerifiedToken(
+        tenant_id=tenant_id,
+        user_id=str(claims["sub"]),
+        email=str(claims.get("email") or claims.get("cognito:username") or ""),
+        expires_at=int(claims["exp"]),
+    )

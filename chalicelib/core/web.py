@@ -1,0 +1,354 @@
+"""The thin HTTP edge: one decorator declares a route, its permission and its schemas.
+
+``endpoint`` registers the Chalice route and records a ``RouteSpec`` (the OpenAPI document is
+generated from these).  At request time it authenticates, checks the permission, validates the
+path, query and body with pydantic and maps every ``ApiError`` to problem+json.  Nothing here knows
+about customers or tenants' rules: services do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import AuthResponse
+from pydantic import BaseModel, ConfigDict
+from pydantic import ValidationError as PydanticValidationError
+
+from chalicelib.core import observability
+from chalicelib.core.config import settings
+from chalicelib.core.errors import (
+    STATUS_ERRORS,
+    ApiError,
+    AuthenticationError,
+    BadRequestError,
+    PayloadTooLargeError,
+    PreconditionFailedError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+from chalicelib.core.store import Store
+from chalicelib.core.tokens import TokenError, VerifiedToken, verify
+from chalicelib.tenants.access import Principal, load_principal
+
+MAX_BODY_BYTES = 1024 * 1024
+PROBLEM_JSON = "application/problem+json"
+JSON_TYPES = ("application/json",)
+
+core = Blueprint(__name__)
+
+
+class StrictModel(BaseModel):
+    """Base of every request model: unknown fields are refused, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PublicModel(BaseModel):
+    """Base of every response model."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class HealthOut(PublicModel):
+    status: str
+
+
+# ---- authorizer -------------------------------------------------------------------------------
+@core.authorizer(ttl_seconds=0)
+def jwt_auth(auth_request: Any) -> AuthResponse:
+    """Verify the JWT; the route layer answers 401 problem+json when it does not verify.
+
+    The authorizer passes its verdict on instead of denying, because a gateway denial is a bare 403
+    in chalice local and the test client, while a bad token must be a 401 with a problem body.
+    """
+    try:
+        token = verify(auth_request.token or "")
+    except TokenError as exc:
+        return AuthResponse(routes=["*"], principal_id="anonymous", context={"auth_error": str(exc)})
+    return AuthResponse(
+        routes=["*"],
+        principal_id=token.user_id,
+        context={
+            "tenant_id": token.tenant_id,
+            "user_id": token.user_id,
+            "email": token.email,
+            "expires_at": str(token.expires_at),
+        },
+    )
+
+
+# ---- request and response -------------------------------------------------------------------
+@dataclasses.dataclass
+class Request:
+    principal: Principal | None
+    body: Any
+    query: Any
+    params: dict[str, str]
+    headers: dict[str, str]
+    source_ip: str
+    request_id: str
+    raw: Any
+
+    @property
+    def if_match(self) -> int | None:
+        """The version named by ``If-Match`` (``"3"`` or ``W/"3"``), or None when absent."""
+        value = self.headers.get("if-match")
+        if value is None or value.strip() == "*":
+            return None
+        match = re.fullmatch(r'\s*(?:W/)?"(\d{1,18})"\s*', value)
+        if not match:
+            raise PreconditionFailedError('If-Match must be an ETag this API returned, such as "3".')
+        return int(match.group(1))
+
+    @property
+    def me(self) -> Principal:
+        assert self.principal is not None
+        return self.principal
+
+
+@dataclasses.dataclass
+class Result:
+    body: Any = None
+    status: int | None = None
+    etag: int | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _json(body: Any) -> str:
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(by_alias=True)
+    return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def problem_response(error: ApiError, instance: str | None = None) -> Response:
+    return Response(
+        body=json.dumps(error.problem(instance), ensure_ascii=False),
+        status_code=error.status,
+        headers={"Content-Type": PROBLEM_JSON, **error.headers()},
+    )
+
+
+def pydantic_errors(exc: PydanticValidationError, where: str) -> list[dict[str, Any]]:
+    return [
+        {"loc": [where, *[str(p) for p in err["loc"]]], "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> str:
+    fields = ", ".join(".".join(e["loc"][1:]) or e["loc"][0] for e in errors[:5])
+    return f"Invalid value for: {fields}."
+
+
+# ---- route declaration ----------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    permission: str | None
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    path_params: dict[str, str]
+    etag: bool
+    public: bool
+    operation_id: str = ""
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def endpoint(
+    blueprint: Any,
+    path: str,
+    method: str,
+    *,
+    permission: str | None,
+    summary: str,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    path_params: dict[str, str] | None = None,
+    public: bool = False,
+    any_user: bool = False,
+    etag: bool = False,
+) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
+    """Declare a route: deny by default, so each route names its permission, or says it is open to
+    ``any_user`` of the tenant (``/me``) or ``public`` (signup, login).
+
+    ``path_params`` maps each path parameter to the regular expression it must match.
+    """
+    if permission is None and not (public or any_user):
+        raise ValueError(f"{method} {path}: every authenticated route declares its permission")
+
+    def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
+        spec = RouteSpec(
+            method,
+            path,
+            permission,
+            summary,
+            tag,
+            body,
+            query,
+            response,
+            status,
+            path_params or {},
+            etag,
+            public,
+            view.__name__,
+        )
+        ROUTES.append(spec)
+
+        @functools.wraps(view)
+        def handler(**params: str) -> Response:
+            request = blueprint.current_request
+            try:
+                return _handle(spec, view, request, params)
+            except ApiError as exc:
+                return problem_response(exc, request.path if request else None)
+
+        route_kwargs: dict[str, Any] = {"methods": [method], "content_types": list(JSON_TYPES)}
+        if not public:
+            route_kwargs["authorizer"] = jwt_auth
+        blueprint.route(path, **route_kwargs)(handler)
+        return handler
+
+    return decorate
+
+
+def _authenticate(request: Any) -> Principal:
+    context = (request.context or {}).get("authorizer") or {}
+    if "auth_error" in context or "tenant_id" not in context:
+        raise AuthenticationError(f"The bearer token was refused: {context.get('auth_error', 'no token')}.")
+    if int(context.get("expires_at", "0")) < time.time() - 5:
+        raise AuthenticationError("The bearer token was refused: token expired.")
+    token = VerifiedToken(
+        tenant_id=context["tenant_id"],
+        user_id=context["user_id"],
+        email=context.get("email", ""),
+        expires_at=int(context["expires_at"]),
+    )
+    principal = load_principal(STORE, token, settings().principal_cache_seconds, _request_id(request))
+    observability.bind(tenant_id=principal.tenant_id, user_id=principal.user_id)
+    return principal
+
+
+def _request_id(request: Any) -> str:
+    return str((request.context or {}).get("requestId", ""))
+
+
+def _parse_body(spec: RouteSpec, request: Any) -> Any:
+    raw: bytes = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"The body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB).")
+    if spec.body is None:
+        if raw.strip():
+            raise BadRequestError("This operation takes no body.")
+        return None
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise UnsupportedMediaTypeError("Send the body as application/json.")
+    if not raw.strip():
+        raise BadRequestError("A JSON body is required.", errors=[{"loc": ["body"], "msg": "missing", "type": "missing"}])
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequestError(
+            f"The body is not valid JSON: {exc}.", errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]
+        ) from exc
+    try:
+        return spec.body.model_validate(data)
+    except PydanticValidationError as exc:
+        errors = pydantic_errors(exc, "body")
+        raise ValidationError(_validation_detail(errors), errors=errors) from exc
+
+
+def _parse_query(spec: RouteSpec, request: Any) -> Any:
+    given = dict(request.query_params or {})
+    if spec.query is None:
+        if given:
+            raise BadRequestError(
+                "This operation takes no query parameters.",
+                errors=[{"loc": ["query", k], "msg": "unknown parameter", "type": "extra_forbidden"} for k in given],
+            )
+        return None
+    try:
+        return spec.query.model_validate(given)
+    except PydanticValidationError as exc:
+        errors = pydantic_errors(exc, "query")
+        raise BadRequestError(_validation_detail(errors), errors=errors) from exc
+
+
+def _check_params(spec: RouteSpec, params: dict[str, str]) -> None:
+    for name, pattern in spec.path_params.items():
+        if not re.fullmatch(pattern, params.get(name, "")):
+            raise BadRequestError(
+                f"The path parameter {name} is malformed.",
+                errors=[{"loc": ["path", name], "msg": f"must match {pattern}", "type": "pattern_mismatch"}],
+            )
+
+
+def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]) -> Response:
+    principal = None if spec.public else _authenticate(request)
+    if principal is not None and spec.permission is not None:
+        principal.require(spec.permission)
+    _check_params(spec, params)
+    query = _parse_query(spec, request)
+    body = _parse_body(spec, request)
+    identity = (request.context or {}).get("identity") or {}
+    req = Request(
+        principal=principal,
+        body=body,
+        query=query,
+        params=params,
+        headers={k.lower(): v for k, v in (request.headers or {}).items()},
+        source_ip=str(identity.get("sourceIp") or "unknown"),
+        request_id=_request_id(request),
+        raw=request,
+    )
+    outcome = view(req)
+    result = outcome if isinstance(outcome, Result) else Result(body=outcome)
+    headers = dict(result.headers)
+    if result.etag is not None:
+        headers["ETag"] = etag(result.etag)
+    status = result.status or spec.status
+    if result.body is None and status == 204:
+        return Response(body="", status_code=204, headers=headers)
+    headers.setdefault("Content-Type", "application/json")
+    return Response(body=_json(result.body), status_code=status, headers=headers)
+
+
+STORE = Store()
+
+
+# ---- middleware: one error format, request logging ---------------------------------------------
+def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Turn Chalice's own error bodies (415, 405, 500...) into problem+json and log the request."""
+    started = time.perf_counter()
+    observability.start_request(event)
+    try:
+        response = get_response(event)
+    except Exception:
+        observability.logger().exception("unhandled error")
+        response = problem_response(ApiError("An internal error occurred; it has been logged."), event.path)
+    if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+        error_class = STATUS_ERRORS.get(response.status_code, ApiError)
+        response = problem_response(error_class(str(response.body.get("Message", ""))), event.path)
+    observability.finish_request(event, response.status_code, time.perf_counter() - started)
+    return response

@@ -1,0 +1,102 @@
+"""API models of CRM customers: create, patch, public view, list query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
+
+from chalicelib.core.ids import id_pattern
+from chalicelib.core.schemas import Email, Name, SyncQuery
+from chalicelib.core.web import PublicModel, StrictModel
+
+CUSTOMER_ID = id_pattern("cus")
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+FieldValue = Annotated[str, StringConstraints(max_length=1000)] | StrictBool | StrictInt
+
+
+class Phone(StrictModel):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")]
+    label: Label = ""
+
+
+class EmailAddress(StrictModel):
+    address: Email
+    label: Label = ""
+
+
+class Address(StrictModel):
+    line1: Line = ""
+    line2: Line = ""
+    city: Line = ""
+    region: Line = ""
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] = ""
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None, description="ISO 3166-1 alpha-2"
+    )
+
+
+class _CustomerFields(StrictModel):
+    @field_validator("tags", check_fields=False)
+    @classmethod
+    def _unique_tags(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else list(dict.fromkeys(tags))
+
+
+class CustomerIn(_CustomerFields):
+    name: Name
+    kind: Literal["company", "person"]
+    code: Code | None = Field(default=None, description="Unique per company, case-insensitive.")
+    phones: Annotated[list[Phone], Field(max_length=10)] = []
+    emails: Annotated[list[EmailAddress], Field(max_length=10)] = []
+    address: Address | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] = []
+    custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] = {}
+
+
+class CustomerPatch(_CustomerFields):
+    """Fields given replace the stored ones; ``null`` clears ``code`` and ``address``."""
+
+    name: Name | None = None
+    kind: Literal["company", "person"] | None = None
+    code: Code | None = None
+    phones: Annotated[list[Phone], Field(max_length=10)] | None = None
+    emails: Annotated[list[EmailAddress], Field(max_length=10)] | None = None
+    address: Address | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] | None = None
+    custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] | None = None
+
+
+class CustomerOut(PublicModel):
+    id: str
+    name: str
+    kind: str
+    code: str | None = None
+    phones: list[Phone] = []
+    emails: list[EmailAddress] = []
+    address: Address | None = None
+    tags: list[str] = []
+    custom_fields: dict[str, str | bool | int] = {}
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class DeletedOut(PublicModel):
+    """A deletion, listed by ``updated_since`` so that syncing clients drop the record too."""
+
+    id: str
+    deleted: bool = True
+    updated_at: str
+
+
+class CustomerQuery(SyncQuery):
+    name_prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
+        default=None, description="Case-insensitive prefix of the name (any script, Chinese included)."
+    )

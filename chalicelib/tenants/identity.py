@@ -1,0 +1,123 @@
+"""The Cognito user pool: users, passwords and tokens. The only module that calls cognito-idp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.core import aws
+from chalicelib.core.config import settings
+from chalicelib.core.errors import AuthenticationError, ConflictError, ValidationError
+from chalicelib.core.tokens import TENANT_CLAIM
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response["Error"]["Code"])
+
+
+def _password_error(field: str, exc: ClientError) -> ValidationError:
+    message = exc.response["Error"].get("Message", "password does not meet the policy")
+    return ValidationError(
+        f"The password does not meet the policy: {message}",
+        errors=[{"loc": ["body", field], "msg": message, "type": "password_policy"}],
+    )
+
+
+def create_user(email: str, tenant_id: str, password: str | None, password_field: str = "password") -> str:
+    """Create a user of ``tenant_id``; with a password it is permanent, else Cognito mails an invitation.
+
+    Returns the user's immutable id (the ``sub``).
+    """
+    idp = aws.cognito()
+    pool = settings().user_pool_id
+    params: dict[str, Any] = {
+        "UserPoolId": pool,
+        "Username": email,
+        "UserAttributes": [
+            {"Name": "email", "Value": email},
+            {"Name": "email_verified", "Value": "true"},
+            {"Name": TENANT_CLAIM, "Value": tenant_id},
+        ],
+        "DesiredDeliveryMediums": ["EMAIL"],
+    }
+    if password is not None:
+        params["MessageAction"] = "SUPPRESS"
+    try:
+        user = idp.admin_create_user(**params)["User"]
+    except ClientError as exc:
+        if _code(exc) == "UsernameExistsException":
+            raise ConflictError(f"A user with the email {email} already exists.", field="email") from exc
+        raise
+    if password is not None:
+        try:
+            idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
+        except ClientError as exc:
+            idp.admin_delete_user(UserPoolId=pool, Username=email)
+            if _code(exc) == "InvalidPasswordException":
+                raise _password_error(password_field, exc) from exc
+            raise
+    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
+def delete_user(email: str) -> None:
+    try:
+        aws.cognito().admin_delete_user(UserPoolId=settings().user_pool_id, Username=email)
+    except ClientError as exc:
+        if _code(exc) != "UserNotFoundException":
+            raise
+
+
+def set_enabled(email: str, enabled: bool) -> None:
+    idp = aws.cognito()
+    call = idp.admin_enable_user if enabled else idp.admin_disable_user
+    call(UserPoolId=settings().user_pool_id, Username=email)
+    if not enabled:
+        # Refresh tokens stop working at once; ID tokens are refused by the membership check.
+        try:
+            idp.admin_user_global_sign_out(UserPoolId=settings().user_pool_id, Username=email)
+        except ClientError:
+            pass
+
+
+def _tokens(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id_token": result["IdToken"],
+        "access_token": result["AccessToken"],
+        "refresh_token": result.get("RefreshToken"),
+        "expires_in": int(result["ExpiresIn"]),
+        "token_type": "Bearer",
+    }
+
+
+def login(email: str, password: str) -> dict[str, Any]:
+    try:
+        answer = aws.cognito().initiate_auth(
+            ClientId=settings().user_pool_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+    except ClientError as exc:
+        if _code(exc) in {"NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException"}:
+            raise AuthenticationError("The email or password is wrong, or the user is disabled.") from exc
+        raise
+    if "AuthenticationResult" not in answer:
+        raise AuthenticationError(
+            f"Sign-in needs a further step ({answer.get('ChallengeName')}); finish the invitation first.",
+            challenge=answer.get("ChallengeName"),
+        )
+    return _tokens(answer["AuthenticationResult"])
+
+
+def refresh(refresh_token: str) -> dict[str, Any]:
+    try:
+        answer = aws.cognito().initiate_auth(
+            ClientId=settings().user_pool_client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+    except ClientError as exc:
+        if _code(exc) in {"NotAuthorizedException", "UserNotFoundException"}:
+            raise AuthenticationError("The refresh token is not valid any more; log in again.") from exc
+        raise
+    return _tokens(answer["AuthenticationResult"])

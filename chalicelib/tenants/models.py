@@ -1,0 +1,136 @@
+"""API models of tenants, users, roles and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from chalicelib.core.schemas import Email, ListQuery, Name
+from chalicelib.core.web import PublicModel, StrictModel
+
+Plan = Literal["free", "starter", "business"]
+Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
+PermissionName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z-]+:[a-z]+$")]
+USER_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class SignupIn(StrictModel):
+    company_name: Name
+    owner_email: Email
+    owner_password: Password
+    plan: Plan = "free"
+
+
+class SignupOut(PublicModel):
+    tenant_id: str
+    company_name: str
+    plan: Plan
+    owner_user_id: str
+    created_at: str
+
+
+class LoginIn(StrictModel):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshIn(StrictModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class TokensOut(PublicModel):
+    id_token: str = Field(description="Send as `Authorization: Bearer <id_token>`.")
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+class TenantOut(PublicModel):
+    id: str
+    company_name: str
+    plan: Plan
+    created_at: str
+
+
+class UserRef(PublicModel):
+    id: str
+    email: str
+
+
+class MeOut(PublicModel):
+    user: UserRef
+    tenant: TenantOut
+    roles: list[str]
+    permissions: list[str]
+
+
+class UserIn(StrictModel):
+    email: Email
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=10)]
+    password: Password | None = Field(
+        default=None, description="Set as the user's permanent password; without it Cognito sends an invitation."
+    )
+
+
+class UserPatch(StrictModel):
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=10)] | None = None
+    enabled: bool | None = None
+
+
+class UserOut(PublicModel):
+    id: str
+    email: str
+    roles: list[str]
+    enabled: bool
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class RoleIn(StrictModel):
+    name: RoleName
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    permissions: Annotated[list[PermissionName], Field(max_length=200)]
+
+
+class RolePut(StrictModel):
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    permissions: Annotated[list[PermissionName], Field(max_length=200)]
+
+
+class RoleOut(PublicModel):
+    name: str
+    description: str
+    permissions: list[str]
+    builtin: bool
+    version: int | None = None
+
+
+class RoleList(PublicModel):
+    items: list[RoleOut]
+    permissions: dict[str, str] = Field(description="The permission catalogue: name and meaning.")
+
+
+class AuditQuery(ListQuery):
+    entity_type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] | None = None
+    entity_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,128}$")] | None = None
+    user_id: Annotated[str, StringConstraints(pattern=r"^(platform|[0-9a-f-]{36})$")] | None = None
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+
+
+class AuditOut(PublicModel):
+    id: str
+    at: str
+    user_id: str
+    user_email: str
+    request_id: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: Any
+    after: Any

@@ -1,0 +1,75 @@
+"""The permission catalogue and the built-in roles.
+
+A permission is ``<area>.<resource>:<action>``.  Built-in roles are written as patterns over the
+catalogue (``!`` excludes), so a permission added with a new resource lands in the roles whose job
+covers it; docs/api.md lists what each role holds today.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+
+CATALOGUE: dict[str, str] = {
+    "crm.customers:read": "Read customers",
+    "crm.customers:create": "Create customers",
+    "crm.customers:update": "Change customers",
+    "crm.customers:delete": "Delete customers",
+    "admin.users:read": "List the tenant's users and their roles",
+    "admin.users:write": "Invite, change, disable and remove users",
+    "admin.roles:read": "List roles",
+    "admin.roles:write": "Create, change and delete custom roles",
+    "admin.audit:read": "Read the audit log",
+    "tenant.profile:read": "Read the company profile",
+    "tenant.owners:manage": "Grant or revoke the owner role",
+}
+
+_ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "owner": ("*",),
+    "admin": ("*", "!tenant.owners:manage"),
+    "sales": ("crm.*", "!crm.*:delete", "erp.products:read", "erp.stock:read", "tenant.profile:read"),
+    "service": ("crm.customers:read", "crm.customers:update", "crm.tickets:*", "crm.activities:*", "tenant.profile:read"),
+    "finance": ("crm.customers:read", "erp.invoices:*", "erp.payments:*", "erp.receivables:*", "tenant.profile:read"),
+    "warehouse": ("crm.customers:read", "erp.products:*", "erp.warehouses:*", "erp.stock:*", "tenant.profile:read"),
+    "viewer": ("*:read", "!admin.*"),
+}
+
+BUILTIN_ROLE_DESCRIPTIONS = {
+    "owner": "Everything, including granting the owner role; a tenant always keeps one enabled owner.",
+    "admin": "Everything but the owner role: users, roles, audit and all data.",
+    "sales": "Works customers in the CRM (no deletes); reads products and stock.",
+    "service": "Reads and updates customers; works tickets and activities.",
+    "finance": "Reads customers; works invoices, payments and receivables.",
+    "warehouse": "Reads customers; works products, warehouses and stock.",
+    "viewer": "Reads all business data; no administration.",
+}
+
+
+def expand(patterns: tuple[str, ...]) -> frozenset[str]:
+    granted: set[str] = set()
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            granted -= {p for p in granted if fnmatch.fnmatchcase(p, pattern[1:])}
+        else:
+            granted |= {p for p in CATALOGUE if fnmatch.fnmatchcase(p, pattern)}
+    return frozenset(granted)
+
+
+@functools.cache
+def builtin_roles() -> dict[str, frozenset[str]]:
+    return {name: expand(patterns) for name, patterns in _ROLE_PATTERNS.items()}
+
+
+def role_permissions(role: str, custom_roles: dict[str, list[str]]) -> frozenset[str]:
+    """Permissions of a role by name; an unknown role grants nothing (deny by default)."""
+    builtin = builtin_roles().get(role)
+    if builtin is not None:
+        return builtin
+    return frozenset(p for p in custom_roles.get(role, ()) if p in CATALOGUE)
+
+
+def effective(roles: list[str], custom_roles: dict[str, list[str]]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= role_permissions(role, custom_roles)
+    return frozenset(granted)

@@ -1,0 +1,254 @@
+"""HTTP routes of signup, login, /me and tenant administration (users, roles, audit)."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.core import ratelimit
+from chalicelib.core.config import settings
+from chalicelib.core.schemas import ListQuery, Page
+from chalicelib.core.web import STORE, Request, Result, endpoint
+from chalicelib.tenants import identity, service
+from chalicelib.tenants.models import (
+    USER_ID,
+    AuditOut,
+    AuditQuery,
+    LoginIn,
+    MeOut,
+    RefreshIn,
+    RoleIn,
+    RoleList,
+    RoleOut,
+    RolePut,
+    SignupIn,
+    SignupOut,
+    TokensOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+
+bp = Blueprint(__name__)
+ROLE = {"name": r"^[a-z][a-z0-9_-]{1,39}$"}
+USER = {"user_id": USER_ID}
+
+
+@endpoint(
+    bp,
+    "/tenants",
+    "POST",
+    permission=None,
+    public=True,
+    tag="tenants",
+    summary="Sign up a company",
+    body=SignupIn,
+    response=SignupOut,
+    status=201,
+)
+def signup(req: Request) -> Result:
+    ratelimit.hit(STORE, "signup", req.source_ip, settings().signup_limit_per_hour, 3600, "signups")
+    created = service.signup(STORE, req.body, req.request_id)
+    return Result(SignupOut(**created), headers={"Location": "/me"})
+
+
+@endpoint(
+    bp,
+    "/auth/login",
+    "POST",
+    permission=None,
+    public=True,
+    tag="auth",
+    summary="Log in with email and password",
+    body=LoginIn,
+    response=TokensOut,
+)
+def login(req: Request) -> TokensOut:
+    ratelimit.hit(STORE, "login", req.source_ip, settings().login_limit_per_minute, 60, "logins")
+    return TokensOut(**identity.login(req.body.email, req.body.password))
+
+
+@endpoint(
+    bp,
+    "/auth/refresh",
+    "POST",
+    permission=None,
+    public=True,
+    tag="auth",
+    summary="Exchange a refresh token",
+    body=RefreshIn,
+    response=TokensOut,
+)
+def refresh(req: Request) -> TokensOut:
+    ratelimit.hit(STORE, "login", req.source_ip, settings().login_limit_per_minute, 60, "logins")
+    return TokensOut(**identity.refresh(req.body.refresh_token))
+
+
+@endpoint(
+    bp,
+    "/me",
+    "GET",
+    permission=None,
+    any_user=True,
+    tag="auth",
+    summary="The caller: user, company, roles, permissions",
+    response=MeOut,
+)
+def me(req: Request) -> MeOut:
+    return MeOut(**service.me(STORE, req.me))
+
+
+@endpoint(
+    bp,
+    "/admin/users",
+    "GET",
+    permission="admin.users:read",
+    tag="admin",
+    summary="List users",
+    query=ListQuery,
+    response=Page[UserOut],
+)
+def list_users(req: Request) -> Page[UserOut]:
+    page = service.list_users(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
+    return Page[UserOut](items=[UserOut(**u) for u in page.items], next_cursor=page.next_cursor)
+
+
+@endpoint(
+    bp,
+    "/admin/users",
+    "POST",
+    permission="admin.users:write",
+    tag="admin",
+    summary="Add a user with roles",
+    body=UserIn,
+    response=UserOut,
+    status=201,
+)
+def create_user(req: Request) -> Result:
+    user = service.create_user(STORE, req.me, req.body)
+    return Result(UserOut(**user), etag=user["version"], headers={"Location": f"/admin/users/{user['id']}"})
+
+
+@endpoint(
+    bp,
+    "/admin/users/{user_id}",
+    "GET",
+    permission="admin.users:read",
+    tag="admin",
+    summary="Read a user",
+    response=UserOut,
+    path_params=USER,
+    etag=True,
+)
+def get_user(req: Request) -> Result:
+    user = service.get_user(STORE, req.me.tenant_id, req.params["user_id"])
+    return Result(UserOut(**user), etag=user["version"])
+
+
+@endpoint(
+    bp,
+    "/admin/users/{user_id}",
+    "PATCH",
+    permission="admin.users:write",
+    tag="admin",
+    summary="Change a user's roles or enable/disable them",
+    body=UserPatch,
+    response=UserOut,
+    path_params=USER,
+    etag=True,
+)
+def update_user(req: Request) -> Result:
+    user = service.update_user(STORE, req.me, req.params["user_id"], req.body, req.if_match)
+    return Result(UserOut(**user), etag=user["version"])
+
+
+@endpoint(
+    bp,
+    "/admin/users/{user_id}",
+    "DELETE",
+    permission="admin.users:write",
+    tag="admin",
+    summary="Remove a user",
+    path_params=USER,
+    status=204,
+    etag=True,
+)
+def delete_user(req: Request) -> Result:
+    service.delete_user(STORE, req.me, req.params["user_id"], req.if_match)
+    return Result(status=204)
+
+
+@endpoint(
+    bp,
+    "/admin/roles",
+    "GET",
+    permission="admin.roles:read",
+    tag="admin",
+    summary="List built-in and custom roles and the permission catalogue",
+    response=RoleList,
+)
+def list_roles(req: Request) -> RoleList:
+    return RoleList(**service.list_roles(STORE, req.me.tenant_id))
+
+
+@endpoint(
+    bp,
+    "/admin/roles",
+    "POST",
+    permission="admin.roles:write",
+    tag="admin",
+    summary="Create a custom role",
+    body=RoleIn,
+    response=RoleOut,
+    status=201,
+)
+def create_role(req: Request) -> Result:
+    role = service.create_role(STORE, req.me, req.body)
+    return Result(RoleOut(**role), etag=role["version"], headers={"Location": f"/admin/roles/{role['name']}"})
+
+
+@endpoint(
+    bp,
+    "/admin/roles/{name}",
+    "PUT",
+    permission="admin.roles:write",
+    tag="admin",
+    summary="Replace a custom role",
+    body=RolePut,
+    response=RoleOut,
+    path_params=ROLE,
+    etag=True,
+)
+def replace_role(req: Request) -> Result:
+    role = service.replace_role(STORE, req.me, req.params["name"], req.body, req.if_match)
+    return Result(RoleOut(**role), etag=role["version"])
+
+
+@endpoint(
+    bp,
+    "/admin/roles/{name}",
+    "DELETE",
+    permission="admin.roles:write",
+    tag="admin",
+    summary="Delete a custom role nobody holds",
+    path_params=ROLE,
+    status=204,
+    etag=True,
+)
+def delete_role(req: Request) -> Result:
+    service.delete_role(STORE, req.me, req.params["name"], req.if_match)
+    return Result(status=204)
+
+
+@endpoint(
+    bp,
+    "/admin/audit",
+    "GET",
+    permission="admin.audit:read",
+    tag="admin",
+    summary="The audit log, newest first, by entity, user and time range",
+    query=AuditQuery,
+    response=Page[AuditOut],
+)
+def audit(req: Request) -> Page[AuditOut]:
+    page = service.list_audit(STORE, req.me.tenant_id, req.query)
+    return Page[AuditOut](items=[AuditOut(**a) for a in page.items], next_cursor=page.next_cursor)
