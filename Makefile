@@ -19,7 +19,7 @@ test: $(STAMP) lint
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --output-format concise .
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)

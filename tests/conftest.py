@@ -4,6 +4,7 @@ driven through chalice.test.Client with real Cognito logins and real JWT verific
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moto.server import ThreadedMotoServer  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

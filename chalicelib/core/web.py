@@ -13,6 +13,7 @@ import functools
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -341,6 +342,8 @@ STORE = Store()
 def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Turn Chalice's own error bodies (415, 405, 500...) into problem+json and log the request."""
     started = time.perf_counter()
+    context = event.context if isinstance(event.context, dict) else {}
+    request_id = context.setdefault("requestId", str(uuid.uuid4()))
     observability.start_request(event)
     try:
         response = get_response(event)
@@ -350,5 +353,6 @@ def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> R
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         error_class = STATUS_ERRORS.get(response.status_code, ApiError)
         response = problem_response(error_class(str(response.body.get("Message", ""))), event.path)
+    response.headers["X-Request-Id"] = request_id
     observability.finish_request(event, response.status_code, time.perf_counter() - started)
     return response

@@ -97,6 +97,7 @@ class DeletedOut(PublicModel):
 
 
 class CustomerQuery(SyncQuery):
-    name_prefix: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
-        default=None, description="Case-insensitive prefix of the name (any script, Chinese included)."
+    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="Case-insensitive prefix of the name (any script, Chinese included); a trailing space ends a word.",
     )

@@ -22,6 +22,12 @@ def normalise_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
+def normalise_prefix(prefix: str) -> str:
+    """Search form of a typed prefix: as a name, but a trailing space is kept (it ends a word)."""
+    normalised = normalise_name(prefix)
+    return normalised + " " if normalised and prefix[-1].isspace() else normalised
+
+
 def _indexes(tenant_id: str, item: dict[str, Any]) -> dict[str, str]:
     return {
         **keys.updated_index(tenant_id, ENTITY, item["updated_at"], item["id"]),
@@ -89,7 +95,7 @@ def list_customers(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
             errors=[{"loc": ["query", "updated_since"], "msg": "not with name_prefix", "type": "conflict"}],
         )
     if q.name_prefix:
-        prefix = normalise_name(q.name_prefix)
+        prefix = normalise_prefix(q.name_prefix)
         page = store.query_page(
             tenant_id=tenant_id,
             partition=keys.name_index_pk(tenant_id, ENTITY),

@@ -400,7 +400,7 @@ def list_audit(store: Store, tenant_id: str, q: AuditQuery) -> Page:
             errors=[{"loc": ["query", "entity_type"], "msg": "required with entity_id", "type": "missing"}],
         )
     lower = iso(q.from_) if q.from_ else ""
-    upper = iso(q.to) + "~" if q.to else "~"
+    upper = iso(q.to) + "~" if q.to else ""
     filters = []
     if q.entity_type and q.entity_id:
         index, partition, sort_attr = "gsi1", keys.audit_entity_pk(tenant_id, q.entity_type, q.entity_id), "gsi1sk"
@@ -414,7 +414,13 @@ def list_audit(store: Store, tenant_id: str, q: AuditQuery) -> Page:
         index, partition, sort_attr = None, keys.audit_pk(tenant_id), "sk"
         if q.entity_type:
             filters.append(Attr("entity_type").eq(q.entity_type))
-    sort = Key(sort_attr).between(lower, upper)
+    sort = None
+    if q.from_ and q.to:
+        sort = Key(sort_attr).between(lower, upper)
+    elif q.from_:
+        sort = Key(sort_attr).gte(lower)
+    elif q.to:
+        sort = Key(sort_attr).lte(upper)
     filter_condition = None
     for f in filters:
         filter_condition = f if filter_condition is None else filter_condition & f
