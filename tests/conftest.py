@@ -18,15 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from infra.moto_server import MotoServer  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")
-def aws() -> Any:
-    """One moto server per test process, with the stack created from infra/ templates."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+def moto_server() -> Any:
+    """One moto server per test process (pytest-xdist worker)."""
+    server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
@@ -42,16 +42,31 @@ def aws() -> Any:
         LOGIN_LIMIT_PER_MINUTE="100000",
     )
     os.environ.pop("AWS_PROFILE", None)
+    yield endpoint
+    server.stop()
+
+
+_stages = iter(range(1, 10_000))
+
+
+@pytest.fixture(scope="module")
+def aws(moto_server: str) -> Any:
+    """A fresh stack (table, bus, queues, user pool...) per test module, made from infra/.
+
+    moto copies the whole table on every TransactWriteItems (to roll back), so a table shared by
+    the whole session would make each test slower than the last.
+    """
     from infra.provision import provision
 
-    stack = provision("test")
+    stack = provision(f"test{next(_stages)}")
     os.environ.update(stack.environment())
-    os.environ["JWKS_URL"] = f"{endpoint}/{stack.user_pool_id}/.well-known/jwks.json"
+    os.environ["JWKS_URL"] = f"{moto_server}/{stack.user_pool_id}/.well-known/jwks.json"
     from chalicelib.core.config import settings
+    from chalicelib.tenants.access import CACHE
 
     settings.cache_clear()
-    yield stack
-    server.stop()
+    CACHE.clear()
+    return stack
 
 
 @dataclass
@@ -108,7 +123,7 @@ class Api:
         return self.call("DELETE", path, token, **kw)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def api(aws: Any) -> Any:
     from chalice.test import Client
 

@@ -80,9 +80,7 @@ class Store:
 
     @property
     def table(self) -> str:
-        if self._table is None:
-            self._table = settings().table_name
-        return self._table
+        return self._table or settings().table_name
 
     # ---- reads -------------------------------------------------------------------------------
     def get(self, key: dict[str, str], *, consistent: bool = False) -> dict[str, Any] | None:

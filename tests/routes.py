@@ -1,0 +1,66 @@
+"""The authenticated routes, each with a way to call it on prepared targets (isolation and matrix tests).
+
+``tests/test_isolation.py`` checks that this table covers every route of the app, so a new route
+cannot ship without its isolation and role tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.conftest import PASSWORD, Api, TenantCtx, a_customer, unique_email
+
+
+@dataclass
+class Targets:
+    customer_id: str
+    user_id: str
+    role_name: str
+
+
+def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
+    """Records of ``owner``'s tenant for one round of calls (some calls delete them)."""
+    customer = a_customer(api, owner, name="Alpha Secret Co", code=f"SECRET-{unique_email()[5:13]}")
+    user = api.post("/admin/users", owner.token, {"email": unique_email("target"), "roles": ["viewer"], "password": PASSWORD})
+    role_name = f"r{unique_email()[5:15]}"
+    api.post("/admin/roles", owner.token, {"name": role_name, "permissions": ["crm.customers:read"]})
+    return Targets(customer["id"], user.json["id"], role_name)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    route: str
+    make: Callable[[Targets], tuple[str, Any]]
+
+
+CALLS: list[Call] = [
+    Call("GET", "/me", lambda t: ("/me", None)),
+    Call("GET", "/admin/users", lambda t: ("/admin/users", None)),
+    Call(
+        "POST",
+        "/admin/users",
+        lambda t: ("/admin/users", {"email": unique_email("new"), "roles": ["viewer"], "password": PASSWORD}),
+    ),
+    Call("GET", "/admin/users/{user_id}", lambda t: (f"/admin/users/{t.user_id}", None)),
+    Call("PATCH", "/admin/users/{user_id}", lambda t: (f"/admin/users/{t.user_id}", {"roles": ["viewer", "sales"]})),
+    Call("DELETE", "/admin/users/{user_id}", lambda t: (f"/admin/users/{t.user_id}", None)),
+    Call("GET", "/admin/roles", lambda t: ("/admin/roles", None)),
+    Call(
+        "POST",
+        "/admin/roles",
+        lambda t: ("/admin/roles", {"name": f"n{unique_email()[5:15]}", "permissions": ["crm.customers:read"]}),
+    ),
+    Call("PUT", "/admin/roles/{name}", lambda t: (f"/admin/roles/{t.role_name}", {"permissions": ["crm.customers:read"]})),
+    Call("DELETE", "/admin/roles/{name}", lambda t: (f"/admin/roles/{t.role_name}", None)),
+    Call("GET", "/admin/audit", lambda t: ("/admin/audit", None)),
+    Call("GET", "/crm/customers", lambda t: ("/crm/customers", None)),
+    Call("POST", "/crm/customers", lambda t: ("/crm/customers", {"name": "New Co", "kind": "company"})),
+    Call("GET", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
+    Call("PATCH", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", {"tags": ["x"]})),
+    Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
+]
+
+PUBLIC = {("POST", "/tenants"), ("POST", "/auth/login"), ("POST", "/auth/refresh"), ("GET", "/health"), ("GET", "/openapi.json")}

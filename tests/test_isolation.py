@@ -1,0 +1,78 @@
+"""Tenant isolation: a second tenant's token, on every route, never reaches the first tenant's data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import a_tenant
+from tests.routes import CALLS, PUBLIC, fresh_targets
+
+
+def test_the_route_table_covers_every_route_of_the_app():
+    from app import app
+
+    declared = {(method, path) for path, methods in app.routes.items() for method in methods}
+    assert declared - PUBLIC == {(c.method, c.route) for c in CALLS}
+
+
+@pytest.fixture(scope="module")
+def alpha(api):
+    return a_tenant(api, "Alpha Holdings")
+
+
+@pytest.fixture(scope="module")
+def beta(api):
+    return a_tenant(api, "Beta Industries")
+
+
+def snapshot(api, tenant):
+    return {
+        "customers": api.get("/crm/customers?limit=100", tenant.token).json,
+        "users": api.get("/admin/users?limit=100", tenant.token).json,
+        "roles": api.get("/admin/roles", tenant.token).json,
+    }
+
+
+@pytest.mark.parametrize("call", CALLS, ids=lambda c: f"{c.method} {c.route}")
+def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, call):
+    targets = fresh_targets(api, alpha)
+    secrets = [
+        alpha.id,
+        alpha.owner_id,
+        alpha.owner_email,
+        targets.customer_id,
+        targets.user_id,
+        targets.role_name,
+        "Alpha Secret Co",
+        "Alpha Holdings",
+    ]
+    before = snapshot(api, alpha)
+    path, body = call.make(targets)
+    reply = api.call(call.method, path, beta.token, body)
+    if "{" in call.route:
+        assert reply.status == 404, (call, reply.status, reply.body)
+        assert reply.content_type == "application/problem+json"
+    else:
+        assert reply.status in (200, 201), (call, reply.status, reply.body)
+    # The reply may echo what the caller sent (the path in `instance`), nothing else of alpha's.
+    sent = path + json.dumps(body)
+    text = reply.body.decode()
+    leaked = [s for s in secrets if s in text and s not in sent]
+    assert not leaked, f"{call.method} {path} leaked {leaked}"
+    assert snapshot(api, alpha) == before
+
+
+def test_searching_by_the_other_tenants_name_finds_nothing(api, alpha, beta):
+    fresh_targets(api, alpha)
+    assert api.get("/crm/customers?name_prefix=alpha", alpha.token).json["items"]
+    assert api.get("/crm/customers?name_prefix=alpha", beta.token).json["items"] == []
+
+
+def test_the_audit_log_of_another_tenants_entity_is_empty(api, alpha, beta):
+    targets = fresh_targets(api, alpha)
+    query = f"/admin/audit?entity_type=customer&entity_id={targets.customer_id}"
+    assert api.get(query, alpha.token).json["items"]
+    assert api.get(query, beta.token).json["items"] == []
+    assert api.get(f"/admin/audit?user_id={alpha.owner_id}", beta.token).json["items"] == []
