@@ -1,0 +1,174 @@
+"""The local pump: what Lambda's event source mappings and EventBridge schedules do in AWS.
+
+It delivers SQS messages to the app's ``@app.on_sqs_message`` handlers (batch, partial failures:
+messages the handler reports in ``batchItemFailures`` stay on the queue and come back, and moto
+moves them to the dead-letter queue after ``maxReceiveCount``) and fires ``@app.schedule`` handlers
+at their ``rate(...)``.  It calls the very handler objects Lambda would call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclasses.dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that handlers and Powertools read."""
+
+    function_name: str
+    aws_request_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    timeout_seconds: int = 60
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+def schedule_seconds(expression: Any) -> int | None:
+    """Seconds between runs of a ``rate(...)`` schedule; None for cron (fired on demand only)."""
+    text = expression if isinstance(expression, str) else expression.to_string()
+    match = _RATE.match(text.strip())
+    if not match:
+        return None
+    unit = match.group(2).rstrip("s")
+    return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+def scheduled_event(name: str, region: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:123456789012:rule/{name}"],
+        "detail": {},
+    }
+
+
+class Pump:
+    def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2) -> None:
+        self.app = app
+        self.region = region
+        self.poll_seconds = poll_seconds
+        self._sqs = boto3.client("sqs", region_name=region)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_run: dict[str, float] = {}
+        self._queue_urls: dict[str, str] = {}
+
+    # ---- what the app declares -----------------------------------------------------------------
+    def queue_sources(self) -> list[Any]:
+        return [s for s in self.app.event_sources if type(s).__name__ == "SQSEventConfig"]
+
+    def schedule_sources(self) -> list[Any]:
+        return [s for s in self.app.event_sources if type(s).__name__ == "ScheduledEventConfig"]
+
+    def handler_names(self) -> list[str]:
+        return [s.name for s in self.queue_sources() + self.schedule_sources()]
+
+    # ---- delivering ----------------------------------------------------------------------------
+    def _queue_url(self, queue: str) -> str:
+        if queue not in self._queue_urls:
+            self._queue_urls[queue] = self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        return self._queue_urls[queue]
+
+    def deliver(self, source: Any) -> int:
+        """Receive one batch from the source's queue and hand it to the handler; returns its size."""
+        url = self._queue_url(source.queue)
+        answer = self._sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10), AttributeNames=["All"], MessageAttributeNames=["All"]
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return 0
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": arn,
+                    "awsRegion": self.region,
+                }
+                for m in messages
+            ]
+        }
+        try:
+            result = self.app.handler_map[source.name](event, LambdaContext(source.name))
+        except Exception:  # noqa: BLE001 - as in Lambda: the whole batch comes back later
+            return len(messages)
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} if isinstance(result, dict) else set()
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+            )
+        return len(messages)
+
+    def fire(self, name: str) -> Any:
+        """Run one handler now: a scheduled one with a scheduled event, a queue one on its queue."""
+        for source in self.schedule_sources():
+            if source.name == name:
+                return self.app.handler_map[name](scheduled_event(name, self.region), LambdaContext(name))
+        for source in self.queue_sources():
+            if source.name == name:
+                return self.deliver(source)
+        raise KeyError(f"no handler {name!r}; the app has: {', '.join(self.handler_names()) or 'none'}")
+
+    def run_once(self) -> int:
+        """One round: every queue polled once, every schedule that is due fired. Returns work done."""
+        work = 0
+        for source in self.queue_sources():
+            work += self.deliver(source)
+        now = time.monotonic()
+        for source in self.schedule_sources():
+            every = schedule_seconds(source.schedule_expression)
+            if every is None:
+                continue
+            due = self._next_run.setdefault(source.name, now + every)
+            if now >= due:
+                self._next_run[source.name] = now + every
+                self.fire(source.name)
+                work += 1
+        return work
+
+    # ---- running -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="pump", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as exc:  # noqa: BLE001 - keep pumping; say what happened
+                print(f"pump: {exc!r}", flush=True)
+                busy = 0
+            if not busy:
+                self._stop.wait(self.poll_seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)

@@ -1,0 +1,105 @@
+"""The local pump delivers queue messages and schedules to Chalice handlers as Lambda would."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from chalice import Chalice, Rate
+
+from infra.pump import Pump, schedule_seconds
+
+
+@pytest.fixture
+def queues(aws):
+    sqs = boto3.client("sqs")
+    name = f"pump-{uuid.uuid4().hex[:8]}"
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
+    )["QueueUrl"]
+    return sqs, name, url, dlq
+
+
+def test_messages_reach_the_handler_and_reported_failures_end_in_the_dlq(queues):
+    sqs, name, url, dlq = queues
+    app = Chalice("pump-test")
+    seen: list[str] = []
+
+    @app.on_sqs_message(queue=name, batch_size=10)
+    def consume(event):
+        failures = []
+        for record in event:
+            seen.append(record.body)
+            if record.body == "poison":
+                failures.append({"itemIdentifier": record.to_dict()["messageId"]})
+        return {"batchItemFailures": failures}
+
+    for body in ("a", "b", "poison"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    pump = Pump(app)
+    for _ in range(6):
+        pump.run_once()
+    assert sorted(set(seen)) == ["a", "b", "poison"]
+    assert seen.count("a") == 1 and seen.count("b") == 1  # done messages are deleted, not redelivered
+    assert seen.count("poison") == 2  # maxReceiveCount
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["poison"]
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def test_a_handler_that_raises_gets_the_whole_batch_back(queues):
+    sqs, name, url, _ = queues
+    app = Chalice("pump-test")
+    calls = []
+
+    @app.on_sqs_message(queue=name, batch_size=10)
+    def consume(event):
+        calls.append([r.body for r in event])
+        if len(calls) == 1:
+            raise RuntimeError("transient")
+
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    pump = Pump(app)
+    pump.run_once()
+    pump.run_once()
+    assert calls == [["x"], ["x"]]
+    assert pump.run_once() == 0
+
+
+def test_schedules_fire_on_their_rate_and_on_demand(aws):
+    app = Chalice("pump-test")
+    fired = []
+
+    @app.schedule(Rate(15, unit=Rate.MINUTES))
+    def reconcile(event):
+        fired.append(event.to_dict()["detail-type"])
+
+    pump = Pump(app)
+    pump.run_once()
+    assert fired == []  # first run is one period after start, as with EventBridge
+    pump.fire("reconcile")
+    assert fired == ["Scheduled Event"]
+    with pytest.raises(KeyError, match="reconcile"):
+        pump.fire("nope")
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"),
+    [
+        ("rate(1 minute)", 60),
+        ("rate(15 minutes)", 900),
+        ("rate(2 hours)", 7200),
+        ("rate(1 day)", 86400),
+        ("cron(0 2 * * ? *)", None),
+    ],
+)
+def test_schedule_expressions(expression, seconds):
+    assert schedule_seconds(expression) == seconds

@@ -1,0 +1,121 @@
+"""End to end over real HTTP: `make run`'s stack serves the README's walk-through as printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def local_stack():
+    port, moto_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))}
+    env.update(PORT=str(port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        output.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    banner = "".join(output)
+    assert "API ready" in banner, banner[-3000:]
+    yield {"port": port, "moto_port": moto_port, "banner": banner, "process": process}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def walkthrough() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", text, re.S)
+    assert block, "README.md lost its walk-through block"
+    return block.group(1)
+
+
+def test_make_run_prints_the_demo_logins(local_stack):
+    banner = local_stack["banner"]
+    assert "Demo Trading Co." in banner
+    for role in ("owner", "sales", "warehouse"):
+        assert f"{role}@demo-trading.example" in banner
+
+
+def test_the_readme_walkthrough_works_as_printed(local_stack):
+    script = walkthrough().replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_stack['port']}")
+    # Each curl's answer on a line of its own, so the test can read them one by one.
+    script = "set -euo pipefail\ncurl() { command curl -w '\\n' \"$@\"; }\n" + script
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    health, signup, me, created, listed, found, audit = answers
+    assert health == {"status": "ok"}
+    assert signup["tenant_id"].startswith("ten_") and signup["company_name"] == "Acme Trading"
+    assert me["tenant"]["id"] == signup["tenant_id"] and me["roles"] == ["owner"]
+    assert created["name"] == "上海张记贸易有限公司" and created["address"]["line1"] == "浦东新区世纪大道 100 号"
+    assert [c["id"] for c in listed["items"]] == [created["id"]]
+    assert [c["id"] for c in found["items"]] == [created["id"]]
+    actions = [(e["action"], e["entity_id"]) for e in audit["items"]]
+    assert actions[0] == ("customer.create", created["id"])
+    assert ("tenant.create", signup["tenant_id"]) in actions
+
+
+def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_stack):
+    import urllib.error
+    import urllib.request
+
+    base = f"http://127.0.0.1:{local_stack['port']}"
+
+    def call(method, path, body=None, token=None):
+        req = urllib.request.Request(
+            base + path,
+            method=method,
+            data=json.dumps(body).encode() if body else None,
+            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    token = call("POST", "/auth/login", {"email": "sales@demo-trading.example", "password": "demo-sales-pass-1"})[1]["id_token"]
+    assert call("POST", "/crm/customers", {"name": "Walk-in", "kind": "person"}, token)[0] == 201
+    status, problem = call("GET", "/admin/audit", token=token)
+    assert status == 403 and problem["permission"] == "admin.audit:read"
+
+
+def test_ctrl_c_stops_every_process(local_stack):
+    process = local_stack["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (port_open(local_stack["port"]) or port_open(local_stack["moto_port"])):
+        time.sleep(0.2)
+    assert not port_open(local_stack["port"]) and not port_open(local_stack["moto_port"])
