@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -54,7 +54,7 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
         "resources": [f"arn:aws:events:{region}:123456789012:rule/{name}"],
         "detail": {},
@@ -116,7 +116,7 @@ class Pump:
         }
         try:
             result = self.app.handler_map[source.name](event, LambdaContext(source.name))
-        except Exception:  # noqa: BLE001 - as in Lambda: the whole batch comes back later
+        except Exception:
             return len(messages)
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} if isinstance(result, dict) else set()
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -162,7 +162,7 @@ class Pump:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
-            except Exception as exc:  # noqa: BLE001 - keep pumping; say what happened
+            except Exception as exc:
                 print(f"pump: {exc!r}", flush=True)
                 busy = 0
             if not busy:
