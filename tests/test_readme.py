@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def local_stack():
             break
     banner = "".join(output)
     assert "API ready" in banner, banner[-3000:]
+    # Keep reading what the stack logs, or its pipe fills and its processes block on writing.
+    threading.Thread(target=lambda: [output.append(line) for line in process.stdout], daemon=True).start()
     yield {"port": port, "moto_port": moto_port, "banner": banner, "process": process}
     if process.poll() is None:
         process.send_signal(signal.SIGINT)

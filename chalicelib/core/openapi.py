@@ -6,8 +6,6 @@ import functools
 import re
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
-
 from chalicelib.core.errors import STATUS_ERRORS
 from chalicelib.core.web import ROUTES, RouteSpec
 
@@ -57,6 +55,8 @@ def _error_responses(spec: RouteSpec) -> dict[str, Any]:
 
 @functools.cache
 def document() -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema  # only when the document is asked for
+
     models: list[Any] = []
     for spec in ROUTES:
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"), (spec.response, "serialization")):

@@ -48,13 +48,14 @@ core = Blueprint(__name__)
 class StrictModel(BaseModel):
     """Base of every request model: unknown fields are refused, strings are stripped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # defer_build: a model's validator is built on first use, not at import (cold start).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class PublicModel(BaseModel):
     """Base of every response model."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class HealthOut(PublicModel):

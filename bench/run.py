@@ -1,0 +1,251 @@
+"""Benchmarks of issue 2, printed as Markdown for docs/performance.md.
+
+(a) cold start: `import app` against importing the third-party modules `app` loads, alternating
+    runs in fresh interpreters, median of N each;
+(b) per request: GET /crm/customers/{id} through chalice.test.Client against a bare Chalice route
+    making the same single get_item, both with DynamoDB answered by botocore's Stubber;
+(c) DynamoDB calls per API operation, counted on the client against moto (exact, machine-free).
+
+    python -m bench.run [--runs 11] [--requests 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+# ---- (a) cold start ---------------------------------------------------------------------------
+def third_party_modules() -> list[str]:
+    """Every third-party module (dotted names too: pydantic loads its parts lazily) `import app` loads."""
+    probe = "import sys; before = set(sys.modules); import app; print(' '.join(sorted(set(sys.modules) - before)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    stdlib = set(sys.stdlib_module_names)
+    own = {"app", "chalicelib"}
+    return [m for m in out if m.split(".")[0] not in stdlib | own and not m.split(".")[0].startswith("_")]
+
+
+def _time_import(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def cold_start(runs: int) -> dict[str, Any]:
+    # Bytecode for our modules, as the dependencies have theirs from pip (the deployment package
+    # is compiled the same way; see docs/operations.md). PYTHONDONTWRITEBYTECODE would hide it.
+    import compileall
+
+    compileall.compile_file(str(ROOT / "app.py"), quiet=1)
+    compileall.compile_dir(str(ROOT / "chalicelib"), quiet=1)
+    deps = third_party_modules()
+    deps_statement = f"import importlib; [importlib.import_module(m) for m in {deps!r}]"
+    app_times, dep_times = [], []
+    for _ in range(runs):  # alternate, so drift on a noisy machine hits both sides alike
+        dep_times.append(_time_import(deps_statement))
+        app_times.append(_time_import("import app"))
+    app_ms, dep_ms = statistics.median(app_times) * 1000, statistics.median(dep_times) * 1000
+    return {"deps": deps, "runs": runs, "app_ms": app_ms, "deps_ms": dep_ms, "ratio": app_ms / dep_ms}
+
+
+# ---- (b) per-request cost ---------------------------------------------------------------------
+def _request_env(tmp: Path) -> tuple[str, str, str]:
+    """Environment for the app with no AWS at all: JWKS from a file, DynamoDB stubbed."""
+    import jwt
+    import moto
+
+    resources = Path(moto.__file__).parent / "cognitoidp/resources"
+    (tmp / "jwks.json").write_bytes(gzip.decompress((resources / "jwks-public.json.gz").read_bytes()))
+    private = json.loads(gzip.decompress((resources / "jwks-private.json.gz").read_bytes()))
+    pool, client_id, tenant, user = "us-east-1_bench", "benchclient", "ten_BENCH", "00000000-0000-4000-8000-000000000001"
+    os.environ.update(
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        TABLE_NAME="bench",
+        USER_POOL_ID=pool,
+        USER_POOL_CLIENT_ID=client_id,
+        JWKS_URL=(tmp / "jwks.json").as_uri(),
+        CURSOR_SECRET=secrets.token_hex(16),
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="ERROR",
+        PRINCIPAL_CACHE_SECONDS="3600",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": f"https://cognito-idp.us-east-1.amazonaws.com/{pool}",
+            "aud": client_id,
+            "sub": user,
+            "token_use": "id",
+            "iat": now,
+            "exp": now + 3600,
+            "custom:tenant_id": tenant,
+            "email": "bench@example.com",
+        },
+        jwt.PyJWK(private).key,
+        algorithm="RS256",
+        headers={"kid": "dummy"},
+    )
+    return token, tenant, user
+
+
+CUSTOMER_ITEM = {
+    "pk": {"S": "T#ten_BENCH#CUSTOMER"},
+    "sk": {"S": "cus_01J00000000000000000000000"},
+    "id": {"S": "cus_01J00000000000000000000000"},
+    "name": {"S": "上海张记贸易有限公司"},
+    "kind": {"S": "company"},
+    "code": {"S": "SH-001"},
+    "phones": {"L": []},
+    "emails": {"L": []},
+    "tags": {"L": [{"S": "vip"}]},
+    "custom_fields": {"M": {}},
+    "version": {"N": "3"},
+    "created_at": {"S": "2026-11-01T00:00:00.000000Z"},
+    "updated_at": {"S": "2026-11-02T00:00:00.000000Z"},
+    "created_by": {"S": "u"},
+    "updated_by": {"S": "u"},
+}
+
+
+def per_request(requests: int, rounds: int = 5) -> dict[str, Any]:
+    from botocore.stub import Stubber
+    from chalice import Chalice
+    from chalice.test import Client
+
+    with tempfile.TemporaryDirectory() as tmp:
+        token, tenant, user = _request_env(Path(tmp))
+        from app import app
+        from chalicelib.core import aws
+
+        client = aws.dynamodb()
+        bare = Chalice("bare")
+
+        @bare.route("/crm/customers/{customer_id}")
+        def bare_get(customer_id: str) -> dict[str, Any]:
+            item = client.get_item(TableName="bench", Key={"pk": f"T#{tenant}#CUSTOMER", "sk": customer_id}).get("Item")
+            return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+        member = {
+            "pk": {"S": f"T#{tenant}#USER"},
+            "sk": {"S": user},
+            "id": {"S": user},
+            "email": {"S": "bench@example.com"},
+            "roles": {"L": [{"S": "viewer"}]},
+            "enabled": {"BOOL": True},
+        }
+        path = "/crm/customers/cus_01J00000000000000000000000"
+        headers = {"authorization": f"Bearer {token}"}
+        ours, theirs = [], []
+        with Stubber(client) as stub, Client(app) as app_client, Client(bare) as bare_client:
+            stub.add_response("batch_get_item", {"Responses": {"bench": [member]}})
+            assert app_client.http.get(path, headers=headers).status_code == 200, "warm-up failed"  # principal now cached
+            stub.add_response("get_item", {"Item": CUSTOMER_ITEM})
+            assert json.loads(bare_client.http.get(path).body)["name"] == "上海张记贸易有限公司"
+            for _ in range(rounds):
+                for target, sink, h in ((app_client, ours, headers), (bare_client, theirs, {})):
+                    for _ in range(requests):
+                        stub.add_response("get_item", {"Item": CUSTOMER_ITEM})
+                    started = time.perf_counter()
+                    for _ in range(requests):
+                        target.http.get(path, headers=h)
+                    sink.append((time.perf_counter() - started) / requests)
+            stub.assert_no_pending_responses()
+    ours_us, theirs_us = statistics.median(ours) * 1e6, statistics.median(theirs) * 1e6
+    return {"requests": requests, "rounds": rounds, "ours_us": ours_us, "bare_us": theirs_us, "ratio": ours_us / theirs_us}
+
+
+# ---- (c) DynamoDB calls per operation -----------------------------------------------------------
+def call_counts() -> list[tuple[str, int, str]]:
+    from bench.harness import Counter, local_api
+
+    rows = []
+    with local_api() as (api, owner_token):
+        from chalicelib.tenants.access import CACHE
+
+        counter = Counter()
+
+        def measure(label: str, fn: Any, warm: bool = True) -> Any:
+            if not warm:
+                CACHE.clear()
+            counter.reset()
+            result = fn()
+            rows.append((label, counter.total, counter.describe()))
+            return result
+
+        created = measure(
+            "POST /crm/customers (create, with code)",
+            lambda: api.post("/crm/customers", owner_token, {"name": "Zhang Trading", "kind": "company", "code": "Z-1"}),
+        )
+        cid = created.json["id"]
+        measure("GET /crm/customers/{id}, principal cached", lambda: api.get(f"/crm/customers/{cid}", owner_token))
+        measure("GET /crm/customers/{id}, cold principal", lambda: api.get(f"/crm/customers/{cid}", owner_token), warm=False)
+        measure("GET /crm/customers (one page)", lambda: api.get("/crm/customers?limit=50", owner_token))
+        measure("GET /crm/customers?name_prefix=zh", lambda: api.get("/crm/customers?name_prefix=zh", owner_token))
+        measure(
+            "GET /crm/customers?updated_since=...",
+            lambda: api.get("/crm/customers?updated_since=2020-01-01T00:00:00Z", owner_token),
+        )
+        measure("PATCH /crm/customers/{id} (rename)", lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"name": "Z2"}))
+        measure(
+            "PATCH /crm/customers/{id} (change code)", lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"code": "Z-2"})
+        )
+        measure("DELETE /crm/customers/{id}", lambda: api.delete(f"/crm/customers/{cid}", owner_token))
+        measure("GET /me", lambda: api.get("/me", owner_token))
+        measure("GET /admin/audit (one page)", lambda: api.get("/admin/audit", owner_token))
+        measure(
+            "POST /admin/roles",
+            lambda: api.post("/admin/roles", owner_token, {"name": "clerk", "permissions": ["crm.customers:read"]}),
+        )
+        measure(
+            "POST /tenants (signup; plus Cognito)",
+            lambda: api.post(
+                "/tenants",
+                None,
+                {"company_name": "Bench Co", "owner_email": "bench2@example.com", "owner_password": "bench-pass-123"},
+            ),
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    cold = cold_start(args.runs)
+    print("## Cold start (import)\n")
+    packages = sorted({m.split(".")[0] for m in cold["deps"]})
+    print(f"Third-party modules `app` imports: {len(cold['deps'])}, from {', '.join(packages)}\n")
+    print(f"| | median of {cold['runs']} (ms) |\n|---|---|")
+    print(f"| `import app` | {cold['app_ms']:.1f} |\n| its dependencies alone | {cold['deps_ms']:.1f} |")
+    print(f"| ratio (target <= 1.25) | **{cold['ratio']:.2f}** |\n")
+    req = per_request(args.requests)
+    print("## Per request: GET /crm/customers/{id}, DynamoDB stubbed\n")
+    print(f"| | median per request over {req['rounds']} rounds of {req['requests']} (us) |\n|---|---|")
+    print(f"| our route (JWT authorizer, principal, permission, validation, problem middleware) | {req['ours_us']:.0f} |")
+    print(f"| bare Chalice route, same get_item | {req['bare_us']:.0f} |")
+    print(f"| ratio (target <= 2.0) | **{req['ratio']:.2f}** |\n")
+    print("## DynamoDB calls per operation (against moto; exact)\n")
+    print("| operation | calls | which |\n|---|---|---|")
+    for label, total, which in call_counts():
+        print(f"| {label} | {total} | {which} |")
+
+
+if __name__ == "__main__":
+    main()
