@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
 import json
 import os
@@ -62,13 +63,30 @@ def cold_start(runs: int) -> dict[str, Any]:
 
 
 # ---- (b) per-request cost ---------------------------------------------------------------------
-def _request_env(tmp: Path) -> tuple[str, str, str]:
-    """Environment for the app with no AWS at all: JWKS from a file, DynamoDB stubbed."""
-    import jwt
+def _serve_jwks(tmp: Path) -> str:
+    """moto's public JWKS over loopback HTTP (PyJWKClient takes http(s) only); fetched once."""
+    import functools
+    import http.server
+    import threading
+
     import moto
 
     resources = Path(moto.__file__).parent / "cognitoidp/resources"
     (tmp / "jwks.json").write_bytes(gzip.decompress((resources / "jwks-public.json.gz").read_bytes()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+
+
+def _request_env(tmp: Path) -> tuple[str, str, str]:
+    """Environment for the app with no AWS at all: JWKS from loopback, DynamoDB stubbed."""
+    import jwt
+    import moto
+
+    resources = Path(moto.__file__).parent / "cognitoidp/resources"
+    jwks_url = _serve_jwks(tmp)
     private = json.loads(gzip.decompress((resources / "jwks-private.json.gz").read_bytes()))
     pool, client_id, tenant, user = "us-east-1_bench", "benchclient", "ten_BENCH", "00000000-0000-4000-8000-000000000001"
     os.environ.update(
@@ -78,7 +96,7 @@ def _request_env(tmp: Path) -> tuple[str, str, str]:
         TABLE_NAME="bench",
         USER_POOL_ID=pool,
         USER_POOL_CLIENT_ID=client_id,
-        JWKS_URL=(tmp / "jwks.json").as_uri(),
+        JWKS_URL=jwks_url,
         CURSOR_SECRET=secrets.token_hex(16),
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
@@ -153,14 +171,16 @@ def per_request(requests: int, rounds: int = 5) -> dict[str, Any]:
         headers = {"authorization": f"Bearer {token}"}
         ours, theirs = [], []
         with Stubber(client) as stub, Client(app) as app_client, Client(bare) as bare_client:
-            stub.add_response("batch_get_item", {"Responses": {"bench": [member]}})
-            assert app_client.http.get(path, headers=headers).status_code == 200, "warm-up failed"  # principal now cached
-            stub.add_response("get_item", {"Item": CUSTOMER_ITEM})
+            stub.add_response("batch_get_item", {"Responses": {"bench": [copy.deepcopy(member)]}})
+            stub.add_response("get_item", {"Item": copy.deepcopy(CUSTOMER_ITEM)})
+            warm = app_client.http.get(path, headers=headers)  # the principal is cached from here on
+            assert warm.status_code == 200, warm.body
+            stub.add_response("get_item", {"Item": copy.deepcopy(CUSTOMER_ITEM)})
             assert json.loads(bare_client.http.get(path).body)["name"] == "上海张记贸易有限公司"
             for _ in range(rounds):
                 for target, sink, h in ((app_client, ours, headers), (bare_client, theirs, {})):
                     for _ in range(requests):
-                        stub.add_response("get_item", {"Item": CUSTOMER_ITEM})
+                        stub.add_response("get_item", {"Item": copy.deepcopy(CUSTOMER_ITEM)})
                     started = time.perf_counter()
                     for _ in range(requests):
                         target.http.get(path, headers=h)

@@ -34,10 +34,19 @@ def bind(**keys: str) -> None:
     logger().append_keys(**keys)
 
 
+@functools.cache
+def metrics_enabled() -> bool:
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+    return not is_metrics_disabled()
+
+
 def finish_request(request: Any, status: int, seconds: float) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 
     logger().info("request", extra={"status": status, "duration_ms": round(seconds * 1000, 2)})
+    if not metrics_enabled():  # disabled, Powertools would still buffer and print every 100 values
+        return
     m = metrics()
     m.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if status >= 500:

@@ -6,8 +6,11 @@ The key set is fetched once per container and cached; an unknown ``kid`` trigger
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import threading
+import time
 from typing import Any
 
 import jwt
@@ -34,11 +37,54 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=24 * 3600, timeout=5, cooldown_duration=30)
 
 
+class _VerifiedCache:
+    """Tokens already verified in this container, until they expire: the same saving as API
+    Gateway's authorizer cache, and what makes a repeated token cost no RSA and base64 work."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._entries: collections.OrderedDict[str, VerifiedToken] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> VerifiedToken | None:
+        with self._lock:
+            found = self._entries.get(token)
+            if found is None:
+                return None
+            if found.expires_at <= time.time():
+                del self._entries[token]
+                return None
+            self._entries.move_to_end(token)
+            return found
+
+    def put(self, token: str, verified: VerifiedToken) -> None:
+        with self._lock:
+            self._entries[token] = verified
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+VERIFIED = _VerifiedCache()
+
+
 def verify(token: str) -> VerifiedToken:
     """Check signature, algorithm, issuer, audience, expiry, token use and the tenant claim."""
-    conf = settings()
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
+    cached = VERIFIED.get(token)
+    if cached is not None:
+        return cached
+    verified = _verify(token)
+    VERIFIED.put(token, verified)
+    return verified
+
+
+def _verify(token: str) -> VerifiedToken:
+    conf = settings()
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

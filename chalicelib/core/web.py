@@ -223,7 +223,7 @@ def endpoint(
             try:
                 return _handle(spec, view, request, params)
             except ApiError as exc:
-                return problem_response(exc, request.path if request else None)
+                return problem_response(exc, _path(request))
 
         route_kwargs: dict[str, Any] = {"methods": [method], "content_types": list(JSON_TYPES)}
         if not public:
@@ -249,6 +249,11 @@ def _authenticate(request: Any) -> Principal:
     principal = load_principal(STORE, token, settings().principal_cache_seconds, _request_id(request))
     observability.bind(tenant_id=principal.tenant_id, user_id=principal.user_id)
     return principal
+
+
+def _path(request: Any) -> str:
+    """The path as the client sent it (``request.path`` is the route's template)."""
+    return str((request.context or {}).get("path") or request.path)
 
 
 def _request_id(request: Any) -> str:
@@ -350,10 +355,10 @@ def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> R
         response = get_response(event)
     except Exception:
         observability.logger().exception("unhandled error")
-        response = problem_response(ApiError("An internal error occurred; it has been logged."), event.path)
+        response = problem_response(ApiError("An internal error occurred; it has been logged."), _path(event))
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         error_class = STATUS_ERRORS.get(response.status_code, ApiError)
-        response = problem_response(error_class(str(response.body.get("Message", ""))), event.path)
+        response = problem_response(error_class(str(response.body.get("Message", ""))), _path(event))
     response.headers["X-Request-Id"] = request_id
     observability.finish_request(event, response.status_code, time.perf_counter() - started)
     return response
