@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice
 
-from chalicelib.core import openapi, web
+from chalicelib.core import web
 from chalicelib.crm.routes import bp as crm_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
@@ -24,4 +24,6 @@ def health(req: web.Request) -> web.HealthOut:
 
 @web.endpoint(app, "/openapi.json", "GET", permission=None, public=True, tag="meta", summary="This API's OpenAPI 3.1 document")
 def openapi_document(req: web.Request) -> dict:
+    from chalicelib.core import openapi  # built on first request, not at cold start
+
     return openapi.document()

@@ -61,10 +61,15 @@ def local_api() -> Iterator[tuple[Any, str]]:
     from chalice.test import Client
 
     from app import app
+    from chalicelib.core import aws, tokens
     from chalicelib.core.config import settings
+    from chalicelib.tenants.access import CACHE
     from tests.conftest import Api, login
 
-    settings.cache_clear()
+    for cached in (settings, aws.dynamodb, aws.cognito, tokens._jwks_client):
+        cached.cache_clear()
+    tokens.VERIFIED.clear()
+    CACHE.clear()
     try:
         with Client(app) as client:
             api = Api(client)

@@ -4,7 +4,7 @@
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
@@ -36,11 +36,13 @@ class SyncQuery(ListQuery):
     )
 
 
-T = TypeVar("T")
+class PageOut(PublicModel):
+    """Base of list answers: ``{"items": [...], "next_cursor": ...}``.
 
+    Each list declares its own subclass with typed ``items``: a concrete class costs nothing at
+    import, where a generic ``Page[T]`` would build its validator then (cold start).
+    """
 
-class Page(PublicModel, Generic[T]):
-    items: list[T]
     next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
 
 
@@ -52,4 +54,4 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["BaseModel", "Cursor", "Email", "Limit", "ListQuery", "Name", "Page", "SyncQuery", "iso"]
+__all__ = ["BaseModel", "Cursor", "Email", "Limit", "ListQuery", "Name", "PageOut", "SyncQuery", "iso"]

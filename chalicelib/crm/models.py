@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from chalicelib.core.ids import id_pattern
-from chalicelib.core.schemas import Email, Name, SyncQuery
+from chalicelib.core.schemas import Email, Name, PageOut, SyncQuery
 from chalicelib.core.web import PublicModel, StrictModel
 
 CUSTOMER_ID = id_pattern("cus")
@@ -102,3 +102,7 @@ class CustomerQuery(SyncQuery):
         default=None,
         description="Case-insensitive prefix of the name (any script, Chinese included); a trailing space ends a word.",
     )
+
+
+class CustomerPage(PageOut):
+    items: list[CustomerOut | DeletedOut]

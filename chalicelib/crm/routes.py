@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core.schemas import Page
 from chalicelib.core.web import STORE, Request, Result, endpoint
 from chalicelib.crm import service
-from chalicelib.crm.models import CUSTOMER_ID, CustomerIn, CustomerOut, CustomerPatch, CustomerQuery, DeletedOut
+from chalicelib.crm.models import CUSTOMER_ID, CustomerIn, CustomerOut, CustomerPage, CustomerPatch, CustomerQuery, DeletedOut
 
 bp = Blueprint(__name__)
 ID = {"customer_id": CUSTOMER_ID}
@@ -37,12 +36,12 @@ def create_customer(req: Request) -> Result:
     tag="crm",
     summary="List customers: all, by name prefix, or changed since an instant",
     query=CustomerQuery,
-    response=Page[CustomerOut | DeletedOut],
+    response=CustomerPage,
 )
-def list_customers(req: Request) -> Page[CustomerOut | DeletedOut]:
+def list_customers(req: Request) -> CustomerPage:
     page = service.list_customers(STORE, req.me.tenant_id, req.query)
     items = [DeletedOut(**i) if i.get("deleted") else CustomerOut(**i) for i in page.items]
-    return Page[CustomerOut | DeletedOut](items=items, next_cursor=page.next_cursor)
+    return CustomerPage(items=items, next_cursor=page.next_cursor)
 
 
 @endpoint(

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.core.schemas import Email, ListQuery, Name
+from chalicelib.core.schemas import Email, ListQuery, Name, PageOut
 from chalicelib.core.web import PublicModel, StrictModel
 
 Plan = Literal["free", "starter", "business"]
@@ -135,3 +135,11 @@ class AuditOut(PublicModel):
     entity_id: str
     before: Any
     after: Any
+
+
+class UserPage(PageOut):
+    items: list[UserOut]
+
+
+class AuditPage(PageOut):
+    items: list[AuditOut]

@@ -6,12 +6,13 @@ from chalice import Blueprint
 
 from chalicelib.core import ratelimit
 from chalicelib.core.config import settings
-from chalicelib.core.schemas import ListQuery, Page
+from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, Request, Result, endpoint
 from chalicelib.tenants import identity, service
 from chalicelib.tenants.models import (
     USER_ID,
     AuditOut,
+    AuditPage,
     AuditQuery,
     LoginIn,
     MeOut,
@@ -25,6 +26,7 @@ from chalicelib.tenants.models import (
     TokensOut,
     UserIn,
     UserOut,
+    UserPage,
     UserPatch,
 )
 
@@ -105,11 +107,11 @@ def me(req: Request) -> MeOut:
     tag="admin",
     summary="List users",
     query=ListQuery,
-    response=Page[UserOut],
+    response=UserPage,
 )
-def list_users(req: Request) -> Page[UserOut]:
+def list_users(req: Request) -> UserPage:
     page = service.list_users(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
-    return Page[UserOut](items=[UserOut(**u) for u in page.items], next_cursor=page.next_cursor)
+    return UserPage(items=[UserOut(**u) for u in page.items], next_cursor=page.next_cursor)
 
 
 @endpoint(
@@ -247,8 +249,8 @@ def delete_role(req: Request) -> Result:
     tag="admin",
     summary="The audit log, newest first, by entity, user and time range",
     query=AuditQuery,
-    response=Page[AuditOut],
+    response=AuditPage,
 )
-def audit(req: Request) -> Page[AuditOut]:
+def audit(req: Request) -> AuditPage:
     page = service.list_audit(STORE, req.me.tenant_id, req.query)
-    return Page[AuditOut](items=[AuditOut(**a) for a in page.items], next_cursor=page.next_cursor)
+    return AuditPage(items=[AuditOut(**a) for a in page.items], next_cursor=page.next_cursor)

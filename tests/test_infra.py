@@ -1,0 +1,49 @@
+"""The templates in infra/ are valid CloudFormation and build the stack the app expects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_templates_pass_cfn_lint():
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    done = subprocess.run([str(cfn_lint), "infra/template.yaml", "infra/identity.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_table_has_the_keys_indexes_and_stream_the_design_needs(aws):
+    table = boto3.client("dynamodb").describe_table(TableName=aws.table_name)["Table"]
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2"}
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_bus_rules_deliver_to_the_consumer_queues(aws):
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.put_events(
+        Entries=[{"Source": "crmerp.crm", "DetailType": "Probe", "Detail": '{"n": 1}', "EventBusName": aws.event_bus_name}]
+    )
+    got = sqs.receive_message(QueueUrl=aws.erp_queue_url, WaitTimeSeconds=1).get("Messages", [])
+    assert len(got) == 1 and '"detail-type": "Probe"' in got[0]["Body"]
+    assert sqs.receive_message(QueueUrl=aws.crm_queue_url).get("Messages", []) == []
+    redrive = sqs.get_queue_attributes(QueueUrl=aws.erp_queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert "erp-dlq" in redrive["RedrivePolicy"]
+
+
+def test_the_user_pool_carries_an_immutable_tenant_attribute(aws):
+    pool = boto3.client("cognito-idp").describe_user_pool(UserPoolId=aws.user_pool_id)["UserPool"]
+    tenant = next(a for a in pool["SchemaAttributes"] if a["Name"] == "custom:tenant_id")
+    assert tenant["Mutable"] is False
+
+
+def test_provisioning_twice_finds_the_same_stack(aws):
+    from infra.provision import provision
+
+    assert provision(aws.stage) == aws
