@@ -74,9 +74,7 @@ class Store:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = aws.dynamodb()
-        return self._client
+        return self._client or aws.dynamodb()
 
     @property
     def table(self) -> str:

@@ -20,17 +20,16 @@ CATALOGUE: dict[str, str] = {
     "admin.roles:read": "List roles",
     "admin.roles:write": "Create, change and delete custom roles",
     "admin.audit:read": "Read the audit log",
-    "tenant.profile:read": "Read the company profile",
     "tenant.owners:manage": "Grant or revoke the owner role",
 }
 
 _ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
     "owner": ("*",),
     "admin": ("*", "!tenant.owners:manage"),
-    "sales": ("crm.*", "!crm.*:delete", "erp.products:read", "erp.stock:read", "tenant.profile:read"),
-    "service": ("crm.customers:read", "crm.customers:update", "crm.tickets:*", "crm.activities:*", "tenant.profile:read"),
-    "finance": ("crm.customers:read", "erp.invoices:*", "erp.payments:*", "erp.receivables:*", "tenant.profile:read"),
-    "warehouse": ("crm.customers:read", "erp.products:*", "erp.warehouses:*", "erp.stock:*", "tenant.profile:read"),
+    "sales": ("crm.*", "!crm.*:delete", "erp.products:read", "erp.stock:read"),
+    "service": ("crm.customers:read", "crm.customers:update", "crm.tickets:*", "crm.activities:*"),
+    "finance": ("crm.customers:read", "erp.invoices:*", "erp.payments:*", "erp.receivables:*"),
+    "warehouse": ("crm.customers:read", "erp.products:*", "erp.warehouses:*", "erp.stock:*"),
     "viewer": ("*:read", "!admin.*"),
 }
 
