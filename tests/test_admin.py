@@ -166,3 +166,12 @@ def test_audit_filters_by_entity_user_and_time(api):
     newer = api.get(f"/admin/audit?from={quote(cut)}", t.token).json["items"]
     assert [e["id"] for e in newer] == [e["id"] for e in everything[:2]]
     assert api.get("/admin/audit?entity_id=x", t.token).status == 422
+
+
+def test_a_password_is_used_exactly_as_typed(api):
+    email = unique_email("spaces")
+    password = " with spaces 42 "
+    r = api.post("/tenants", body={"company_name": "Spaces", "owner_email": email, "owner_password": password})
+    assert r.status == 201
+    assert api.post("/auth/login", body={"email": email, "password": password}).status == 200
+    assert api.post("/auth/login", body={"email": email, "password": password.strip()}).status == 401

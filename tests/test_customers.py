@@ -194,3 +194,9 @@ def test_every_change_is_in_the_audit_log_with_before_and_after(api, tenant):
     assert entries[1]["before"]["name"] == "Before" and entries[1]["after"]["name"] == "After"
     assert entries[0]["after"] is None and entries[2]["before"] is None
     assert all(e["user_id"] == tenant.owner_id and e["user_email"] == tenant.owner_email for e in entries)
+
+
+def test_free_text_round_trips_exactly(api, tenant):
+    text = "  两个空格 and a tab\t, emoji 🧧, quotes \"x\" 'y' \\ back  "
+    c = a_customer(api, tenant, custom_fields={"note": text})
+    assert api.get(f"/crm/customers/{c['id']}", tenant.token).json["custom_fields"]["note"] == text

@@ -46,10 +46,11 @@ core = Blueprint(__name__)
 
 
 class StrictModel(BaseModel):
-    """Base of every request model: unknown fields are refused, strings are stripped."""
+    """Base of every request model: unknown fields are refused. Text is kept exactly as sent;
+    only fields whose type says so (names, codes, emails) are stripped of outer whitespace."""
 
     # defer_build: a model's validator is built on first use, not at import (cold start).
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class PublicModel(BaseModel):
