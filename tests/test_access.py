@@ -20,7 +20,7 @@ class Clock:
 
 
 def test_another_container_refuses_a_disabled_user_once_its_cache_expires(api, tenant, monkeypatch):
-    user_id, token = a_user(api, tenant, ["sales"])
+    user_id, _ = a_user(api, tenant, ["sales"])
     clock = Clock()
     monkeypatch.setattr(access.time, "monotonic", clock)
     other_container = access.PrincipalCache()
