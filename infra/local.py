@@ -95,7 +95,15 @@ def environment(endpoint: str, stack: Any) -> dict[str, str]:
     }
 
 
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def run() -> None:
+    # Ctrl-C and SIGTERM stop everything, even when started from a shell that ignores SIGINT for
+    # background jobs (Python leaves an inherited "ignore" in place).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="Tried to parse")
     port = int(os.environ.get("PORT", "8000"))
@@ -144,7 +152,6 @@ def run() -> None:
         pump.start()
         demo = seed_demo(base)
         _banner(base, endpoint, demo["tenant_id"], pump.handler_names())
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while api.poll() is None:
             time.sleep(0.5)
         raise SystemExit(f"chalice local exited with {api.returncode}")
