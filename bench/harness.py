@@ -37,18 +37,11 @@ class Counter:
 @contextlib.contextmanager
 def local_api() -> Iterator[tuple[Any, str]]:
     """(api helper, owner token) on a fresh moto stack; the helper is the tests' one."""
-    from infra.moto_server import MotoServer
+    from infra.moto_server import start_local_aws
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_local_aws()
     os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="x",
-        AWS_SECRET_ACCESS_KEY="x",
-        AWS_DEFAULT_REGION="us-east-1",
         CURSOR_SECRET=secrets.token_hex(16),
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
@@ -56,8 +49,7 @@ def local_api() -> Iterator[tuple[Any, str]]:
     from infra.provision import provision
 
     stack = provision("bench")
-    os.environ.update(stack.environment())
-    os.environ["JWKS_URL"] = f"{endpoint}/{stack.user_pool_id}/.well-known/jwks.json"
+    os.environ.update(stack.local_environment(endpoint))
     from chalice.test import Client
 
     from app import app

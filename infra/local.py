@@ -87,11 +87,10 @@ def environment(endpoint: str, stack: Any) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": REGION,
-        "JWKS_URL": f"{endpoint}/{stack.user_pool_id}/.well-known/jwks.json",
         "CURSOR_SECRET": secrets.token_hex(32),
         # Metrics go to CloudWatch as EMF lines in AWS; on a console they only drown the logs.
         "POWERTOOLS_METRICS_DISABLED": "true",
-        **stack.environment(),
+        **stack.local_environment(endpoint),
     }
 
 
@@ -109,16 +108,9 @@ def run() -> None:
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5055"))
     base = f"http://127.0.0.1:{port}"
-    from infra.moto_server import MotoServer
+    from infra.moto_server import start_local_aws
 
-    moto = MotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
-    endpoint = f"http://127.0.0.1:{moto_port}"
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(key, None)
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION=REGION
-    )
+    moto, endpoint = start_local_aws(moto_port, REGION)
     from infra.provision import provision
 
     stack = provision("local", REGION)

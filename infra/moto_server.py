@@ -9,6 +9,7 @@ SQS long poll never blocks the table.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -36,3 +37,17 @@ class MotoServer(ThreadedMotoServer):
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+def start_local_aws(port: int = 0, region: str = "us-east-1") -> tuple[MotoServer, str]:
+    """Start moto on loopback and point boto3 at it through its standard variables."""
+    server = MotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    endpoint = f"http://{host}:{bound}"
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION=region
+    )
+    return server, endpoint

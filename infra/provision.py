@@ -51,6 +51,10 @@ class Stack:
             "USER_POOL_CLIENT_ID": self.user_pool_client_id,
         }
 
+    def local_environment(self, endpoint: str) -> dict[str, str]:
+        """The app's environment against moto at ``endpoint``, which serves the pool's JWKS itself."""
+        return {**self.environment(), "JWKS_URL": f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"}
+
 
 class _CfnLoader(yaml.SafeLoader):
     """YAML loader that understands CloudFormation's short-form tags."""

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from infra.moto_server import MotoServer  # noqa: E402
+from infra.moto_server import start_local_aws  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
@@ -26,22 +26,14 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 @pytest.fixture(scope="session")
 def moto_server() -> Any:
     """One moto server per test process (pytest-xdist worker)."""
-    server = MotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_local_aws()
     os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="WARNING",
         CURSOR_SECRET=secrets.token_hex(16),
         SIGNUP_LIMIT_PER_HOUR="100000",
         LOGIN_LIMIT_PER_MINUTE="100000",
     )
-    os.environ.pop("AWS_PROFILE", None)
     yield endpoint
     server.stop()
 
@@ -59,8 +51,7 @@ def aws(moto_server: str) -> Any:
     from infra.provision import provision
 
     stack = provision(f"test{next(_stages)}")
-    os.environ.update(stack.environment())
-    os.environ["JWKS_URL"] = f"{moto_server}/{stack.user_pool_id}/.well-known/jwks.json"
+    os.environ.update(stack.local_environment(moto_server))
     from chalicelib.core.config import settings
     from chalicelib.tenants.access import CACHE
 
