@@ -36,16 +36,12 @@ DEMO_USERS = [
 ]
 
 
-def _http(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
+def _healthy(base: str) -> bool:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 def _wait_healthy(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
@@ -53,32 +49,33 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], seconds: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("chalice local exited; see its output above")
-        try:
-            if _http("GET", f"{base}/health")[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        if _healthy(base):
+            return
         time.sleep(0.2)
     raise SystemExit(f"the API did not answer {base}/health within {seconds} s")
 
 
-def seed_demo(base: str) -> dict[str, Any]:
-    """Sign up the demo company and add its sales and warehouse users, through the API."""
-    (_, owner_email, owner_password) = DEMO_USERS[0]
-    status, body = _http(
-        "POST",
-        f"{base}/tenants",
-        {"company_name": DEMO_COMPANY, "owner_email": owner_email, "owner_password": owner_password, "plan": "business"},
+def seed_demo() -> str:
+    """Sign up the demo company and add its sales and warehouse users, with the app's own services.
+
+    Done before the API starts, so that once /health answers the demo logins work.
+    """
+    from chalicelib.core.store import Store
+    from chalicelib.core.tokens import VerifiedToken
+    from chalicelib.tenants import access, service
+    from chalicelib.tenants.models import SignupIn, UserIn
+
+    store = Store()
+    _, owner_email, owner_password = DEMO_USERS[0]
+    created = service.signup(
+        store, SignupIn(company_name=DEMO_COMPANY, owner_email=owner_email, owner_password=owner_password, plan="business")
     )
-    if status != 201:
-        raise SystemExit(f"demo signup failed: {status} {body}")
-    tenant_id = body["tenant_id"]
-    token = _http("POST", f"{base}/auth/login", {"email": owner_email, "password": owner_password})[1]["id_token"]
+    owner = access.load_principal(
+        store, VerifiedToken(tenant_id=created["tenant_id"], user_id=created["owner_user_id"], email=owner_email, expires_at=0), 0
+    )
     for role, email, password in DEMO_USERS[1:]:
-        status, body = _http("POST", f"{base}/admin/users", {"email": email, "roles": [role], "password": password}, token)
-        if status != 201:
-            raise SystemExit(f"demo user {email} failed: {status} {body}")
-    return {"tenant_id": tenant_id}
+        service.create_user(store, owner, UserIn(email=email, roles=[role], password=password))
+    return str(created["tenant_id"])
 
 
 def environment(endpoint: str, stack: Any) -> dict[str, str]:
@@ -118,6 +115,12 @@ def run() -> None:
     os.environ.update(env)
     STATE.parent.mkdir(exist_ok=True)
     STATE.write_text(json.dumps(env, indent=2))
+    tenant_id = seed_demo()
+    from app import app as chalice_app
+    from infra.pump import Pump
+
+    pump = Pump(chalice_app, REGION)
+    pump.start()
 
     api = subprocess.Popen(
         [
@@ -134,24 +137,16 @@ def run() -> None:
         cwd=ROOT,
         env={**os.environ, **env},
     )
-    pump = None
     try:
         _wait_healthy(base, api)
-        from app import app as chalice_app
-        from infra.pump import Pump
-
-        pump = Pump(chalice_app, REGION)
-        pump.start()
-        demo = seed_demo(base)
-        _banner(base, endpoint, demo["tenant_id"], pump.handler_names())
+        _banner(base, endpoint, tenant_id, pump.handler_names())
         while api.poll() is None:
             time.sleep(0.5)
         raise SystemExit(f"chalice local exited with {api.returncode}")
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
     finally:
-        if pump:
-            pump.stop()
+        pump.stop()
         if api.poll() is None:
             api.terminate()
             try:
