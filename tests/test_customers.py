@@ -200,3 +200,25 @@ def test_free_text_round_trips_exactly(api, tenant):
     text = "  两个空格 and a tab\t, emoji 🧧, quotes \"x\" 'y' \\ back  "
     c = a_customer(api, tenant, custom_fields={"note": text})
     assert api.get(f"/crm/customers/{c['id']}", tenant.token).json["custom_fields"]["note"] == text
+
+
+def test_find_by_exact_email_or_phone(api):
+    t = a_tenant(api)
+    zhang = a_customer(api, t, name="Zhang", emails=[{"address": "Li#Zhang@Example.CN"}], phones=[{"number": "+86 21 5555-0101"}])
+    a_customer(api, t, name="Other", emails=[{"address": "other@example.cn"}], phones=[{"number": "021 5555 0101"}])
+    from urllib.parse import quote
+
+    def ids(query: str) -> list[str]:
+        r = api.get(f"/crm/customers?{query}", t.token)
+        assert r.status == 200, r.body
+        return [i["id"] for i in r.json["items"]]
+
+    assert ids("email=" + quote("li#zhang@example.cn")) == [zhang["id"]]
+    assert ids("phone=" + quote("+86 (21) 55550101")) == [zhang["id"]]
+    assert ids("email=nobody%40example.cn") == []
+    # Changing the email moves the lookup.
+    api.patch(f"/crm/customers/{zhang['id']}", t.token, {"emails": [{"address": "new@example.cn"}]})
+    assert ids("email=" + quote("li#zhang@example.cn")) == []
+    assert ids("email=new%40example.cn") == [zhang["id"]]
+    api.delete(f"/crm/customers/{zhang['id']}", t.token)
+    assert ids("email=new%40example.cn") == []

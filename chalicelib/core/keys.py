@@ -104,6 +104,27 @@ def unique_guard(tenant_id: str, entity_type: str, field: str, value: str) -> di
     return {"pk": tenant_pk(tenant_id, "UNIQUE", entity_type.upper(), field.upper()), "sk": _segment(value)}
 
 
+def lookup(tenant_id: str, entity_type: str, kind: str, value: str, entity_id: str) -> dict[str, str]:
+    """An exact-match lookup entry (a contact's email or phone): value then id in the sort key."""
+    partition, prefix = lookup_prefix(tenant_id, entity_type, kind, value)
+    return {"pk": partition, "sk": prefix + _segment(entity_id)}
+
+
+def lookup_prefix(tenant_id: str, entity_type: str, kind: str, value: str) -> tuple[str, str]:
+    # Values are the user's (an email may hold "#"): escaped so the delimiter stays unambiguous.
+    escaped = value.replace("%", "%25").replace("#", "%23")
+    return tenant_pk(tenant_id, "LOOKUP", entity_type.upper(), kind.upper()), f"{_segment(escaped)}#"
+
+
+def timeline_pk(tenant_id: str, customer_id: str) -> str:
+    return tenant_pk(tenant_id, "TIMELINE", customer_id)
+
+
+def timeline(tenant_id: str, customer_id: str, at: str, kind: str, ref_id: str) -> dict[str, str]:
+    """A customer's timeline entry: newest first is a reverse Query on the time-ordered sort key."""
+    return {"pk": timeline_pk(tenant_id, customer_id), "sk": f"{at}#{_segment(kind)}#{_segment(ref_id)}"}
+
+
 def audit_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "AUDIT")
 

@@ -98,6 +98,10 @@ class DeletedOut(PublicModel):
 
 
 class CustomerQuery(SyncQuery):
+    email: Email | None = Field(default=None, description="Exact email (any of the record's emails).")
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = Field(
+        default=None, description="Exact phone number; spaces and punctuation are ignored."
+    )
     name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = Field(
         default=None,
         description="Case-insensitive prefix of the name (any script, Chinese included); a trailing space ends a word.",

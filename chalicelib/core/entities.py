@@ -1,0 +1,342 @@
+"""Generic life cycle of a tenant's records: create, read, list, search, change, delete.
+
+Every record type is described once by an ``EntityType`` (id prefix, searchable name, unique fields,
+exact-match lookups); the functions here write the record, its audit entry, its unique guards and
+its lookup items in one transaction, and take extra operations from the caller (a timeline entry,
+a stage-history entry) into the same transaction. Services hold the rules; this holds the mechanics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.core import ids, keys
+from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError
+from chalicelib.core.schemas import iso
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
+
+TOMBSTONE_DAYS = 90
+INTERNAL = {"tenant_id"}
+
+Operations = list[dict[str, Any]]
+
+
+def normalise_name(name: str) -> str:
+    """Search form of a name: NFKC (full-width to half-width), case-folded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def normalise_prefix(prefix: str) -> str:
+    """Search form of a typed prefix: as a name, but a trailing space is kept (it ends a word)."""
+    normalised = normalise_name(prefix)
+    return normalised + " " if normalised and prefix[-1].isspace() else normalised
+
+
+def normalise_phone(number: str) -> str:
+    """Lookup form of a phone number: its digits, with a leading + kept."""
+    digits = "".join(c for c in number if c.isdigit())
+    return ("+" + digits) if number.strip().startswith("+") else digits
+
+
+@dataclasses.dataclass(frozen=True)
+class Unique:
+    """A field whose value is unique in the tenant (case-insensitive), guarded by an item."""
+
+    field: str
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityType:
+    name: str
+    prefix: str
+    name_field: str | None = "name"
+    uniques: tuple[Unique, ...] = ()
+    # Exact-match lookups: (kind, value) pairs of an item, e.g. ("email", "a@b.c"), ("phone", "+861")
+    lookups: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
+
+    @property
+    def id_pattern(self) -> str:
+        return ids.id_pattern(self.prefix)
+
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in strip_keys(item).items() if k not in INTERNAL}
+
+
+def _indexes(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[str, str]:
+    indexes = keys.updated_index(tenant_id, et.name, item["updated_at"], item["id"])
+    if et.name_field and item.get(et.name_field):
+        indexes.update(keys.name_index(tenant_id, et.name, normalise_name(item[et.name_field]), item["id"]))
+    return indexes
+
+
+def _unique_value(item: dict[str, Any], unique: Unique) -> str | None:
+    value = item.get(unique.field)
+    return str(value).upper() if value not in (None, "") else None
+
+
+def _guard_item(et: EntityType, tenant_id: str, unique: Unique, item: dict[str, Any]) -> dict[str, Any]:
+    value = _unique_value(item, unique)
+    assert value is not None
+    return {**keys.unique_guard(tenant_id, et.name, unique.field, value), "entity_id": item["id"], "value": item[unique.field]}
+
+
+def _lookup_items(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    if et.lookups is None:
+        return {}
+    found = {}
+    for kind, value in et.lookups(item):
+        if value:
+            key = keys.lookup(tenant_id, et.name, kind, value, item["id"])
+            found[(key["pk"], key["sk"])] = {**key, "entity_id": item["id"]}
+    return found
+
+
+def _taken(et: EntityType, unique: Unique, exc: ConditionFailed, value: Any) -> ConflictError:
+    existing = (exc.item or {}).get("entity_id")
+    if isinstance(existing, dict):  # the low-level shape, {"S": "..."}
+        existing = existing.get("S")
+    return ConflictError(
+        f"The {unique.field} {value} is already used by another {et.label()}.",
+        errors=[{"loc": ["body", unique.field], "msg": "already used", "type": "unique"}],
+        existing_id=existing,
+    )
+
+
+def new_item(
+    et: EntityType, actor: Actor, fields: dict[str, Any], entity_id: str | None = None, now: str | None = None
+) -> dict[str, Any]:
+    """A new record of ``et`` (not yet written): keys, indexes, version, timestamps, owner."""
+    now = now or utcnow()
+    entity_id = entity_id or ids.new_id(et.prefix)
+    item: dict[str, Any] = {
+        **keys.entity(actor.tenant_id, et.name, entity_id),
+        "id": entity_id,
+        "tenant_id": actor.tenant_id,
+        **fields,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": actor.user_id,
+        "updated_by": actor.user_id,
+    }
+    item.update(_indexes(et, actor.tenant_id, item))
+    return item
+
+
+def create_operations(et: EntityType, actor: Actor, item: dict[str, Any]) -> Operations:
+    """The writes of a new record: the item, its audit entry, then its guards and lookup items."""
+    operations = [
+        put_new(item),
+        audit_entry(actor, f"{et.name}.create", et.name, item["id"], None, public(item), item["created_at"]),
+    ]
+    for unique in et.uniques:
+        if _unique_value(item, unique):
+            operations.append(put_new(_guard_item(et, actor.tenant_id, unique, item)))
+    operations.extend(put(i) for i in _lookup_items(et, actor.tenant_id, item).values())
+    return operations
+
+
+def write_new(
+    store: Store, ets_items: list[tuple[EntityType, dict[str, Any]]], actor: Actor, extra: Operations | None = None
+) -> None:
+    """Write several new records in one transaction; a unique clash names the field and the holder."""
+    operations: Operations = []
+    owners: list[tuple[int, EntityType, Unique, Any]] = []
+    for et, item in ets_items:
+        start = len(operations)
+        ops = create_operations(et, actor, item)
+        guard_index = start + 2
+        for unique in et.uniques:
+            if _unique_value(item, unique):
+                owners.append((guard_index, et, unique, item[unique.field]))
+                guard_index += 1
+        operations.extend(ops)
+    operations.extend(extra or [])
+    try:
+        store.transact(operations)
+    except ConditionFailed as exc:
+        for index, et, unique, value in owners:
+            if exc.index == index:
+                raise _taken(et, unique, exc, value) from exc
+        raise
+
+
+def create(store: Store, actor: Actor, et: EntityType, fields: dict[str, Any], extra: Operations | None = None) -> dict[str, Any]:
+    item = new_item(et, actor, fields)
+    write_new(store, [(et, item)], actor, extra)
+    return item
+
+
+def get(store: Store, tenant_id: str, et: EntityType, entity_id: str, *, consistent: bool = False) -> dict[str, Any]:
+    item = store.get(keys.entity(tenant_id, et.name, entity_id), consistent=consistent)
+    if item is None:
+        raise NotFoundError(f"There is no {et.label()} {entity_id}.")
+    return item
+
+
+def get_many(store: Store, tenant_id: str, et: EntityType, entity_ids: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = list(dict.fromkeys(entity_ids))[:100]
+    if not wanted:
+        return []
+    found = {i["id"]: i for i in store.batch_get([keys.entity(tenant_id, et.name, i) for i in wanted])}
+    return [found[i] for i in wanted if i in found]
+
+
+def list_page(
+    store: Store,
+    tenant_id: str,
+    et: EntityType,
+    *,
+    limit: int,
+    cursor: str | None,
+    updated_since: Any = None,
+    name_prefix: str | None = None,
+    filter_condition: Any = None,
+    filter_id: str = "",
+) -> Page:
+    """All records, or by name prefix (gsi2), or changed since an instant (gsi1, tombstones too)."""
+    if name_prefix and updated_since:
+        raise BadRequestError(
+            "Use either name_prefix or updated_since, not both.",
+            errors=[{"loc": ["query", "updated_since"], "msg": "not with name_prefix", "type": "conflict"}],
+        )
+    common = {"tenant_id": tenant_id, "limit": limit, "cursor": cursor, "filter_condition": filter_condition}
+    if name_prefix:
+        prefix = normalise_prefix(name_prefix)
+        page = store.query_page(
+            partition=keys.name_index_pk(tenant_id, et.name),
+            index="gsi2",
+            sort_condition=Key("gsi2sk").begins_with(prefix),
+            query_id=f"name|{prefix}|{filter_id}",
+            **common,
+        )
+    elif updated_since:
+        since = iso(updated_since)
+        page = store.query_page(
+            partition=keys.updated_index_pk(tenant_id, et.name),
+            index="gsi1",
+            sort_condition=Key("gsi1sk").gt(since + "#~"),
+            query_id=f"since|{since}|{filter_id}",
+            **common,
+        )
+    else:
+        page = store.query_page(partition=keys.entity_pk(tenant_id, et.name), query_id=f"all|{filter_id}", **common)
+    return Page([public(i) for i in page.items], page.next_cursor)
+
+
+def lookup(store: Store, tenant_id: str, et: EntityType, kind: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Records whose ``kind`` (email, phone...) is exactly ``value``: one Query and one BatchGetItem."""
+    partition, prefix = keys.lookup_prefix(tenant_id, et.name, kind, value)
+    page = store.query_page(
+        tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=limit, query_id="lookup"
+    )
+    return [public(i) for i in get_many(store, tenant_id, et, [i["entity_id"] for i in page.items])]
+
+
+def check_version(et: EntityType, item: dict[str, Any], if_match: int | None) -> None:
+    if if_match is not None and if_match != item["version"]:
+        raise PreconditionFailedError(f"The {et.label()} is at version {item['version']}, not {if_match}.")
+
+
+def update(
+    store: Store,
+    actor: Actor,
+    et: EntityType,
+    entity_id: str,
+    changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+    if_match: int | None,
+    extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
+    action: str = "update",
+) -> dict[str, Any]:
+    """Apply ``changes`` (or a function of the current item giving them) as one versioned write."""
+    before = get(store, actor.tenant_id, et, entity_id, consistent=True)
+    check_version(et, before, if_match)
+    applied = changes(before) if callable(changes) else changes
+    after = {**before, **applied}
+    if public(after) == public(before):
+        return before
+    now = utcnow()
+    after.update(version=before["version"] + 1, updated_at=now, updated_by=actor.user_id)
+    after.update(_indexes(et, actor.tenant_id, after))
+    if et.name_field and not after.get(et.name_field):
+        for attr in ("gsi2pk", "gsi2sk"):
+            after.pop(attr, None)
+    operations = [
+        put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
+        audit_entry(actor, f"{et.name}.{action}", et.name, entity_id, public(before), public(after), now),
+    ]
+    guard_at: dict[int, tuple[Unique, Any]] = {}
+    for unique in et.uniques:
+        old, new = _unique_value(before, unique), _unique_value(after, unique)
+        if old != new:
+            if new:
+                guard_at[len(operations)] = (unique, after[unique.field])
+                operations.append(put_new(_guard_item(et, actor.tenant_id, unique, after)))
+            if old:
+                operations.append(delete(keys.unique_guard(actor.tenant_id, et.name, unique.field, old)))
+        elif new and before.get(unique.field) != after.get(unique.field):  # same value, other letter case
+            operations.append(put(_guard_item(et, actor.tenant_id, unique, after)))
+    old_lookups, new_lookups = _lookup_items(et, actor.tenant_id, before), _lookup_items(et, actor.tenant_id, after)
+    operations.extend(delete({"pk": k[0], "sk": k[1]}) for k in old_lookups.keys() - new_lookups.keys())
+    operations.extend(put(new_lookups[k]) for k in new_lookups.keys() - old_lookups.keys())
+    if extra:
+        operations.extend(extra(before, after))
+    try:
+        store.transact(operations)
+    except ConditionFailed as exc:
+        if exc.index in guard_at:
+            unique, value = guard_at[exc.index]
+            raise _taken(et, unique, exc, value) from exc
+        if exc.index == 0:
+            raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
+        raise
+    return after
+
+
+def remove(
+    store: Store,
+    actor: Actor,
+    et: EntityType,
+    entity_id: str,
+    if_match: int | None,
+    extra: Callable[[dict[str, Any]], Operations] | None = None,
+) -> dict[str, Any]:
+    """Delete a record, its guards and lookups, leaving a tombstone for clients that sync."""
+    before = get(store, actor.tenant_id, et, entity_id, consistent=True)
+    check_version(et, before, if_match)
+    now = utcnow()
+    tomb = {
+        **keys.tombstone(actor.tenant_id, et.name, entity_id),
+        **keys.updated_index(actor.tenant_id, et.name, now, entity_id),
+        "id": entity_id,
+        "deleted": True,
+        "updated_at": now,
+        "expires_at": int(time.time()) + TOMBSTONE_DAYS * 86400,
+    }
+    operations = [
+        delete(keys.entity(actor.tenant_id, et.name, entity_id), "version = :v", {":v": before["version"]}),
+        put(tomb),
+        audit_entry(actor, f"{et.name}.delete", et.name, entity_id, public(before), None, now),
+    ]
+    for unique in et.uniques:
+        value = _unique_value(before, unique)
+        if value:
+            operations.append(delete(keys.unique_guard(actor.tenant_id, et.name, unique.field, value)))
+    operations.extend(delete({"pk": k[0], "sk": k[1]}) for k in _lookup_items(et, actor.tenant_id, before))
+    if extra:
+        operations.extend(extra(before))
+    try:
+        store.transact(operations)
+    except ConditionFailed as exc:
+        raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
+    return before
