@@ -79,7 +79,7 @@ def test_concurrent_updates_from_the_same_version_exactly_one_wins(api, tenant):
     """Threads racing on the service with the same expected version against the moto server."""
     from chalicelib.core.errors import PreconditionFailedError
     from chalicelib.core.store import Actor, Store
-    from chalicelib.crm import service
+    from chalicelib.crm import customers as service
     from chalicelib.crm.models import CustomerPatch
 
     c = a_customer(api, tenant)

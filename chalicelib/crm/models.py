@@ -7,11 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
-from chalicelib.core.ids import id_pattern
 from chalicelib.core.schemas import Email, Name, PageOut, SyncQuery
 from chalicelib.core.web import PublicModel, StrictModel
 
-CUSTOMER_ID = id_pattern("cus")
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]

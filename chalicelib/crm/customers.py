@@ -32,7 +32,7 @@ def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
     return entities.get(store, tenant_id, CUSTOMER, customer_id)
 
 
-def list_customers(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
+def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
     if q.email or q.phone:
         kind, value = ("email", q.email) if q.email else ("phone", normalise_phone(q.phone or ""))
         return Page(entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit), None)
