@@ -18,6 +18,8 @@ class Targets:
     customer_id: str
     user_id: str
     role_name: str
+    contact_id: str
+    activity_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -26,7 +28,15 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     user = api.post("/admin/users", owner.token, {"email": unique_email("target"), "roles": ["viewer"], "password": PASSWORD})
     role_name = f"r{unique_email()[5:15]}"
     api.post("/admin/roles", owner.token, {"name": role_name, "permissions": ["crm.customers:read"]})
-    return Targets(customer["id"], user.json["id"], role_name)
+    contact = api.post(
+        "/crm/contacts",
+        owner.token,
+        {"customer_id": customer["id"], "name": "Alpha Secret Person", "emails": [{"address": "secret@alpha.example"}]},
+    )
+    activity = api.post(
+        "/crm/activities", owner.token, {"kind": "call", "customer_id": customer["id"], "subject": "Alpha secret call"}
+    )
+    return Targets(customer["id"], user.json["id"], role_name, contact.json["id"], activity.json["id"])
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,20 @@ CALLS: list[Call] = [
     Call("POST", "/crm/customers", lambda t: ("/crm/customers", {"name": "New Co", "kind": "company"})),
     Call("GET", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
     Call("PATCH", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", {"tags": ["x"]})),
+    Call("GET", "/crm/customers/{customer_id}/timeline", lambda t: (f"/crm/customers/{t.customer_id}/timeline", None)),
+    Call("GET", "/crm/contacts", lambda t: ("/crm/contacts", None)),
+    Call("POST", "/crm/contacts", lambda t: ("/crm/contacts", {"customer_id": t.customer_id, "name": "New Person"})),
+    Call("GET", "/crm/contacts/{contact_id}", lambda t: (f"/crm/contacts/{t.contact_id}", None)),
+    Call("PATCH", "/crm/contacts/{contact_id}", lambda t: (f"/crm/contacts/{t.contact_id}", {"title": "CFO"})),
+    Call("DELETE", "/crm/contacts/{contact_id}", lambda t: (f"/crm/contacts/{t.contact_id}", None)),
+    Call("GET", "/crm/activities", lambda t: ("/crm/activities", None)),
+    Call(
+        "POST", "/crm/activities", lambda t: ("/crm/activities", {"kind": "note", "customer_id": t.customer_id, "subject": "n"})
+    ),
+    Call("GET", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", None)),
+    Call("PATCH", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", {"done": True})),
+    Call("DELETE", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", None)),
+    # The customer is deleted last: the calls above need it.
     Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
 ]
 

@@ -54,6 +54,10 @@ def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, call):
     if "{" in call.route:
         assert reply.status == 404, (call, reply.status, reply.body)
         assert reply.content_type == "application/problem+json"
+    elif body and any(s in json.dumps(body) for s in secrets):
+        # A new record that names one of alpha's records: that record does not exist for beta.
+        assert reply.status == 422, (call, reply.status, reply.body)
+        assert reply.json["errors"][0]["type"] == "reference"
     else:
         assert reply.status in (200, 201), (call, reply.status, reply.body)
     # The reply may echo what the caller sent (the path in `instance`), nothing else of alpha's.

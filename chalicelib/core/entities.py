@@ -17,7 +17,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import ids, keys
-from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError
+from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
 
@@ -146,11 +146,45 @@ def create_operations(et: EntityType, actor: Actor, item: dict[str, Any]) -> Ope
     return operations
 
 
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A field naming another record of the tenant, which must exist when the write happens."""
+
+    field: str
+    et: EntityType
+    entity_id: str
+
+
+def reference_checks(tenant_id: str, references: Iterable[Reference]) -> Operations:
+    return [
+        {
+            "ConditionCheck": {
+                "Key": keys.entity(tenant_id, ref.et.name, ref.entity_id),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        for ref in references
+    ]
+
+
+def _missing(reference: Reference, exc: ConditionFailed) -> ValidationError:
+    return ValidationError(
+        f"There is no {reference.et.label()} {reference.entity_id}.",
+        errors=[{"loc": ["body", reference.field], "msg": f"no such {reference.et.label()}", "type": "reference"}],
+    )
+
+
 def write_new(
-    store: Store, ets_items: list[tuple[EntityType, dict[str, Any]]], actor: Actor, extra: Operations | None = None
+    store: Store,
+    ets_items: list[tuple[EntityType, dict[str, Any]]],
+    actor: Actor,
+    extra: Operations | None = None,
+    references: Iterable[Reference] = (),
 ) -> None:
-    """Write several new records in one transaction; a unique clash names the field and the holder."""
-    operations: Operations = []
+    """Write several new records in one transaction; a unique clash names the field and the holder,
+    a missing referenced record names the field."""
+    refs = list(references)
+    operations: Operations = reference_checks(actor.tenant_id, refs)
     owners: list[tuple[int, EntityType, Unique, Any]] = []
     for et, item in ets_items:
         start = len(operations)
@@ -165,15 +199,24 @@ def write_new(
     try:
         store.transact(operations)
     except ConditionFailed as exc:
+        if exc.index is not None and exc.index < len(refs):
+            raise _missing(refs[exc.index], exc) from exc
         for index, et, unique, value in owners:
             if exc.index == index:
                 raise _taken(et, unique, exc, value) from exc
         raise
 
 
-def create(store: Store, actor: Actor, et: EntityType, fields: dict[str, Any], extra: Operations | None = None) -> dict[str, Any]:
+def create(
+    store: Store,
+    actor: Actor,
+    et: EntityType,
+    fields: dict[str, Any],
+    extra: Operations | None = None,
+    references: Iterable[Reference] = (),
+) -> dict[str, Any]:
     item = new_item(et, actor, fields)
-    write_new(store, [(et, item)], actor, extra)
+    write_new(store, [(et, item)], actor, extra, references)
     return item
 
 
@@ -234,13 +277,37 @@ def list_page(
     return Page([public(i) for i in page.items], page.next_cursor)
 
 
-def lookup(store: Store, tenant_id: str, et: EntityType, kind: str, value: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Records whose ``kind`` (email, phone...) is exactly ``value``: one Query and one BatchGetItem."""
+def lookup(
+    store: Store, tenant_id: str, et: EntityType, kind: str, value: str, limit: int = 100, cursor: str | None = None
+) -> Page:
+    """Records whose ``kind`` (email, phone, customer...) is exactly ``value``, a page at a time:
+    one Query and one BatchGetItem."""
     partition, prefix = keys.lookup_prefix(tenant_id, et.name, kind, value)
     page = store.query_page(
-        tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=limit, query_id="lookup"
+        tenant_id=tenant_id,
+        partition=partition,
+        sort_condition=Key("sk").begins_with(prefix),
+        limit=limit,
+        cursor=cursor,
+        query_id=f"lookup|{kind}|{prefix}",
     )
-    return [public(i) for i in get_many(store, tenant_id, et, [i["entity_id"] for i in page.items])]
+    items = get_many(store, tenant_id, et, [i["entity_id"] for i in page.items])
+    return Page([public(i) for i in items], page.next_cursor)
+
+
+def given(patch: Any) -> dict[str, Any]:
+    """The fields a PATCH body actually carries (absent is "unchanged", null is "clear")."""
+    return dict(patch.model_dump(mode="json", include=patch.model_fields_set))
+
+
+def patch_fields(changes: dict[str, Any], required: tuple[str, ...], emptiable: dict[str, Any]) -> dict[str, Any]:
+    """Check a PATCH's fields: ``null`` may not clear a required field; it empties a collection."""
+    for field in required:
+        if field in changes and changes[field] is None:
+            raise ValidationError(
+                f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null", "type": "null"}]
+            )
+    return {field: emptiable[field] if value is None and field in emptiable else value for field, value in changes.items()}
 
 
 def check_version(et: EntityType, item: dict[str, Any], if_match: int | None) -> None:
@@ -257,6 +324,7 @@ def update(
     if_match: int | None,
     extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
     action: str = "update",
+    references: Iterable[Reference] = (),
 ) -> dict[str, Any]:
     """Apply ``changes`` (or a function of the current item giving them) as one versioned write."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
@@ -291,9 +359,14 @@ def update(
     operations.extend(put(new_lookups[k]) for k in new_lookups.keys() - old_lookups.keys())
     if extra:
         operations.extend(extra(before, after))
+    refs = list(references)
+    first_ref = len(operations)
+    operations.extend(reference_checks(actor.tenant_id, refs))
     try:
         store.transact(operations)
     except ConditionFailed as exc:
+        if exc.index is not None and exc.index >= first_ref:
+            raise _missing(refs[exc.index - first_ref], exc) from exc
         if exc.index in guard_at:
             unique, value = guard_at[exc.index]
             raise _taken(et, unique, exc, value) from exc

@@ -7,7 +7,6 @@ from typing import Any
 
 from chalicelib.core import entities
 from chalicelib.core.entities import EntityType, Unique, normalise_phone
-from chalicelib.core.errors import ValidationError
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.crm.models import CustomerIn, CustomerPatch, CustomerQuery
 
@@ -35,28 +34,16 @@ def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
 def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
     if q.email or q.phone:
         kind, value = ("email", q.email) if q.email else ("phone", normalise_phone(q.phone or ""))
-        return Page(entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit), None)
+        return entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit, q.cursor)
     return entities.list_page(
         store, tenant_id, CUSTOMER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
     )
 
 
-def patch_changes(patch: Any, required: tuple[str, ...], emptiable: dict[str, Any]) -> dict[str, Any]:
-    """The fields a PATCH body gives; ``null`` clears optional fields and empties collections."""
-    changes = patch.model_dump(mode="json", include=patch.model_fields_set)
-    for field in required:
-        if field in changes and changes[field] is None:
-            raise ValidationError(
-                f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null", "type": "null"}]
-            )
-    for field, empty in emptiable.items():
-        if field in changes and changes[field] is None:
-            changes[field] = empty
-    return changes
-
-
 def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None) -> dict[str, Any]:
-    changes = patch_changes(patch, ("name", "kind"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}})
+    changes = entities.patch_fields(
+        entities.given(patch), ("name", "kind"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}}
+    )
     return public(entities.update(store, actor, CUSTOMER, customer_id, changes, if_match))
 
 

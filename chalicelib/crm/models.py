@@ -3,11 +3,13 @@
 # No `from __future__ import annotations` in model modules: pydantic would compile every field's
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
-from chalicelib.core.schemas import Email, Name, PageOut, SyncQuery
+from chalicelib.core.ids import id_pattern
+from chalicelib.core.schemas import Email, ListQuery, Name, PageOut, SyncQuery
 from chalicelib.core.web import PublicModel, StrictModel
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -108,3 +110,141 @@ class CustomerQuery(SyncQuery):
 
 class CustomerPage(PageOut):
     items: list[CustomerOut | DeletedOut]
+
+
+# ---- contacts ----------------------------------------------------------------------------------
+CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
+ContactId = Annotated[str, StringConstraints(pattern=id_pattern("con"))]
+OpportunityId = Annotated[str, StringConstraints(pattern=id_pattern("opp"))]
+UserId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+Preferences = Annotated[dict[FieldKey, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=30)]
+
+
+class ContactIn(_CustomerFields):
+    customer_id: CustomerId
+    name: Name
+    title: Line = ""
+    phones: Annotated[list[Phone], Field(max_length=10)] = []
+    emails: Annotated[list[EmailAddress], Field(max_length=10)] = []
+    birthday: date | None = None
+    preferences: Preferences = Field(default={}, description="What the person prefers: channel, language, products...")
+    marketing_consent: bool = Field(default=False, description="The time it was given or withdrawn is kept.")
+    tags: Annotated[list[Tag], Field(max_length=30)] = []
+
+
+class ContactPatch(_CustomerFields):
+    customer_id: CustomerId | None = None
+    name: Name | None = None
+    title: Line | None = None
+    phones: Annotated[list[Phone], Field(max_length=10)] | None = None
+    emails: Annotated[list[EmailAddress], Field(max_length=10)] | None = None
+    birthday: date | None = None
+    preferences: Preferences | None = None
+    marketing_consent: bool | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] | None = None
+
+
+class ContactOut(PublicModel):
+    id: str
+    customer_id: str
+    name: str
+    title: str = ""
+    phones: list[Phone] = []
+    emails: list[EmailAddress] = []
+    birthday: date | None = None
+    preferences: dict[str, str] = {}
+    marketing_consent: bool
+    marketing_consent_changed_at: str
+    tags: list[str] = []
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class ContactPage(PageOut):
+    items: list[ContactOut | DeletedOut]
+
+
+class ContactQuery(SyncQuery):
+    customer_id: CustomerId | None = Field(default=None, description="The contacts of one customer.")
+    email: Email | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
+    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+
+
+# ---- activities ----------------------------------------------------------------------------------
+ActivityKind = Literal["call", "email", "meeting", "note", "task"]
+Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Body = Annotated[str, StringConstraints(max_length=20000)]
+
+
+class ActivityIn(StrictModel):
+    kind: ActivityKind
+    customer_id: CustomerId
+    contact_id: ContactId | None = None
+    opportunity_id: OpportunityId | None = None
+    subject: Subject
+    body: Body = ""
+    occurred_at: datetime | None = Field(default=None, description="When it happened (default: now); orders the timeline.")
+    due_at: datetime | None = None
+    assignee_id: UserId | None = None
+    done: bool = False
+
+
+class ActivityPatch(StrictModel):
+    kind: ActivityKind | None = None
+    contact_id: ContactId | None = None
+    opportunity_id: OpportunityId | None = None
+    subject: Subject | None = None
+    body: Body | None = None
+    occurred_at: datetime | None = None
+    due_at: datetime | None = None
+    assignee_id: UserId | None = None
+    done: bool | None = None
+
+
+class ActivityOut(PublicModel):
+    id: str
+    kind: str
+    customer_id: str
+    contact_id: str | None = None
+    opportunity_id: str | None = None
+    subject: str
+    body: str = ""
+    occurred_at: str
+    due_at: str | None = None
+    assignee_id: str | None = None
+    done: bool
+    done_at: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class ActivityPage(PageOut):
+    items: list[ActivityOut | DeletedOut]
+
+
+class ActivityQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+    assignee_id: UserId | None = None
+
+
+# ---- timeline ------------------------------------------------------------------------------------
+class TimelineEntry(PublicModel):
+    at: str
+    kind: str = Field(description="activity, stage_change, quote, order, ticket...")
+    ref_id: str
+    summary: dict[str, Any]
+
+
+class TimelinePage(PageOut):
+    items: list[TimelineEntry]
+
+
+class TimelineQuery(ListQuery):
+    pass

@@ -1,0 +1,56 @@
+"""Contacts: the people at a customer, with their preferences and marketing consent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.core import entities
+from chalicelib.core.entities import EntityType, Reference, normalise_phone
+from chalicelib.core.store import Actor, Page, Store, utcnow
+from chalicelib.crm.customers import CUSTOMER, contact_points
+from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery
+
+
+def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield from contact_points(item)
+    yield "customer", item["customer_id"]
+
+
+CONTACT = EntityType("contact", "con", lookups=_lookups)
+
+
+def create(store: Store, actor: Actor, data: ContactIn) -> dict[str, Any]:
+    fields = data.model_dump(mode="json")
+    fields["marketing_consent_changed_at"] = utcnow()
+    references = [Reference("customer_id", CUSTOMER, data.customer_id)]
+    return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
+
+
+def list(store: Store, tenant_id: str, q: ContactQuery) -> Page:
+    for kind, value in (("customer", q.customer_id), ("email", q.email), ("phone", q.phone and normalise_phone(q.phone))):
+        if value:
+            return entities.lookup(store, tenant_id, CONTACT, kind, value, q.limit, q.cursor)
+    return entities.list_page(
+        store, tenant_id, CONTACT, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
+    )
+
+
+def update(store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None) -> dict[str, Any]:
+    changes = entities.patch_fields(
+        entities.given(patch),
+        ("customer_id", "name"),
+        {"title": "", "phones": [], "emails": [], "preferences": {}, "tags": [], "marketing_consent": False},
+    )
+
+    def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if "marketing_consent" in changes and changes["marketing_consent"] != before.get("marketing_consent"):
+            return {**changes, "marketing_consent_changed_at": utcnow()}
+        return changes
+
+    references = [Reference("customer_id", CUSTOMER, changes["customer_id"])] if "customer_id" in changes else []
+    return entities.public(entities.update(store, actor, CONTACT, contact_id, apply, if_match, references=references))
+
+
+def remove(store: Store, actor: Actor, contact_id: str, if_match: int | None) -> None:
+    entities.remove(store, actor, CONTACT, contact_id, if_match)
