@@ -1,14 +1,20 @@
 """moto in server mode, as the local AWS of `make run` and of the tests.
 
-One change to moto's own server: DynamoDB requests are served one at a time. moto checks a
-condition and then writes without a lock, so two concurrent conditional writes could both pass,
-which real DynamoDB never allows. Serialising DynamoDB calls restores the atomicity that the
-product's concurrency guarantees (and their tests) rely on. Other services stay concurrent, so an
-SQS long poll never blocks the table.
+Two changes to moto's own server, both about DynamoDB transactions:
+
+- DynamoDB requests are served one at a time. moto checks a condition and then writes without a
+  lock, so two concurrent conditional writes could both pass, which real DynamoDB never allows.
+  Serialising DynamoDB calls restores the atomicity that the product's concurrency guarantees (and
+  their tests) rely on. Other services stay concurrent, so an SQS long poll never blocks the table.
+- moto keeps a deep copy of the table to roll a failed transaction back, and makes it once per
+  item of the transaction: a ten-item transaction copied the whole table ten times, so a table of
+  a few thousand items made each write take seconds (and botocore's retry of a slow write then
+  failed its own condition). The copy is now made once per transaction.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -31,8 +37,42 @@ class _SerialDynamoDB:
         return self._app(environ, start_response)
 
 
+class _CopyOncePerTransaction:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.copies: dict[int, Any] | None = None  # only inside a transaction
+
+    def deepcopy(self, value: Any) -> Any:
+        if self.copies is None:
+            return copy.deepcopy(value)
+        if id(value) not in self.copies:
+            self.copies[id(value)] = copy.deepcopy(value)
+        return self.copies[id(value)]
+
+
+def _copy_tables_once() -> None:
+    from moto.dynamodb import models
+
+    if isinstance(models.copy, _CopyOncePerTransaction):
+        return
+    shim = _CopyOncePerTransaction()
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: Any) -> Any:
+        shim.copies = {}  # a fresh copy for every transaction (calls are serialised, see above)
+        try:
+            return original(self, transact_items)
+        finally:
+            shim.copies = None
+
+    models.copy = shim  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class MotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
+        _copy_tables_once()
         app = _SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()

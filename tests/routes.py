@@ -20,6 +20,10 @@ class Targets:
     role_name: str
     contact_id: str
     activity_id: str
+    quote_id: str
+    accept_quote_id: str
+    order_id: str
+    draft_order_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -36,7 +40,24 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     activity = api.post(
         "/crm/activities", owner.token, {"kind": "call", "customer_id": customer["id"], "subject": "Alpha secret call"}
     )
-    return Targets(customer["id"], user.json["id"], role_name, contact.json["id"], activity.json["id"])
+    priced = {
+        "customer_id": customer["id"],
+        "currency": "CNY",
+        "lines": [{"product_code": "SECRET-SKU", "quantity": "2", "unit_price": "99.50", "tax_rate": "13"}],
+    }
+    quote, accept_quote = (api.post("/crm/quotes", owner.token, priced).json for _ in range(2))
+    order, draft_order = (api.post("/crm/orders", owner.token, priced).json for _ in range(2))
+    return Targets(
+        customer["id"],
+        user.json["id"],
+        role_name,
+        contact.json["id"],
+        activity.json["id"],
+        quote["id"],
+        accept_quote["id"],
+        order["id"],
+        draft_order["id"],
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +104,37 @@ CALLS: list[Call] = [
     Call("GET", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", None)),
     Call("PATCH", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", {"done": True})),
     Call("DELETE", "/crm/activities/{activity_id}", lambda t: (f"/crm/activities/{t.activity_id}", None)),
+    Call("GET", "/crm/quotes", lambda t: ("/crm/quotes", None)),
+    Call(
+        "POST",
+        "/crm/quotes",
+        lambda t: (
+            "/crm/quotes",
+            {"customer_id": t.customer_id, "currency": "EUR", "lines": [{"product_code": "A", "quantity": 1, "unit_price": 10}]},
+        ),
+    ),
+    Call("GET", "/crm/quotes/{quote_id}", lambda t: (f"/crm/quotes/{t.quote_id}", None)),
+    Call("PATCH", "/crm/quotes/{quote_id}", lambda t: (f"/crm/quotes/{t.quote_id}", {"notes": "n"})),
+    Call("POST", "/crm/quotes/{quote_id}/send", lambda t: (f"/crm/quotes/{t.quote_id}/send", None)),
+    Call("POST", "/crm/quotes/{quote_id}/reject", lambda t: (f"/crm/quotes/{t.quote_id}/reject", {"reason": "price"})),
+    Call("POST", "/crm/quotes/{quote_id}/revise", lambda t: (f"/crm/quotes/{t.quote_id}/revise", None)),
+    Call("GET", "/crm/quotes/{quote_id}/revisions", lambda t: (f"/crm/quotes/{t.quote_id}/revisions", None)),
+    Call("POST", "/crm/quotes/{quote_id}/accept", lambda t: (f"/crm/quotes/{t.accept_quote_id}/accept", None)),
+    Call("DELETE", "/crm/quotes/{quote_id}", lambda t: (f"/crm/quotes/{t.quote_id}", None)),
+    Call("GET", "/crm/orders", lambda t: ("/crm/orders", None)),
+    Call(
+        "POST",
+        "/crm/orders",
+        lambda t: (
+            "/crm/orders",
+            {"customer_id": t.customer_id, "currency": "EUR", "lines": [{"product_code": "A", "quantity": 1, "unit_price": 10}]},
+        ),
+    ),
+    Call("GET", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.order_id}", None)),
+    Call("PATCH", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.order_id}", {"notes": "n"})),
+    Call("POST", "/crm/orders/{order_id}/confirm", lambda t: (f"/crm/orders/{t.order_id}/confirm", None)),
+    Call("POST", "/crm/orders/{order_id}/cancel", lambda t: (f"/crm/orders/{t.order_id}/cancel", {"reason": "r"})),
+    Call("DELETE", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.draft_order_id}", None)),
     # The customer is deleted last: the calls above need it.
     Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
 ]

@@ -29,6 +29,11 @@ def crud(path: str, param: str, *methods: str) -> set[tuple[str, str]]:
 
 CONTACTS = "/crm/contacts", "contact_id"
 ACTIVITIES = "/crm/activities", "activity_id"
+QUOTES = "/crm/quotes", "quote_id"
+ORDERS = "/crm/orders", "order_id"
+QUOTE_READ = crud(*QUOTES, "read") | {("GET", "/crm/quotes/{quote_id}/revisions")}
+QUOTE_WORK = {("POST", f"/crm/quotes/{{quote_id}}/{a}") for a in ("send", "reject", "revise", "accept")}
+ORDER_WORK = {("POST", f"/crm/orders/{{order_id}}/{a}") for a in ("confirm", "cancel")}
 
 # Written out by hand from the documented role table, not derived from the code under test.
 ALLOWED = {
@@ -38,15 +43,20 @@ ALLOWED = {
     | CUSTOMER_READ
     | {("POST", "/crm/customers"), ("PATCH", "/crm/customers/{customer_id}")}
     | crud(*CONTACTS, "read", "create", "update")
-    | crud(*ACTIVITIES, "read", "create", "update"),
+    | crud(*ACTIVITIES, "read", "create", "update")
+    | QUOTE_READ
+    | crud(*QUOTES, "create", "update")
+    | QUOTE_WORK
+    | crud(*ORDERS, "read", "create", "update")
+    | ORDER_WORK,
     "service": EVERYONE
     | CUSTOMER_READ
     | {("PATCH", "/crm/customers/{customer_id}")}
     | crud(*CONTACTS, "read")
     | crud(*ACTIVITIES, "read", "create", "update", "delete"),
-    "finance": EVERYONE | CUSTOMER_READ,
-    "warehouse": EVERYONE | CUSTOMER_READ,
-    "viewer": EVERYONE | CUSTOMER_READ | crud(*CONTACTS, "read") | crud(*ACTIVITIES, "read"),
+    "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read"),
+    "warehouse": EVERYONE | CUSTOMER_READ | crud(*ORDERS, "read"),
+    "viewer": EVERYONE | CUSTOMER_READ | crud(*CONTACTS, "read") | crud(*ACTIVITIES, "read") | QUOTE_READ | crud(*ORDERS, "read"),
 }
 
 

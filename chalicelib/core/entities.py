@@ -383,10 +383,15 @@ def remove(
     entity_id: str,
     if_match: int | None,
     extra: Callable[[dict[str, Any]], Operations] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Delete a record, its guards and lookups, leaving a tombstone for clients that sync."""
+    """Delete a record, its guards and lookups, leaving a tombstone for clients that sync.
+
+    ``check`` may refuse on the state read (the write is conditional on that very version)."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
+    if check:
+        check(before)
     now = utcnow()
     tomb = {
         **keys.tombstone(actor.tenant_id, et.name, entity_id),

@@ -125,6 +125,14 @@ def timeline(tenant_id: str, customer_id: str, at: str, kind: str, ref_id: str) 
     return {"pk": timeline_pk(tenant_id, customer_id), "sk": f"{at}#{_segment(kind)}#{_segment(ref_id)}"}
 
 
+def quote_revisions_pk(tenant_id: str, quote_id: str) -> str:
+    return tenant_pk(tenant_id, "QUOTE", quote_id, "REVISIONS")
+
+
+def quote_revision(tenant_id: str, quote_id: str, revision: int) -> dict[str, str]:
+    return {"pk": quote_revisions_pk(tenant_id, quote_id), "sk": f"{revision:06d}"}
+
+
 def audit_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "AUDIT")
 

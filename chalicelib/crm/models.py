@@ -4,6 +4,7 @@
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
@@ -248,3 +249,152 @@ class TimelinePage(PageOut):
 
 class TimelineQuery(ListQuery):
     pass
+
+
+# ---- quotes and orders ---------------------------------------------------------------------------
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+class LineIn(StrictModel):
+    product_code: Code
+    description: Line = ""
+    quantity: Quantity
+    unit_price: Price
+    discount_percent: Percent = Decimal(0)
+    tax_rate: Percent = Decimal(0)
+
+
+Lines = Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+
+
+class LineOut(PublicModel):
+    product_code: str
+    description: str = ""
+    quantity: str
+    unit_price: str
+    discount_percent: str
+    tax_rate: str
+    net: str = Field(description="quantity × unit price × (1 − discount), rounded half-up to the minor unit")
+
+
+class TaxOut(PublicModel):
+    rate: str
+    base: str
+    tax: str
+
+
+class _Priced(PublicModel):
+    currency: str
+    lines: list[LineOut]
+    subtotal: str
+    taxes: list[TaxOut]
+    tax_total: str
+    total: str
+
+
+class QuoteIn(StrictModel):
+    customer_id: CustomerId
+    contact_id: ContactId | None = None
+    opportunity_id: OpportunityId | None = None
+    currency: Currency
+    lines: Lines
+    valid_until: date | None = None
+    notes: Body = ""
+
+
+class QuotePatch(StrictModel):
+    """Only a draft quote changes; revise a sent or rejected one first."""
+
+    contact_id: ContactId | None = None
+    currency: Currency | None = None
+    lines: Lines | None = None
+    valid_until: date | None = None
+    notes: Body | None = None
+
+
+class QuoteOut(_Priced):
+    id: str
+    customer_id: str
+    contact_id: str | None = None
+    opportunity_id: str | None = None
+    status: Literal["draft", "sent", "accepted", "rejected"]
+    revision: int
+    valid_until: date | None = None
+    notes: str = ""
+    order_id: str | None = None
+    reject_reason: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class QuotePage(PageOut):
+    items: list[QuoteOut | DeletedOut]
+
+
+class QuoteQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+
+
+class RejectIn(StrictModel):
+    reason: Reason = ""
+
+
+class QuoteRevisionPage(PageOut):
+    items: list[QuoteOut]
+
+
+OrderStatus = Literal["draft", "confirmed", "cancelled"]
+
+
+class OrderIn(StrictModel):
+    customer_id: CustomerId
+    contact_id: ContactId | None = None
+    currency: Currency
+    lines: Lines
+    notes: Body = ""
+
+
+class OrderPatch(StrictModel):
+    """Only a draft order changes."""
+
+    contact_id: ContactId | None = None
+    currency: Currency | None = None
+    lines: Lines | None = None
+    notes: Body | None = None
+
+
+class OrderOut(_Priced):
+    id: str
+    customer_id: str
+    contact_id: str | None = None
+    quote_id: str | None = None
+    status: str = Field(description="draft, confirmed, cancelled (the ERP's states follow with the order handoff)")
+    notes: str = ""
+    confirmed_at: str | None = None
+    cancelled_at: str | None = None
+    cancel_reason: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class OrderPage(PageOut):
+    items: list[OrderOut | DeletedOut]
+
+
+class OrderQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+    status: OrderStatus | None = None
+
+
+class CancelIn(StrictModel):
+    reason: Reason = ""

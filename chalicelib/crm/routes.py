@@ -5,14 +5,16 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.core import crud
-from chalicelib.core.web import STORE, Request, endpoint
-from chalicelib.crm import activities, contacts, customers, timeline
+from chalicelib.core.schemas import ListQuery
+from chalicelib.core.web import STORE, Request, Result, endpoint
+from chalicelib.crm import activities, contacts, customers, orders, quotes, timeline
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
     ActivityPage,
     ActivityPatch,
     ActivityQuery,
+    CancelIn,
     ContactIn,
     ContactOut,
     ContactPage,
@@ -24,6 +26,18 @@ from chalicelib.crm.models import (
     CustomerPatch,
     CustomerQuery,
     DeletedOut,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    OrderPatch,
+    OrderQuery,
+    QuoteIn,
+    QuoteOut,
+    QuotePage,
+    QuotePatch,
+    QuoteQuery,
+    QuoteRevisionPage,
+    RejectIn,
     TimelineEntry,
     TimelinePage,
     TimelineQuery,
@@ -51,3 +65,74 @@ crud.register(bp, crud.Resource(
 def customer_timeline(req: Request) -> TimelinePage:
     page = timeline.page(STORE, req.me.tenant_id, req.params["customer_id"], req.query.limit, req.query.cursor)
     return TimelinePage(items=[TimelineEntry(**e) for e in page.items], next_cursor=page.next_cursor)
+
+
+crud.register(bp, crud.Resource(
+    quotes.QUOTE, "/crm/quotes", "quote_id", "crm.quotes", "crm",
+    QuoteIn, QuotePatch, QuoteOut, QuotePage, QuoteQuery, DeletedOut, quotes,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    orders.ORDER, "/crm/orders", "order_id", "crm.orders", "crm",
+    OrderIn, OrderPatch, OrderOut, OrderPage, OrderQuery, DeletedOut, orders,
+))  # fmt: skip
+
+QUOTE_ID = {"quote_id": quotes.QUOTE.id_pattern}
+ORDER_ID = {"order_id": orders.ORDER.id_pattern}
+
+
+def _quote(item: dict) -> Result:
+    return Result(QuoteOut(**item), etag=item["version"])
+
+
+def _order(item: dict, status: int | None = None) -> Result:
+    return Result(OrderOut(**item), etag=item["version"], status=status, headers={"Location": f"/crm/orders/{item['id']}"})
+
+
+@endpoint(bp, "/crm/quotes/{quote_id}/send", "POST", permission="crm.quotes:update", tag="crm", summary="Mark a draft quote sent",
+          response=QuoteOut, path_params=QUOTE_ID, etag=True)  # fmt: skip
+def send_quote(req: Request) -> Result:
+    return _quote(quotes.send(STORE, req.me.actor(), req.params["quote_id"], req.if_match))
+
+
+@endpoint(bp, "/crm/quotes/{quote_id}/reject", "POST", permission="crm.quotes:update", tag="crm",
+          summary="Record that the customer rejected a sent quote", body=RejectIn, response=QuoteOut, path_params=QUOTE_ID,
+          etag=True)  # fmt: skip
+def reject_quote(req: Request) -> Result:
+    return _quote(quotes.reject(STORE, req.me.actor(), req.params["quote_id"], req.body, req.if_match))
+
+
+@endpoint(bp, "/crm/quotes/{quote_id}/revise", "POST", permission="crm.quotes:update", tag="crm",
+          summary="Start a new draft revision of a sent or rejected quote", response=QuoteOut, path_params=QUOTE_ID,
+          etag=True)  # fmt: skip
+def revise_quote(req: Request) -> Result:
+    return _quote(quotes.revise(STORE, req.me.actor(), req.params["quote_id"], req.if_match))
+
+
+@endpoint(bp, "/crm/quotes/{quote_id}/revisions", "GET", permission="crm.quotes:read", tag="crm",
+          summary="Earlier revisions of a quote, newest first", query=ListQuery, response=QuoteRevisionPage,
+          path_params=QUOTE_ID)  # fmt: skip
+def quote_revisions(req: Request) -> QuoteRevisionPage:
+    page = quotes.revisions(STORE, req.me.tenant_id, req.params["quote_id"], req.query.limit, req.query.cursor)
+    return QuoteRevisionPage(items=[QuoteOut(**i) for i in page.items], next_cursor=page.next_cursor)
+
+
+@endpoint(bp, "/crm/quotes/{quote_id}/accept", "POST", permission="crm.quotes:accept", tag="crm",
+          summary="Accept a quote: creates its sales order (201), or answers that order again (200)", response=OrderOut,
+          status=201, path_params=QUOTE_ID, etag=True)  # fmt: skip
+def accept_quote(req: Request) -> Result:
+    order, created = quotes.accept(STORE, req.me.actor(), req.params["quote_id"], req.if_match)
+    return _order(order, 201 if created else 200)
+
+
+@endpoint(bp, "/crm/orders/{order_id}/confirm", "POST", permission="crm.orders:confirm", tag="crm",
+          summary="Confirm a draft order (confirming a confirmed order answers it again)", response=OrderOut,
+          path_params=ORDER_ID, etag=True)  # fmt: skip
+def confirm_order(req: Request) -> Result:
+    return _order(orders.confirm(STORE, req.me.actor(), req.params["order_id"], req.if_match))
+
+
+@endpoint(bp, "/crm/orders/{order_id}/cancel", "POST", permission="crm.orders:cancel", tag="crm",
+          summary="Cancel a draft or confirmed order", body=CancelIn, response=OrderOut, path_params=ORDER_ID,
+          etag=True)  # fmt: skip
+def cancel_order(req: Request) -> Result:
+    return _order(orders.cancel(STORE, req.me.actor(), req.params["order_id"], req.body, req.if_match))
