@@ -1,0 +1,149 @@
+"""Quotes and sales orders through the API."""
+
+from __future__ import annotations
+
+from tests.conftest import a_customer
+
+LINES = [
+    {
+        "product_code": "TEA-01",
+        "description": "龙井茶 250g",
+        "quantity": 3,
+        "unit_price": 19.99,
+        "discount_percent": 10,
+        "tax_rate": 13,
+    },
+    {"product_code": "CUP-02", "quantity": "12", "unit_price": "4.50", "tax_rate": "13"},
+]
+
+
+def a_quote(api, tenant, customer_id, lines=LINES, currency="CNY"):
+    r = api.post("/crm/quotes", tenant.token, {"customer_id": customer_id, "currency": currency, "lines": lines})
+    assert r.status == 201, r.body
+    return r.json
+
+
+def test_a_quote_is_priced_on_the_server_exactly(api, tenant):
+    customer = a_customer(api, tenant)
+    quote = a_quote(api, tenant, customer["id"])
+    assert [line["net"] for line in quote["lines"]] == ["53.97", "54.00"]
+    assert quote["lines"][0]["unit_price"] == "19.99"  # a JSON number, kept exactly as written
+    assert (quote["subtotal"], quote["tax_total"], quote["total"]) == ("107.97", "14.04", "122.01")
+    assert quote["status"] == "draft" and quote["revision"] == 1
+    bad = api.post(
+        "/crm/quotes",
+        tenant.token,
+        {
+            "customer_id": customer["id"],
+            "currency": "CNY",
+            "lines": [{"product_code": "X", "quantity": 0, "unit_price": "1.001"}],
+        },
+    )
+    assert bad.status == 422
+    assert {tuple(e["loc"]) for e in bad.json["errors"]} == {("body", "lines", "0", "quantity")}
+    too_precise = api.post(
+        "/crm/quotes",
+        tenant.token,
+        {
+            "customer_id": customer["id"],
+            "currency": "CNY",
+            "lines": [{"product_code": "X", "quantity": 1, "unit_price": "1.00001"}],
+        },
+    )
+    assert too_precise.status == 422
+
+
+def test_changing_lines_or_currency_reprices(api, tenant):
+    quote = a_quote(api, tenant, a_customer(api, tenant)["id"])
+    r = api.patch(
+        f"/crm/quotes/{quote['id']}", tenant.token, {"lines": [{"product_code": "A", "quantity": 2, "unit_price": "0.125"}]}
+    )
+    assert r.json["total"] == "0.25"
+    yen = api.patch(f"/crm/quotes/{quote['id']}", tenant.token, {"currency": "JPY"}).json
+    assert yen["currency"] == "JPY" and yen["total"] == "0"
+
+
+def test_send_reject_revise_keeps_every_revision(api, tenant):
+    quote = a_quote(api, tenant, a_customer(api, tenant)["id"])
+    path = f"/crm/quotes/{quote['id']}"
+    assert api.post(path + "/reject", tenant.token).status == 409  # a draft cannot be rejected
+    assert api.post(path + "/send", tenant.token).json["status"] == "sent"
+    assert api.patch(path, tenant.token, {"notes": "x"}).status == 409  # a sent quote does not change
+    rejected = api.post(path + "/reject", tenant.token, {"reason": "太贵了"}).json
+    assert rejected["status"] == "rejected" and rejected["reject_reason"] == "太贵了"
+    revised = api.post(path + "/revise", tenant.token).json
+    assert revised["status"] == "draft" and revised["revision"] == 2 and revised["reject_reason"] is None
+    cheaper = api.patch(path, tenant.token, {"lines": [{"product_code": "TEA-01", "quantity": 3, "unit_price": "17.00"}]}).json
+    assert cheaper["total"] == "51.00"
+    history = api.get(path + "/revisions", tenant.token).json["items"]
+    assert [(h["revision"], h["status"], h["total"]) for h in history] == [(1, "rejected", "122.01")]
+
+
+def test_accepting_a_quote_three_times_makes_one_order(api, tenant):
+    customer = a_customer(api, tenant)
+    quote = a_quote(api, tenant, customer["id"])
+    replies = [api.post(f"/crm/quotes/{quote['id']}/accept", tenant.token) for _ in range(3)]
+    assert [r.status for r in replies] == [201, 200, 200]
+    assert len({r.json["id"] for r in replies}) == 1
+    order = replies[0].json
+    assert order["quote_id"] == quote["id"] and order["status"] == "draft"
+    assert (order["total"], order["lines"]) == (quote["total"], quote["lines"])
+    listed = api.get(f"/crm/orders?customer_id={customer['id']}", tenant.token).json["items"]
+    assert [o["id"] for o in listed] == [order["id"]]
+    assert api.get(f"/crm/quotes/{quote['id']}", tenant.token).json["order_id"] == order["id"]
+    assert api.delete(f"/crm/quotes/{quote['id']}", tenant.token).status == 409
+
+
+def test_concurrent_accepts_make_one_order(api, tenant):
+    import threading
+
+    from chalicelib.core.errors import PreconditionFailedError
+    from chalicelib.core.store import Actor, Store
+    from chalicelib.crm import quotes
+
+    quote = a_quote(api, tenant, a_customer(api, tenant)["id"])
+    actor = Actor(tenant_id=tenant.id, user_id=tenant.owner_id)
+    outcomes, barrier = [], threading.Barrier(6)
+
+    def accept() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(quotes.accept(Store(), actor, quote["id"], None)[1])
+        except PreconditionFailedError:
+            outcomes.append("lost the race")
+
+    threads = [threading.Thread(target=accept) for _ in range(6)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert outcomes.count(True) == 1
+    assert len(api.get("/crm/orders", tenant.token).json["items"]) == 1
+
+
+def test_order_states(api, tenant):
+    customer = a_customer(api, tenant)
+    order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
+    path = f"/crm/orders/{order['id']}"
+    confirmed = api.post(path + "/confirm", tenant.token).json
+    assert confirmed["status"] == "confirmed" and confirmed["confirmed_at"]
+    again = api.post(path + "/confirm", tenant.token)
+    assert again.status == 200 and again.json["version"] == confirmed["version"]  # harmless, nothing changed
+    assert api.patch(path, tenant.token, {"notes": "late"}).status == 409
+    assert api.delete(path, tenant.token).status == 409
+    cancelled = api.post(path + "/cancel", tenant.token, {"reason": "customer changed mind"}).json
+    assert cancelled["status"] == "cancelled" and cancelled["cancel_reason"] == "customer changed mind"
+    refused = api.post(path + "/confirm", tenant.token)
+    assert refused.status == 409 and refused.json["status"] == "cancelled"
+    events = [
+        e["summary"]["event"]
+        for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]
+        if e["kind"] == "order"
+    ]
+    assert events == ["cancelled", "confirmed", "created"]
+    assert [o["id"] for o in api.get("/crm/orders?status=cancelled", tenant.token).json["items"]] == [order["id"]]
+
+
+def test_stale_if_match_on_an_action_is_412(api, tenant):
+    quote = a_quote(api, tenant, a_customer(api, tenant)["id"])
+    r = api.post(f"/crm/quotes/{quote['id']}/send", tenant.token, headers={"if-match": '"9"'})
+    assert r.status == 412
+    assert api.get(f"/crm/quotes/{quote['id']}", tenant.token).json["status"] == "draft"
