@@ -24,6 +24,9 @@ class Targets:
     accept_quote_id: str
     order_id: str
     draft_order_id: str
+    lead_id: str
+    convert_lead_id: str
+    opportunity_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -47,6 +50,10 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     }
     quote, accept_quote = (api.post("/crm/quotes", owner.token, priced).json for _ in range(2))
     order, draft_order = (api.post("/crm/orders", owner.token, priced).json for _ in range(2))
+    lead_body = {"name": "Alpha Secret Lead", "company_name": "Alpha Secret Prospect", "email": "lead@alpha.example"}
+    lead, convert_lead = (api.post("/crm/leads", owner.token, lead_body).json for _ in range(2))
+    deal = {"customer_id": customer["id"], "name": "Alpha secret deal", "amount": "5000", "currency": "CNY"}
+    opportunity = api.post("/crm/opportunities", owner.token, deal).json
     return Targets(
         customer["id"],
         user.json["id"],
@@ -57,6 +64,9 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         accept_quote["id"],
         order["id"],
         draft_order["id"],
+        lead["id"],
+        convert_lead["id"],
+        opportunity["id"],
     )
 
 
@@ -135,6 +145,44 @@ CALLS: list[Call] = [
     Call("POST", "/crm/orders/{order_id}/confirm", lambda t: (f"/crm/orders/{t.order_id}/confirm", None)),
     Call("POST", "/crm/orders/{order_id}/cancel", lambda t: (f"/crm/orders/{t.order_id}/cancel", {"reason": "r"})),
     Call("DELETE", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.draft_order_id}", None)),
+    Call("GET", "/crm/leads", lambda t: ("/crm/leads", None)),
+    Call("POST", "/crm/leads", lambda t: ("/crm/leads", {"name": "New Lead", "source": "web"})),
+    Call("GET", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", None)),
+    Call("PATCH", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", {"status": "contacted"})),
+    Call("POST", "/crm/leads/{lead_id}/convert", lambda t: (f"/crm/leads/{t.convert_lead_id}/convert", None)),
+    Call("DELETE", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", None)),
+    Call("GET", "/crm/opportunities", lambda t: ("/crm/opportunities", None)),
+    Call(
+        "POST",
+        "/crm/opportunities",
+        lambda t: ("/crm/opportunities", {"customer_id": t.customer_id, "name": "Deal", "currency": "EUR"}),
+    ),
+    Call("GET", "/crm/opportunities/{opportunity_id}", lambda t: (f"/crm/opportunities/{t.opportunity_id}", None)),
+    Call(
+        "PATCH",
+        "/crm/opportunities/{opportunity_id}",
+        lambda t: (f"/crm/opportunities/{t.opportunity_id}", {"stage": "proposal"}),
+    ),
+    Call(
+        "POST",
+        "/crm/opportunities/{opportunity_id}/close",
+        lambda t: (f"/crm/opportunities/{t.opportunity_id}/close", {"outcome": "won"}),
+    ),
+    Call("DELETE", "/crm/opportunities/{opportunity_id}", lambda t: (f"/crm/opportunities/{t.opportunity_id}", None)),
+    Call("GET", "/crm/pipeline", lambda t: ("/crm/pipeline", None)),
+    Call(
+        "PUT",
+        "/crm/pipeline",
+        lambda t: (
+            "/crm/pipeline",
+            {
+                "stages": [
+                    {"key": "first", "name": "First", "probability": 20},
+                    {"key": "proposal", "name": "Proposal", "probability": 60},
+                ]
+            },
+        ),
+    ),
     # The customer is deleted last: the calls above need it.
     Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
 ]

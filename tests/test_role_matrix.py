@@ -34,6 +34,9 @@ ORDERS = "/crm/orders", "order_id"
 QUOTE_READ = crud(*QUOTES, "read") | {("GET", "/crm/quotes/{quote_id}/revisions")}
 QUOTE_WORK = {("POST", f"/crm/quotes/{{quote_id}}/{a}") for a in ("send", "reject", "revise", "accept")}
 ORDER_WORK = {("POST", f"/crm/orders/{{order_id}}/{a}") for a in ("confirm", "cancel")}
+LEADS = "/crm/leads", "lead_id"
+OPPORTUNITIES = "/crm/opportunities", "opportunity_id"
+PIPELINE_READ = {("GET", "/crm/pipeline")}
 
 # Written out by hand from the documented role table, not derived from the code under test.
 ALLOWED = {
@@ -48,7 +51,12 @@ ALLOWED = {
     | crud(*QUOTES, "create", "update")
     | QUOTE_WORK
     | crud(*ORDERS, "read", "create", "update")
-    | ORDER_WORK,
+    | ORDER_WORK
+    | crud(*LEADS, "read", "create", "update")
+    | {("POST", "/crm/leads/{lead_id}/convert")}
+    | crud(*OPPORTUNITIES, "read", "create", "update")
+    | {("POST", "/crm/opportunities/{opportunity_id}/close")}
+    | PIPELINE_READ,
     "service": EVERYONE
     | CUSTOMER_READ
     | {("PATCH", "/crm/customers/{customer_id}")}
@@ -56,7 +64,15 @@ ALLOWED = {
     | crud(*ACTIVITIES, "read", "create", "update", "delete"),
     "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read"),
     "warehouse": EVERYONE | CUSTOMER_READ | crud(*ORDERS, "read"),
-    "viewer": EVERYONE | CUSTOMER_READ | crud(*CONTACTS, "read") | crud(*ACTIVITIES, "read") | QUOTE_READ | crud(*ORDERS, "read"),
+    "viewer": EVERYONE
+    | CUSTOMER_READ
+    | crud(*CONTACTS, "read")
+    | crud(*ACTIVITIES, "read")
+    | QUOTE_READ
+    | crud(*ORDERS, "read")
+    | crud(*LEADS, "read")
+    | crud(*OPPORTUNITIES, "read")
+    | PIPELINE_READ,
 }
 
 

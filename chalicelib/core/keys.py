@@ -49,6 +49,10 @@ def role_set(tenant_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "ROLES"}
 
 
+def pipeline(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "PIPELINE"}
+
+
 def members_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "USER")
 

@@ -398,3 +398,172 @@ class OrderQuery(SyncQuery):
 
 class CancelIn(StrictModel):
     reason: Reason = ""
+
+
+# ---- pipeline, opportunities, leads --------------------------------------------------------------
+StageKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
+
+
+class StageIn(StrictModel):
+    key: StageKey
+    name: Name
+    probability: Annotated[int, Field(ge=0, le=100)]
+
+
+class PipelineIn(StrictModel):
+    stages: Annotated[list[StageIn], Field(min_length=1, max_length=20)]
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_keys(cls, stages: list[StageIn]) -> list[StageIn]:
+        keys = [s.key for s in stages]
+        if len(set(keys)) != len(keys):
+            raise ValueError("stage keys must be unique")
+        return stages
+
+
+class StageOut(PublicModel):
+    key: str
+    name: str
+    probability: int
+
+
+class PipelineOut(PublicModel):
+    stages: list[StageOut]
+    version: int
+
+
+class OpportunityIn(StrictModel):
+    customer_id: CustomerId
+    contact_id: ContactId | None = None
+    name: Name
+    amount: Amount = Decimal(0)
+    currency: Currency
+    expected_close_date: date | None = None
+    stage: StageKey | None = Field(default=None, description="A key of the pipeline; default its first stage.")
+    owner_id: UserId | None = Field(default=None, description="Default: the creator.")
+
+
+class OpportunityPatch(StrictModel):
+    contact_id: ContactId | None = None
+    name: Name | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    expected_close_date: date | None = None
+    stage: StageKey | None = None
+    owner_id: UserId | None = None
+
+
+class StageChange(PublicModel):
+    from_stage: str | None
+    to_stage: str
+    at: str
+    by: str
+
+
+class OpportunityOut(PublicModel):
+    id: str
+    customer_id: str
+    contact_id: str | None = None
+    name: str
+    amount: str
+    currency: str
+    expected_close_date: date | None = None
+    stage: str
+    probability: int
+    status: Literal["open", "won", "lost"]
+    close_reason: str | None = None
+    closed_at: str | None = None
+    owner_id: str
+    stage_history: list[StageChange]
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class OpportunityPage(PageOut):
+    items: list[OpportunityOut | DeletedOut]
+
+
+class OpportunityQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+    owner_id: UserId | None = None
+    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+
+
+class CloseIn(StrictModel):
+    outcome: Literal["won", "lost"]
+    reason: Reason = ""
+
+
+LeadStatus = Literal["new", "contacted", "qualified", "disqualified"]
+
+
+class LeadIn(StrictModel):
+    name: Name
+    company_name: Line = ""
+    email: Email | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] = "other"
+    notes: Body = ""
+    owner_id: UserId | None = None
+
+
+class LeadPatch(StrictModel):
+    name: Name | None = None
+    company_name: Line | None = None
+    email: Email | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
+    notes: Body | None = None
+    owner_id: UserId | None = None
+    status: LeadStatus | None = Field(default=None, description="new → contacted → qualified, or disqualified (with a reason)")
+    disqualify_reason: Reason | None = None
+
+
+class LeadOut(PublicModel):
+    id: str
+    name: str
+    company_name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    source: str
+    notes: str = ""
+    owner_id: str
+    status: Literal["new", "contacted", "qualified", "converted", "disqualified"]
+    disqualify_reason: str | None = None
+    customer_id: str | None = None
+    contact_id: str | None = None
+    opportunity_id: str | None = None
+    converted_at: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class LeadPage(PageOut):
+    items: list[LeadOut | DeletedOut]
+
+
+class LeadQuery(SyncQuery):
+    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+    email: Email | None = None
+
+
+class ConvertIn(StrictModel):
+    opportunity_name: Name | None = Field(default=None, description="Default: the lead's company or name.")
+    amount: Amount = Decimal(0)
+    currency: Currency = "CNY"
+    expected_close_date: date | None = None
+
+
+class ConvertOut(PublicModel):
+    lead: LeadOut
+    customer_id: str
+    contact_id: str
+    opportunity_id: str

@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.core import crud
 from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.crm import activities, contacts, customers, orders, quotes, timeline
+from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, timeline
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
@@ -15,22 +15,37 @@ from chalicelib.crm.models import (
     ActivityPatch,
     ActivityQuery,
     CancelIn,
+    CloseIn,
     ContactIn,
     ContactOut,
     ContactPage,
     ContactPatch,
     ContactQuery,
+    ConvertIn,
+    ConvertOut,
     CustomerIn,
     CustomerOut,
     CustomerPage,
     CustomerPatch,
     CustomerQuery,
     DeletedOut,
+    LeadIn,
+    LeadOut,
+    LeadPage,
+    LeadPatch,
+    LeadQuery,
+    OpportunityIn,
+    OpportunityOut,
+    OpportunityPage,
+    OpportunityPatch,
+    OpportunityQuery,
     OrderIn,
     OrderOut,
     OrderPage,
     OrderPatch,
     OrderQuery,
+    PipelineIn,
+    PipelineOut,
     QuoteIn,
     QuoteOut,
     QuotePage,
@@ -136,3 +151,45 @@ def confirm_order(req: Request) -> Result:
           etag=True)  # fmt: skip
 def cancel_order(req: Request) -> Result:
     return _order(orders.cancel(STORE, req.me.actor(), req.params["order_id"], req.body, req.if_match))
+
+
+crud.register(bp, crud.Resource(
+    leads.LEAD, "/crm/leads", "lead_id", "crm.leads", "crm",
+    LeadIn, LeadPatch, LeadOut, LeadPage, LeadQuery, DeletedOut, leads,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    opportunities.OPPORTUNITY, "/crm/opportunities", "opportunity_id", "crm.opportunities", "crm",
+    OpportunityIn, OpportunityPatch, OpportunityOut, OpportunityPage, OpportunityQuery, DeletedOut, opportunities,
+))  # fmt: skip
+
+
+@endpoint(bp, "/crm/leads/{lead_id}/convert", "POST", permission="crm.leads:convert", tag="crm",
+          summary="Convert a lead: its customer, contact and opportunity in one transaction (201; a retry answers 200)",
+          body=ConvertIn, response=ConvertOut, status=201, path_params={"lead_id": leads.LEAD.id_pattern}, etag=True)  # fmt: skip
+def convert_lead(req: Request) -> Result:
+    lead, converted = leads.convert(STORE, req.me.actor(), req.params["lead_id"], req.body, req.if_match)
+    body = ConvertOut(lead=LeadOut(**lead), customer_id=lead["customer_id"], contact_id=lead["contact_id"],
+                      opportunity_id=lead["opportunity_id"])  # fmt: skip
+    return Result(body, status=201 if converted else 200, etag=lead["version"])
+
+
+@endpoint(bp, "/crm/opportunities/{opportunity_id}/close", "POST", permission="crm.opportunities:close", tag="crm",
+          summary="Close an opportunity as won or lost, with the reason", body=CloseIn, response=OpportunityOut,
+          path_params={"opportunity_id": opportunities.OPPORTUNITY.id_pattern}, etag=True)  # fmt: skip
+def close_opportunity(req: Request) -> Result:
+    item = opportunities.close(STORE, req.me.actor(), req.params["opportunity_id"], req.body, req.if_match)
+    return Result(OpportunityOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/crm/pipeline", "GET", permission="crm.pipeline:read", tag="crm",
+          summary="The pipeline's stages and their win probability", response=PipelineOut, etag=True)  # fmt: skip
+def get_pipeline(req: Request) -> Result:
+    current = opportunities.pipeline(STORE, req.me.tenant_id)
+    return Result(PipelineOut(**current), etag=current["version"])
+
+
+@endpoint(bp, "/crm/pipeline", "PUT", permission="crm.pipeline:write", tag="crm", summary="Replace the pipeline's stages",
+          body=PipelineIn, response=PipelineOut, etag=True)  # fmt: skip
+def put_pipeline(req: Request) -> Result:
+    current = opportunities.replace_pipeline(STORE, req.me.actor(), req.body, req.if_match)
+    return Result(PipelineOut(**current), etag=current["version"])
