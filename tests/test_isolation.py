@@ -27,17 +27,26 @@ def beta(api):
     return a_tenant(api, "Beta Industries")
 
 
+COLLECTIONS = ["/crm/customers", "/admin/users", "/crm/contacts", "/crm/activities", "/crm/quotes", "/crm/orders", "/crm/leads",
+               "/crm/opportunities"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def alpha_targets(api, alpha):
+    """One populated alpha for every call: beta's calls must not change it, which each test checks."""
+    return fresh_targets(api, alpha)
+
+
 def snapshot(api, tenant):
-    return {
-        "customers": api.get("/crm/customers?limit=100", tenant.token).json,
-        "users": api.get("/admin/users?limit=100", tenant.token).json,
-        "roles": api.get("/admin/roles", tenant.token).json,
-    }
+    state = {path: api.get(f"{path}?limit=100", tenant.token).json for path in COLLECTIONS}
+    state["roles"] = api.get("/admin/roles", tenant.token).json
+    state["pipeline"] = api.get("/crm/pipeline", tenant.token).json
+    return state
 
 
 @pytest.mark.parametrize("call", CALLS, ids=lambda c: f"{c.method} {c.route}")
-def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, call):
-    targets = fresh_targets(api, alpha)
+def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, alpha_targets, call):
+    targets = alpha_targets
     secrets = [
         alpha.id,
         alpha.owner_id,
@@ -68,14 +77,13 @@ def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, call):
     assert snapshot(api, alpha) == before
 
 
-def test_searching_by_the_other_tenants_name_finds_nothing(api, alpha, beta):
-    fresh_targets(api, alpha)
+def test_searching_by_the_other_tenants_name_finds_nothing(api, alpha, beta, alpha_targets):
     assert api.get("/crm/customers?name_prefix=alpha", alpha.token).json["items"]
     assert api.get("/crm/customers?name_prefix=alpha", beta.token).json["items"] == []
 
 
-def test_the_audit_log_of_another_tenants_entity_is_empty(api, alpha, beta):
-    targets = fresh_targets(api, alpha)
+def test_the_audit_log_of_another_tenants_entity_is_empty(api, alpha, beta, alpha_targets):
+    targets = alpha_targets
     query = f"/admin/audit?entity_type=customer&entity_id={targets.customer_id}"
     assert api.get(query, alpha.token).json["items"]
     assert api.get(query, beta.token).json["items"] == []
