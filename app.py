@@ -9,6 +9,8 @@ from chalicelib.crm.routes import bp as crm_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
 app = Chalice(app_name="crmerp")
+# CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
+app.api.binary_types.append("text/csv")
 app.register_blueprint(web.core)
 app.register_blueprint(tenant_routes)
 app.register_blueprint(crm_routes)

@@ -6,10 +6,10 @@ Two changes to moto's own server, both about DynamoDB transactions:
   lock, so two concurrent conditional writes could both pass, which real DynamoDB never allows.
   Serialising DynamoDB calls restores the atomicity that the product's concurrency guarantees (and
   their tests) rely on. Other services stay concurrent, so an SQS long poll never blocks the table.
-- moto keeps a deep copy of the table to roll a failed transaction back, and makes it once per
-  item of the transaction: a ten-item transaction copied the whole table ten times, so a table of
-  a few thousand items made each write take seconds (and botocore's retry of a slow write then
-  failed its own condition). The copy is now made once per transaction.
+- moto keeps a deep copy of the whole table to roll a failed transaction back, and makes it once
+  per item of the transaction: with a few thousand items each write took seconds (and botocore's
+  retry of a slow write then failed its own condition). Now only the items the transaction touches
+  are saved, and restored if it fails: the same all-or-nothing, at the cost of the transaction.
 """
 
 from __future__ import annotations
@@ -37,34 +37,57 @@ class _SerialDynamoDB:
         return self._app(environ, start_response)
 
 
-class _CopyOncePerTransaction:
-    """Stands in for the ``copy`` module inside moto's DynamoDB backend (see the module docstring)."""
+class _NoTableCopy:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend: while a transaction runs,
+    the "copy" of a table is the table itself; the wrapper below saves and restores only the items
+    the transaction touches."""
 
-    def __init__(self) -> None:
-        self.copies: dict[int, Any] | None = None  # only inside a transaction
+    in_transaction = False
 
     def deepcopy(self, value: Any) -> Any:
-        if self.copies is None:
-            return copy.deepcopy(value)
-        if id(value) not in self.copies:
-            self.copies[id(value)] = copy.deepcopy(value)
-        return self.copies[id(value)]
+        return value if self.in_transaction else copy.deepcopy(value)
 
 
-def _copy_tables_once() -> None:
+def _rollback_touched_items_only() -> None:
     from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
 
-    if isinstance(models.copy, _CopyOncePerTransaction):
+    if isinstance(models.copy, _NoTableCopy):
         return
-    shim = _CopyOncePerTransaction()
+    shim = _NoTableCopy()
     original = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: Any) -> Any:
-        shim.copies = {}  # a fresh copy for every transaction (calls are serialised, see above)
+        saved = []
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            source = op["Item"] if op_type == "Put" else op.get("Key", {})
+            if table.hash_key_attr not in source or (table.range_key_attr and table.range_key_attr not in source):
+                continue  # a malformed operation: moto refuses it before writing anything
+            hash_value = DynamoType(source[table.hash_key_attr])
+            range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
+            current = table.items.get(hash_value, {}).get(range_value) if range_value else table.items.get(hash_value)
+            saved.append((table, hash_value, range_value, copy.deepcopy(current)))
+        shim.in_transaction = True  # calls are serialised (see above), so the flag is this call's
         try:
             return original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, old in reversed(saved):
+                if range_value is None:
+                    if old is None:
+                        table.items.pop(hash_value, None)
+                    else:
+                        table.items[hash_value] = old
+                elif old is None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = old
+            raise
         finally:
-            shim.copies = None
+            shim.in_transaction = False
 
     models.copy = shim  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
@@ -72,7 +95,7 @@ def _copy_tables_once() -> None:
 
 class MotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
-        _copy_tables_once()
+        _rollback_touched_items_only()
         app = _SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()

@@ -94,6 +94,8 @@ class Api:
         if token:
             h["authorization"] = f"Bearer {token}"
         h.update(headers or {})
+        if isinstance(body, bytes):
+            raw, body = body, None
         data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
         r = self._http.request(method, path, headers=h, body=data)
         return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.body)

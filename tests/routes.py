@@ -75,6 +75,7 @@ class Call:
     method: str
     route: str
     make: Callable[[Targets], tuple[str, Any]]
+    headers: dict[str, str] | None = None
 
 
 CALLS: list[Call] = [
@@ -183,6 +184,13 @@ CALLS: list[Call] = [
             },
         ),
     ),
+    Call(
+        "POST",
+        "/import/{entity}",
+        lambda t: ("/import/customers?dry_run=true", "名称,类型\n新客户,公司\n".encode("gbk")),
+        {"content-type": "text/csv"},
+    ),
+    Call("GET", "/export/{entity}", lambda t: ("/export/customers", None), {"accept": "text/csv"}),
     # The customer is deleted last: the calls above need it.
     Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
 ]

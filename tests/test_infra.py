@@ -47,3 +47,23 @@ def test_provisioning_twice_finds_the_same_stack(aws):
     from infra.provision import provision
 
     assert provision(aws.stage) == aws
+
+
+def test_a_failed_transaction_changes_nothing_on_the_local_dynamodb(aws):
+    """The local moto server restores what a cancelled transaction wrote before it failed."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    ddb = boto3.client("dynamodb")
+    table = aws.table_name
+    ddb.put_item(TableName=table, Item={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}, "v": {"N": "1"}})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}}}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}},
+                        "UpdateExpression": "SET v = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "absent"}},
+                                "ConditionExpression": "attribute_exists(pk)"}},
+        ])  # fmt: skip
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}})
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}})["Item"]["v"] == {"N": "1"}

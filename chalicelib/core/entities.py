@@ -72,7 +72,7 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in strip_keys(item).items() if k not in INTERNAL}
 
 
-def _indexes(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[str, str]:
+def indexes(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[str, str]:
     indexes = keys.updated_index(tenant_id, et.name, item["updated_at"], item["id"])
     if et.name_field and item.get(et.name_field):
         indexes.update(keys.name_index(tenant_id, et.name, normalise_name(item[et.name_field]), item["id"]))
@@ -99,6 +99,12 @@ def _lookup_items(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[
             key = keys.lookup(tenant_id, et.name, kind, value, item["id"])
             found[(key["pk"], key["sk"])] = {**key, "entity_id": item["id"]}
     return found
+
+
+def lookup_changes(et: EntityType, tenant_id: str, before: dict[str, Any], after: dict[str, Any]) -> Operations:
+    """The lookup items to delete and to add when a record changes from ``before`` to ``after``."""
+    old, new = _lookup_items(et, tenant_id, before), _lookup_items(et, tenant_id, after)
+    return [*(delete({"pk": k[0], "sk": k[1]}) for k in old.keys() - new.keys()), *(put(new[k]) for k in new.keys() - old.keys())]
 
 
 def _taken(et: EntityType, unique: Unique, exc: ConditionFailed, value: Any) -> ConflictError:
@@ -129,7 +135,7 @@ def new_item(
         "created_by": actor.user_id,
         "updated_by": actor.user_id,
     }
-    item.update(_indexes(et, actor.tenant_id, item))
+    item.update(indexes(et, actor.tenant_id, item))
     return item
 
 
@@ -335,7 +341,7 @@ def update(
         return before
     now = utcnow()
     after.update(version=before["version"] + 1, updated_at=now, updated_by=actor.user_id)
-    after.update(_indexes(et, actor.tenant_id, after))
+    after.update(indexes(et, actor.tenant_id, after))
     if et.name_field and not after.get(et.name_field):
         for attr in ("gsi2pk", "gsi2sk"):
             after.pop(attr, None)
@@ -354,9 +360,7 @@ def update(
                 operations.append(delete(keys.unique_guard(actor.tenant_id, et.name, unique.field, old)))
         elif new and before.get(unique.field) != after.get(unique.field):  # same value, other letter case
             operations.append(put(_guard_item(et, actor.tenant_id, unique, after)))
-    old_lookups, new_lookups = _lookup_items(et, actor.tenant_id, before), _lookup_items(et, actor.tenant_id, after)
-    operations.extend(delete({"pk": k[0], "sk": k[1]}) for k in old_lookups.keys() - new_lookups.keys())
-    operations.extend(put(new_lookups[k]) for k in new_lookups.keys() - old_lookups.keys())
+    operations.extend(lookup_changes(et, actor.tenant_id, before, after))
     if extra:
         operations.extend(extra(before, after))
     refs = list(references)

@@ -171,6 +171,9 @@ class RouteSpec:
     etag: bool
     public: bool
     operation_id: str = ""
+    raw_types: tuple[str, ...] = ()  # a body taken as bytes, in one of these content types
+    max_body: int = MAX_BODY_BYTES
+    response_type: str = "application/json"
 
 
 ROUTES: list[RouteSpec] = []
@@ -192,6 +195,9 @@ def endpoint(
     public: bool = False,
     any_user: bool = False,
     etag: bool = False,
+    raw_types: tuple[str, ...] = (),
+    max_body: int = MAX_BODY_BYTES,
+    response_type: str = "application/json",
 ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     """Declare a route: deny by default, so each route names its permission, or says it is open to
     ``any_user`` of the tenant (``/me``) or ``public`` (signup, login).
@@ -216,6 +222,9 @@ def endpoint(
             etag,
             public,
             view.__name__,
+            raw_types,
+            max_body,
+            response_type,
         )
         ROUTES.append(spec)
 
@@ -227,7 +236,7 @@ def endpoint(
             except ApiError as exc:
                 return problem_response(exc, _path(request))
 
-        route_kwargs: dict[str, Any] = {"methods": [method], "content_types": list(JSON_TYPES)}
+        route_kwargs: dict[str, Any] = {"methods": [method], "content_types": [*JSON_TYPES, *raw_types]}
         if not public:
             route_kwargs["authorizer"] = jwt_auth
         blueprint.route(path, **route_kwargs)(handler)
@@ -264,8 +273,16 @@ def _request_id(request: Any) -> str:
 
 def _parse_body(spec: RouteSpec, request: Any) -> Any:
     raw: bytes = request.raw_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"The body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES} (1 MiB).")
+    if len(raw) > spec.max_body:
+        raise PayloadTooLargeError(
+            f"The body is {len(raw)} bytes; the limit is {spec.max_body} ({spec.max_body / 1024 / 1024:g} MiB).",
+            limit=spec.max_body,
+        )
+    if spec.raw_types:
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type not in spec.raw_types:
+            raise UnsupportedMediaTypeError(f"Send the body as {' or '.join(spec.raw_types)}.")
+        return raw
     if spec.body is None:
         if raw.strip():
             raise BadRequestError("This operation takes no body.")
@@ -342,6 +359,9 @@ def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, param
     status = result.status or spec.status
     if result.body is None and status == 204:
         return Response(body="", status_code=204, headers=headers)
+    if isinstance(result.body, bytes):
+        headers.setdefault("Content-Type", spec.response_type)
+        return Response(body=result.body, status_code=status, headers=headers)
     headers.setdefault("Content-Type", "application/json")
     return Response(body=_json(result.body), status_code=status, headers=headers)
 

@@ -20,9 +20,13 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 CONTACT = EntityType("contact", "con", lookups=_lookups)
 
 
+def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Stored fields of a new contact from its validated body (API or import)."""
+    return {**body, "marketing_consent_changed_at": utcnow()}
+
+
 def create(store: Store, actor: Actor, data: ContactIn) -> dict[str, Any]:
-    fields = data.model_dump(mode="json")
-    fields["marketing_consent_changed_at"] = utcnow()
+    fields = new_fields(data.model_dump(mode="json"), actor)
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
 

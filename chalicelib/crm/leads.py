@@ -36,10 +36,11 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 LEAD = EntityType("lead", "lea", lookups=_lookups)
 
 
-def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
-    fields = {
-        **data.model_dump(mode="json"),
-        "owner_id": data.owner_id or actor.user_id,
+def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Stored fields of a new lead from its validated body (API or import)."""
+    return {
+        **body,
+        "owner_id": body.get("owner_id") or actor.user_id,
         "status": "new",
         "disqualify_reason": None,
         "customer_id": None,
@@ -47,7 +48,10 @@ def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
         "opportunity_id": None,
         "converted_at": None,
     }
-    return entities.public(entities.create(store, actor, LEAD, fields))
+
+
+def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
+    return entities.public(entities.create(store, actor, LEAD, new_fields(data.model_dump(mode="json"), actor)))
 
 
 def list(store: Store, tenant_id: str, q: LeadQuery) -> Page:

@@ -567,3 +567,29 @@ class ConvertOut(PublicModel):
     customer_id: str
     contact_id: str
     opportunity_id: str
+
+
+# ---- import and export --------------------------------------------------------------------------
+class ImportQuery(StrictModel):
+    dry_run: bool = Field(default=False, description="Validate and count, write nothing.")
+    encoding: Literal["utf-8", "gb18030", "gbk"] | None = Field(
+        default=None, description="Default: UTF-8 (with or without BOM), else GB18030 (GBK), as Chinese Excel saves."
+    )
+
+
+class RowErrorOut(PublicModel):
+    row: int = Field(description="The line in the file; the header is row 1.")
+    field: str
+    reason: str
+
+
+class ImportOut(PublicModel):
+    entity: str
+    encoding: str
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    failed: int
+    ignored_columns: list[str]
+    errors: list[RowErrorOut]

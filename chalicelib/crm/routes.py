@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.core import crud
 from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, timeline
+from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, timeline, transfer
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
@@ -29,6 +29,8 @@ from chalicelib.crm.models import (
     CustomerPatch,
     CustomerQuery,
     DeletedOut,
+    ImportOut,
+    ImportQuery,
     LeadIn,
     LeadOut,
     LeadPage,
@@ -193,3 +195,30 @@ def get_pipeline(req: Request) -> Result:
 def put_pipeline(req: Request) -> Result:
     current = opportunities.replace_pipeline(STORE, req.me.actor(), req.body, req.if_match)
     return Result(PipelineOut(**current), etag=current["version"])
+
+
+ENTITY = {"entity": r"^[a-z_]{1,40}$"}
+
+
+@endpoint(bp, "/import/{entity}", "POST", permission="crm.import:run", tag="transfer",
+          summary="Import customers, contacts or leads from CSV (UTF-8 or GBK, up to 5 MB); upserts on code or email",
+          query=ImportQuery, response=ImportOut, path_params=ENTITY, raw_types=("text/csv",),
+          max_body=transfer.MAX_IMPORT_BYTES)  # fmt: skip
+def import_csv(req: Request) -> ImportOut:
+    entity = req.params["entity"]
+    transfer.spec_for(entity)
+    for action in ("create", "update"):
+        req.me.require(f"crm.{entity}:{action}")
+    result = transfer.run_import(STORE, req.me.actor(), entity, req.body, dry_run=req.query.dry_run, encoding=req.query.encoding)
+    return ImportOut(**result)
+
+
+@endpoint(bp, "/export/{entity}", "GET", permission="crm.export:run", tag="transfer",
+          summary="Export customers, contacts or leads as CSV, UTF-8 with BOM (opens right in Excel)", path_params=ENTITY,
+          response_type="text/csv; charset=utf-8")  # fmt: skip
+def export_csv(req: Request) -> Result:
+    entity = req.params["entity"]
+    transfer.spec_for(entity)
+    req.me.require(f"crm.{entity}:read")
+    body = transfer.export(STORE, req.me.tenant_id, entity)
+    return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})

@@ -46,6 +46,8 @@ CATALOGUE: dict[str, str] = {
     "crm.opportunities:close": "Close opportunities as won or lost",
     "crm.pipeline:read": "Read the pipeline's stages",
     "crm.pipeline:write": "Change the pipeline's stages",
+    "crm.import:run": "Import CSV files (also needs create and update on what is imported)",
+    "crm.export:run": "Export CSV files (also needs read on what is exported)",
     "admin.users:read": "List the tenant's users and their roles",
     "admin.users:write": "Invite, change, disable and remove users",
     "admin.roles:read": "List roles",
