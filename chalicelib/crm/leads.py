@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.core import entities
 from chalicelib.core.entities import EntityType, normalise_phone
-from chalicelib.core.errors import ConflictError, ValidationError
+from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import opportunities
 from chalicelib.crm.contacts import CONTACT
@@ -143,7 +143,14 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
             raise ConflictError(f"The lead is {before['status']}.", status=before["status"])
         return changes
 
-    converted = entities.update(store, actor, LEAD, lead_id, apply, if_match, make_records, action="convert")
+    try:
+        converted = entities.update(store, actor, LEAD, lead_id, apply, if_match, make_records, action="convert")
+    except (ConflictError, PreconditionFailedError):
+        # Lost a race with another conversion of the same lead: its records are the answer.
+        current = entities.get(store, actor.tenant_id, LEAD, lead_id, consistent=True)
+        if if_match is None and current["status"] == "converted":
+            return entities.public(current), False
+        raise
     return entities.public(converted), True
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType, Reference
-from chalicelib.core.errors import ConflictError
+from chalicelib.core.errors import ConflictError, PreconditionFailedError
 from chalicelib.core.store import Actor, Page, Store, put, utcnow
 from chalicelib.crm import orders, timeline
 from chalicelib.crm.contacts import CONTACT
@@ -161,7 +161,13 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
         return [*entities.create_operations(orders.ORDER, actor, order), orders.timeline_entry(order, "created", now)]
 
     changes = {"status": "accepted", "order_id": order_id}
-    _transition(store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order)
+    try:
+        _transition(store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order)
+    except (ConflictError, PreconditionFailedError):
+        # Lost a race with another accept of the same quote: that one's order is the answer.
+        if if_match is None and entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)["status"] == "accepted":
+            return entities.public(entities.get(store, actor.tenant_id, orders.ORDER, order_id, consistent=True)), False
+        raise
     return entities.public(made), True
 
 
