@@ -27,6 +27,7 @@ class Targets:
     lead_id: str
     convert_lead_id: str
     opportunity_id: str
+    ticket_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -54,6 +55,7 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     lead, convert_lead = (api.post("/crm/leads", owner.token, lead_body).json for _ in range(2))
     deal = {"customer_id": customer["id"], "name": "Alpha secret deal", "amount": "5000", "currency": "CNY"}
     opportunity = api.post("/crm/opportunities", owner.token, deal).json
+    ticket = api.post("/crm/tickets", owner.token, {"customer_id": customer["id"], "subject": "Alpha secret complaint"}).json
     return Targets(
         customer["id"],
         user.json["id"],
@@ -67,6 +69,7 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         lead["id"],
         convert_lead["id"],
         opportunity["id"],
+        ticket["id"],
     )
 
 

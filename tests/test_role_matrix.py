@@ -37,6 +37,8 @@ ORDER_WORK = {("POST", f"/crm/orders/{{order_id}}/{a}") for a in ("confirm", "ca
 LEADS = "/crm/leads", "lead_id"
 OPPORTUNITIES = "/crm/opportunities", "opportunity_id"
 PIPELINE_READ = {("GET", "/crm/pipeline")}
+TICKETS = "/crm/tickets", "ticket_id"
+SLA_READ = {("GET", "/crm/sla")}
 
 # Written out by hand from the documented role table, not derived from the code under test.
 ALLOWED = {
@@ -57,12 +59,16 @@ ALLOWED = {
     | crud(*OPPORTUNITIES, "read", "create", "update")
     | {("POST", "/crm/opportunities/{opportunity_id}/close")}
     | PIPELINE_READ
+    | crud(*TICKETS, "read", "create", "update")
+    | SLA_READ
     | {("POST", "/import/{entity}"), ("GET", "/export/{entity}")},
     "service": EVERYONE
     | CUSTOMER_READ
     | {("PATCH", "/crm/customers/{customer_id}")}
     | crud(*CONTACTS, "read")
-    | crud(*ACTIVITIES, "read", "create", "update", "delete"),
+    | crud(*ACTIVITIES, "read", "create", "update", "delete")
+    | crud(*TICKETS, "read", "create", "update", "delete")
+    | SLA_READ,
     "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read"),
     "warehouse": EVERYONE | CUSTOMER_READ | crud(*ORDERS, "read"),
     "viewer": EVERYONE
@@ -73,7 +79,9 @@ ALLOWED = {
     | crud(*ORDERS, "read")
     | crud(*LEADS, "read")
     | crud(*OPPORTUNITIES, "read")
-    | PIPELINE_READ,
+    | PIPELINE_READ
+    | crud(*TICKETS, "read")
+    | SLA_READ,
 }
 
 

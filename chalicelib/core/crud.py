@@ -70,8 +70,10 @@ def register(bp: Any, r: Resource) -> None:
         items = [r.deleted_model(**i) if i.get("deleted") else r.out_model(**i) for i in page.items]
         return r.page_model(items=items, next_cursor=page.next_cursor)
 
+    present = getattr(r.service, "present", entities.public)
+
     def read(req: Request) -> Result:
-        return out(entities.public(entities.get(STORE, req.me.tenant_id, r.et, req.params[r.id_param])))
+        return out(present(entities.get(STORE, req.me.tenant_id, r.et, req.params[r.id_param])))
 
     def update(req: Request) -> Result:
         return out(r.service.update(STORE, req.me.actor(), req.params[r.id_param], req.body, req.if_match))

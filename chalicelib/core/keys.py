@@ -53,6 +53,10 @@ def pipeline(tenant_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "PIPELINE"}
 
 
+def sla(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "SLA"}
+
+
 def members_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "USER")
 
@@ -117,7 +121,8 @@ def lookup(tenant_id: str, entity_type: str, kind: str, value: str, entity_id: s
 def lookup_prefix(tenant_id: str, entity_type: str, kind: str, value: str) -> tuple[str, str]:
     # Values are the user's (an email may hold "#"): escaped so the delimiter stays unambiguous.
     escaped = value.replace("%", "%25").replace("#", "%23")
-    return tenant_pk(tenant_id, "LOOKUP", entity_type.upper(), kind.upper()), f"{_segment(escaped)}#"
+    partition = tenant_pk(tenant_id, "LOOKUP", entity_type.upper(), kind.upper())
+    return partition, (f"{_segment(escaped)}#" if value else "")
 
 
 def timeline_pk(tenant_id: str, customer_id: str) -> str:

@@ -593,3 +593,72 @@ class ImportOut(PublicModel):
     failed: int
     ignored_columns: list[str]
     errors: list[RowErrorOut]
+
+
+# ---- tickets and the SLA --------------------------------------------------------------------------
+Priority = Literal["low", "normal", "high", "urgent"]
+TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
+
+
+class SlaIn(StrictModel):
+    hours: dict[Priority, Annotated[int, Field(ge=1, le=24 * 90)]] = Field(description="Hours to resolve, per priority.")
+
+
+class SlaOut(PublicModel):
+    hours: dict[str, int]
+    version: int
+
+
+class TicketIn(StrictModel):
+    customer_id: CustomerId
+    contact_id: ContactId | None = None
+    kind: Literal["complaint", "request", "question"] = "request"
+    subject: Subject
+    description: Body = ""
+    priority: Priority = "normal"
+    assignee_id: UserId | None = None
+
+
+class TicketPatch(StrictModel):
+    contact_id: ContactId | None = None
+    subject: Subject | None = None
+    description: Body | None = None
+    priority: Priority | None = Field(default=None, description="A new priority sets a new due time from the SLA.")
+    assignee_id: UserId | None = None
+    status: TicketStatus | None = Field(
+        default=None, description="open → in_progress → resolved → closed; resolved or closed → open reopens"
+    )
+    resolution: Body | None = None
+
+
+class TicketOut(PublicModel):
+    id: str
+    customer_id: str
+    contact_id: str | None = None
+    kind: str
+    subject: str
+    description: str = ""
+    priority: str
+    status: str
+    assignee_id: str | None = None
+    due_at: str
+    overdue: bool = False
+    resolution: str | None = None
+    resolved_at: str | None = None
+    closed_at: str | None = None
+    reopened: int = 0
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class TicketPage(PageOut):
+    items: list[TicketOut | DeletedOut]
+
+
+class TicketQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+    assignee_id: UserId | None = None
+    overdue: bool = Field(default=False, description="Only open or in-progress tickets past their due time, most overdue first.")

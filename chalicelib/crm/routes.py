@@ -7,7 +7,7 @@ from chalice import Blueprint
 from chalicelib.core import crud
 from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, timeline, transfer
+from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, tickets, timeline, transfer
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
@@ -55,6 +55,13 @@ from chalicelib.crm.models import (
     QuoteQuery,
     QuoteRevisionPage,
     RejectIn,
+    SlaIn,
+    SlaOut,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+    TicketPatch,
+    TicketQuery,
     TimelineEntry,
     TimelinePage,
     TimelineQuery,
@@ -222,3 +229,23 @@ def export_csv(req: Request) -> Result:
     req.me.require(f"crm.{entity}:read")
     body = transfer.export(STORE, req.me.tenant_id, entity)
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
+
+
+crud.register(bp, crud.Resource(
+    tickets.TICKET, "/crm/tickets", "ticket_id", "crm.tickets", "crm",
+    TicketIn, TicketPatch, TicketOut, TicketPage, TicketQuery, DeletedOut, tickets,
+))  # fmt: skip
+
+
+@endpoint(bp, "/crm/sla", "GET", permission="crm.sla:read", tag="crm", summary="Hours to resolve a ticket, per priority",
+          response=SlaOut, etag=True)  # fmt: skip
+def get_sla(req: Request) -> Result:
+    current = tickets.sla(STORE, req.me.tenant_id)
+    return Result(SlaOut(**current), etag=current["version"])
+
+
+@endpoint(bp, "/crm/sla", "PUT", permission="crm.sla:write", tag="crm", summary="Set the hours to resolve, per priority",
+          body=SlaIn, response=SlaOut, etag=True)  # fmt: skip
+def put_sla(req: Request) -> Result:
+    current = tickets.replace_sla(STORE, req.me.actor(), req.body, req.if_match)
+    return Result(SlaOut(**current), etag=current["version"])

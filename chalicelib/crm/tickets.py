@@ -1,0 +1,152 @@
+"""Service tickets: complaints, requests and questions, with a due time from the tenant's SLA per
+priority; open → in_progress → resolved → closed, and reopened from resolved or closed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.core import entities, keys
+from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.errors import ConflictError, PreconditionFailedError
+from chalicelib.core.schemas import iso
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.crm import timeline
+from chalicelib.crm.contacts import CONTACT
+from chalicelib.crm.customers import CUSTOMER
+from chalicelib.crm.models import SlaIn, TicketIn, TicketPatch, TicketQuery
+
+DEFAULT_SLA = {"urgent": 4, "high": 8, "normal": 24, "low": 72}
+ACTIVE = {"open", "in_progress"}
+MOVES = {
+    "open": {"in_progress", "resolved"},
+    "in_progress": {"open", "resolved"},
+    "resolved": {"closed", "open"},
+    "closed": {"open"},
+}
+
+
+def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+    if item.get("assignee_id"):
+        yield "assignee", item["assignee_id"]
+    if item["status"] in ACTIVE:
+        yield "due", item["due_at"]  # only active tickets can be overdue: the overdue list is one range Query
+
+
+TICKET = EntityType("ticket", "tic", name_field=None, lookups=_lookups)
+
+
+def sla(store: Store, tenant_id: str) -> dict[str, Any]:
+    item = store.get(keys.sla(tenant_id))
+    return {"hours": item["hours"], "version": item["version"]} if item else {"hours": DEFAULT_SLA, "version": 0}
+
+
+def replace_sla(store: Store, actor: Actor, data: SlaIn, if_match: int | None) -> dict[str, Any]:
+    current = sla(store, actor.tenant_id)
+    if if_match is not None and if_match != current["version"]:
+        raise PreconditionFailedError(f"The SLA is at version {current['version']}, not {if_match}.")
+    hours = {**current["hours"], **data.hours}
+    after = {**keys.sla(actor.tenant_id), "hours": hours, "version": current["version"] + 1, "updated_at": utcnow()}
+    condition = "attribute_not_exists(pk)" if current["version"] == 0 else "version = :v"
+    values = {} if current["version"] == 0 else {"ExpressionAttributeValues": {":v": current["version"]}}
+    try:
+        store.transact([put(after, condition, **values), audit_entry(actor, "sla.update", "sla", "sla", current, after)])
+    except ConditionFailed as exc:
+        raise PreconditionFailedError("The SLA was changed meanwhile; read it again.") from exc
+    return {"hours": hours, "version": after["version"]}
+
+
+def _due(start: str, hours: int) -> str:
+    return iso(datetime.fromisoformat(start.replace("Z", "+00:00")) + timedelta(hours=hours))
+
+
+def with_overdue(item: dict[str, Any], now: str | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    return {**item, "overdue": item["status"] in ACTIVE and item["due_at"] < now}
+
+
+def present(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored ticket as the API shows it (with ``overdue``)."""
+    return with_overdue(entities.public(item))
+
+
+def _entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:
+    summary = {"event": event, "subject": item["subject"], "priority": item["priority"], "status": item["status"]}
+    return timeline.entry(item["tenant_id"], item["customer_id"], at, "ticket", item["id"], summary)
+
+
+def create(store: Store, actor: Actor, data: TicketIn) -> dict[str, Any]:
+    now = utcnow()
+    fields = {
+        **data.model_dump(mode="json"),
+        "status": "open",
+        "due_at": _due(now, sla(store, actor.tenant_id)["hours"][data.priority]),
+        "resolution": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "reopened": 0,
+    }
+    item = entities.new_item(TICKET, actor, fields, now=now)
+    references = [Reference("customer_id", CUSTOMER, data.customer_id)]
+    if data.contact_id:
+        references.append(Reference("contact_id", CONTACT, data.contact_id))
+    entities.write_new(store, [(TICKET, item)], actor, [_entry(item, "opened", now)], references)
+    return with_overdue(entities.public(item), now)
+
+
+def list(store: Store, tenant_id: str, q: TicketQuery) -> Page:
+    if q.overdue:
+        partition, _ = keys.lookup_prefix(tenant_id, TICKET.name, "due", "")
+        page = store.query_page(
+            tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").lt(utcnow()), limit=q.limit, cursor=q.cursor,
+            query_id="overdue",
+        )  # fmt: skip
+        items = entities.get_many(store, tenant_id, TICKET, [i["entity_id"] for i in page.items])
+        return Page([with_overdue(entities.public(i)) for i in items], page.next_cursor)
+    for kind, value in (("customer", q.customer_id), ("assignee", q.assignee_id)):
+        if value:
+            page = entities.lookup(store, tenant_id, TICKET, kind, value, q.limit, q.cursor)
+            return Page([with_overdue(i) for i in page.items], page.next_cursor)
+    page = entities.list_page(store, tenant_id, TICKET, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+    return Page([i if i.get("deleted") else with_overdue(i) for i in page.items], page.next_cursor)
+
+
+def update(store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_match: int | None) -> dict[str, Any]:
+    changes = entities.patch_fields(entities.given(patch), ("subject", "priority", "status"), {"description": ""})
+    hours = sla(store, actor.tenant_id)["hours"] if "priority" in changes else {}
+    now = utcnow()
+
+    def apply(before: dict[str, Any]) -> dict[str, Any]:
+        applied = dict(changes)
+        target = applied.get("status", before["status"])
+        if target != before["status"]:
+            if target not in MOVES[before["status"]]:
+                raise ConflictError(f"A {before['status']} ticket cannot become {target}.", status=before["status"])
+            if target == "resolved":
+                applied["resolved_at"] = now
+            elif target == "closed":
+                applied["closed_at"] = now
+            elif target == "open" and before["status"] in {"resolved", "closed"}:
+                applied.update(reopened=before.get("reopened", 0) + 1, resolved_at=None, closed_at=None)
+        if "priority" in applied and applied["priority"] != before["priority"]:
+            applied["due_at"] = _due(before["created_at"], hours[applied["priority"]])
+        return applied
+
+    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+        if after["status"] != before["status"]:
+            event = "reopened" if after["status"] == "open" and before["status"] in {"resolved", "closed"} else after["status"]
+            return [_entry(after, event, now)]
+        return []
+
+    references = [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    return with_overdue(
+        entities.public(entities.update(store, actor, TICKET, ticket_id, apply, if_match, record, references=references))
+    )
+
+
+def remove(store: Store, actor: Actor, ticket_id: str, if_match: int | None) -> None:
+    entities.remove(store, actor, TICKET, ticket_id, if_match)
