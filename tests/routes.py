@@ -194,6 +194,13 @@ CALLS: list[Call] = [
         {"content-type": "text/csv"},
     ),
     Call("GET", "/export/{entity}", lambda t: ("/export/customers", None), {"accept": "text/csv"}),
+    Call("GET", "/crm/tickets", lambda t: ("/crm/tickets", None)),
+    Call("POST", "/crm/tickets", lambda t: ("/crm/tickets", {"customer_id": t.customer_id, "subject": "Broken cup"})),
+    Call("GET", "/crm/tickets/{ticket_id}", lambda t: (f"/crm/tickets/{t.ticket_id}", None)),
+    Call("PATCH", "/crm/tickets/{ticket_id}", lambda t: (f"/crm/tickets/{t.ticket_id}", {"status": "in_progress"})),
+    Call("DELETE", "/crm/tickets/{ticket_id}", lambda t: (f"/crm/tickets/{t.ticket_id}", None)),
+    Call("GET", "/crm/sla", lambda t: ("/crm/sla", None)),
+    Call("PUT", "/crm/sla", lambda t: ("/crm/sla", {"hours": {"urgent": 2}})),
     # The customer is deleted last: the calls above need it.
     Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
 ]
