@@ -106,6 +106,7 @@ CALLS: list[Call] = [
     Call("GET", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
     Call("PATCH", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", {"tags": ["x"]})),
     Call("GET", "/crm/customers/{customer_id}/timeline", lambda t: (f"/crm/customers/{t.customer_id}/timeline", None)),
+    Call("GET", "/crm/customers/{customer_id}/360", lambda t: (f"/crm/customers/{t.customer_id}/360", None)),
     Call("GET", "/crm/contacts", lambda t: ("/crm/contacts", None)),
     Call("POST", "/crm/contacts", lambda t: ("/crm/contacts", {"customer_id": t.customer_id, "name": "New Person"})),
     Call("GET", "/crm/contacts/{contact_id}", lambda t: (f"/crm/contacts/{t.contact_id}", None)),

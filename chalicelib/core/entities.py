@@ -284,7 +284,14 @@ def list_page(
 
 
 def lookup(
-    store: Store, tenant_id: str, et: EntityType, kind: str, value: str, limit: int = 100, cursor: str | None = None
+    store: Store,
+    tenant_id: str,
+    et: EntityType,
+    kind: str,
+    value: str,
+    limit: int = 100,
+    cursor: str | None = None,
+    newest_first: bool = False,
 ) -> Page:
     """Records whose ``kind`` (email, phone, customer...) is exactly ``value``, a page at a time:
     one Query and one BatchGetItem."""
@@ -295,6 +302,7 @@ def lookup(
         sort_condition=Key("sk").begins_with(prefix),
         limit=limit,
         cursor=cursor,
+        newest_first=newest_first,
         query_id=f"lookup|{kind}|{prefix}",
     )
     items = get_many(store, tenant_id, et, [i["entity_id"] for i in page.items])

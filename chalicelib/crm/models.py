@@ -662,3 +662,44 @@ class TicketQuery(SyncQuery):
     customer_id: CustomerId | None = None
     assignee_id: UserId | None = None
     overdue: bool = Field(default=False, description="Only open or in-progress tickets past their due time, most overdue first.")
+
+
+# ---- customer 360 ---------------------------------------------------------------------------------
+class CurrencyTotal(PublicModel):
+    currency: str
+    total: str
+
+
+class ProductFigure(PublicModel):
+    product_code: str
+    description: str = ""
+    orders: int
+    quantity: str
+    revenue: list[CurrencyTotal]
+
+
+class PurchaseFigures(PublicModel):
+    order_count: int = Field(description="Orders confirmed or beyond (drafts and cancelled ones are left out).")
+    totals: list[CurrencyTotal]
+    first_order_at: str | None
+    last_order_at: str | None
+    average_days_between_orders: str | None
+    next_order_expected_at: str | None = Field(description="The last order plus the average interval: a guess, not a promise.")
+    top_products: list[ProductFigure]
+
+
+class ContactPreferences(PublicModel):
+    contact_id: str
+    name: str
+    preferences: dict[str, str]
+    marketing_consent: bool
+
+
+class Customer360(PublicModel):
+    profile: CustomerOut
+    contacts: list[ContactOut]
+    open_opportunities: list[OpportunityOut]
+    last_activities: list[ActivityOut]
+    open_tickets: list[TicketOut]
+    purchases: PurchaseFigures
+    preferences: list[ContactPreferences]

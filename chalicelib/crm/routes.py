@@ -7,7 +7,19 @@ from chalice import Blueprint
 from chalicelib.core import crud
 from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.crm import activities, contacts, customers, leads, opportunities, orders, quotes, tickets, timeline, transfer
+from chalicelib.crm import (
+    activities,
+    contacts,
+    customers,
+    leads,
+    opportunities,
+    orders,
+    overview,
+    quotes,
+    tickets,
+    timeline,
+    transfer,
+)
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
@@ -23,6 +35,7 @@ from chalicelib.crm.models import (
     ContactQuery,
     ConvertIn,
     ConvertOut,
+    Customer360,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -249,3 +262,10 @@ def get_sla(req: Request) -> Result:
 def put_sla(req: Request) -> Result:
     current = tickets.replace_sla(STORE, req.me.actor(), req.body, req.if_match)
     return Result(SlaOut(**current), etag=current["version"])
+
+
+@endpoint(bp, "/crm/customers/{customer_id}/360", "GET", permission="crm.customers:read", tag="crm",
+          summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
+          response=Customer360, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
+def customer_360(req: Request) -> Customer360:
+    return Customer360(**overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"]))
