@@ -60,3 +60,20 @@ def test_the_360_view_of_a_customer(api, tenant):
     assert v["preferences"] == [{"contact_id": contact["id"], "name": "陈静", "preferences": {"channel": "wechat"},
                                  "marketing_consent": True}]  # fmt: skip
     assert api.get("/crm/customers/cus_01J00000000000000000000000/360", tenant.token).status == 404
+
+
+def test_the_360_and_the_timeline_show_only_what_the_user_may_read(api, tenant):
+    from tests.conftest import a_user
+
+    cid = a_customer(api, tenant)["id"]
+    api.post("/crm/contacts", tenant.token, {"customer_id": cid, "name": "Private Person"})
+    api.post("/crm/activities", tenant.token, {"kind": "call", "customer_id": cid, "subject": "private call"})
+    lines = [{"product_code": "TEA", "quantity": 1, "unit_price": "10"}]
+    api.post("/crm/orders", tenant.token, {"customer_id": cid, "currency": "CNY", "lines": lines})
+    _, warehouse = a_user(api, tenant, ["warehouse"])
+    view = api.get(f"/crm/customers/{cid}/360", warehouse).json
+    assert view["contacts"] is None and view["last_activities"] is None and view["preferences"] is None
+    assert view["purchases"] is not None
+    kinds = {e["kind"] for e in api.get(f"/crm/customers/{cid}/timeline", warehouse).json["items"]}
+    assert kinds == {"order"}
+    assert "Private Person" not in api.get(f"/crm/customers/{cid}/360", warehouse).body.decode()

@@ -11,6 +11,7 @@ CUSTOMER_READ = {
     ("GET", "/crm/customers"),
     ("GET", "/crm/customers/{customer_id}"),
     ("GET", "/crm/customers/{customer_id}/timeline"),
+    ("GET", "/crm/customers/{customer_id}/360"),
 }
 EVERYONE = {("GET", "/me")}
 ALL = {(c.method, c.route) for c in CALLS}

@@ -696,10 +696,12 @@ class ContactPreferences(PublicModel):
 
 
 class Customer360(PublicModel):
+    """Each part is null when the user may not read its records (contacts, opportunities...)."""
+
     profile: CustomerOut
-    contacts: list[ContactOut]
-    open_opportunities: list[OpportunityOut]
-    last_activities: list[ActivityOut]
-    open_tickets: list[TicketOut]
-    purchases: PurchaseFigures
-    preferences: list[ContactPreferences]
+    contacts: list[ContactOut] | None
+    open_opportunities: list[OpportunityOut] | None
+    last_activities: list[ActivityOut] | None
+    open_tickets: list[TicketOut] | None
+    purchases: PurchaseFigures | None
+    preferences: list[ContactPreferences] | None

@@ -7,6 +7,7 @@ costs a bounded number of calls whatever the tenant's size; the counts are in do
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -78,24 +79,40 @@ def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def customer_360(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
+def customer_360(store: Store, tenant_id: str, customer_id: str, may: Callable[[str], bool]) -> dict[str, Any]:
+    """Each part needs the permission to read its records (``may``); a part the user may not read
+    is null, so the view never shows more than the user's own routes would."""
     profile = entities.public(entities.get(store, tenant_id, CUSTOMER, customer_id))
-    people = _all(store, tenant_id, contacts.CONTACT, customer_id, 100)
-    deals = [o for o in _all(store, tenant_id, opportunities.OPPORTUNITY, customer_id, 200) if o["status"] == "open"]
-    recent = entities.lookup(store, tenant_id, activities.ACTIVITY, "customer", customer_id, LAST_ACTIVITIES, newest_first=True)
-    issues = [
-        tickets.with_overdue(t) for t in _all(store, tenant_id, tickets.TICKET, customer_id, 200) if t["status"] in tickets.ACTIVE
-    ]
+    people = _all(store, tenant_id, contacts.CONTACT, customer_id, 100) if may("crm.contacts:read") else None
+    deals = None
+    if may("crm.opportunities:read"):
+        deals = [o for o in _all(store, tenant_id, opportunities.OPPORTUNITY, customer_id, 200) if o["status"] == "open"]
+    recent = None
+    if may("crm.activities:read"):
+        recent = entities.lookup(
+            store, tenant_id, activities.ACTIVITY, "customer", customer_id, LAST_ACTIVITIES, newest_first=True
+        ).items
+    issues = None
+    if may("crm.tickets:read"):
+        issues = [
+            tickets.with_overdue(t)
+            for t in _all(store, tenant_id, tickets.TICKET, customer_id, 200)
+            if t["status"] in tickets.ACTIVE
+        ]
+    bought = purchase_figures(_all(store, tenant_id, orders.ORDER, customer_id, MAX_ORDERS)) if may("crm.orders:read") else None
+    preferences = None
+    if people is not None:
+        preferences = [
+            {"contact_id": p["id"], "name": p["name"], "preferences": p.get("preferences") or {},
+             "marketing_consent": p.get("marketing_consent", False)}
+            for p in people
+        ]  # fmt: skip
     return {
         "profile": profile,
         "contacts": people,
         "open_opportunities": deals,
-        "last_activities": recent.items,
+        "last_activities": recent,
         "open_tickets": issues,
-        "purchases": purchase_figures(_all(store, tenant_id, orders.ORDER, customer_id, MAX_ORDERS)),
-        "preferences": [
-            {"contact_id": p["id"], "name": p["name"], "preferences": p.get("preferences") or {},
-             "marketing_consent": p.get("marketing_consent", False)}
-            for p in people
-        ],
-    }  # fmt: skip
+        "purchases": bought,
+        "preferences": preferences,
+    }

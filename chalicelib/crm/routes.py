@@ -100,7 +100,8 @@ crud.register(bp, crud.Resource(
           summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
           query=TimelineQuery, response=TimelinePage, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_timeline(req: Request) -> TimelinePage:
-    page = timeline.page(STORE, req.me.tenant_id, req.params["customer_id"], req.query.limit, req.query.cursor)
+    kinds = timeline.readable_kinds(req.me.permissions)
+    page = timeline.page(STORE, req.me.tenant_id, req.params["customer_id"], req.query.limit, req.query.cursor, kinds)
     return TimelinePage(items=[TimelineEntry(**e) for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -268,4 +269,5 @@ def put_sla(req: Request) -> Result:
           summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
           response=Customer360, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_360(req: Request) -> Customer360:
-    return Customer360(**overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"]))
+    view = overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"], req.me.permissions.__contains__)
+    return Customer360(**view)

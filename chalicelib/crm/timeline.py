@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.conditions import Attr
+
 from chalicelib.core import entities, keys
 from chalicelib.core.store import Page, Store, delete, put
 from chalicelib.crm.customers import CUSTOMER
@@ -31,15 +33,32 @@ def remove_entry(tenant_id: str, customer_id: str, at: str, kind: str, ref_id: s
     return delete(keys.timeline(tenant_id, customer_id, at, kind, ref_id))
 
 
-def page(store: Store, tenant_id: str, customer_id: str, limit: int, cursor: str | None) -> Page:
-    """Newest first. An empty first page checks that the customer exists (404 otherwise)."""
+# Each kind of entry shows to those who may read its records.
+KIND_PERMISSIONS = {
+    "activity": "crm.activities:read",
+    "stage_change": "crm.opportunities:read",
+    "quote": "crm.quotes:read",
+    "order": "crm.orders:read",
+    "ticket": "crm.tickets:read",
+}
+
+
+def readable_kinds(permissions: frozenset[str]) -> list[str]:
+    return sorted(kind for kind, needed in KIND_PERMISSIONS.items() if needed in permissions)
+
+
+def page(store: Store, tenant_id: str, customer_id: str, limit: int, cursor: str | None, kinds: list[str]) -> Page:
+    """Newest first, the kinds the user may read. An empty first page checks that the customer
+    exists (404 otherwise). A filtered page may hold fewer than ``limit`` entries."""
+    everything = len(kinds) == len(KIND_PERMISSIONS)
     found = store.query_page(
         tenant_id=tenant_id,
         partition=keys.timeline_pk(tenant_id, customer_id),
         limit=limit,
         cursor=cursor,
         newest_first=True,
-        query_id="timeline",
+        filter_condition=None if everything else Attr("kind").is_in(kinds or ["none"]),
+        query_id=f"timeline|{','.join(kinds)}",
     )
     if not found.items and cursor is None:
         entities.get(store, tenant_id, CUSTOMER, customer_id)
