@@ -233,6 +233,7 @@ def call_counts() -> list[tuple[str, int, str]]:
             "POST /admin/roles",
             lambda: api.post("/admin/roles", owner_token, {"name": "clerk", "permissions": ["crm.customers:read"]}),
         )
+        crm_call_counts(api, owner_token, measure)
         measure(
             "POST /tenants (signup; plus Cognito)",
             lambda: api.post(
@@ -242,6 +243,37 @@ def call_counts() -> list[tuple[str, int, str]]:
             ),
         )
     return rows
+
+
+def crm_call_counts(api: Any, token: str, measure: Any) -> None:
+    """The CRM's figures: a timeline page, the 360 view, accepting a quote, converting a lead, import."""
+    customer = api.post("/crm/customers", token, {"name": "Timeline Co", "kind": "company"}).json["id"]
+    for n in range(60):
+        api.post("/crm/activities", token, {"kind": "note", "customer_id": customer, "subject": f"n{n}"})
+    api.post("/crm/contacts", token, {"customer_id": customer, "name": "P"})
+    lines = [{"product_code": "TEA", "quantity": 1, "unit_price": "10"}]
+    for _ in range(3):
+        api.post("/crm/orders", token, {"customer_id": customer, "currency": "CNY", "lines": lines})
+    activity = {"kind": "call", "customer_id": customer, "subject": "c"}
+    measure("POST /crm/activities (with its timeline entry)", lambda: api.post("/crm/activities", token, activity))
+    timeline = f"/crm/customers/{customer}/timeline"
+    first = measure("GET /crm/customers/{id}/timeline (a page of 50)", lambda: api.get(timeline, token))
+    measure(
+        "GET /crm/customers/{id}/timeline (the next page)",
+        lambda: api.get(f"{timeline}?cursor={first.json['next_cursor']}", token),
+    )
+    measure("GET /crm/customers/{id}/360 (owner: every part)", lambda: api.get(f"/crm/customers/{customer}/360", token))
+    quote = api.post("/crm/quotes", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json["id"]
+    measure("POST /crm/quotes/{id}/accept (quote, order, timeline)", lambda: api.post(f"/crm/quotes/{quote}/accept", token))
+    measure("POST /crm/quotes/{id}/accept again (answers the order)", lambda: api.post(f"/crm/quotes/{quote}/accept", token))
+    lead = api.post("/crm/leads", token, {"name": "L", "company_name": "LC"}).json["id"]
+    measure("POST /crm/leads/{id}/convert", lambda: api.post(f"/crm/leads/{lead}/convert", token))
+    rows = "code,name,kind,phone,email\n" + "".join(f"B{n:04d},Name {n},company,+86 21 {n:08d},b{n}@x.cn\n" for n in range(1000))
+    csv_call = {"raw": rows.encode(), "headers": {"content-type": "text/csv"}}
+    made = measure("POST /import/customers (1,000 new rows)", lambda: api.call("POST", "/import/customers", token, **csv_call))
+    assert made.json["created"] == 1000, made.body[:300]
+    measure("POST /import/customers (the same 1,000 rows again: updates)",
+            lambda: api.call("POST", "/import/customers", token, **csv_call))  # fmt: skip
 
 
 def main() -> None:
