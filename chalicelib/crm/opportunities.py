@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core import entities, keys, money
+from chalicelib.core import entities, keys, money, settings_items
 from chalicelib.core.entities import EntityType, Reference
-from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.core.errors import ConflictError, ValidationError
+from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
@@ -35,27 +35,15 @@ OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups)
 
 # ---- pipeline --------------------------------------------------------------------------------------
 def pipeline(store: Store, tenant_id: str) -> dict[str, Any]:
-    item = store.get(keys.pipeline(tenant_id))
-    return {"stages": item["stages"], "version": item["version"]} if item else {"stages": DEFAULT_STAGES, "version": 0}
+    return settings_items.read(store, keys.pipeline(tenant_id), {"stages": DEFAULT_STAGES})
 
 
 def replace_pipeline(store: Store, actor: Actor, data: PipelineIn, if_match: int | None) -> dict[str, Any]:
     """Replace the stages. Open opportunities keep their stage key; one whose stage is gone shows
     it until moved (the stage is not silently changed under a salesperson's feet)."""
     current = pipeline(store, actor.tenant_id)
-    if if_match is not None and if_match != current["version"]:
-        raise PreconditionFailedError(f"The pipeline is at version {current['version']}, not {if_match}.")
     stages = [s.model_dump() for s in data.stages]
-    after = {**keys.pipeline(actor.tenant_id), "stages": stages, "version": current["version"] + 1, "updated_at": utcnow()}
-    condition = "attribute_not_exists(pk)" if current["version"] == 0 else "version = :v"
-    values = {} if current["version"] == 0 else {"ExpressionAttributeValues": {":v": current["version"]}}
-    try:
-        store.transact(
-            [put(after, condition, **values), audit_entry(actor, "pipeline.update", "pipeline", "pipeline", current, after)]
-        )
-    except ConditionFailed as exc:
-        raise PreconditionFailedError("The pipeline was changed meanwhile; read it again.") from exc
-    return {"stages": stages, "version": after["version"]}
+    return settings_items.replace(store, actor, keys.pipeline(actor.tenant_id), "pipeline", current, {"stages": stages}, if_match)
 
 
 def _stage(stages: list[dict[str, Any]], key: str | None) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chalicelib.core import entities, keys
+from chalicelib.core import entities, keys, settings_items
 from chalicelib.core.entities import EntityType, Reference
-from chalicelib.core.errors import ConflictError, PreconditionFailedError
+from chalicelib.core.errors import ConflictError
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
@@ -41,23 +41,13 @@ TICKET = EntityType("ticket", "tic", name_field=None, lookups=_lookups)
 
 
 def sla(store: Store, tenant_id: str) -> dict[str, Any]:
-    item = store.get(keys.sla(tenant_id))
-    return {"hours": item["hours"], "version": item["version"]} if item else {"hours": DEFAULT_SLA, "version": 0}
+    return settings_items.read(store, keys.sla(tenant_id), {"hours": DEFAULT_SLA})
 
 
 def replace_sla(store: Store, actor: Actor, data: SlaIn, if_match: int | None) -> dict[str, Any]:
     current = sla(store, actor.tenant_id)
-    if if_match is not None and if_match != current["version"]:
-        raise PreconditionFailedError(f"The SLA is at version {current['version']}, not {if_match}.")
     hours = {**current["hours"], **data.hours}
-    after = {**keys.sla(actor.tenant_id), "hours": hours, "version": current["version"] + 1, "updated_at": utcnow()}
-    condition = "attribute_not_exists(pk)" if current["version"] == 0 else "version = :v"
-    values = {} if current["version"] == 0 else {"ExpressionAttributeValues": {":v": current["version"]}}
-    try:
-        store.transact([put(after, condition, **values), audit_entry(actor, "sla.update", "sla", "sla", current, after)])
-    except ConditionFailed as exc:
-        raise PreconditionFailedError("The SLA was changed meanwhile; read it again.") from exc
-    return {"hours": hours, "version": after["version"]}
+    return settings_items.replace(store, actor, keys.sla(actor.tenant_id), "sla", current, {"hours": hours}, if_match)
 
 
 def _due(start: str, hours: int) -> str:
