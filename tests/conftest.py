@@ -163,7 +163,8 @@ def a_user(api: Api, tenant: TenantCtx, roles: list[str]) -> tuple[str, str]:
 
 
 def a_customer(api: Api, tenant: TenantCtx, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Globex", "kind": "company", **fields}
+    """A customer; its default name is unique, as a second "Globex" would be a probable duplicate."""
+    body = {"name": f"Globex {uuid.uuid4().hex[:8]}", "kind": "company", **fields}
     r = api.post("/crm/customers", tenant.token, body)
     assert r.status == 201, r.body
     return r.json

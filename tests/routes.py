@@ -32,7 +32,7 @@ class Targets:
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     """Records of ``owner``'s tenant for one round of calls (some calls delete them)."""
-    customer = a_customer(api, owner, name="Alpha Secret Co", code=f"SECRET-{unique_email()[5:13]}")
+    customer = a_customer(api, owner, name=f"Alpha Secret Co {unique_email()[5:13]}", code=f"SECRET-{unique_email()[5:13]}")
     user = api.post("/admin/users", owner.token, {"email": unique_email("target"), "roles": ["viewer"], "password": PASSWORD})
     role_name = f"r{unique_email()[5:15]}"
     api.post("/admin/roles", owner.token, {"name": role_name, "permissions": ["crm.customers:read"]})
@@ -102,7 +102,7 @@ CALLS: list[Call] = [
     Call("DELETE", "/admin/roles/{name}", lambda t: (f"/admin/roles/{t.role_name}", None)),
     Call("GET", "/admin/audit", lambda t: ("/admin/audit", None)),
     Call("GET", "/crm/customers", lambda t: ("/crm/customers", None)),
-    Call("POST", "/crm/customers", lambda t: ("/crm/customers", {"name": "New Co", "kind": "company"})),
+    Call("POST", "/crm/customers", lambda t: ("/crm/customers", {"name": f"New Co {unique_email()[5:13]}", "kind": "company"})),
     Call("GET", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
     Call("PATCH", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", {"tags": ["x"]})),
     Call("GET", "/crm/customers/{customer_id}/timeline", lambda t: (f"/crm/customers/{t.customer_id}/timeline", None)),

@@ -49,10 +49,10 @@ def test_code_is_unique_per_tenant_case_insensitive(api, tenant):
 def test_changing_and_deleting_release_the_code(api, tenant):
     c = a_customer(api, tenant, code="REL-1")
     assert api.patch(f"/crm/customers/{c['id']}", tenant.token, {"code": "REL-2"}).status == 200
-    assert api.post("/crm/customers", tenant.token, {"name": "N", "kind": "person", "code": "REL-1"}).status == 201
-    assert api.post("/crm/customers", tenant.token, {"name": "N", "kind": "person", "code": "REL-2"}).status == 409
+    assert api.post("/crm/customers", tenant.token, {"name": "N1", "kind": "person", "code": "REL-1"}).status == 201
+    assert api.post("/crm/customers", tenant.token, {"name": "N2", "kind": "person", "code": "REL-2"}).status == 409
     assert api.delete(f"/crm/customers/{c['id']}", tenant.token).status == 204
-    assert api.post("/crm/customers", tenant.token, {"name": "N", "kind": "person", "code": "REL-2"}).status == 201
+    assert api.post("/crm/customers", tenant.token, {"name": "N3", "kind": "person", "code": "REL-2"}).status == 201
 
 
 def test_patch_changes_only_given_fields_and_null_clears(api, tenant):
@@ -222,3 +222,17 @@ def test_find_by_exact_email_or_phone(api):
     assert ids("email=new%40example.cn") == [zhang["id"]]
     api.delete(f"/crm/customers/{zhang['id']}", t.token)
     assert ids("email=new%40example.cn") == []
+
+
+def test_a_probable_duplicate_is_refused_unless_allowed(api, tenant):
+    first = a_customer(
+        api, tenant, name="Zhang Trading", emails=[{"address": "buy@zhang.cn"}], phones=[{"number": "+86 21 1234"}]
+    )
+    for body in ({"name": "ＺＨＡＮＧ  trading", "kind": "company"},  # same name once normalised
+                 {"name": "Other", "kind": "company", "emails": [{"address": "BUY@zhang.cn"}]},
+                 {"name": "Third", "kind": "company", "phones": [{"number": "+86 (21) 1234"}]}):  # fmt: skip
+        r = api.post("/crm/customers", tenant.token, body)
+        assert r.status == 409 and r.json["existing_id"] == first["id"], r.body
+    assert len(api.get("/crm/customers", tenant.token).json["items"]) == 1
+    allowed = api.post("/crm/customers?allow_duplicate=true", tenant.token, {"name": "Zhang Trading", "kind": "company"})
+    assert allowed.status == 201

@@ -40,6 +40,7 @@ class Resource:
     query_model: type[BaseModel]
     deleted_model: type[BaseModel]
     service: Any
+    create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
 
     @property
     def label(self) -> str:
@@ -60,7 +61,8 @@ def register(bp: Any, r: Resource) -> None:
         return Result(r.out_model(**item), etag=item["version"])
 
     def create(req: Request) -> Result:
-        item = r.service.create(STORE, req.me.actor(), req.body)
+        options = (req.query,) if r.create_query else ()
+        item = r.service.create(STORE, req.me.actor(), req.body, *options)
         result = out(item)
         result.headers["Location"] = f"{r.path}/{item['id']}"
         return result
@@ -84,7 +86,7 @@ def register(bp: Any, r: Resource) -> None:
 
     common = {"tag": r.tag}
     endpoint(bp, r.path, "POST", permission=f"{r.permissions}:create", summary=f"Create a {r.label}", body=r.create_model,
-             response=r.out_model, status=201, **common)(_named(f"create_{name}", create))  # fmt: skip
+             query=r.create_query, response=r.out_model, status=201, **common)(_named(f"create_{name}", create))  # fmt: skip
     endpoint(bp, r.path, "GET", permission=f"{r.permissions}:read", summary=f"List or search {r.label}s",
              query=r.query_model, response=r.page_model, **common)(_named(f"list_{name}s", list_))  # fmt: skip
     endpoint(bp, item_path, "GET", permission=f"{r.permissions}:read", summary=f"Read a {r.label}", response=r.out_model,

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core import entities
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType, Unique, normalise_phone
+from chalicelib.core.errors import ConflictError
 from chalicelib.core.store import Actor, Page, Store
-from chalicelib.crm.models import CustomerIn, CustomerPatch, CustomerQuery
+from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 
 
 def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -23,8 +26,41 @@ CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=cont
 public = entities.public
 
 
-def create(store: Store, actor: Actor, data: CustomerIn) -> dict[str, Any]:
-    return public(entities.create(store, actor, CUSTOMER, data.model_dump(mode="json")))
+def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) -> list[dict[str, str]]:
+    """Customers that are probably the same one: the same normalised name, email or phone.
+    One Query per name, email and phone (the name on gsi2, the others on their lookups)."""
+    found: dict[str, str] = {}
+    name = entities.normalise_name(fields["name"])
+    named = store.query_page(
+        tenant_id=tenant_id, partition=keys.name_index_pk(tenant_id, CUSTOMER.name), index="gsi2",
+        sort_condition=Key("gsi2sk").begins_with(name + "#"), limit=5, query_id="duplicates",
+    )  # fmt: skip
+    for item in named.items:
+        found.setdefault(item["id"], "name")
+    for kind, value in contact_points(fields):
+        partition, prefix = keys.lookup_prefix(tenant_id, CUSTOMER.name, kind, value)
+        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=5,
+                                query_id="duplicates")  # fmt: skip
+        for item in page.items:
+            found.setdefault(item["entity_id"], kind)
+    return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
+
+
+def create(store: Store, actor: Actor, data: CustomerIn, options: CreateOptions | None = None) -> dict[str, Any]:
+    fields = data.model_dump(mode="json")
+    if not (options and options.allow_duplicate):
+        duplicates = probable_duplicates(store, actor.tenant_id, fields)
+        if duplicates:
+            first = duplicates[0]
+            raise ConflictError(
+                f"This is probably customer {first['id']} (same {first['matched_on']}); "
+                "send allow_duplicate=true to create it anyway.",
+                errors=[{"loc": ["body", "name" if first["matched_on"] == "name" else f"{first['matched_on']}s"],
+                         "msg": "probable duplicate", "type": "duplicate"}],
+                existing_id=first["id"],
+                duplicates=duplicates,
+            )  # fmt: skip
+    return public(entities.create(store, actor, CUSTOMER, fields))
 
 
 def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:

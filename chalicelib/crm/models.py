@@ -98,6 +98,12 @@ class DeletedOut(PublicModel):
     updated_at: str
 
 
+class CreateOptions(StrictModel):
+    allow_duplicate: bool = Field(
+        default=False, description="Create even when a customer with the same name, email or phone exists (else 409)."
+    )
+
+
 class CustomerQuery(SyncQuery):
     email: Email | None = Field(default=None, description="Exact email (any of the record's emails).")
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = Field(

@@ -35,6 +35,7 @@ from chalicelib.crm.models import (
     ContactQuery,
     ConvertIn,
     ConvertOut,
+    CreateOptions,
     Customer360,
     CustomerIn,
     CustomerOut,
@@ -84,7 +85,7 @@ bp = Blueprint(__name__)
 
 crud.register(bp, crud.Resource(
     customers.CUSTOMER, "/crm/customers", "customer_id", "crm.customers", "crm",
-    CustomerIn, CustomerPatch, CustomerOut, CustomerPage, CustomerQuery, DeletedOut, customers,
+    CustomerIn, CustomerPatch, CustomerOut, CustomerPage, CustomerQuery, DeletedOut, customers, CreateOptions,
 ))  # fmt: skip
 crud.register(bp, crud.Resource(
     contacts.CONTACT, "/crm/contacts", "contact_id", "crm.contacts", "crm",
