@@ -28,6 +28,7 @@ class Targets:
     convert_lead_id: str
     opportunity_id: str
     ticket_id: str
+    duplicate_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -70,6 +71,7 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         convert_lead["id"],
         opportunity["id"],
         ticket["id"],
+        a_customer(api, owner, name=f"Alpha Secret Duplicate {unique_email()[5:13]}")["id"],
     )
 
 
@@ -107,6 +109,11 @@ CALLS: list[Call] = [
     Call("PATCH", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", {"tags": ["x"]})),
     Call("GET", "/crm/customers/{customer_id}/timeline", lambda t: (f"/crm/customers/{t.customer_id}/timeline", None)),
     Call("GET", "/crm/customers/{customer_id}/360", lambda t: (f"/crm/customers/{t.customer_id}/360", None)),
+    Call(
+        "POST",
+        "/crm/customers/{customer_id}/merge",
+        lambda t: (f"/crm/customers/{t.customer_id}/merge", {"duplicate_id": t.duplicate_id}),
+    ),
     Call("GET", "/crm/contacts", lambda t: ("/crm/contacts", None)),
     Call("POST", "/crm/contacts", lambda t: ("/crm/contacts", {"customer_id": t.customer_id, "name": "New Person"})),
     Call("GET", "/crm/contacts/{contact_id}", lambda t: (f"/crm/contacts/{t.contact_id}", None)),

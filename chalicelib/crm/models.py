@@ -711,3 +711,13 @@ class Customer360(PublicModel):
     open_tickets: list[TicketOut] | None
     purchases: PurchaseFigures | None
     preferences: list[ContactPreferences] | None
+
+
+class MergeIn(StrictModel):
+    duplicate_id: CustomerId = Field(description="The customer folded into this one and then deleted.")
+
+
+class MergeOut(PublicModel):
+    survivor_id: str
+    duplicate_id: str
+    moved: dict[str, int]

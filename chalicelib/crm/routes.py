@@ -12,6 +12,7 @@ from chalicelib.crm import (
     contacts,
     customers,
     leads,
+    merge,
     opportunities,
     orders,
     overview,
@@ -50,6 +51,8 @@ from chalicelib.crm.models import (
     LeadPage,
     LeadPatch,
     LeadQuery,
+    MergeIn,
+    MergeOut,
     OpportunityIn,
     OpportunityOut,
     OpportunityPage,
@@ -272,3 +275,10 @@ def put_sla(req: Request) -> Result:
 def customer_360(req: Request) -> Customer360:
     view = overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"], req.me.permissions.__contains__)
     return Customer360(**view)
+
+
+@endpoint(bp, "/crm/customers/{customer_id}/merge", "POST", permission="crm.customers:merge", tag="crm",
+          summary="Fold a duplicate customer's contacts, activities, opportunities, quotes, orders and tickets into this one",
+          body=MergeIn, response=MergeOut, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
+def merge_customer(req: Request) -> MergeOut:
+    return MergeOut(**merge.merge(STORE, req.me.actor(), req.params["customer_id"], req.body.duplicate_id))

@@ -15,6 +15,7 @@ CATALOGUE: dict[str, str] = {
     "crm.customers:create": "Create customers",
     "crm.customers:update": "Change customers",
     "crm.customers:delete": "Delete customers",
+    "crm.customers:merge": "Merge a duplicate customer into another (deletes the duplicate)",
     "crm.contacts:read": "Read contacts",
     "crm.contacts:create": "Create contacts",
     "crm.contacts:update": "Change contacts",
@@ -65,7 +66,15 @@ CATALOGUE: dict[str, str] = {
 _ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
     "owner": ("*",),
     "admin": ("*", "!tenant.owners:manage"),
-    "sales": ("crm.*", "!crm.*:delete", "!crm.pipeline:write", "!crm.sla:write", "erp.products:read", "erp.stock:read"),
+    "sales": (
+        "crm.*",
+        "!crm.*:delete",
+        "!crm.customers:merge",
+        "!crm.pipeline:write",
+        "!crm.sla:write",
+        "erp.products:read",
+        "erp.stock:read",
+    ),
     "service": (
         "crm.customers:read",
         "crm.customers:update",

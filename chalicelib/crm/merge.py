@@ -1,0 +1,76 @@
+"""Merging a duplicate customer into the one that survives.
+
+Every record of the duplicate (contacts, activities, opportunities, quotes, orders, tickets) is moved
+to the survivor in its own transaction, with its timeline entries; then the duplicate's remaining
+timeline entries move and the duplicate is deleted. A merge cut short is finished by running it
+again: moved records no longer hang off the duplicate, so nothing moves twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from chalicelib.core import entities, keys
+from chalicelib.core.errors import ValidationError
+from chalicelib.core.store import Actor, Store, audit_entry, delete, put
+from chalicelib.crm import activities, contacts, opportunities, orders, quotes, tickets
+from chalicelib.crm.customers import CUSTOMER
+
+MOVABLE = (contacts.CONTACT, activities.ACTIVITY, opportunities.OPPORTUNITY, quotes.QUOTE, orders.ORDER, tickets.TICKET)
+
+
+def _timeline(store: Store, tenant_id: str, customer_id: str) -> list[dict[str, Any]]:
+    return store.query_all(partition=keys.timeline_pk(tenant_id, customer_id))
+
+
+def _moved_entry(entry: dict[str, Any], tenant_id: str, survivor_id: str) -> dict[str, Any]:
+    moved = {k: v for k, v in entry.items() if k not in ("pk", "sk")}
+    return {
+        **keys.timeline(tenant_id, survivor_id, entry["at"], entry["kind"], entry["ref_id"]),
+        **moved,
+        "customer_id": survivor_id,
+    }
+
+
+def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, Any]:
+    """Fold ``duplicate_id`` into ``survivor_id``; returns what moved, per record type."""
+    if survivor_id == duplicate_id:
+        error = {"loc": ["body", "duplicate_id"], "msg": "same as the survivor", "type": "value"}
+        raise ValidationError("A customer cannot be merged into itself.", errors=[error])
+    entities.get(store, actor.tenant_id, CUSTOMER, survivor_id)
+    duplicate = entities.get(store, actor.tenant_id, CUSTOMER, duplicate_id, consistent=True)
+    entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in _timeline(store, actor.tenant_id, duplicate_id):
+        entries[entry["ref_id"]].append(entry)
+    moved: dict[str, int] = {}
+    for et in MOVABLE:
+        count = 0
+        while True:
+            page = entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100)
+            if not page.items:
+                break
+            for record in page.items:
+
+                def move_entries(
+                    _before: dict[str, Any], _after: dict[str, Any], ref: str = record["id"]
+                ) -> list[dict[str, Any]]:
+                    operations = []
+                    for entry in entries.pop(ref, []):
+                        operations.append(delete({"pk": entry["pk"], "sk": entry["sk"]}))
+                        operations.append(put(_moved_entry(entry, actor.tenant_id, survivor_id)))
+                    return operations
+
+                entities.update(store, actor, et, record["id"], {"customer_id": survivor_id}, None, move_entries, action="merge")
+                count += 1
+        moved[et.name] = count
+    for left in entries.values():  # entries of records deleted meanwhile: they move too
+        store.transact([op for e in left for op in (delete({"pk": e["pk"], "sk": e["sk"]}),
+                                                    put(_moved_entry(e, actor.tenant_id, survivor_id)))])  # fmt: skip
+    summary = {"survivor_id": survivor_id, "duplicate_id": duplicate_id, "moved": moved}
+
+    def record_merge(before: dict[str, Any]) -> list[dict[str, Any]]:
+        return [audit_entry(actor, "customer.merge", "customer", survivor_id, None, summary)]
+
+    entities.remove(store, actor, CUSTOMER, duplicate_id, duplicate["version"], record_merge)
+    return summary
