@@ -39,7 +39,7 @@ class Resource:
     page_model: type[BaseModel]
     query_model: type[BaseModel]
     deleted_model: type[BaseModel]
-    service: Any
+    service: Service  # the record type's module: create, list, update, remove (and present)
     create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
 
     @property

@@ -173,7 +173,7 @@ def reference_checks(tenant_id: str, references: Iterable[Reference]) -> Operati
     ]
 
 
-def _missing(reference: Reference, exc: ConditionFailed) -> ValidationError:
+def _missing(reference: Reference) -> ValidationError:
     return ValidationError(
         f"There is no {reference.et.label()} {reference.entity_id}.",
         errors=[{"loc": ["body", reference.field], "msg": f"no such {reference.et.label()}", "type": "reference"}],
@@ -206,7 +206,7 @@ def write_new(
         store.transact(operations)
     except ConditionFailed as exc:
         if exc.index is not None and exc.index < len(refs):
-            raise _missing(refs[exc.index], exc) from exc
+            raise _missing(refs[exc.index]) from exc
         for index, et, unique, value in owners:
             if exc.index == index:
                 raise _taken(et, unique, exc, value) from exc
@@ -378,7 +378,7 @@ def update(
         store.transact(operations)
     except ConditionFailed as exc:
         if exc.index is not None and exc.index >= first_ref:
-            raise _missing(refs[exc.index - first_ref], exc) from exc
+            raise _missing(refs[exc.index - first_ref]) from exc
         if exc.index in guard_at:
             unique, value = guard_at[exc.index]
             raise _taken(et, unique, exc, value) from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
@@ -25,7 +24,3 @@ def new_id(prefix: str) -> str:
 
 def id_pattern(prefix: str) -> str:
     return rf"^{prefix}_[0-9A-HJKMNP-TV-Z]{{26}}$"
-
-
-def is_id(prefix: str, value: str) -> bool:
-    return re.fullmatch(id_pattern(prefix), value) is not None

@@ -6,7 +6,7 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.core.web import PublicModel, StrictModel
 
@@ -54,4 +54,4 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["BaseModel", "Cursor", "Email", "Limit", "ListQuery", "Name", "PageOut", "SyncQuery", "iso"]
+__all__ = ["Cursor", "Email", "Limit", "ListQuery", "Name", "PageOut", "SyncQuery", "iso"]

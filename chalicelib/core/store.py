@@ -188,10 +188,6 @@ def put_new(item: dict[str, Any]) -> dict[str, Any]:
     return put(item, "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
 
 
-def put_if_version(item: dict[str, Any], version: int) -> dict[str, Any]:
-    return put(item, "version = :expected", ExpressionAttributeValues={":expected": version})
-
-
 def delete(key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"Key": key}
     if condition:
@@ -199,10 +195,6 @@ def delete(key: dict[str, str], condition: str | None = None, values: dict[str, 
     if values:
         body["ExpressionAttributeValues"] = values
     return {"Delete": body}
-
-
-def delete_if_version(key: dict[str, str], version: int) -> dict[str, Any]:
-    return delete(key, "version = :expected", {":expected": version})
 
 
 def audit_entry(

@@ -153,10 +153,6 @@ def _lead_body(row: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-def _first(values: list[dict[str, Any]], key: str) -> str:
-    return str(values[0][key]) if values else ""
-
-
 SPECS = {
     "customers": Spec(
         CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: body,
