@@ -274,6 +274,22 @@ def crm_call_counts(api: Any, token: str, measure: Any) -> None:
     assert made.json["created"] == 1000, made.body[:300]
     measure("POST /import/customers (the same 1,000 rows again: updates)",
             lambda: api.call("POST", "/import/customers", token, **csv_call))  # fmt: skip
+    ownership_call_counts(api, token, measure)
+
+
+def ownership_call_counts(api: Any, token: str, measure: Any) -> None:
+    """What a permission granted over own records only costs (a sales_rep)."""
+    from tests.conftest import PASSWORD, login
+
+    api.post("/admin/users", token, {"email": "rep@bench.example", "roles": ["sales_rep"], "password": PASSWORD})
+    rep = login(api, "rep@bench.example")
+    own = api.post("/crm/customers", rep, {"name": "Rep Own Co", "kind": "company"}).json["id"]
+    pool = api.post("/crm/customers", token, {"name": "Pool Co", "kind": "company", "owner_id": None}).json["id"]
+    measure("GET /crm/customers/{id} (sales_rep, own customer)", lambda: api.get(f"/crm/customers/{own}", rep))
+    measure("PATCH /crm/customers/{id} (sales_rep, own customer)",
+            lambda: api.patch(f"/crm/customers/{own}", rep, {"tags": ["t"]}))  # fmt: skip
+    measure("GET /crm/customers (sales_rep: own records, one page)", lambda: api.get("/crm/customers", rep))
+    measure("POST /crm/customers/{id}/claim (from the pool)", lambda: api.post(f"/crm/customers/{pool}/claim", rep))
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ class Targets:
     opportunity_id: str
     ticket_id: str
     duplicate_id: str
+    pool_customer_id: str
+    pool_lead_id: str
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -52,7 +54,11 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     }
     quote, accept_quote = (api.post("/crm/quotes", owner.token, priced).json for _ in range(2))
     order, draft_order = (api.post("/crm/orders", owner.token, priced).json for _ in range(2))
-    lead_body = {"name": "Alpha Secret Lead", "company_name": "Alpha Secret Prospect", "email": "lead@alpha.example"}
+    lead_body = {
+        "name": "Alpha Secret Lead",
+        "company_name": f"Alpha Secret Prospect {unique_email()[5:13]}",
+        "email": "lead@alpha.example",
+    }
     lead, convert_lead = (api.post("/crm/leads", owner.token, lead_body).json for _ in range(2))
     deal = {"customer_id": customer["id"], "name": "Alpha secret deal", "amount": "5000", "currency": "CNY"}
     opportunity = api.post("/crm/opportunities", owner.token, deal).json
@@ -72,6 +78,8 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         opportunity["id"],
         ticket["id"],
         a_customer(api, owner, name=f"Alpha Secret Duplicate {unique_email()[5:13]}")["id"],
+        a_customer(api, owner, name=f"Alpha Secret Pool {unique_email()[5:13]}", owner_id=None)["id"],
+        api.post("/crm/leads", owner.token, {**lead_body, "email": unique_email("pool"), "owner_id": None}).json["id"],
     )
 
 
@@ -113,6 +121,13 @@ CALLS: list[Call] = [
         "POST",
         "/crm/customers/{customer_id}/merge",
         lambda t: (f"/crm/customers/{t.customer_id}/merge", {"duplicate_id": t.duplicate_id}),
+    ),
+    Call("POST", "/crm/customers/{customer_id}/claim", lambda t: (f"/crm/customers/{t.pool_customer_id}/claim", None)),
+    Call("POST", "/crm/customers/{customer_id}/release", lambda t: (f"/crm/customers/{t.pool_customer_id}/release", None)),
+    Call(
+        "POST",
+        "/crm/customers/{customer_id}/assign",
+        lambda t: (f"/crm/customers/{t.pool_customer_id}/assign", {"owner_id": t.user_id}),
     ),
     Call("GET", "/crm/contacts", lambda t: ("/crm/contacts", None)),
     Call("POST", "/crm/contacts", lambda t: ("/crm/contacts", {"customer_id": t.customer_id, "name": "New Person"})),
@@ -162,6 +177,9 @@ CALLS: list[Call] = [
     Call("GET", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", None)),
     Call("PATCH", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", {"status": "contacted"})),
     Call("POST", "/crm/leads/{lead_id}/convert", lambda t: (f"/crm/leads/{t.convert_lead_id}/convert", None)),
+    Call("POST", "/crm/leads/{lead_id}/claim", lambda t: (f"/crm/leads/{t.pool_lead_id}/claim", None)),
+    Call("POST", "/crm/leads/{lead_id}/release", lambda t: (f"/crm/leads/{t.pool_lead_id}/release", None)),
+    Call("POST", "/crm/leads/{lead_id}/assign", lambda t: (f"/crm/leads/{t.pool_lead_id}/assign", {"owner_id": t.user_id})),
     Call("DELETE", "/crm/leads/{lead_id}", lambda t: (f"/crm/leads/{t.lead_id}", None)),
     Call("GET", "/crm/opportunities", lambda t: ("/crm/opportunities", None)),
     Call(

@@ -123,3 +123,36 @@ def test_import_refusals(api, tenant):
     assert import_csv(api, viewer, csv_bytes([good_row(1)], "utf-8")).status == 403
     assert api.get("/export/customers", viewer, headers={"accept": "text/csv"}).status == 403
     assert api.get("/crm/customers", tenant.token).json["items"] == []
+
+
+def test_probable_duplicates_become_row_errors_unless_allowed(api, tenant):
+    stored = a_customer(api, tenant, name="Xihu Tea 茶业", emails=[{"address": "tea@xihu.example"}])
+    rows = [
+        ["D1", "ＸＩＨＵ  tea 茶业", "公司", "", "", "", "", "", "", ""],  # the stored name: full width, case, spaces
+        ["D2", "New Tea Co", "公司", "", "TEA@xihu.example", "", "", "", "", ""],  # the stored email
+        ["D3", "Fresh Leaf Ltd", "公司", "+86 571 1234", "", "", "", "", "", ""],
+        ["D4", "FRESH LEAF LTD", "公司", "", "", "", "", "", "", ""],  # an earlier row of the file
+        ["D5", "Other Leaf Ltd", "公司", "+86-571-1234", "", "", "", "", "", ""],  # row D3's phone
+    ]
+    data = csv_bytes(rows, "utf-8")
+    result = import_csv(api, tenant.token, data).json
+    assert (result["created"], result["failed"]) == (1, 4), result["errors"]
+    reasons = {e["row"]: (e["field"], e["reason"]) for e in result["errors"]}
+    assert reasons[2] == ("name", f"probably customer {stored['id']} (same name)")
+    assert reasons[3] == ("email", f"probably customer {stored['id']} (same email)")
+    assert reasons[5] == ("name", "probably the same customer as row 4 (same name)")
+    assert reasons[6] == ("phone", "probably the same customer as row 4 (same phone)")
+
+    allowed = import_csv(api, tenant.token, data, "?allow_duplicates=true").json
+    assert (allowed["created"], allowed["updated"], allowed["failed"]) == (4, 1, 0)  # D3 exists now: updated
+
+
+def test_known_points_are_read_at_once_only_while_the_partitions_are_small(api, tenant):
+    from chalicelib.core.web import STORE
+    from chalicelib.crm import customers
+
+    for n in range(3):
+        a_customer(api, tenant, name=f"Small Partition {n}")
+    known = customers.known_points(STORE, tenant.id, at_most=10)
+    assert known is not None and ("name", "small partition 1") in known
+    assert customers.known_points(STORE, tenant.id, at_most=2) is None  # then the import asks row by row

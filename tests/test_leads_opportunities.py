@@ -109,3 +109,27 @@ def test_admins_edit_the_pipeline_and_sales_use_it(api, tenant):
     customer = a_customer(api, tenant)
     opp = api.post("/crm/opportunities", sales, {"customer_id": customer["id"], "name": "x", "currency": "CNY"}).json
     assert (opp["stage"], opp["probability"]) == ("lead_in", 5)
+
+
+def test_converting_a_lead_of_a_known_company_asks_to_attach_it(api, tenant):
+    existing = a_customer(api, tenant, name="Initech GmbH")
+    lead = api.post("/crm/leads", tenant.token, {"name": "Peter Gibbons", "company_name": "INITECH  gmbh"}).json
+    path = f"/crm/leads/{lead['id']}/convert"
+    refused = api.post(path, tenant.token, {})
+    assert refused.status == 409 and refused.json["existing_id"] == existing["id"]
+    assert api.get(f"/crm/leads/{lead['id']}", tenant.token).json["status"] == "new"
+
+    converted = api.post(path, tenant.token, {"customer_id": existing["id"]})
+    assert converted.status == 201, converted.body
+    assert converted.json["lead"]["customer_id"] == existing["id"]
+    contact = api.get(f"/crm/contacts/{converted.json['lead']['contact_id']}", tenant.token).json
+    assert contact["customer_id"] == existing["id"]
+    named = api.get("/crm/customers?name_prefix=initech", tenant.token).json["items"]
+    assert [c["id"] for c in named] == [existing["id"]]  # no second Initech
+
+    other = api.post("/crm/leads", tenant.token, {"name": "Bill L.", "company_name": "Initech GmbH"}).json
+    missing = api.post(f"/crm/leads/{other['id']}/convert", tenant.token, {"customer_id": "cus_01M8JZ8N0XHMFZFK7SWV6DBJG9"})
+    assert missing.status == 422 and missing.json["errors"][0]["loc"] == ["body", "customer_id"]
+    anyway = api.post(f"/crm/leads/{other['id']}/convert", tenant.token, {"allow_duplicate": True})
+    assert anyway.status == 201
+    assert len(api.get("/crm/customers?name_prefix=initech", tenant.token).json["items"]) == 2

@@ -48,6 +48,8 @@ ALLOWED = {
     "sales": EVERYONE
     | CUSTOMER_READ
     | {("POST", "/crm/customers"), ("PATCH", "/crm/customers/{customer_id}")}
+    | {("POST", f"/crm/customers/{{customer_id}}/{a}") for a in ("claim", "release", "assign")}
+    | {("POST", f"/crm/leads/{{lead_id}}/{a}") for a in ("claim", "release", "assign")}
     | crud(*CONTACTS, "read", "create", "update")
     | crud(*ACTIVITIES, "read", "create", "update")
     | QUOTE_READ

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType
+from chalicelib.core.entities import POOL, EntityType
+from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, PreconditionFailedError
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.core.web import STORE, Request, Result, endpoint
 
@@ -41,6 +42,7 @@ class Resource:
     deleted_model: type[BaseModel]
     service: Service  # the record type's module: create, list, update, remove (and present)
     create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
+    assign_model: type[BaseModel] | None = None  # a shared pool: claim, release and assign routes
 
     @property
     def label(self) -> str:
@@ -50,6 +52,97 @@ class Resource:
 def _named(name: str, view: Any) -> Any:
     view.__name__ = view.__qualname__ = name
     return view
+
+
+def _list_visible(r: Resource, req: Request) -> Page:
+    """The list, by owner when asked (``me``, ``none`` for the pool, a user id); a user who may
+    read only their own records gets their own, and the pool's when they search."""
+    q, me, read = req.query, req.me.user_id, f"{r.permissions}:read"
+    owner = getattr(q, "owner", None)
+    owner = me if owner == "me" else owner
+    scoped = r.et.owned and req.me.own_only(read)
+    if scoped and owner not in (None, me, POOL):
+        raise PermissionDeniedError(
+            f"You may list only your own {r.label}s and the pool: {read} is granted to you over your own records.",
+            permission=read,
+        )
+    others = sorted(set(q.model_fields_set) - {"limit", "cursor", "owner"})
+    if owner is not None and others:
+        raise BadRequestError(
+            f"owner cannot be combined with {others[0]}.",
+            errors=[{"loc": ["query", others[0]], "msg": "not with owner", "type": "conflict"}],
+        )
+    if owner is not None or (scoped and not others):
+        return entities.lookup(STORE, req.me.tenant_id, r.et, "owner", owner or me, q.limit, q.cursor, newest_first=True)
+    page = r.service.list(STORE, req.me.tenant_id, q)
+    if scoped:
+        return Page([i for i in page.items if i.get("owner_id") in (None, me)], page.next_cursor)
+    return page
+
+
+def _change_owner(r: Resource, req: Request, decide: Any, action: str) -> dict[str, Any]:
+    """One owner change, as a versioned update; a concurrent change is read again and decided anew."""
+    for _attempt in range(3):
+        try:
+            return entities.update(STORE, req.me.actor(), r.et, req.params[r.id_param], decide, None, action=action)
+        except PreconditionFailedError:
+            continue
+    raise ConflictError(f"The {r.label} keeps changing; try again.")
+
+
+def register_pool(bp: Any, r: Resource) -> None:
+    """Claim from the shared pool, release into it, assign to anyone: each audited (claim, release,
+    reassign) with the owner before and after."""
+    item_path = f"{r.path}/{{{r.id_param}}}"
+    ids = {r.id_param: r.et.id_pattern}
+    name, read = r.et.name, f"{r.permissions}:read"
+
+    def claim(req: Request) -> Result:
+        me = req.me.user_id
+
+        def decide(before: dict[str, Any]) -> dict[str, Any]:
+            owner = before.get("owner_id")
+            if owner not in (None, me):
+                if req.me.own_only(read):
+                    raise NotFoundError(f"There is no {r.label} {before['id']}.")
+                raise ConflictError(f"This {r.label} belongs to another user; it must be released first.", owner_id=owner)
+            return {"owner_id": me}
+
+        item = _change_owner(r, req, decide, "claim")
+        return Result(r.out_model(**entities.public(item)), etag=item["version"])
+
+    def release(req: Request) -> Result:
+        me, may_assign = req.me.user_id, req.me.holds(f"{r.permissions}:assign")
+
+        def decide(before: dict[str, Any]) -> dict[str, Any]:
+            owner = before.get("owner_id")
+            if owner not in (None, me) and not may_assign:
+                if req.me.own_only(read):
+                    raise NotFoundError(f"There is no {r.label} {before['id']}.")
+                raise PermissionDeniedError(
+                    f"This {r.label} is not yours; releasing another user's needs {r.permissions}:assign.",
+                    permission=f"{r.permissions}:assign",
+                )
+            return {"owner_id": None}
+
+        item = _change_owner(r, req, decide, "release")
+        return Result(r.out_model(**entities.public(item)), etag=item["version"])
+
+    def assign(req: Request) -> Result:
+        item = entities.update(STORE, req.me.actor(), r.et, req.params[r.id_param], {"owner_id": req.body.owner_id},
+                               req.if_match, action="reassign")  # fmt: skip
+        return Result(r.out_model(**entities.public(item)), etag=item["version"])
+
+    common = {"tag": r.tag, "path_params": ids, "response": r.out_model}
+    endpoint(bp, f"{item_path}/claim", "POST", permission=f"{r.permissions}:claim",
+             summary=f"Claim a {r.label} from the shared pool (yours already: no change)", **common)(
+        _named(f"claim_{name}", claim))  # fmt: skip
+    endpoint(bp, f"{item_path}/release", "POST", permission=f"{r.permissions}:claim",
+             summary=f"Release your {r.label} into the shared pool (another user's: needs assign)", **common)(
+        _named(f"release_{name}", release))  # fmt: skip
+    endpoint(bp, f"{item_path}/assign", "POST", permission=f"{r.permissions}:assign", body=r.assign_model,
+             summary=f"Give a {r.label} to a user, or to the pool with null", etag=True, **common)(
+        _named(f"assign_{name}", assign))  # fmt: skip
 
 
 def register(bp: Any, r: Resource) -> None:
@@ -68,7 +161,7 @@ def register(bp: Any, r: Resource) -> None:
         return result
 
     def list_(req: Request) -> Any:
-        page = r.service.list(STORE, req.me.tenant_id, req.query)
+        page = _list_visible(r, req)
         items = [r.deleted_model(**i) if i.get("deleted") else r.out_model(**i) for i in page.items]
         return r.page_model(items=items, next_cursor=page.next_cursor)
 
@@ -96,3 +189,5 @@ def register(bp: Any, r: Resource) -> None:
              path_params=ids, etag=True, **common)(_named(f"update_{name}", update))  # fmt: skip
     endpoint(bp, item_path, "DELETE", permission=f"{r.permissions}:delete", summary=f"Delete a {r.label}", path_params=ids,
              status=204, etag=True, **common)(_named(f"delete_{name}", delete))  # fmt: skip
+    if r.assign_model is not None:
+        register_pool(bp, r)

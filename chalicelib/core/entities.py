@@ -17,12 +17,20 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import ids, keys
-from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PreconditionFailedError, ValidationError
+from chalicelib.core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    ValidationError,
+)
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
 
 TOMBSTONE_DAYS = 90
 INTERNAL = {"tenant_id"}
+POOL = "none"  # the owner lookup's value for records nobody owns (the shared pool)
 
 Operations = list[dict[str, Any]]
 
@@ -59,6 +67,12 @@ class EntityType:
     uniques: tuple[Unique, ...] = ()
     # Exact-match lookups: (kind, value) pairs of an item, e.g. ("email", "a@b.c"), ("phone", "+861")
     lookups: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
+    # Records with an owner (``owner_id``, absent when in the shared pool), listed by owner.
+    owned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.owned:
+            OWNED[self.id_pattern] = self
 
     @property
     def id_pattern(self) -> str:
@@ -66,6 +80,9 @@ class EntityType:
 
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+
+OWNED: dict[str, EntityType] = {}  # owned record types by the pattern of their ids
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
@@ -91,10 +108,11 @@ def _guard_item(et: EntityType, tenant_id: str, unique: Unique, item: dict[str, 
 
 
 def _lookup_items(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    if et.lookups is None:
-        return {}
+    pairs = list(et.lookups(item)) if et.lookups else []
+    if et.owned:
+        pairs.append(("owner", item.get("owner_id") or POOL))
     found = {}
-    for kind, value in et.lookups(item):
+    for kind, value in pairs:
         if value:
             key = keys.lookup(tenant_id, et.name, kind, value, item["id"])
             found[(key["pk"], key["sk"])] = {**key, "entity_id": item["id"]}
@@ -135,6 +153,12 @@ def new_item(
         "created_by": actor.user_id,
         "updated_by": actor.user_id,
     }
+    if et.owned:
+        owner = fields.get("owner_id", actor.user_id)  # absent: the creator; None: the shared pool
+        if owner is None:
+            item.pop("owner_id", None)
+        else:
+            item["owner_id"] = owner
     item.update(indexes(et, actor.tenant_id, item))
     return item
 
@@ -160,24 +184,57 @@ class Reference:
     et: EntityType
     entity_id: str
 
+    def key(self, tenant_id: str) -> dict[str, str]:
+        return keys.entity(tenant_id, self.et.name, self.entity_id)
 
-def reference_checks(tenant_id: str, references: Iterable[Reference]) -> Operations:
-    return [
-        {
-            "ConditionCheck": {
-                "Key": keys.entity(tenant_id, ref.et.name, ref.entity_id),
-                "ConditionExpression": "attribute_exists(pk)",
-            }
-        }
-        for ref in references
-    ]
+    def label(self) -> str:
+        return self.et.label()
 
 
-def _missing(reference: Reference) -> ValidationError:
+@dataclasses.dataclass(frozen=True)
+class UserReference:
+    """A field naming a user of the tenant (an owner), who must be a member when the write happens."""
+
+    field: str
+    entity_id: str
+
+    def key(self, tenant_id: str) -> dict[str, str]:
+        return keys.member(tenant_id, self.entity_id)
+
+    def label(self) -> str:
+        return "user"
+
+
+def reference_checks(tenant_id: str, references: Iterable[Reference | UserReference]) -> Operations:
+    return [{"ConditionCheck": {"Key": ref.key(tenant_id), "ConditionExpression": "attribute_exists(pk)"}} for ref in references]
+
+
+def _missing(reference: Reference | UserReference) -> ValidationError:
     return ValidationError(
-        f"There is no {reference.et.label()} {reference.entity_id}.",
-        errors=[{"loc": ["body", reference.field], "msg": f"no such {reference.et.label()}", "type": "reference"}],
+        f"There is no {reference.label()} {reference.entity_id}.",
+        errors=[{"loc": ["body", reference.field], "msg": f"no such {reference.label()}", "type": "reference"}],
     )
+
+
+def _owner_reference(et: EntityType, actor: Actor, before: dict[str, Any] | None, after: dict[str, Any]) -> list[UserReference]:
+    """A new owner other than the acting user must be a member of the tenant."""
+    owner = after.get("owner_id")
+    if not et.owned or owner is None or owner == actor.user_id or (before and before.get("owner_id") == owner):
+        return []
+    return [UserReference("owner_id", owner)]
+
+
+def _check_own(et: EntityType, actor: Actor, before: dict[str, Any], after: dict[str, Any] | None) -> None:
+    """An action granted over own records only: the record must be the user's, and stay so."""
+    if not (actor.own_only and et.owned):
+        return
+    if before.get("owner_id") != actor.user_id:
+        raise PermissionDeniedError(f"This {et.label()} is not yours; you may change only your own.")
+    if after is not None and after.get("owner_id") != actor.user_id:
+        raise PermissionDeniedError(
+            f"Giving this {et.label()} to someone else needs the permission over all {et.label()}s.",
+            errors=[{"loc": ["body", "owner_id"], "msg": "only your own", "type": "permission"}],
+        )
 
 
 def write_new(
@@ -185,11 +242,13 @@ def write_new(
     ets_items: list[tuple[EntityType, dict[str, Any]]],
     actor: Actor,
     extra: Operations | None = None,
-    references: Iterable[Reference] = (),
+    references: Iterable[Reference | UserReference] = (),
 ) -> None:
     """Write several new records in one transaction; a unique clash names the field and the holder,
     a missing referenced record names the field."""
     refs = list(references)
+    for et, item in ets_items:
+        refs.extend(r for r in _owner_reference(et, actor, None, item) if r not in refs)
     operations: Operations = reference_checks(actor.tenant_id, refs)
     owners: list[tuple[int, EntityType, Unique, Any]] = []
     for et, item in ets_items:
@@ -219,7 +278,7 @@ def create(
     et: EntityType,
     fields: dict[str, Any],
     extra: Operations | None = None,
-    references: Iterable[Reference] = (),
+    references: Iterable[Reference | UserReference] = (),
 ) -> dict[str, Any]:
     item = new_item(et, actor, fields)
     write_new(store, [(et, item)], actor, extra, references)
@@ -338,15 +397,22 @@ def update(
     if_match: int | None,
     extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
     action: str = "update",
-    references: Iterable[Reference] = (),
+    references: Iterable[Reference | UserReference] = (),
 ) -> dict[str, Any]:
-    """Apply ``changes`` (or a function of the current item giving them) as one versioned write."""
+    """Apply ``changes`` (or a function of the current item giving them) as one versioned write.
+
+    A change of owner is audited as ``<type>.reassign`` (unless the caller names the action)."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
     applied = changes(before) if callable(changes) else changes
     after = {**before, **applied}
+    if et.owned and after.get("owner_id") is None:
+        after.pop("owner_id", None)
+    _check_own(et, actor, before, after)
     if public(after) == public(before):
         return before
+    if et.owned and before.get("owner_id") != after.get("owner_id") and action == "update":
+        action = "reassign"
     now = utcnow()
     after.update(version=before["version"] + 1, updated_at=now, updated_by=actor.user_id)
     after.update(indexes(et, actor.tenant_id, after))
@@ -371,7 +437,7 @@ def update(
     operations.extend(lookup_changes(et, actor.tenant_id, before, after))
     if extra:
         operations.extend(extra(before, after))
-    refs = list(references)
+    refs = [*references, *_owner_reference(et, actor, before, after)]
     first_ref = len(operations)
     operations.extend(reference_checks(actor.tenant_id, refs))
     try:
@@ -402,6 +468,7 @@ def remove(
     ``check`` may refuse on the state read (the write is conditional on that very version)."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
+    _check_own(et, actor, before, None)
     if check:
         check(before)
     now = utcnow()
@@ -411,6 +478,7 @@ def remove(
         "id": entity_id,
         "deleted": True,
         "updated_at": now,
+        **({"owner_id": before["owner_id"]} if before.get("owner_id") else {}),
         "expires_at": int(time.time()) + TOMBSTONE_DAYS * 86400,
     }
     operations = [

@@ -33,6 +33,7 @@ class Actor:
     user_id: str
     email: str = ""
     request_id: str = ""
+    own_only: bool = False  # the action is granted over the user's own records only
 
 
 class ConditionFailed(Exception):
@@ -149,6 +150,27 @@ class Store:
             if "LastEvaluatedKey" not in answer:
                 return items
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def query_bounded(
+        self, *, tenant_id: str, partition: str, index: str | None = None, at_most: int
+    ) -> list[dict[str, Any]] | None:
+        """Every item of a partition if it holds at most ``at_most``, else None (the caller then
+        asks item by item): for bulk checks where reading the partition is cheaper."""
+        if not keys.belongs_to(tenant_id, partition):
+            raise ValueError("query outside the tenant's key space")
+        hash_attr = {"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]
+        params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": Key(hash_attr).eq(partition),
+                                  "Limit": at_most + 1}  # fmt: skip
+        if index:
+            params["IndexName"] = index
+        items: list[dict[str, Any]] = []
+        while len(items) <= at_most:
+            answer = self.client.query(**params)
+            items.extend(to_plain(i) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                break
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return items if len(items) <= at_most else None
 
     # ---- writes ------------------------------------------------------------------------------
     def transact(self, operations: Sequence[dict[str, Any]]) -> None:

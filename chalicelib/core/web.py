@@ -23,14 +23,16 @@ from chalice.app import AuthResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib.core import observability
+from chalicelib.core import keys, observability
 from chalicelib.core.config import settings
 from chalicelib.core.errors import (
     STATUS_ERRORS,
     ApiError,
     AuthenticationError,
     BadRequestError,
+    NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     PreconditionFailedError,
     UnsupportedMediaTypeError,
     ValidationError,
@@ -333,6 +335,63 @@ def _check_params(spec: RouteSpec, params: dict[str, str]) -> None:
             )
 
 
+def _owner_scope(spec: RouteSpec, principal: Principal, params: dict[str, str], body: Any) -> Principal:
+    """Enforce a permission granted over own records only (``p@own``).
+
+    A record named in the path must be the user's (a pool record is readable); one the user may
+    not even read answers 404, one they may read but not act on answers 403. A body may name only
+    customers the user may read, and only the user as owner. The writes themselves check the owner
+    again on the version they replace (``entities.update``), so a concurrent reassignment cannot
+    slip through between this check and the write.
+    """
+    from chalicelib.core import entities  # entities -> schemas -> web: imported when first needed
+
+    assert spec.permission is not None
+    resource = spec.permission.split(":")[0]
+    _check_customer(principal, body)
+    owner = getattr(body, "owner_id", None) if "owner_id" in getattr(body, "model_fields_set", ()) else principal.user_id
+    if owner != principal.user_id and not (
+        f"{resource}:update" in principal.permissions or principal.holds(f"{resource}:assign")
+    ):
+        raise PermissionDeniedError(
+            f"Giving a record to someone else needs {resource}:update over all records, or {resource}:assign.",
+            permission=f"{resource}:assign",
+            errors=[{"loc": ["body", "owner_id"], "msg": "only yourself", "type": "permission"}],
+        )
+    if not principal.own_only(spec.permission):
+        return principal
+    for name, pattern in spec.path_params.items():
+        et = entities.OWNED.get(pattern)
+        if et is None:
+            continue
+        item = STORE.get(keys.entity(principal.tenant_id, et.name, params[name]), consistent=True)
+        if item is None:
+            break  # the handler answers 404
+        owner = item.get("owner_id")
+        if owner == principal.user_id or (owner is None and spec.method == "GET"):
+            break
+        if owner is None or not principal.own_only(f"{resource}:read"):
+            raise PermissionDeniedError(
+                f"This {et.label()} is not yours: {spec.permission} is granted to you over your own records only.",
+                permission=spec.permission,
+            )
+        raise NotFoundError(f"There is no {et.label()} {params[name]}.")
+    return dataclasses.replace(principal, acting_own_only=True)
+
+
+def _check_customer(principal: Principal, body: Any) -> None:
+    """A customer named in the body, by a user who may read only their own customers (and the pool)."""
+    customer_id = getattr(body, "customer_id", None) if "customer_id" in getattr(body, "model_fields_set", ()) else None
+    if not customer_id or not principal.own_only("crm.customers:read"):
+        return
+    item = STORE.get(keys.entity(principal.tenant_id, "customer", customer_id))
+    if item is not None and item.get("owner_id") not in (None, principal.user_id):
+        raise ValidationError(
+            f"There is no customer {customer_id}.",
+            errors=[{"loc": ["body", "customer_id"], "msg": "no such customer", "type": "reference"}],
+        )
+
+
 def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]) -> Response:
     principal = None if spec.public else _authenticate(request)
     if principal is not None and spec.permission is not None:
@@ -340,6 +399,8 @@ def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, param
     _check_params(spec, params)
     query = _parse_query(spec, request)
     body = _parse_body(spec, request)
+    if principal is not None and spec.permission is not None:
+        principal = _owner_scope(spec, principal, params, body)
     identity = (request.context or {}).get("identity") or {}
     req = Request(
         principal=principal,

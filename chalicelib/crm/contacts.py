@@ -17,7 +17,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-CONTACT = EntityType("contact", "con", lookups=_lookups)
+CONTACT = EntityType("contact", "con", lookups=_lookups, owned=True)
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:

@@ -22,14 +22,50 @@ def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(phone["number"])
 
 
-CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=contact_points)
+CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True)
 public = entities.public
 
 
-def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) -> list[dict[str, str]]:
+def points(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """A customer's name, emails and phones in the form their index keys hold them."""
+    points = [("name", entities.normalise_name(fields["name"]))]
+    points.extend((kind, keys.lookup_prefix("t", CUSTOMER.name, kind, value)[1]) for kind, value in contact_points(fields))
+    return points
+
+
+def known_points(store: Store, tenant_id: str, at_most: int) -> dict[tuple[str, str], str] | None:
+    """Every stored customer's name, email and phone (as ``points`` gives them) to its id, read
+    partition by partition; None when a partition holds more than ``at_most`` entries (then asking
+    record by record is cheaper). For bulk checks: an import of thousands of rows."""
+    found: dict[tuple[str, str], str] = {}
+    names = store.query_bounded(tenant_id=tenant_id, partition=keys.name_index_pk(tenant_id, CUSTOMER.name), index="gsi2",
+                                at_most=at_most)  # fmt: skip
+    if names is None:
+        return None
+    for item in names:
+        found.setdefault(("name", item["gsi2sk"].rsplit("#", 1)[0]), item["id"])
+    for kind in ("email", "phone"):
+        partition, _ = keys.lookup_prefix(tenant_id, CUSTOMER.name, kind, "")
+        entries = store.query_bounded(tenant_id=tenant_id, partition=partition, at_most=at_most)
+        if entries is None:
+            return None
+        for item in entries:
+            found.setdefault((kind, item["sk"].rsplit("#", 1)[0] + "#"), item["entity_id"])
+    return found
+
+
+def probable_duplicates(
+    store: Store, tenant_id: str, fields: dict[str, Any], known: dict[tuple[str, str], str] | None = None
+) -> list[dict[str, str]]:
     """Customers that are probably the same one: the same normalised name, email or phone.
-    One Query per name, email and phone (the name on gsi2, the others on their lookups)."""
+    From ``known`` when given, else one Query per name, email and phone (the name on gsi2, the
+    others on their lookups)."""
     found: dict[str, str] = {}
+    if known is not None:
+        for kind, value in points(fields):
+            if (kind, value) in known:
+                found.setdefault(known[(kind, value)], kind)
+        return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
     name = entities.normalise_name(fields["name"])
     named = store.query_page(
         tenant_id=tenant_id, partition=keys.name_index_pk(tenant_id, CUSTOMER.name), index="gsi2",
@@ -48,6 +84,8 @@ def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) ->
 
 def create(store: Store, actor: Actor, data: CustomerIn, options: CreateOptions | None = None) -> dict[str, Any]:
     fields = data.model_dump(mode="json")
+    if "owner_id" not in data.model_fields_set:
+        del fields["owner_id"]  # the creator owns it
     if not (options and options.allow_duplicate):
         duplicates = probable_duplicates(store, actor.tenant_id, fields)
         if duplicates:

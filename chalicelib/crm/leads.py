@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, normalise_phone
+from chalicelib.core.entities import EntityType, Reference, normalise_phone
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
 from chalicelib.core.store import Actor, Page, Store, utcnow
-from chalicelib.crm import opportunities
+from chalicelib.crm import customers, opportunities
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import ConvertIn, LeadIn, LeadPatch, LeadQuery, OpportunityIn
@@ -33,14 +33,14 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(item["phone"])
 
 
-LEAD = EntityType("lead", "lea", lookups=_lookups)
+LEAD = EntityType("lead", "lea", lookups=_lookups, owned=True)
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    """Stored fields of a new lead from its validated body (API or import)."""
+    """Stored fields of a new lead from its validated body (API or import); without ``owner_id`` the
+    creator owns it, with ``owner_id: null`` it goes to the shared pool."""
     return {
         **body,
-        "owner_id": body.get("owner_id") or actor.user_id,
         "status": "new",
         "disqualify_reason": None,
         "customer_id": None,
@@ -51,7 +51,8 @@ def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 
 def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
-    return entities.public(entities.create(store, actor, LEAD, new_fields(data.model_dump(mode="json"), actor)))
+    body = data.model_dump(mode="json", exclude={"owner_id"} if "owner_id" not in data.model_fields_set else None)
+    return entities.public(entities.create(store, actor, LEAD, new_fields(body, actor)))
 
 
 def list(store: Store, tenant_id: str, q: LeadQuery) -> Page:
@@ -87,6 +88,18 @@ def update(store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match:
     return entities.public(entities.update(store, actor, LEAD, lead_id, apply, if_match))
 
 
+def _customer_fields(lead: dict[str, Any], owner: str) -> dict[str, Any]:
+    """The customer a lead becomes: its company, or the person when it names no company."""
+    is_company = bool(lead.get("company_name"))
+    emails = [{"address": lead["email"], "label": ""}] if lead.get("email") and not is_company else []
+    phones = [{"number": lead["phone"], "label": ""}] if lead.get("phone") and not is_company else []
+    return {
+        "name": lead["company_name"] or lead["name"], "kind": "company" if is_company else "person", "code": None,
+        "phones": phones, "emails": emails, "address": None, "tags": [], "custom_fields": {}, "owner_id": owner,
+        "source": lead["source"], "lead_id": lead["id"],
+    }  # fmt: skip
+
+
 def _derived(prefix: str, lead_id: str) -> str:
     """Records made by converting a lead get ids derived from the lead's: a retried conversion can
     only ever write those same records (each put is conditional on not existing)."""
@@ -101,26 +114,37 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
     if lead["status"] == "disqualified":
         raise ConflictError("A disqualified lead is not converted; move it back to new first.", status="disqualified")
     now = utcnow()
-    ids = {"customer": _derived("cus", lead_id), "contact": _derived("con", lead_id), "opportunity": _derived("opp", lead_id)}
+    owner = lead.get("owner_id") or actor.user_id  # a lead from the pool goes to whoever converts it
+    customer_fields = _customer_fields(lead, owner)
+    references = []
+    if data.customer_id:  # the lead's company is already a customer: the contact and the deal join it
+        references.append(Reference("customer_id", CUSTOMER, data.customer_id))
+    elif not data.allow_duplicate:
+        duplicates = customers.probable_duplicates(store, actor.tenant_id, customer_fields)
+        if duplicates:
+            first = duplicates[0]
+            raise ConflictError(
+                f"The lead's company is probably customer {first['id']} (same {first['matched_on']}); send its id as "
+                "customer_id to attach the lead to it, or allow_duplicate=true to create a new customer.",
+                errors=[{"loc": ["body", "customer_id"], "msg": "probable duplicate", "type": "duplicate"}],
+                existing_id=first["id"],
+                duplicates=duplicates,
+            )
+    ids = {"customer": data.customer_id or _derived("cus", lead_id), "contact": _derived("con", lead_id),
+           "opportunity": _derived("opp", lead_id)}  # fmt: skip
     stages = opportunities.pipeline(store, actor.tenant_id)["stages"]
 
     def make_records(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         emails = [{"address": before["email"], "label": ""}] if before.get("email") else []
         phones = [{"number": before["phone"], "label": ""}] if before.get("phone") else []
-        is_company = bool(before.get("company_name"))
-        customer = entities.new_item(CUSTOMER, actor, {
-            "name": before["company_name"] or before["name"], "kind": "company" if is_company else "person", "code": None,
-            "phones": [] if is_company else phones, "emails": [] if is_company else emails, "address": None, "tags": [],
-            "custom_fields": {}, "owner_id": before["owner_id"], "source": before["source"], "lead_id": lead_id,
-        }, entity_id=ids["customer"], now=now)  # fmt: skip
+        customer = entities.new_item(CUSTOMER, actor, customer_fields, entity_id=ids["customer"], now=now)
         contact = entities.new_item(CONTACT, actor, {
             "customer_id": ids["customer"], "name": before["name"], "title": "", "phones": phones, "emails": emails,
             "birthday": None, "preferences": {}, "marketing_consent": False, "marketing_consent_changed_at": now, "tags": [],
         }, entity_id=ids["contact"], now=now)  # fmt: skip
         wanted = OpportunityIn(
-            customer_id=ids["customer"], contact_id=ids["contact"], name=data.opportunity_name or customer["name"],
-            amount=data.amount, currency=data.currency, expected_close_date=data.expected_close_date,
-            owner_id=before["owner_id"],
+            customer_id=ids["customer"], contact_id=ids["contact"], name=data.opportunity_name or customer_fields["name"],
+            amount=data.amount, currency=data.currency, expected_close_date=data.expected_close_date, owner_id=owner,
         )  # fmt: skip
         opportunity = entities.new_item(
             opportunities.OPPORTUNITY,
@@ -130,7 +154,8 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
             now=now,
         )
         operations = []
-        for et, item in ((CUSTOMER, customer), (CONTACT, contact), (opportunities.OPPORTUNITY, opportunity)):
+        made = [(CONTACT, contact), (opportunities.OPPORTUNITY, opportunity)]
+        for et, item in made if data.customer_id else [(CUSTOMER, customer), *made]:
             operations.extend(entities.create_operations(et, actor, item))
         operations.append(opportunities.change_entry(opportunity, opportunity["stage_history"][0]))
         return operations
@@ -144,7 +169,9 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
         return changes
 
     try:
-        converted = entities.update(store, actor, LEAD, lead_id, apply, if_match, make_records, action="convert")
+        converted = entities.update(
+            store, actor, LEAD, lead_id, apply, if_match, make_records, action="convert", references=references
+        )
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another conversion of the same lead: its records are the answer.
         current = entities.get(store, actor.tenant_id, LEAD, lead_id, consistent=True)

@@ -42,6 +42,22 @@ class Address(StrictModel):
     )
 
 
+USER_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+UserId = Annotated[str, StringConstraints(pattern=f"^{USER_ID}$")]
+
+
+class OwnedQuery(SyncQuery):
+    owner: Annotated[str, StringConstraints(pattern=f"^(me|none|{USER_ID})$")] | None = Field(
+        default=None,
+        description="Only the records of this owner: a user id, `me`, or `none` for the shared pool. "
+        "Not combined with other filters.",
+    )
+
+
+class AssignIn(StrictModel):
+    owner_id: UserId | None = Field(description="The new owner, a user of the company; null: the shared pool.")
+
+
 class _CustomerFields(StrictModel):
     @field_validator("tags", check_fields=False)
     @classmethod
@@ -58,6 +74,9 @@ class CustomerIn(_CustomerFields):
     address: Address | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] = []
     custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] = {}
+    owner_id: UserId | None = Field(
+        default=None, description="Default: the creator; `null` puts the customer in the shared pool of unassigned ones."
+    )
 
 
 class CustomerPatch(_CustomerFields):
@@ -83,6 +102,7 @@ class CustomerOut(PublicModel):
     address: Address | None = None
     tags: list[str] = []
     custom_fields: dict[str, str | bool | int] = {}
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -104,7 +124,7 @@ class CreateOptions(StrictModel):
     )
 
 
-class CustomerQuery(SyncQuery):
+class CustomerQuery(OwnedQuery):
     email: Email | None = Field(default=None, description="Exact email (any of the record's emails).")
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = Field(
         default=None, description="Exact phone number; spaces and punctuation are ignored."
@@ -123,7 +143,6 @@ class CustomerPage(PageOut):
 CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
 ContactId = Annotated[str, StringConstraints(pattern=id_pattern("con"))]
 OpportunityId = Annotated[str, StringConstraints(pattern=id_pattern("opp"))]
-UserId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Preferences = Annotated[dict[FieldKey, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=30)]
 
 
@@ -163,6 +182,7 @@ class ContactOut(PublicModel):
     marketing_consent: bool
     marketing_consent_changed_at: str
     tags: list[str] = []
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -174,7 +194,7 @@ class ContactPage(PageOut):
     items: list[ContactOut | DeletedOut]
 
 
-class ContactQuery(SyncQuery):
+class ContactQuery(OwnedQuery):
     customer_id: CustomerId | None = Field(default=None, description="The contacts of one customer.")
     email: Email | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
@@ -225,6 +245,7 @@ class ActivityOut(PublicModel):
     assignee_id: str | None = None
     done: bool
     done_at: str | None = None
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -236,7 +257,7 @@ class ActivityPage(PageOut):
     items: list[ActivityOut | DeletedOut]
 
 
-class ActivityQuery(SyncQuery):
+class ActivityQuery(OwnedQuery):
     customer_id: CustomerId | None = None
     assignee_id: UserId | None = None
 
@@ -333,6 +354,7 @@ class QuoteOut(_Priced):
     notes: str = ""
     order_id: str | None = None
     reject_reason: str | None = None
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -344,7 +366,7 @@ class QuotePage(PageOut):
     items: list[QuoteOut | DeletedOut]
 
 
-class QuoteQuery(SyncQuery):
+class QuoteQuery(OwnedQuery):
     customer_id: CustomerId | None = None
 
 
@@ -386,6 +408,7 @@ class OrderOut(_Priced):
     confirmed_at: str | None = None
     cancelled_at: str | None = None
     cancel_reason: str | None = None
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -397,7 +420,7 @@ class OrderPage(PageOut):
     items: list[OrderOut | DeletedOut]
 
 
-class OrderQuery(SyncQuery):
+class OrderQuery(OwnedQuery):
     customer_id: CustomerId | None = None
     status: OrderStatus | None = None
 
@@ -494,9 +517,8 @@ class OpportunityPage(PageOut):
     items: list[OpportunityOut | DeletedOut]
 
 
-class OpportunityQuery(SyncQuery):
+class OpportunityQuery(OwnedQuery):
     customer_id: CustomerId | None = None
-    owner_id: UserId | None = None
     name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
 
 
@@ -515,7 +537,7 @@ class LeadIn(StrictModel):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] = "other"
     notes: Body = ""
-    owner_id: UserId | None = None
+    owner_id: UserId | None = Field(default=None, description="Default: the creator; `null` puts the lead in the shared pool.")
 
 
 class LeadPatch(StrictModel):
@@ -538,7 +560,7 @@ class LeadOut(PublicModel):
     phone: str | None = None
     source: str
     notes: str = ""
-    owner_id: str
+    owner_id: str | None = None
     status: Literal["new", "contacted", "qualified", "converted", "disqualified"]
     disqualify_reason: str | None = None
     customer_id: str | None = None
@@ -556,7 +578,7 @@ class LeadPage(PageOut):
     items: list[LeadOut | DeletedOut]
 
 
-class LeadQuery(SyncQuery):
+class LeadQuery(OwnedQuery):
     name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
     email: Email | None = None
 
@@ -566,6 +588,12 @@ class ConvertIn(StrictModel):
     amount: Amount = Decimal(0)
     currency: Currency = "CNY"
     expected_close_date: date | None = None
+    customer_id: CustomerId | None = Field(
+        default=None, description="Attach the contact and the deal to this existing customer instead of creating one."
+    )
+    allow_duplicate: bool = Field(
+        default=False, description="Create the customer even when one with the same name, email or phone exists (else 409)."
+    )
 
 
 class ConvertOut(PublicModel):
@@ -580,6 +608,10 @@ class ImportQuery(StrictModel):
     dry_run: bool = Field(default=False, description="Validate and count, write nothing.")
     encoding: Literal["utf-8", "gb18030", "gbk"] | None = Field(
         default=None, description="Default: UTF-8 (with or without BOM), else GB18030 (GBK), as Chinese Excel saves."
+    )
+    allow_duplicates: bool = Field(
+        default=False,
+        description="Create customers even when one with the same name, email or phone exists (else a row error naming it).",
     )
 
 
@@ -653,6 +685,7 @@ class TicketOut(PublicModel):
     resolved_at: str | None = None
     closed_at: str | None = None
     reopened: int = 0
+    owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str
     updated_at: str
@@ -664,7 +697,7 @@ class TicketPage(PageOut):
     items: list[TicketOut | DeletedOut]
 
 
-class TicketQuery(SyncQuery):
+class TicketQuery(OwnedQuery):
     customer_id: CustomerId | None = None
     assignee_id: UserId | None = None
     overdue: bool = Field(default=False, description="Only open or in-progress tickets past their due time, most overdue first.")

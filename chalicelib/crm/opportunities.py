@@ -27,10 +27,9 @@ HISTORY_LIMIT = 200
 
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
-    yield "owner", item["owner_id"]
 
 
-OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups)
+OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups, owned=True)
 
 
 # ---- pipeline --------------------------------------------------------------------------------------
@@ -98,9 +97,8 @@ def create(store: Store, actor: Actor, data: OpportunityIn) -> dict[str, Any]:
 
 
 def list(store: Store, tenant_id: str, q: OpportunityQuery) -> Page:
-    for kind, value in (("customer", q.customer_id), ("owner", q.owner_id)):
-        if value:
-            return entities.lookup(store, tenant_id, OPPORTUNITY, kind, value, q.limit, q.cursor)
+    if q.customer_id:
+        return entities.lookup(store, tenant_id, OPPORTUNITY, "customer", q.customer_id, q.limit, q.cursor)
     return entities.list_page(
         store, tenant_id, OPPORTUNITY, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
     )

@@ -23,7 +23,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups)
+ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups, owned=True)
 CANCELLABLE = {"draft", "confirmed"}
 
 

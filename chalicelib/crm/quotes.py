@@ -22,7 +22,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-QUOTE = EntityType("quote", "quo", name_field=None, lookups=_lookups)
+QUOTE = EntityType("quote", "quo", name_field=None, lookups=_lookups, owned=True)
 
 
 def _entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:
@@ -155,6 +155,7 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             "confirmed_at": None,
             "cancelled_at": None,
             "cancel_reason": None,
+            "owner_id": before.get("owner_id"),  # the quote's owner owns its order
         }
         order = entities.new_item(orders.ORDER, actor, fields, entity_id=order_id, now=now)
         made.update(order)

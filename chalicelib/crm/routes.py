@@ -27,6 +27,7 @@ from chalicelib.crm.models import (
     ActivityPage,
     ActivityPatch,
     ActivityQuery,
+    AssignIn,
     CancelIn,
     CloseIn,
     ContactIn,
@@ -88,7 +89,7 @@ bp = Blueprint(__name__)
 
 crud.register(bp, crud.Resource(
     customers.CUSTOMER, "/crm/customers", "customer_id", "crm.customers", "crm",
-    CustomerIn, CustomerPatch, CustomerOut, CustomerPage, CustomerQuery, DeletedOut, customers, CreateOptions,
+    CustomerIn, CustomerPatch, CustomerOut, CustomerPage, CustomerQuery, DeletedOut, customers, CreateOptions, AssignIn,
 ))  # fmt: skip
 crud.register(bp, crud.Resource(
     contacts.CONTACT, "/crm/contacts", "contact_id", "crm.contacts", "crm",
@@ -104,7 +105,7 @@ crud.register(bp, crud.Resource(
           summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
           query=TimelineQuery, response=TimelinePage, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_timeline(req: Request) -> TimelinePage:
-    kinds = timeline.readable_kinds(req.me.permissions)
+    kinds = timeline.readable_kinds(req.me.holds)
     page = timeline.page(STORE, req.me.tenant_id, req.params["customer_id"], req.query.limit, req.query.cursor, kinds)
     return TimelinePage(items=[TimelineEntry(**e) for e in page.items], next_cursor=page.next_cursor)
 
@@ -182,7 +183,7 @@ def cancel_order(req: Request) -> Result:
 
 crud.register(bp, crud.Resource(
     leads.LEAD, "/crm/leads", "lead_id", "crm.leads", "crm",
-    LeadIn, LeadPatch, LeadOut, LeadPage, LeadQuery, DeletedOut, leads,
+    LeadIn, LeadPatch, LeadOut, LeadPage, LeadQuery, DeletedOut, leads, assign_model=AssignIn,
 ))  # fmt: skip
 crud.register(bp, crud.Resource(
     opportunities.OPPORTUNITY, "/crm/opportunities", "opportunity_id", "crm.opportunities", "crm",
@@ -233,8 +234,11 @@ def import_csv(req: Request) -> ImportOut:
     entity = req.params["entity"]
     transfer.spec_for(entity)
     for action in ("create", "update"):
-        req.me.require(f"crm.{entity}:{action}")
-    result = transfer.run_import(STORE, req.me.actor(), entity, req.body, dry_run=req.query.dry_run, encoding=req.query.encoding)
+        req.me.require_all(f"crm.{entity}:{action}")
+    q = req.query
+    result = transfer.run_import(
+        STORE, req.me.actor(), entity, req.body, dry_run=q.dry_run, encoding=q.encoding, allow_duplicates=q.allow_duplicates
+    )
     return ImportOut(**result)
 
 
@@ -244,7 +248,7 @@ def import_csv(req: Request) -> ImportOut:
 def export_csv(req: Request) -> Result:
     entity = req.params["entity"]
     transfer.spec_for(entity)
-    req.me.require(f"crm.{entity}:read")
+    req.me.require_all(f"crm.{entity}:read")
     body = transfer.export(STORE, req.me.tenant_id, entity)
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
 
@@ -273,7 +277,7 @@ def put_sla(req: Request) -> Result:
           summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
           response=Customer360, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_360(req: Request) -> Customer360:
-    view = overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"], req.me.permissions.__contains__)
+    view = overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"], req.me.holds)
     return Customer360(**view)
 
 

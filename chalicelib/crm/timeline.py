@@ -6,6 +6,7 @@ a stage change, a quote, an order, a ticket); later the ERP's order events appen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr
@@ -43,8 +44,8 @@ KIND_PERMISSIONS = {
 }
 
 
-def readable_kinds(permissions: frozenset[str]) -> list[str]:
-    return sorted(kind for kind, needed in KIND_PERMISSIONS.items() if needed in permissions)
+def readable_kinds(holds: Callable[[str], bool]) -> list[str]:
+    return sorted(kind for kind, needed in KIND_PERMISSIONS.items() if holds(needed))
 
 
 def page(store: Store, tenant_id: str, customer_id: str, limit: int, cursor: str | None, kinds: list[str]) -> Page:

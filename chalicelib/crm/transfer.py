@@ -25,7 +25,7 @@ from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType
 from chalicelib.core.errors import BadRequestError, NotFoundError
 from chalicelib.core.store import Actor, ConditionFailed, Store, audit_entry, put, utcnow
-from chalicelib.crm import contacts, leads
+from chalicelib.crm import contacts, customers, leads
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.leads import LEAD
@@ -33,7 +33,7 @@ from chalicelib.crm.models import ContactIn, CustomerIn, LeadIn
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-CHUNK_ROWS = 20
+MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
 
 # Column headers as people write them, Chinese included, to the field they mean.
 ALIASES = {
@@ -155,7 +155,7 @@ def _lead_body(row: dict[str, str]) -> dict[str, Any]:
 
 SPECS = {
     "customers": Spec(
-        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: body,
+        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {**body, "owner_id": None},  # into the pool
         ("id", "code", "name", "kind", "phone", "email", "address_line1", "address_line2", "city", "region", "postal_code",
          "country", "tags"),
         lambda i: {"id": i["id"], "code": i.get("code") or "", "name": i["name"], "kind": i["kind"],
@@ -238,7 +238,40 @@ def _rows(text: str, spec: Spec) -> Iterator[tuple[int, dict[str, str], list[str
         yield number, row, unknown
 
 
-def run_import(store: Store, actor: Actor, entity: str, raw: bytes, *, dry_run: bool, encoding: str | None) -> dict[str, Any]:
+def _duplicate_errors(
+    store: Store, tenant_id: str, parsed: list[tuple[int, dict[str, Any]]], existing: dict[str, dict[str, Any]]
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+    """New customers that are probably ones already stored, or earlier rows of the same file: the
+    same normalised name, email or phone. The stored names, emails and phones are read once when
+    there are fewer than 500 per new row (a Query returns about a thousand per page), else asked
+    row by row (a Query per name, email and phone)."""
+    fresh = [(n, b) for n, b in parsed if _key_value(SPECS["customers"], b) not in existing]
+    known = customers.known_points(store, tenant_id, at_most=500 * len(fresh)) if fresh else None
+    kept: list[tuple[int, dict[str, Any]]] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, body in parsed:
+        if _key_value(SPECS["customers"], body) in existing:
+            kept.append((number, body))  # an update of the customer with this code
+            continue
+        points = customers.points(body)
+        earlier = next(((kind, seen[(kind, value)]) for kind, value in points if (kind, value) in seen), None)
+        if earlier:
+            errors.append(RowError(number, earlier[0], f"probably the same customer as row {earlier[1]} (same {earlier[0]})"))
+            continue
+        stored = customers.probable_duplicates(store, tenant_id, body, known)
+        if stored:
+            field = stored[0]["matched_on"]
+            errors.append(RowError(number, field, f"probably customer {stored[0]['id']} (same {field})"))
+            continue
+        seen.update({point: number for point in points})
+        kept.append((number, body))
+    return kept, errors
+
+
+def run_import(
+    store: Store, actor: Actor, entity: str, raw: bytes, *, dry_run: bool, encoding: str | None, allow_duplicates: bool = False
+) -> dict[str, Any]:
     spec = spec_for(entity)
     text, used = decode(raw, encoding)
     errors: list[RowError] = []
@@ -274,8 +307,14 @@ def run_import(store: Store, actor: Actor, entity: str, raw: bytes, *, dry_run: 
                 errors.append(RowError(number, spec.key_field, f"the same {spec.key_field} as row {seen[key]}"))
                 continue
             seen[key] = number
-        parsed.append((number, data.model_dump(mode="json")))
+        body = data.model_dump(mode="json")
+        if "owner_id" not in data.model_fields_set:
+            body.pop("owner_id", None)  # an update keeps the owner; a new record gets the entity's default
+        parsed.append((number, body))
     existing = _existing(store, actor.tenant_id, spec, list(seen)) if parsed else {}
+    if entity == "customers" and not allow_duplicates:
+        parsed, duplicate_errors = _duplicate_errors(store, actor.tenant_id, parsed, existing)
+        errors.extend(duplicate_errors)
     created = sum(1 for _, body in parsed if _key_value(spec, body) not in existing)
     updated = len(parsed) - created
     if not dry_run:
@@ -310,20 +349,35 @@ def _operations(
     ]
 
 
+def _chunks(store: Store, actor: Actor, spec: Spec, parsed: list[tuple[int, dict[str, Any]]],
+            existing: dict[str, dict[str, Any]]) -> Any:  # fmt: skip
+    """Rows grouped into transactions of at most 100 writes (a row is never split)."""
+    chunk: list[tuple[int, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]] = []
+    size = 0
+    for number, body in parsed:
+        current = existing.get(_key_value(spec, body) or "")
+        ops = _operations(store, actor, spec, body, current)
+        if chunk and size + len(ops) > MAX_TRANSACTION:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append((number, body, current, ops))
+        size += len(ops)
+    if chunk:
+        yield chunk
+
+
 def _write(store: Store, actor: Actor, spec: Spec, parsed: list[tuple[int, dict[str, Any]]], existing: dict[str, dict[str, Any]],
            errors: list[RowError]) -> tuple[int, int]:  # fmt: skip
     created = updated = 0
-    for start in range(0, len(parsed), CHUNK_ROWS):
-        chunk = parsed[start : start + CHUNK_ROWS]
-        planned = [(n, b, existing.get(_key_value(spec, b) or "")) for n, b in chunk]
+    for planned in _chunks(store, actor, spec, parsed, existing):
         try:
-            store.transact([op for _, b, cur in planned for op in _operations(store, actor, spec, b, cur)])
-            outcomes = [(n, cur) for n, _, cur in planned]
+            store.transact([op for _, _, _, ops in planned for op in ops])
+            outcomes = [(n, cur) for n, _, cur, _ in planned]
         except ConditionFailed:
             outcomes = []
-            for number, body, current in planned:  # one at a time, to find the row that clashed
+            for number, _, current, ops in planned:  # one at a time, to find the row that clashed
                 try:
-                    store.transact(_operations(store, actor, spec, body, current))
+                    store.transact(ops)
                     outcomes.append((number, current))
                 except ConditionFailed:
                     errors.append(RowError(number, spec.key_field, "changed or taken by someone else during the import"))

@@ -24,15 +24,38 @@ class Principal:
     user_id: str
     email: str
     roles: tuple[str, ...]
-    permissions: frozenset[str]
+    permissions: frozenset[str]  # grants: "p" over all records, "p@own" over own records only
     request_id: str = ""
+    acting_own_only: bool = False  # this request's action is granted over own records only
 
     def actor(self) -> Actor:
-        return Actor(tenant_id=self.tenant_id, user_id=self.user_id, email=self.email, request_id=self.request_id)
+        return Actor(
+            tenant_id=self.tenant_id,
+            user_id=self.user_id,
+            email=self.email,
+            request_id=self.request_id,
+            own_only=self.acting_own_only,
+        )
+
+    def holds(self, permission: str) -> bool:
+        """Granted at all, over every record or over own records only."""
+        return permission in self.permissions or permission + permissions.OWN in self.permissions
+
+    def own_only(self, permission: str) -> bool:
+        """Granted over the user's own records only."""
+        return permission not in self.permissions and permission + permissions.OWN in self.permissions
 
     def require(self, permission: str) -> None:
-        if permission not in self.permissions:
+        if not self.holds(permission):
             raise PermissionDeniedError(f"This action needs the permission {permission}.", permission=permission)
+
+    def require_all(self, permission: str) -> None:
+        """Granted over every record of the tenant (bulk operations such as import and export)."""
+        if permission not in self.permissions:
+            scope = " (you hold it over your own records only)" if self.holds(permission) else ""
+            raise PermissionDeniedError(
+                f"This action needs the permission {permission} over all records{scope}.", permission=permission
+            )
 
 
 class PrincipalCache:

@@ -14,7 +14,7 @@ from chalicelib.core.web import PublicModel, StrictModel
 Plan = Literal["free", "starter", "business"]
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
-PermissionName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z-]+:[a-z]+$")]
+PermissionName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z-]+:[a-z]+(@own)?$")]
 USER_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 

@@ -1,8 +1,10 @@
 """The permission catalogue and the built-in roles.
 
-A permission is ``<area>.<resource>:<action>``.  Built-in roles are written as patterns over the
-catalogue (``!`` excludes), so a permission added with a new resource lands in the roles whose job
-covers it; docs/api.md lists what each role holds today.
+A permission is ``<area>.<resource>:<action>``.  A role grants it over all of the tenant's records,
+or, written ``<permission>@own``, only over the records the user owns (for the record types that
+have an owner; see ``SCOPABLE``).  Built-in roles are written as patterns over the catalogue (``!``
+excludes, ``@own`` narrows what matched so far), so a permission added with a new resource lands in
+the roles whose job covers it; docs/api.md lists what each role holds today.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ CATALOGUE: dict[str, str] = {
     "crm.customers:update": "Change customers",
     "crm.customers:delete": "Delete customers",
     "crm.customers:merge": "Merge a duplicate customer into another (deletes the duplicate)",
+    "crm.customers:claim": "Claim customers from the shared pool of unassigned ones, and release own ones",
+    "crm.customers:assign": "Give a customer to another user or back to the pool",
     "crm.contacts:read": "Read contacts",
     "crm.contacts:create": "Create contacts",
     "crm.contacts:update": "Change contacts",
@@ -40,6 +44,8 @@ CATALOGUE: dict[str, str] = {
     "crm.leads:update": "Work leads (status, owner, details)",
     "crm.leads:delete": "Delete leads",
     "crm.leads:convert": "Convert leads into customers",
+    "crm.leads:claim": "Claim leads from the shared pool of unassigned ones, and release own ones",
+    "crm.leads:assign": "Give a lead to another user or back to the pool",
     "crm.opportunities:read": "Read opportunities",
     "crm.opportunities:create": "Create opportunities",
     "crm.opportunities:update": "Change opportunities and move their stage",
@@ -75,6 +81,19 @@ _ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
         "erp.products:read",
         "erp.stock:read",
     ),
+    "sales_rep": (
+        "crm.*",
+        "!crm.*:delete",
+        "!crm.*:assign",
+        "!crm.customers:merge",
+        "!crm.pipeline:write",
+        "!crm.sla:write",
+        "!crm.export:run",
+        "!crm.import:run",
+        "crm.*@own",
+        "erp.products:read",
+        "erp.stock:read",
+    ),
     "service": (
         "crm.customers:read",
         "crm.customers:update",
@@ -98,7 +117,8 @@ _ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
 BUILTIN_ROLE_DESCRIPTIONS = {
     "owner": "Everything, including granting the owner role; a tenant always keeps one enabled owner.",
     "admin": "Everything but the owner role: users, roles, audit and all data.",
-    "sales": "Works customers in the CRM (no deletes); reads products and stock.",
+    "sales": "Works all of the company's customers in the CRM (no deletes); reads products and stock.",
+    "sales_rep": "Works own customers, leads and deals only; claims from the shared pool; reads products and stock.",
     "service": "Reads and updates customers; works tickets and activities.",
     "finance": "Reads customers; works invoices, payments and receivables.",
     "warehouse": "Reads customers; works products, warehouses and stock.",
@@ -106,14 +126,49 @@ BUILTIN_ROLE_DESCRIPTIONS = {
 }
 
 
+OWN = "@own"
+# Record types with an owner: their permissions (but create, claim, assign) may be granted @own.
+SCOPABLE = ("crm.customers", "crm.contacts", "crm.activities", "crm.quotes", "crm.orders", "crm.leads",
+            "crm.opportunities", "crm.tickets")  # fmt: skip
+_UNSCOPED_ACTIONS = ("create", "claim", "assign", "merge")
+
+
+def scopable(permission: str) -> bool:
+    resource, _, action = permission.partition(":")
+    return resource in SCOPABLE and action not in _UNSCOPED_ACTIONS and permission in CATALOGUE
+
+
+def valid_grant(grant: str) -> bool:
+    """A catalogue permission, or a scopable one narrowed to own records."""
+    base, own, rest = grant.partition(OWN)
+    return (grant in CATALOGUE) or (own == OWN and not rest and scopable(base))
+
+
+def normalise(grants: set[str]) -> frozenset[str]:
+    """Drop a ``p@own`` when ``p`` itself is granted (all covers own)."""
+    return frozenset(g for g in grants if not (g.endswith(OWN) and g[: -len(OWN)] in grants))
+
+
+def covered(grant: str, held: frozenset[str]) -> bool:
+    """Whether holding ``held`` lets one grant ``grant`` (all covers own, own covers own)."""
+    return grant in held or (grant.endswith(OWN) and grant[: -len(OWN)] in held)
+
+
+def uncovered(grants: frozenset[str] | set[str], held: frozenset[str]) -> list[str]:
+    return sorted(g for g in grants if not covered(g, held))
+
+
 def expand(patterns: tuple[str, ...]) -> frozenset[str]:
     granted: set[str] = set()
     for pattern in patterns:
         if pattern.startswith("!"):
-            granted -= {p for p in granted if fnmatch.fnmatchcase(p, pattern[1:])}
+            granted -= {p for p in granted if fnmatch.fnmatchcase(p.removesuffix(OWN), pattern[1:])}
+        elif pattern.endswith(OWN):
+            narrowed = {p for p in granted if fnmatch.fnmatchcase(p, pattern[: -len(OWN)]) and scopable(p)}
+            granted = (granted - narrowed) | {p + OWN for p in narrowed}
         else:
             granted |= {p for p in CATALOGUE if fnmatch.fnmatchcase(p, pattern)}
-    return frozenset(granted)
+    return normalise(granted)
 
 
 @functools.cache
@@ -122,15 +177,15 @@ def builtin_roles() -> dict[str, frozenset[str]]:
 
 
 def role_permissions(role: str, custom_roles: dict[str, list[str]]) -> frozenset[str]:
-    """Permissions of a role by name; an unknown role grants nothing (deny by default)."""
+    """Grants of a role by name; an unknown role grants nothing (deny by default)."""
     builtin = builtin_roles().get(role)
     if builtin is not None:
         return builtin
-    return frozenset(p for p in custom_roles.get(role, ()) if p in CATALOGUE)
+    return normalise({p for p in custom_roles.get(role, ()) if valid_grant(p)})
 
 
 def effective(roles: list[str], custom_roles: dict[str, list[str]]) -> frozenset[str]:
     granted: set[str] = set()
     for role in roles:
         granted |= role_permissions(role, custom_roles)
-    return frozenset(granted)
+    return normalise(granted)

@@ -120,7 +120,7 @@ def list_roles(store: Store, tenant_id: str) -> dict[str, Any]:
 
 
 def _check_grantable(principal: Principal, perms: list[str]) -> None:
-    unknown = sorted(set(perms) - set(permissions.CATALOGUE))
+    unknown = sorted(p for p in set(perms) if not permissions.valid_grant(p))
     if unknown:
         raise ValidationError(
             f"Unknown permissions: {', '.join(unknown)}.",
@@ -128,7 +128,7 @@ def _check_grantable(principal: Principal, perms: list[str]) -> None:
                 {"loc": ["body", "permissions"], "msg": f"unknown permission {p}", "type": "unknown_permission"} for p in unknown
             ],
         )
-    missing = sorted(set(perms) - principal.permissions)
+    missing = permissions.uncovered(set(perms), principal.permissions)
     if missing:
         raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
 
@@ -285,7 +285,7 @@ def get_user(store: Store, tenant_id: str, user_id: str) -> dict[str, Any]:
 def create_user(store: Store, principal: Principal, data: UserIn) -> dict[str, Any]:
     roles = sorted(set(data.roles))
     perms = _role_permissions(store, principal.tenant_id, roles)
-    missing = sorted(perms - principal.permissions)
+    missing = permissions.uncovered(perms, principal.permissions)
     if missing:
         raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
     user_id = identity.create_user(data.email, principal.tenant_id, data.password)
@@ -322,7 +322,7 @@ def _is_active_owner(item: dict[str, Any]) -> bool:
 def _guard_target(store: Store, principal: Principal, target: dict[str, Any]) -> None:
     """To change a user you must hold every permission that user holds."""
     held = _role_permissions(store, principal.tenant_id, list(target.get("roles", [])))
-    if not held <= principal.permissions:
+    if permissions.uncovered(held, principal.permissions):
         raise PermissionDeniedError("This user holds permissions you do not have; ask an owner.")
 
 
@@ -335,7 +335,7 @@ def update_user(store: Store, principal: Principal, user_id: str, data: UserPatc
     if data.roles is not None:
         roles = sorted(set(data.roles))
         granted = _role_permissions(store, principal.tenant_id, roles)
-        missing = sorted(granted - principal.permissions)
+        missing = permissions.uncovered(granted, principal.permissions)
         if missing:
             raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
         after["roles"] = roles
