@@ -42,7 +42,7 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     contact = api.post(
         "/crm/contacts",
         owner.token,
-        {"customer_id": customer["id"], "name": "Alpha Secret Person", "emails": [{"address": "secret@alpha.example"}]},
+        {"customer_id": customer["id"], "name": "Alpha Secret Person", "emails": [{"address": unique_email("secret")}]},
     )
     activity = api.post(
         "/crm/activities", owner.token, {"kind": "call", "customer_id": customer["id"], "subject": "Alpha secret call"}

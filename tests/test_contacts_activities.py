@@ -127,3 +127,19 @@ def test_an_activity_needs_a_real_customer_and_contact(api, tenant):
 
 def test_the_timeline_of_an_unknown_customer_is_404(api, tenant):
     assert api.get("/crm/customers/cus_01J00000000000000000000000/timeline", tenant.token).status == 404
+
+
+def test_a_probable_duplicate_contact_is_refused_unless_allowed(api, tenant):
+    customer = a_customer(api, tenant)
+    first = api.post("/crm/contacts", tenant.token, {"customer_id": customer["id"], "name": "Wang Fang",
+                                                     "emails": [{"address": "wang@fang.example"}]}).json  # fmt: skip
+    same_name = api.post("/crm/contacts", tenant.token, {"customer_id": customer["id"], "name": "WANG  fang"})
+    assert same_name.status == 409 and same_name.json["existing_id"] == first["id"]
+    elsewhere = a_customer(api, tenant)
+    assert api.post("/crm/contacts", tenant.token, {"customer_id": elsewhere["id"], "name": "Wang Fang"}).status == 201
+    same_email = {"customer_id": elsewhere["id"], "name": "F. Wang", "emails": [{"address": "WANG@fang.example"}]}
+    refused = api.post("/crm/contacts", tenant.token, same_email)
+    assert refused.status == 409 and refused.json["errors"][0]["loc"] == ["body", "emails"]
+    assert api.post("/crm/contacts?allow_duplicate=true", tenant.token, same_email).status == 201
+    listed = api.get(f"/crm/contacts?customer_id={customer['id']}", tenant.token).json["items"]
+    assert [c["id"] for c in listed] == [first["id"]]

@@ -120,7 +120,9 @@ class DeletedOut(PublicModel):
 
 class CreateOptions(StrictModel):
     allow_duplicate: bool = Field(
-        default=False, description="Create even when a customer with the same name, email or phone exists (else 409)."
+        default=False,
+        description="Create even when a probable duplicate exists: a customer with the same name, email or phone; a "
+        "contact with the same name at the same customer, or the same email or phone (else 409).",
     )
 
 

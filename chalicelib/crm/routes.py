@@ -93,7 +93,7 @@ crud.register(bp, crud.Resource(
 ))  # fmt: skip
 crud.register(bp, crud.Resource(
     contacts.CONTACT, "/crm/contacts", "contact_id", "crm.contacts", "crm",
-    ContactIn, ContactPatch, ContactOut, ContactPage, ContactQuery, DeletedOut, contacts,
+    ContactIn, ContactPatch, ContactOut, ContactPage, ContactQuery, DeletedOut, contacts, CreateOptions,
 ))  # fmt: skip
 crud.register(bp, crud.Resource(
     activities.ACTIVITY, "/crm/activities", "activity_id", "crm.activities", "crm",
