@@ -6,6 +6,7 @@ from chalice import Chalice
 
 from chalicelib.core import web
 from chalicelib.crm.routes import bp as crm_routes
+from chalicelib.erp.routes import bp as erp_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
 app = Chalice(app_name="crmerp")
@@ -14,6 +15,7 @@ app.api.binary_types.append("text/csv")
 app.register_blueprint(web.core)
 app.register_blueprint(tenant_routes)
 app.register_blueprint(crm_routes)
+app.register_blueprint(erp_routes)
 app.register_middleware(web.problem_middleware, "http")
 
 

@@ -31,6 +31,7 @@ class Targets:
     duplicate_id: str
     pool_customer_id: str
     pool_lead_id: str
+    erp: dict[str, str]
 
 
 def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
@@ -80,7 +81,30 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         a_customer(api, owner, name=f"Alpha Secret Duplicate {unique_email()[5:13]}")["id"],
         a_customer(api, owner, name=f"Alpha Secret Pool {unique_email()[5:13]}", owner_id=None)["id"],
         api.post("/crm/leads", owner.token, {**lead_body, "email": unique_email("pool"), "owner_id": None}).json["id"],
+        erp_targets(api, owner),
     )
+
+
+def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
+    """A stocked product with a reservation, a spare product, a supplier, three warehouses."""
+    tag = unique_email()[5:13]
+
+    def made(path: str, body: dict[str, Any]) -> str:
+        reply = api.post(path, owner.token, body)
+        assert reply.status == 201, reply.body
+        return reply.json["id"]
+
+    supplier = made("/erp/suppliers", {"code": f"SUP-{tag}", "name": "Alpha Secret Supplier"})
+    product = made("/erp/products", {"sku": f"SECRET-{tag}", "name": "Alpha Secret Tea", "default_supplier_id": supplier})
+    spare = made("/erp/products", {"sku": f"SPARE-{tag}", "name": "Alpha Secret Spare"})
+    main = made("/erp/warehouses", {"code": f"W1-{tag}", "name": "Alpha Secret Store", "is_default": True})
+    spare_warehouse = made("/erp/warehouses", {"code": f"W2-{tag}", "name": "Alpha Spare Store"})
+    other = made("/erp/warehouses", {"code": f"W3-{tag}", "name": "Alpha Other Store"})
+    adjust = {"product_id": product, "warehouse_id": main, "quantity": "10", "reason": "opening"}
+    api.post("/erp/stock/adjustments", owner.token, adjust)
+    reservation = made("/erp/reservations", {"product_id": product, "warehouse_id": main, "quantity": "1", "reference": tag})
+    return {"product_id": product, "spare_product_id": spare, "supplier_id": supplier, "warehouse_id": main,
+            "spare_warehouse_id": spare_warehouse, "other_warehouse_id": other, "reservation_id": reservation}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -212,6 +236,59 @@ CALLS: list[Call] = [
                 ]
             },
         ),
+    ),
+    Call("GET", "/erp/products", lambda t: ("/erp/products", None)),
+    Call("POST", "/erp/products", lambda t: ("/erp/products", {"sku": f"N-{unique_email()[5:13]}", "name": "New"})),
+    Call("GET", "/erp/products/{product_id}", lambda t: (f"/erp/products/{t.erp['product_id']}", None)),
+    Call("PATCH", "/erp/products/{product_id}", lambda t: (f"/erp/products/{t.erp['product_id']}", {"list_price": "9.90"})),
+    Call("DELETE", "/erp/products/{product_id}", lambda t: (f"/erp/products/{t.erp['spare_product_id']}", None)),
+    Call("GET", "/erp/suppliers", lambda t: ("/erp/suppliers", None)),
+    Call("POST", "/erp/suppliers", lambda t: ("/erp/suppliers", {"code": f"S-{unique_email()[5:13]}", "name": "New"})),
+    Call("GET", "/erp/suppliers/{supplier_id}", lambda t: (f"/erp/suppliers/{t.erp['supplier_id']}", None)),
+    Call("PATCH", "/erp/suppliers/{supplier_id}", lambda t: (f"/erp/suppliers/{t.erp['supplier_id']}", {"phone": "1"})),
+    Call("DELETE", "/erp/suppliers/{supplier_id}", lambda t: (f"/erp/suppliers/{t.erp['supplier_id']}", None)),
+    Call("GET", "/erp/warehouses", lambda t: ("/erp/warehouses", None)),
+    Call("POST", "/erp/warehouses", lambda t: ("/erp/warehouses", {"code": f"W-{unique_email()[5:13]}", "name": "New"})),
+    Call("GET", "/erp/warehouses/{warehouse_id}", lambda t: (f"/erp/warehouses/{t.erp['warehouse_id']}", None)),
+    Call("PATCH", "/erp/warehouses/{warehouse_id}", lambda t: (f"/erp/warehouses/{t.erp['warehouse_id']}", {"address": "x"})),
+    Call("DELETE", "/erp/warehouses/{warehouse_id}", lambda t: (f"/erp/warehouses/{t.erp['spare_warehouse_id']}", None)),
+    Call("GET", "/erp/stock", lambda t: ("/erp/stock", None)),
+    Call("GET", "/erp/stock/movements", lambda t: (f"/erp/stock/movements?product_id={t.erp['product_id']}", None)),
+    Call(
+        "POST",
+        "/erp/stock/adjustments",
+        lambda t: (
+            "/erp/stock/adjustments",
+            {"product_id": t.erp["product_id"], "warehouse_id": t.erp["warehouse_id"], "quantity": "1", "reason": "count"},
+        ),
+    ),
+    Call(
+        "POST",
+        "/erp/stock/transfers",
+        lambda t: (
+            "/erp/stock/transfers",
+            {
+                "product_id": t.erp["product_id"],
+                "from_warehouse_id": t.erp["warehouse_id"],
+                "to_warehouse_id": t.erp["other_warehouse_id"],
+                "quantity": "1",
+            },
+        ),
+    ),  # fmt: skip
+    Call(
+        "POST",
+        "/erp/reservations",
+        lambda t: (
+            "/erp/reservations",
+            {"product_id": t.erp["product_id"], "quantity": "1", "reference": f"ord_{unique_email()[5:13]}:1"},
+        ),
+    ),
+    Call("GET", "/erp/reservations", lambda t: ("/erp/reservations", None)),
+    Call("GET", "/erp/reservations/{reservation_id}", lambda t: (f"/erp/reservations/{t.erp['reservation_id']}", None)),
+    Call(
+        "POST",
+        "/erp/reservations/{reservation_id}/release",
+        lambda t: (f"/erp/reservations/{t.erp['reservation_id']}/release", None),
     ),
     Call(
         "POST",

@@ -28,7 +28,8 @@ def beta(api):
 
 
 COLLECTIONS = ["/crm/customers", "/admin/users", "/crm/contacts", "/crm/activities", "/crm/quotes", "/crm/orders", "/crm/leads",
-               "/crm/opportunities"]  # fmt: skip
+               "/crm/opportunities", "/erp/products", "/erp/suppliers", "/erp/warehouses", "/erp/stock",
+               "/erp/reservations"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, alpha_ta
         targets.role_name,
         "Alpha Secret Co",
         "Alpha Holdings",
+        *targets.erp.values(),
     ]
     before = snapshot(api, alpha)
     path, body = call.make(targets)

@@ -40,6 +40,13 @@ OPPORTUNITIES = "/crm/opportunities", "opportunity_id"
 PIPELINE_READ = {("GET", "/crm/pipeline")}
 TICKETS = "/crm/tickets", "ticket_id"
 SLA_READ = {("GET", "/crm/sla")}
+PRODUCTS = "/erp/products", "product_id"
+SUPPLIERS = "/erp/suppliers", "supplier_id"
+WAREHOUSES = "/erp/warehouses", "warehouse_id"
+STOCK_READ = {("GET", "/erp/stock"), ("GET", "/erp/stock/movements"), ("GET", "/erp/reservations"),
+              ("GET", "/erp/reservations/{reservation_id}")}  # fmt: skip
+STOCK_WORK = {("POST", "/erp/stock/adjustments"), ("POST", "/erp/stock/transfers"), ("POST", "/erp/reservations"),
+              ("POST", "/erp/reservations/{reservation_id}/release")}  # fmt: skip
 
 # Written out by hand from the documented role table, not derived from the code under test.
 ALLOWED = {
@@ -64,7 +71,9 @@ ALLOWED = {
     | PIPELINE_READ
     | crud(*TICKETS, "read", "create", "update")
     | SLA_READ
-    | {("POST", "/import/{entity}"), ("GET", "/export/{entity}")},
+    | {("POST", "/import/{entity}"), ("GET", "/export/{entity}")}
+    | crud(*PRODUCTS, "read")
+    | STOCK_READ,
     "service": EVERYONE
     | CUSTOMER_READ
     | {("PATCH", "/crm/customers/{customer_id}")}
@@ -72,8 +81,15 @@ ALLOWED = {
     | crud(*ACTIVITIES, "read", "create", "update", "delete")
     | crud(*TICKETS, "read", "create", "update", "delete")
     | SLA_READ,
-    "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read"),
-    "warehouse": EVERYONE | CUSTOMER_READ | crud(*ORDERS, "read"),
+    "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read") | crud(*PRODUCTS, "read"),
+    "warehouse": EVERYONE
+    | CUSTOMER_READ
+    | crud(*ORDERS, "read")
+    | crud(*PRODUCTS, "read", "create", "update", "delete")
+    | crud(*SUPPLIERS, "read", "create", "update", "delete")
+    | crud(*WAREHOUSES, "read", "create", "update", "delete")
+    | STOCK_READ
+    | STOCK_WORK,
     "viewer": EVERYONE
     | CUSTOMER_READ
     | crud(*CONTACTS, "read")
@@ -84,7 +100,11 @@ ALLOWED = {
     | crud(*OPPORTUNITIES, "read")
     | PIPELINE_READ
     | crud(*TICKETS, "read")
-    | SLA_READ,
+    | SLA_READ
+    | crud(*PRODUCTS, "read")
+    | crud(*SUPPLIERS, "read")
+    | crud(*WAREHOUSES, "read")
+    | STOCK_READ,
 }
 
 

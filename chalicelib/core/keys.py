@@ -142,6 +142,34 @@ def quote_revision(tenant_id: str, quote_id: str, revision: int) -> dict[str, st
     return {"pk": quote_revisions_pk(tenant_id, quote_id), "sk": f"{revision:06d}"}
 
 
+# ---- ERP stock -------------------------------------------------------------------------------------
+def stock_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "STOCK")
+
+
+def stock_level(tenant_id: str, product_id: str, warehouse_id: str) -> dict[str, str]:
+    """A product's level in one warehouse: the tenant's levels in one partition, by product."""
+    return {"pk": stock_pk(tenant_id), "sk": f"{_segment(product_id)}#{_segment(warehouse_id)}"}
+
+
+def movement(tenant_id: str, movement_id: str, product_id: str) -> dict[str, str]:
+    """A stock ledger entry; gsi1 lists a product's movements in time order (ids are ULIDs)."""
+    return {
+        "pk": tenant_pk(tenant_id, "MOVEMENT"),
+        "sk": _segment(movement_id),
+        "gsi1pk": movements_pk(tenant_id, product_id),
+        "gsi1sk": _segment(movement_id),
+    }
+
+
+def movements_pk(tenant_id: str, product_id: str) -> str:
+    return tenant_pk(tenant_id, "MOVEMENT", product_id)
+
+
+def default_warehouse(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "DEFAULT_WAREHOUSE"}
+
+
 def audit_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "AUDIT")
 

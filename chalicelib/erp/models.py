@@ -1,0 +1,273 @@
+"""API models of the ERP: products, warehouses, stock."""
+
+# No `from __future__ import annotations` in model modules (see chalicelib/crm/models.py).
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from chalicelib.core.ids import id_pattern
+from chalicelib.core.schemas import ListQuery, Name, PageOut, SyncQuery
+from chalicelib.core.web import PublicModel, StrictModel
+
+Sku = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Code = Sku
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Price = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3)]
+Level = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=3)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+ProductId = Annotated[str, StringConstraints(pattern=id_pattern("prd"))]
+WarehouseId = Annotated[str, StringConstraints(pattern=id_pattern("whs"))]
+SupplierId = Annotated[str, StringConstraints(pattern=id_pattern("sup"))]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+ProductKind = Literal["stocked", "service", "manufactured"]
+InvoicingPolicy = Literal["on_order", "on_delivery"]
+
+
+# ---- products ------------------------------------------------------------------------------------
+class ProductIn(StrictModel):
+    sku: Sku = Field(description="Unique per company, case-insensitive: the code the CRM's order lines use.")
+    name: Name
+    unit: Unit = "pcs"
+    kind: ProductKind = "stocked"
+    list_price: Price = Decimal(0)
+    currency: Currency = "CNY"
+    standard_cost: Price = Decimal(0)
+    category: Category | None = None
+    reorder_point: Level = Decimal(0)
+    lead_time_days: Annotated[int, Field(ge=0, le=365)] = 0
+    default_supplier_id: SupplierId | None = None
+    invoicing_policy: InvoicingPolicy = "on_order"
+    sellable: bool = True
+
+
+class ProductPatch(StrictModel):
+    """Fields given replace the stored ones; ``null`` clears ``category`` and ``default_supplier_id``."""
+
+    sku: Sku | None = None
+    name: Name | None = None
+    unit: Unit | None = None
+    kind: ProductKind | None = None
+    list_price: Price | None = None
+    currency: Currency | None = None
+    standard_cost: Price | None = None
+    category: Category | None = None
+    reorder_point: Level | None = None
+    lead_time_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    default_supplier_id: SupplierId | None = None
+    invoicing_policy: InvoicingPolicy | None = None
+    sellable: bool | None = None
+
+
+class ProductOut(PublicModel):
+    id: str
+    sku: str
+    name: str
+    unit: str
+    kind: str
+    list_price: str
+    currency: str
+    standard_cost: str
+    category: str | None = None
+    reorder_point: str
+    lead_time_days: int
+    default_supplier_id: str | None = None
+    invoicing_policy: str
+    sellable: bool
+    version: int
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+
+
+class DeletedOut(PublicModel):
+    id: str
+    deleted: bool = True
+    updated_at: str
+
+
+class ProductPage(PageOut):
+    items: list[ProductOut | DeletedOut]
+
+
+class ProductQuery(SyncQuery):
+    sku: Sku | None = Field(default=None, description="Exact SKU, any letter case.")
+    category: Category | None = None
+    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+# ---- warehouses ----------------------------------------------------------------------------------
+class WarehouseIn(StrictModel):
+    code: Code
+    name: Name
+    address: Annotated[str, StringConstraints(max_length=500)] = ""
+    is_default: bool = Field(default=False, description="Make it the default warehouse (the previous one stops being it).")
+
+
+class WarehousePatch(StrictModel):
+    code: Code | None = None
+    name: Name | None = None
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    is_default: Literal[True] | None = Field(default=None, description="true makes it the default; another takes it away.")
+
+
+class WarehouseOut(PublicModel):
+    id: str
+    code: str
+    name: str
+    address: str = ""
+    is_default: bool = False
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class WarehousePage(PageOut):
+    items: list[WarehouseOut | DeletedOut]
+
+
+class WarehouseQuery(SyncQuery):
+    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+# ---- stock -----------------------------------------------------------------------------------------
+class StockLevelOut(PublicModel):
+    product_id: str
+    warehouse_id: str
+    on_hand: str
+    reserved: str
+    available: str = Field(description="on_hand - reserved")
+    updated_at: str
+
+
+class StockPage(PageOut):
+    items: list[StockLevelOut]
+
+
+class StockQuery(ListQuery):
+    product_id: ProductId | None = None
+    warehouse_id: WarehouseId | None = None
+
+
+MovementKind = Literal["receipt", "issue", "reservation", "release", "transfer_out", "transfer_in", "adjustment", "shipment",
+                       "consumption", "production"]  # fmt: skip
+
+
+class MovementOut(PublicModel):
+    id: str
+    kind: str
+    product_id: str
+    warehouse_id: str
+    on_hand_change: str
+    reserved_change: str
+    reason: str = ""
+    reference: str = ""
+    at: str
+    by: str
+
+
+class MovementPage(PageOut):
+    items: list[MovementOut]
+
+
+class MovementQuery(ListQuery):
+    product_id: ProductId = Field(description="The product whose movements to list, newest first.")
+    warehouse_id: WarehouseId | None = None
+
+
+class AdjustmentIn(StrictModel):
+    product_id: ProductId
+    warehouse_id: WarehouseId
+    quantity: Annotated[Decimal, Field(max_digits=15, decimal_places=3)] = Field(
+        description="Change of on hand: positive adds, negative removes (never below what is reserved)."
+    )
+    reason: Reason
+
+
+class TransferIn(StrictModel):
+    product_id: ProductId
+    from_warehouse_id: WarehouseId
+    to_warehouse_id: WarehouseId
+    quantity: Quantity
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class MovementsOut(PublicModel):
+    movements: list[MovementOut]
+    levels: list[StockLevelOut]
+
+
+class ReservationIn(StrictModel):
+    product_id: ProductId
+    warehouse_id: WarehouseId | None = Field(default=None, description="Default: the default warehouse.")
+    quantity: Quantity
+    reference: Reference = Field(description="What it is for, such as an order and its line: ord_...:1.")
+
+
+class ReservationOut(PublicModel):
+    id: str
+    product_id: str
+    warehouse_id: str
+    quantity: str
+    shipped: str
+    status: Literal["active", "released", "shipped"]
+    reference: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class ReservationPage(PageOut):
+    items: list[ReservationOut]
+
+
+class ReservationQuery(ListQuery):
+    reference: Reference | None = Field(
+        default=None, description="Exact reference, or a prefix ending in a colon (`ord_...:`: every line)."
+    )
+
+
+# ---- suppliers -------------------------------------------------------------------------------------
+class SupplierIn(StrictModel):
+    code: Code
+    name: Name
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = ""
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    currency: Currency = "CNY"
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
+
+
+class SupplierPatch(StrictModel):
+    code: Code | None = None
+    name: Name | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    currency: Currency | None = None
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
+
+
+class SupplierOut(PublicModel):
+    id: str
+    code: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    currency: str
+    payment_terms_days: int
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class SupplierPage(PageOut):
+    items: list[SupplierOut | DeletedOut]
+
+
+class SupplierQuery(SyncQuery):
+    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None

@@ -1,0 +1,104 @@
+"""Reservations: stock set aside for a purpose (an order line), released or shipped later.
+
+Creating one writes the reservation, its unique reference guard, its audit entry, the level's
+``reserved`` increase and the ledger movement in one transaction: either all of it or, when the
+available quantity does not cover it, nothing (409 naming the product and what is available).
+The reference is unique, so a retried reservation for the same order line cannot reserve twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.core import entities, keys
+from chalicelib.core.entities import EntityType, Unique
+from chalicelib.core.errors import ConflictError, ValidationError
+from chalicelib.core.money import text
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store
+from chalicelib.erp import stock
+from chalicelib.erp.catalogue import default_warehouse_id
+
+RESERVATION = EntityType("reservation", "res", name_field=None, uniques=(Unique("reference"),))
+
+
+def present(item: dict[str, Any]) -> dict[str, Any]:
+    out = entities.public(item)
+    out.update(quantity=text(Decimal(item["quantity"])), shipped=text(Decimal(item.get("shipped", 0))))
+    return out
+
+
+def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None) -> str:
+    chosen = warehouse_id or default_warehouse_id(store, tenant_id)
+    if chosen is None:
+        raise ValidationError(
+            "The company has no warehouse yet; create one (it becomes the default) or name one.",
+            errors=[{"loc": ["body", "warehouse_id"], "msg": "no default warehouse", "type": "missing"}],
+        )
+    return chosen
+
+
+def reserve(store: Store, actor: Actor, product_id: str, warehouse_id: str | None, quantity: Decimal, reference: str,
+            reservation_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """One transaction: reference checks, the reservation and its guard and audit, the level."""
+    warehouse_id = warehouse_for(store, actor.tenant_id, warehouse_id)
+    item = entities.new_item(RESERVATION, actor, {"product_id": product_id, "warehouse_id": warehouse_id, "quantity": quantity,
+                                                  "shipped": Decimal(0), "status": "active", "reference": reference},
+                             entity_id=reservation_id)  # fmt: skip
+    head, errors = stock.checks(
+        actor.tenant_id, [("product_id", "product", product_id), ("warehouse_id", "warehouse", warehouse_id)]
+    )
+    created = entities.create_operations(RESERVATION, actor, item)
+    change = stock.Change("reservation", product_id, warehouse_id, reserved=quantity, reference=item["id"])
+    try:
+        stock.apply(store, actor, [change], before=[*head, *created])
+    except ConditionFailed as exc:
+        if exc.index is not None and exc.index < len(head):
+            raise errors[exc.index] from exc
+        if exc.index == len(head):  # the reservation itself: the same id again
+            raise ConflictError(f"The reservation {item['id']} exists.", existing_id=item["id"]) from exc
+        if exc.index == len(head) + 2:
+            existing = _by_reference(store, actor.tenant_id, reference)
+            raise ConflictError(f"The reference {reference} is already reserved.", existing_id=existing) from exc
+        raise
+    return present(item)
+
+
+def _by_reference(store: Store, tenant_id: str, reference: str) -> str | None:
+    guard = store.get(keys.unique_guard(tenant_id, RESERVATION.name, "reference", reference.upper()))
+    return guard["entity_id"] if guard else None
+
+
+def release(store: Store, actor: Actor, reservation_id: str, if_match: int | None) -> dict[str, Any]:
+    """Give back what is still reserved (not shipped); releasing again changes nothing."""
+    outstanding: list[Decimal] = []
+
+    def decide(before: dict[str, Any]) -> dict[str, Any]:
+        if before["status"] != "active":
+            return {}
+        outstanding.append(Decimal(before["quantity"]) - Decimal(before.get("shipped", 0)))
+        return {"status": "released"}
+
+    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+        change = stock.Change("release", before["product_id"], before["warehouse_id"], reserved=-outstanding[-1],
+                              reference=reservation_id)  # fmt: skip
+        return stock.plan(actor, [change], after["updated_at"]).operations
+
+    return present(entities.update(store, actor, RESERVATION, reservation_id, decide, if_match, extra, action="release"))
+
+
+def list_page(store: Store, tenant_id: str, reference: str | None, limit: int, cursor: str | None) -> Page:
+    if reference and not reference.endswith(":"):
+        found = _by_reference(store, tenant_id, reference)
+        items = entities.get_many(store, tenant_id, RESERVATION, [found] if found else [])
+        return Page([present(i) for i in items], None)
+    if reference:  # a prefix: every line of an order (the guards sort by value)
+        partition = keys.unique_guard(tenant_id, RESERVATION.name, "reference", "X")["pk"]
+        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(reference.upper()),
+                                limit=limit, cursor=cursor, query_id=f"res|{reference}")  # fmt: skip
+        items = entities.get_many(store, tenant_id, RESERVATION, [g["entity_id"] for g in page.items])
+        return Page([present(i) for i in items], page.next_cursor)
+    page = entities.list_page(store, tenant_id, RESERVATION, limit=limit, cursor=cursor)
+    return Page([present({**i, "tenant_id": tenant_id}) for i in page.items], page.next_cursor)

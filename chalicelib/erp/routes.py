@@ -1,0 +1,122 @@
+"""ERP routes under /erp: products, suppliers, warehouses, stock, reservations."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from chalicelib.core import crud
+from chalicelib.core.web import STORE, Request, Result, endpoint
+from chalicelib.erp import catalogue, reservations, stock
+from chalicelib.erp.models import (
+    AdjustmentIn,
+    DeletedOut,
+    MovementPage,
+    MovementQuery,
+    MovementsOut,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductQuery,
+    ReservationIn,
+    ReservationOut,
+    ReservationPage,
+    ReservationQuery,
+    StockPage,
+    StockQuery,
+    SupplierIn,
+    SupplierOut,
+    SupplierPage,
+    SupplierPatch,
+    SupplierQuery,
+    TransferIn,
+    WarehouseIn,
+    WarehouseOut,
+    WarehousePage,
+    WarehousePatch,
+    WarehouseQuery,
+)
+
+bp = Blueprint(__name__)
+
+crud.register(bp, crud.Resource(
+    catalogue.PRODUCT, "/erp/products", "product_id", "erp.products", "erp",
+    ProductIn, ProductPatch, ProductOut, ProductPage, ProductQuery, DeletedOut, catalogue.products,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    catalogue.SUPPLIER, "/erp/suppliers", "supplier_id", "erp.suppliers", "erp",
+    SupplierIn, SupplierPatch, SupplierOut, SupplierPage, SupplierQuery, DeletedOut, catalogue.suppliers,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    catalogue.WAREHOUSE, "/erp/warehouses", "warehouse_id", "erp.warehouses", "erp",
+    WarehouseIn, WarehousePatch, WarehouseOut, WarehousePage, WarehouseQuery, DeletedOut, catalogue.warehouses,
+))  # fmt: skip
+
+
+@endpoint(bp, "/erp/stock", "GET", permission="erp.stock:read", tag="erp", query=StockQuery, response=StockPage,
+          summary="Stock levels: on hand, reserved, available; by product and/or warehouse")  # fmt: skip
+def list_stock(req: Request) -> StockPage:
+    q = req.query
+    page = stock.levels(STORE, req.me.tenant_id, q.product_id, q.warehouse_id, q.limit, q.cursor)
+    return StockPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@endpoint(bp, "/erp/stock/movements", "GET", permission="erp.stock:read", tag="erp", query=MovementQuery,
+          response=MovementPage, summary="A product's stock ledger, newest first")  # fmt: skip
+def list_movements(req: Request) -> MovementPage:
+    q = req.query
+    page = stock.movements(STORE, req.me.tenant_id, q.product_id, q.warehouse_id, q.limit, q.cursor)
+    return MovementPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@endpoint(bp, "/erp/stock/adjustments", "POST", permission="erp.stock:adjust", tag="erp", body=AdjustmentIn,
+          response=MovementsOut, status=201,
+          summary="Correct on hand with a reason (a count, breakage); never below what is reserved")  # fmt: skip
+def adjust_stock(req: Request) -> MovementsOut:
+    b = req.body
+    return MovementsOut(**stock.adjust(STORE, req.me.actor(), b.product_id, b.warehouse_id, b.quantity, b.reason))
+
+
+@endpoint(bp, "/erp/stock/transfers", "POST", permission="erp.stock:transfer", tag="erp", body=TransferIn,
+          response=MovementsOut, status=201, summary="Move stock between warehouses (from what is available)")  # fmt: skip
+def transfer_stock(req: Request) -> MovementsOut:
+    b = req.body
+    moved = stock.transfer(STORE, req.me.actor(), b.product_id, b.from_warehouse_id, b.to_warehouse_id, b.quantity, b.reason)
+    return MovementsOut(**moved)
+
+
+@endpoint(bp, "/erp/reservations", "POST", permission="erp.stock:reserve", tag="erp", body=ReservationIn,
+          response=ReservationOut, status=201,
+          summary="Reserve available stock for a reference (an order line); 409 when not enough is available")  # fmt: skip
+def create_reservation(req: Request) -> Result:
+    b = req.body
+    item = reservations.reserve(STORE, req.me.actor(), b.product_id, b.warehouse_id, b.quantity, b.reference)
+    return Result(ReservationOut(**item), etag=item["version"], headers={"Location": f"/erp/reservations/{item['id']}"})
+
+
+@endpoint(bp, "/erp/reservations", "GET", permission="erp.stock:read", tag="erp", query=ReservationQuery,
+          response=ReservationPage, summary="Reservations, or those of a reference (`ord_...:`: an order's lines)")  # fmt: skip
+def list_reservations(req: Request) -> ReservationPage:
+    q = req.query
+    page = reservations.list_page(STORE, req.me.tenant_id, q.reference, q.limit, q.cursor)
+    return ReservationPage(items=page.items, next_cursor=page.next_cursor)
+
+
+RESERVATION_ID = {"reservation_id": reservations.RESERVATION.id_pattern}
+
+
+@endpoint(bp, "/erp/reservations/{reservation_id}", "GET", permission="erp.stock:read", tag="erp", response=ReservationOut,
+          path_params=RESERVATION_ID, etag=True, summary="Read a reservation")  # fmt: skip
+def get_reservation(req: Request) -> Result:
+    from chalicelib.core import entities
+
+    item = reservations.present(entities.get(STORE, req.me.tenant_id, reservations.RESERVATION, req.params["reservation_id"]))
+    return Result(ReservationOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/reservations/{reservation_id}/release", "POST", permission="erp.stock:reserve", tag="erp",
+          response=ReservationOut, path_params=RESERVATION_ID, etag=True,
+          summary="Give back what is still reserved; releasing again changes nothing")  # fmt: skip
+def release_reservation(req: Request) -> Result:
+    item = reservations.release(STORE, req.me.actor(), req.params["reservation_id"], req.if_match)
+    return Result(ReservationOut(**item), etag=item["version"])
