@@ -274,7 +274,7 @@ CALLS: list[Call] = [
                 "quantity": "1",
             },
         ),
-    ),  # fmt: skip
+    ),
     Call(
         "POST",
         "/erp/reservations",
