@@ -103,8 +103,25 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
     adjust = {"product_id": product, "warehouse_id": main, "quantity": "10", "reason": "opening"}
     api.post("/erp/stock/adjustments", owner.token, adjust)
     reservation = made("/erp/reservations", {"product_id": product, "warehouse_id": main, "quantity": "1", "reference": tag})
+    lines = [{"product_id": product, "quantity": "5", "unit_cost": "2"}]
+    po, draft_po, open_po = (made("/erp/purchase-orders", {"supplier_id": supplier, "lines": lines}) for _ in range(3))
+    api.post(f"/erp/purchase-orders/{open_po}/order", owner.token)
+    line = {"name": "Alpha Secret Line", "daily_capacity": "50"}
+    centre, spare_centre = (made("/erp/work-centres", {"code": f"WC{n}-{tag}", **line}) for n in range(2))
+    made_product = made("/erp/products", {"sku": f"MADE-{tag}", "name": "Alpha Secret Gift", "kind": "manufactured"})
+    bom = made(
+        "/erp/boms",
+        {"product_id": made_product, "work_centre_id": centre, "components": [{"product_id": product, "quantity": "1"}]},
+    )
+    planned = [
+        made("/erp/production-orders", {"product_id": made_product, "quantity": "1", "warehouse_id": main}) for _ in range(3)
+    ]
     return {"product_id": product, "spare_product_id": spare, "supplier_id": supplier, "warehouse_id": main,
-            "spare_warehouse_id": spare_warehouse, "other_warehouse_id": other, "reservation_id": reservation}  # fmt: skip
+            "spare_warehouse_id": spare_warehouse, "other_warehouse_id": other, "reservation_id": reservation,
+            "purchase_order_id": po, "draft_purchase_order_id": draft_po, "open_purchase_order_id": open_po,
+            "work_centre_id": centre, "spare_work_centre_id": spare_centre, "made_product_id": made_product, "bom_id": bom,
+            "production_order_id": planned[0], "complete_production_order_id": planned[1],
+            "cancel_production_order_id": planned[2]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -289,6 +306,105 @@ CALLS: list[Call] = [
         "POST",
         "/erp/reservations/{reservation_id}/release",
         lambda t: (f"/erp/reservations/{t.erp['reservation_id']}/release", None),
+    ),
+    Call("GET", "/erp/purchase-orders", lambda t: ("/erp/purchase-orders", None)),
+    Call(
+        "POST",
+        "/erp/purchase-orders",
+        lambda t: (
+            "/erp/purchase-orders",
+            {"supplier_id": t.erp["supplier_id"], "lines": [{"product_id": t.erp["product_id"], "quantity": "1"}]},
+        ),
+    ),
+    Call(
+        "GET", "/erp/purchase-orders/{purchase_order_id}", lambda t: (f"/erp/purchase-orders/{t.erp['purchase_order_id']}", None)
+    ),
+    Call(
+        "PATCH",
+        "/erp/purchase-orders/{purchase_order_id}",
+        lambda t: (f"/erp/purchase-orders/{t.erp['purchase_order_id']}", {"notes": "n"}),
+    ),
+    Call(
+        "POST",
+        "/erp/purchase-orders/{purchase_order_id}/order",
+        lambda t: (f"/erp/purchase-orders/{t.erp['purchase_order_id']}/order", None),
+    ),
+    Call(
+        "POST",
+        "/erp/purchase-orders/{purchase_order_id}/cancel",
+        lambda t: (f"/erp/purchase-orders/{t.erp['purchase_order_id']}/cancel", None),
+    ),
+    Call(
+        "POST",
+        "/erp/purchase-orders/{purchase_order_id}/receive",
+        lambda t: (f"/erp/purchase-orders/{t.erp['open_purchase_order_id']}/receive", {"lines": [{"line": 1, "quantity": "1"}]}),
+    ),
+    Call(
+        "DELETE",
+        "/erp/purchase-orders/{purchase_order_id}",
+        lambda t: (f"/erp/purchase-orders/{t.erp['draft_purchase_order_id']}", None),
+    ),
+    Call("GET", "/erp/work-centres", lambda t: ("/erp/work-centres", None)),
+    Call(
+        "POST",
+        "/erp/work-centres",
+        lambda t: ("/erp/work-centres", {"code": f"C-{unique_email()[5:13]}", "name": "New", "daily_capacity": "5"}),
+    ),
+    Call("GET", "/erp/work-centres/{work_centre_id}", lambda t: (f"/erp/work-centres/{t.erp['work_centre_id']}", None)),
+    Call(
+        "PATCH", "/erp/work-centres/{work_centre_id}", lambda t: (f"/erp/work-centres/{t.erp['work_centre_id']}", {"name": "X"})
+    ),
+    Call("DELETE", "/erp/work-centres/{work_centre_id}", lambda t: (f"/erp/work-centres/{t.erp['spare_work_centre_id']}", None)),
+    Call("GET", "/erp/boms", lambda t: ("/erp/boms", None)),
+    Call(
+        "POST",
+        "/erp/boms",
+        lambda t: (
+            "/erp/boms",
+            {
+                "product_id": t.erp["spare_product_id"],
+                "work_centre_id": t.erp["work_centre_id"],
+                "components": [{"product_id": t.erp["product_id"], "quantity": "2"}],
+            },
+        ),
+    ),
+    Call("GET", "/erp/boms/{bom_id}", lambda t: (f"/erp/boms/{t.erp['bom_id']}", None)),
+    Call(
+        "PATCH",
+        "/erp/boms/{bom_id}",
+        lambda t: (f"/erp/boms/{t.erp['bom_id']}", {"components": [{"product_id": t.erp["product_id"], "quantity": "1"}]}),
+    ),
+    Call("DELETE", "/erp/boms/{bom_id}", lambda t: (f"/erp/boms/{t.erp['bom_id']}", None)),
+    Call("GET", "/erp/production-orders", lambda t: ("/erp/production-orders", None)),
+    Call(
+        "POST",
+        "/erp/production-orders",
+        lambda t: ("/erp/production-orders", {"product_id": t.erp["made_product_id"], "quantity": "1"}),
+    ),
+    Call(
+        "GET",
+        "/erp/production-orders/{production_order_id}",
+        lambda t: (f"/erp/production-orders/{t.erp['production_order_id']}", None),
+    ),
+    Call(
+        "POST",
+        "/erp/production-orders/{production_order_id}/release",
+        lambda t: (f"/erp/production-orders/{t.erp['production_order_id']}/release", None),
+    ),
+    Call(
+        "POST",
+        "/erp/production-orders/{production_order_id}/start",
+        lambda t: (f"/erp/production-orders/{t.erp['production_order_id']}/start", None),
+    ),
+    Call(
+        "POST",
+        "/erp/production-orders/{production_order_id}/complete",
+        lambda t: (f"/erp/production-orders/{t.erp['complete_production_order_id']}/complete", None),
+    ),
+    Call(
+        "POST",
+        "/erp/production-orders/{production_order_id}/cancel",
+        lambda t: (f"/erp/production-orders/{t.erp['cancel_production_order_id']}/cancel", None),
     ),
     Call(
         "POST",

@@ -45,6 +45,15 @@ SUPPLIERS = "/erp/suppliers", "supplier_id"
 WAREHOUSES = "/erp/warehouses", "warehouse_id"
 STOCK_READ = {("GET", "/erp/stock"), ("GET", "/erp/stock/movements"), ("GET", "/erp/reservations"),
               ("GET", "/erp/reservations/{reservation_id}")}  # fmt: skip
+PURCHASE_ORDERS = "/erp/purchase-orders", "purchase_order_id"
+PURCHASE_ORDER_WORK = {("POST", f"/erp/purchase-orders/{{purchase_order_id}}/{a}") for a in ("order", "cancel", "receive")}
+WORK_CENTRES = "/erp/work-centres", "work_centre_id"
+BOMS = "/erp/boms", "bom_id"
+PRODUCTION_ORDERS = "/erp/production-orders", "production_order_id"
+PRODUCTION_WORK = {
+    ("POST", f"/erp/production-orders/{{production_order_id}}/{a}") for a in ("release", "start", "complete", "cancel")
+}
+PRODUCTION_READ = crud(*WORK_CENTRES, "read") | crud(*BOMS, "read") | crud(*PRODUCTION_ORDERS, "read")
 STOCK_WORK = {("POST", "/erp/stock/adjustments"), ("POST", "/erp/stock/transfers"), ("POST", "/erp/reservations"),
               ("POST", "/erp/reservations/{reservation_id}/release")}  # fmt: skip
 
@@ -81,7 +90,12 @@ ALLOWED = {
     | crud(*ACTIVITIES, "read", "create", "update", "delete")
     | crud(*TICKETS, "read", "create", "update", "delete")
     | SLA_READ,
-    "finance": EVERYONE | CUSTOMER_READ | QUOTE_READ | crud(*ORDERS, "read") | crud(*PRODUCTS, "read"),
+    "finance": EVERYONE
+    | CUSTOMER_READ
+    | QUOTE_READ
+    | crud(*ORDERS, "read")
+    | crud(*PRODUCTS, "read")
+    | crud(*PURCHASE_ORDERS, "read"),
     "warehouse": EVERYONE
     | CUSTOMER_READ
     | crud(*ORDERS, "read")
@@ -89,7 +103,13 @@ ALLOWED = {
     | crud(*SUPPLIERS, "read", "create", "update", "delete")
     | crud(*WAREHOUSES, "read", "create", "update", "delete")
     | STOCK_READ
-    | STOCK_WORK,
+    | STOCK_WORK
+    | crud(*PURCHASE_ORDERS, "read", "create", "update", "delete")
+    | PURCHASE_ORDER_WORK
+    | crud(*WORK_CENTRES, "read", "create", "update", "delete")
+    | crud(*BOMS, "read", "create", "update", "delete")
+    | crud(*PRODUCTION_ORDERS, "read", "create")
+    | PRODUCTION_WORK,
     "viewer": EVERYONE
     | CUSTOMER_READ
     | crud(*CONTACTS, "read")
@@ -104,7 +124,9 @@ ALLOWED = {
     | crud(*PRODUCTS, "read")
     | crud(*SUPPLIERS, "read")
     | crud(*WAREHOUSES, "read")
-    | STOCK_READ,
+    | STOCK_READ
+    | crud(*PURCHASE_ORDERS, "read")
+    | PRODUCTION_READ,
 }
 
 

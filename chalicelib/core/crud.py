@@ -43,6 +43,7 @@ class Resource:
     service: Service  # the record type's module: create, list, update, remove (and present)
     create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
     assign_model: type[BaseModel] | None = None  # a shared pool: claim, release and assign routes
+    routes: tuple[str, ...] = ("create", "list", "read", "update", "delete")  # which of the five to declare
 
     @property
     def label(self) -> str:
@@ -178,16 +179,21 @@ def register(bp: Any, r: Resource) -> None:
         return Result(status=204)
 
     common = {"tag": r.tag}
-    endpoint(bp, r.path, "POST", permission=f"{r.permissions}:create", summary=f"Create a {r.label}", body=r.create_model,
-             query=r.create_query, response=r.out_model, status=201, **common)(_named(f"create_{name}", create))  # fmt: skip
-    endpoint(bp, r.path, "GET", permission=f"{r.permissions}:read", summary=f"List or search {r.label}s",
-             query=r.query_model, response=r.page_model, **common)(_named(f"list_{name}s", list_))  # fmt: skip
-    endpoint(bp, item_path, "GET", permission=f"{r.permissions}:read", summary=f"Read a {r.label}", response=r.out_model,
-             path_params=ids, etag=True, **common)(_named(f"get_{name}", read))  # fmt: skip
-    endpoint(bp, item_path, "PATCH", permission=f"{r.permissions}:update",
-             summary=f"Change a {r.label} (fields given replace the stored ones)", body=r.patch_model, response=r.out_model,
-             path_params=ids, etag=True, **common)(_named(f"update_{name}", update))  # fmt: skip
-    endpoint(bp, item_path, "DELETE", permission=f"{r.permissions}:delete", summary=f"Delete a {r.label}", path_params=ids,
-             status=204, etag=True, **common)(_named(f"delete_{name}", delete))  # fmt: skip
+    if "create" in r.routes:
+        endpoint(bp, r.path, "POST", permission=f"{r.permissions}:create", summary=f"Create a {r.label}", body=r.create_model,
+                 query=r.create_query, response=r.out_model, status=201, **common)(_named(f"create_{name}", create))  # fmt: skip
+    if "list" in r.routes:
+        endpoint(bp, r.path, "GET", permission=f"{r.permissions}:read", summary=f"List or search {r.label}s",
+                 query=r.query_model, response=r.page_model, **common)(_named(f"list_{name}s", list_))  # fmt: skip
+    if "read" in r.routes:
+        endpoint(bp, item_path, "GET", permission=f"{r.permissions}:read", summary=f"Read a {r.label}", response=r.out_model,
+                 path_params=ids, etag=True, **common)(_named(f"get_{name}", read))  # fmt: skip
+    if "update" in r.routes:
+        endpoint(bp, item_path, "PATCH", permission=f"{r.permissions}:update",
+                 summary=f"Change a {r.label} (fields given replace the stored ones)", body=r.patch_model, response=r.out_model,
+                 path_params=ids, etag=True, **common)(_named(f"update_{name}", update))  # fmt: skip
+    if "delete" in r.routes:
+        endpoint(bp, item_path, "DELETE", permission=f"{r.permissions}:delete", summary=f"Delete a {r.label}", path_params=ids,
+                 status=204, etag=True, **common)(_named(f"delete_{name}", delete))  # fmt: skip
     if r.assign_model is not None:
         register_pool(bp, r)

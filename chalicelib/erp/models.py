@@ -271,3 +271,197 @@ class SupplierPage(PageOut):
 
 class SupplierQuery(SyncQuery):
     name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+# ---- purchasing ------------------------------------------------------------------------------------
+PurchaseOrderId = Annotated[str, StringConstraints(pattern=id_pattern("pur"))]
+Day = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+
+class PurchaseLineIn(StrictModel):
+    product_id: ProductId
+    quantity: Quantity
+    unit_cost: Price = Decimal(0)
+
+
+class PurchaseOrderIn(StrictModel):
+    supplier_id: SupplierId
+    currency: Currency = "CNY"
+    lines: Annotated[list[PurchaseLineIn], Field(min_length=1, max_length=40)]
+    expected_date: Day | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class PurchaseOrderPatch(StrictModel):
+    """Only a draft changes."""
+
+    lines: Annotated[list[PurchaseLineIn], Field(min_length=1, max_length=40)] | None = None
+    expected_date: Day | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class PurchaseLineOut(PublicModel):
+    line: int
+    product_id: str
+    quantity: str
+    unit_cost: str
+    received: str
+
+
+class PurchaseOrderOut(PublicModel):
+    id: str
+    supplier_id: str
+    status: Literal["draft", "ordered", "partially_received", "received", "cancelled"]
+    currency: str
+    lines: list[PurchaseLineOut]
+    total: str
+    expected_date: str | None = None
+    notes: str = ""
+    ordered_at: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class PurchaseOrderPage(PageOut):
+    items: list[PurchaseOrderOut | DeletedOut]
+
+
+class PurchaseOrderQuery(SyncQuery):
+    supplier_id: SupplierId | None = None
+    status: Literal["draft", "ordered", "partially_received", "received", "cancelled"] | None = None
+
+
+class ReceiveLineIn(StrictModel):
+    line: Annotated[int, Field(ge=1, le=40)]
+    quantity: Quantity
+
+
+class ReceiveIn(StrictModel):
+    warehouse_id: WarehouseId | None = Field(default=None, description="Default: the default warehouse.")
+    lines: Annotated[list[ReceiveLineIn], Field(min_length=1, max_length=40)]
+
+
+# ---- production ------------------------------------------------------------------------------------
+WorkCentreId = Annotated[str, StringConstraints(pattern=id_pattern("wct"))]
+
+
+class WorkCentreIn(StrictModel):
+    code: Code
+    name: Name
+    daily_capacity: Quantity = Field(description="Units it can finish per day.")
+
+
+class WorkCentrePatch(StrictModel):
+    code: Code | None = None
+    name: Name | None = None
+    daily_capacity: Quantity | None = None
+
+
+class WorkCentreOut(PublicModel):
+    id: str
+    code: str
+    name: str
+    daily_capacity: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class WorkCentrePage(PageOut):
+    items: list[WorkCentreOut | DeletedOut]
+
+
+class WorkCentreQuery(SyncQuery):
+    pass
+
+
+class ComponentIn(StrictModel):
+    product_id: ProductId
+    quantity: Quantity = Field(description="Per unit of the finished product.")
+
+
+class BomIn(StrictModel):
+    product_id: ProductId = Field(description="The manufactured product; one bill of materials each.")
+    components: Annotated[list[ComponentIn], Field(min_length=1, max_length=30)]
+    work_centre_id: WorkCentreId
+
+
+class BomPatch(StrictModel):
+    components: Annotated[list[ComponentIn], Field(min_length=1, max_length=30)] | None = None
+    work_centre_id: WorkCentreId | None = None
+
+
+class ComponentOut(PublicModel):
+    product_id: str
+    quantity: str
+
+
+class BomOut(PublicModel):
+    id: str
+    product_id: str
+    components: list[ComponentOut]
+    work_centre_id: str
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class BomPage(PageOut):
+    items: list[BomOut | DeletedOut]
+
+
+class BomQuery(SyncQuery):
+    product_id: ProductId | None = None
+
+
+ProductionStatus = Literal["planned", "released", "in_progress", "done", "cancelled"]
+
+
+class ProductionOrderIn(StrictModel):
+    product_id: ProductId
+    quantity: Quantity
+    warehouse_id: WarehouseId | None = Field(
+        default=None, description="Where components come from and goods go; default warehouse."
+    )
+    reference: Annotated[str, StringConstraints(max_length=100)] = ""
+
+
+class BookingOut(PublicModel):
+    day: str
+    quantity: str
+
+
+class ShortageOut(PublicModel):
+    product_id: str
+    needed: str
+    available: str
+    ready_on: str
+
+
+class ProductionOrderOut(PublicModel):
+    id: str
+    product_id: str
+    quantity: str
+    warehouse_id: str
+    work_centre_id: str
+    status: ProductionStatus
+    reference: str = ""
+    components: list[ComponentOut]
+    materials_ready_on: str
+    planned_start: str
+    planned_finish: str
+    bookings: list[BookingOut]
+    shortages: list[ShortageOut] = []
+    completed_at: str | None = None
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class ProductionOrderPage(PageOut):
+    items: list[ProductionOrderOut | DeletedOut]
+
+
+class ProductionOrderQuery(SyncQuery):
+    product_id: ProductId | None = None

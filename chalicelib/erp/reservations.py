@@ -30,9 +30,13 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None) -> str:
+def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None, product_id: str | None = None) -> str:
+    """The warehouse named, else the default; without one, a missing product is the first error."""
     chosen = warehouse_id or default_warehouse_id(store, tenant_id)
     if chosen is None:
+        if product_id and store.get(keys.entity(tenant_id, "product", product_id)) is None:
+            error = {"loc": ["body", "product_id"], "msg": "no such product", "type": "reference"}
+            raise ValidationError(f"There is no product {product_id}.", errors=[error])
         raise ValidationError(
             "The company has no warehouse yet; create one (it becomes the default) or name one.",
             errors=[{"loc": ["body", "warehouse_id"], "msg": "no default warehouse", "type": "missing"}],
@@ -43,7 +47,7 @@ def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None) -> str
 def reserve(store: Store, actor: Actor, product_id: str, warehouse_id: str | None, quantity: Decimal, reference: str,
             reservation_id: str | None = None) -> dict[str, Any]:  # fmt: skip
     """One transaction: reference checks, the reservation and its guard and audit, the level."""
-    warehouse_id = warehouse_for(store, actor.tenant_id, warehouse_id)
+    warehouse_id = warehouse_for(store, actor.tenant_id, warehouse_id, product_id)
     item = entities.new_item(RESERVATION, actor, {"product_id": product_id, "warehouse_id": warehouse_id, "quantity": quantity,
                                                   "shipped": Decimal(0), "status": "active", "reference": reference},
                              entity_id=reservation_id)  # fmt: skip

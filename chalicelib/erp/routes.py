@@ -6,18 +6,33 @@ from chalice import Blueprint
 
 from chalicelib.core import crud
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.erp import catalogue, reservations, stock
+from chalicelib.erp import catalogue, production, purchasing, reservations, stock
 from chalicelib.erp.models import (
     AdjustmentIn,
+    BomIn,
+    BomOut,
+    BomPage,
+    BomPatch,
+    BomQuery,
     DeletedOut,
     MovementPage,
     MovementQuery,
     MovementsOut,
     ProductIn,
+    ProductionOrderIn,
+    ProductionOrderOut,
+    ProductionOrderPage,
+    ProductionOrderQuery,
     ProductOut,
     ProductPage,
     ProductPatch,
     ProductQuery,
+    PurchaseOrderIn,
+    PurchaseOrderOut,
+    PurchaseOrderPage,
+    PurchaseOrderPatch,
+    PurchaseOrderQuery,
+    ReceiveIn,
     ReservationIn,
     ReservationOut,
     ReservationPage,
@@ -35,6 +50,11 @@ from chalicelib.erp.models import (
     WarehousePage,
     WarehousePatch,
     WarehouseQuery,
+    WorkCentreIn,
+    WorkCentreOut,
+    WorkCentrePage,
+    WorkCentrePatch,
+    WorkCentreQuery,
 )
 
 bp = Blueprint(__name__)
@@ -120,3 +140,82 @@ def get_reservation(req: Request) -> Result:
 def release_reservation(req: Request) -> Result:
     item = reservations.release(STORE, req.me.actor(), req.params["reservation_id"], req.if_match)
     return Result(ReservationOut(**item), etag=item["version"])
+
+
+# ---- purchasing -------------------------------------------------------------------------------------
+crud.register(bp, crud.Resource(
+    purchasing.PURCHASE_ORDER, "/erp/purchase-orders", "purchase_order_id", "erp.purchasing", "erp",
+    PurchaseOrderIn, PurchaseOrderPatch, PurchaseOrderOut, PurchaseOrderPage, PurchaseOrderQuery, DeletedOut, purchasing,
+))  # fmt: skip
+PURCHASE_ORDER_ID = {"purchase_order_id": purchasing.PURCHASE_ORDER.id_pattern}
+
+
+def _purchase_order(item: dict) -> Result:
+    return Result(PurchaseOrderOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/purchase-orders/{purchase_order_id}/order", "POST", permission="erp.purchasing:order", tag="erp",
+          response=PurchaseOrderOut, path_params=PURCHASE_ORDER_ID, etag=True, summary="Place a draft")  # fmt: skip
+def place_purchase_order(req: Request) -> Result:
+    return _purchase_order(purchasing.place(STORE, req.me.actor(), req.params["purchase_order_id"], req.if_match))
+
+
+@endpoint(bp, "/erp/purchase-orders/{purchase_order_id}/cancel", "POST", permission="erp.purchasing:order", tag="erp",
+          response=PurchaseOrderOut, path_params=PURCHASE_ORDER_ID, etag=True,
+          summary="Cancel a draft or ordered purchase order (not once goods arrived)")  # fmt: skip
+def cancel_purchase_order(req: Request) -> Result:
+    return _purchase_order(purchasing.cancel(STORE, req.me.actor(), req.params["purchase_order_id"], req.if_match))
+
+
+@endpoint(bp, "/erp/purchase-orders/{purchase_order_id}/receive", "POST", permission="erp.purchasing:receive", tag="erp",
+          body=ReceiveIn, response=PurchaseOrderOut, path_params=PURCHASE_ORDER_ID, etag=True,
+          summary="Receive quantities per line into a warehouse: the stock receipts, all lines or none")  # fmt: skip
+def receive_purchase_order(req: Request) -> Result:
+    return _purchase_order(purchasing.receive(STORE, req.me.actor(), req.params["purchase_order_id"], req.body, req.if_match))
+
+
+# ---- production -------------------------------------------------------------------------------------
+crud.register(bp, crud.Resource(
+    production.WORK_CENTRE, "/erp/work-centres", "work_centre_id", "erp.production", "erp",
+    WorkCentreIn, WorkCentrePatch, WorkCentreOut, WorkCentrePage, WorkCentreQuery, DeletedOut, production.work_centres,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    production.BOM, "/erp/boms", "bom_id", "erp.production", "erp",
+    BomIn, BomPatch, BomOut, BomPage, BomQuery, DeletedOut, production.boms,
+))  # fmt: skip
+crud.register(bp, crud.Resource(
+    production.PRODUCTION_ORDER, "/erp/production-orders", "production_order_id", "erp.production", "erp",
+    ProductionOrderIn, ProductionOrderIn, ProductionOrderOut, ProductionOrderPage, ProductionOrderQuery, DeletedOut,
+    production.orders, routes=("create", "list", "read"),
+))  # fmt: skip
+PRODUCTION_ORDER_ID = {"production_order_id": production.PRODUCTION_ORDER.id_pattern}
+
+
+def _production_order(item: dict) -> Result:
+    return Result(ProductionOrderOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/production-orders/{production_order_id}/release", "POST", permission="erp.production:update", tag="erp",
+          response=ProductionOrderOut, path_params=PRODUCTION_ORDER_ID, etag=True, summary="Planned → released")  # fmt: skip
+def release_production_order(req: Request) -> Result:
+    return _production_order(production.move(STORE, req.me.actor(), req.params["production_order_id"], "release", req.if_match))
+
+
+@endpoint(bp, "/erp/production-orders/{production_order_id}/start", "POST", permission="erp.production:update", tag="erp",
+          response=ProductionOrderOut, path_params=PRODUCTION_ORDER_ID, etag=True, summary="Released → in progress")  # fmt: skip
+def start_production_order(req: Request) -> Result:
+    return _production_order(production.move(STORE, req.me.actor(), req.params["production_order_id"], "start", req.if_match))
+
+
+@endpoint(bp, "/erp/production-orders/{production_order_id}/complete", "POST", permission="erp.production:complete",
+          tag="erp", response=ProductionOrderOut, path_params=PRODUCTION_ORDER_ID, etag=True,
+          summary="Consume the components and produce the goods, all or nothing (409 naming a short component)")  # fmt: skip
+def complete_production_order(req: Request) -> Result:
+    return _production_order(production.complete(STORE, req.me.actor(), req.params["production_order_id"], req.if_match))
+
+
+@endpoint(bp, "/erp/production-orders/{production_order_id}/cancel", "POST", permission="erp.production:update",
+          tag="erp", response=ProductionOrderOut, path_params=PRODUCTION_ORDER_ID, etag=True,
+          summary="Cancel an order not done; its capacity is given back")  # fmt: skip
+def cancel_production_order(req: Request) -> Result:
+    return _production_order(production.cancel(STORE, req.me.actor(), req.params["production_order_id"], req.if_match))
