@@ -121,7 +121,19 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
             "purchase_order_id": po, "draft_purchase_order_id": draft_po, "open_purchase_order_id": open_po,
             "work_centre_id": centre, "spare_work_centre_id": spare_centre, "made_product_id": made_product, "bom_id": bom,
             "production_order_id": planned[0], "complete_production_order_id": planned[1],
-            "cancel_production_order_id": planned[2]}  # fmt: skip
+            "cancel_production_order_id": planned[2], **receivable_targets(api, owner, made)}  # fmt: skip
+
+
+def receivable_targets(api: Api, owner: TenantCtx, made: Callable[[str, dict[str, Any]], str]) -> dict[str, str]:
+    customer = a_customer(api, owner, name=f"Alpha Secret Debtor {unique_email()[5:13]}")["id"]
+    body = {"customer_id": customer, "lines": [{"description": "Alpha secret goods", "quantity": "1", "unit_price": "100"}]}
+    draft, issued, open_invoice, voidable, deletable = (made("/erp/invoices", body) for _ in range(5))
+    for invoice in (issued, open_invoice):
+        api.post(f"/erp/invoices/{invoice}/issue", owner.token, {})
+    payment = made("/erp/payments", {"customer_id": customer, "amount": "10"})
+    return {"debtor_id": customer, "invoice_id": draft, "draft_invoice_id": draft, "issued_invoice_id": issued,
+            "open_invoice_id": open_invoice, "voidable_invoice_id": voidable, "deletable_invoice_id": deletable,
+            "payment_id": payment}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -405,6 +417,42 @@ CALLS: list[Call] = [
         "POST",
         "/erp/production-orders/{production_order_id}/cancel",
         lambda t: (f"/erp/production-orders/{t.erp['cancel_production_order_id']}/cancel", None),
+    ),
+    Call("GET", "/erp/invoices", lambda t: ("/erp/invoices", None)),
+    Call(
+        "POST",
+        "/erp/invoices",
+        lambda t: ("/erp/invoices", {"customer_id": t.erp["debtor_id"], "lines": [{"quantity": "1", "unit_price": "5"}]}),
+    ),
+    Call("GET", "/erp/invoices/{invoice_id}", lambda t: (f"/erp/invoices/{t.erp['issued_invoice_id']}", None)),
+    Call("PATCH", "/erp/invoices/{invoice_id}", lambda t: (f"/erp/invoices/{t.erp['draft_invoice_id']}", {"notes": "n"})),
+    Call("POST", "/erp/invoices/{invoice_id}/issue", lambda t: (f"/erp/invoices/{t.erp['draft_invoice_id']}/issue", {})),
+    Call("POST", "/erp/invoices/{invoice_id}/void", lambda t: (f"/erp/invoices/{t.erp['voidable_invoice_id']}/void", None)),
+    Call(
+        "POST",
+        "/erp/invoices/{invoice_id}/credit-notes",
+        lambda t: (f"/erp/invoices/{t.erp['open_invoice_id']}/credit-notes", {"amount": "1", "reason": "r"}),
+    ),
+    Call("DELETE", "/erp/invoices/{invoice_id}", lambda t: (f"/erp/invoices/{t.erp['deletable_invoice_id']}", None)),
+    Call("GET", "/erp/payments", lambda t: ("/erp/payments", None)),
+    Call(
+        "POST",
+        "/erp/payments",
+        lambda t: (
+            "/erp/payments",
+            {
+                "customer_id": t.erp["debtor_id"],
+                "amount": "1",
+                "allocations": [{"invoice_id": t.erp["open_invoice_id"], "amount": "1"}],
+            },
+        ),
+    ),
+    Call("GET", "/erp/payments/{payment_id}", lambda t: (f"/erp/payments/{t.erp['payment_id']}", None)),
+    Call("GET", "/erp/receivables/aging", lambda t: ("/erp/receivables/aging", None)),
+    Call(
+        "GET",
+        "/erp/receivables/customers/{customer_id}",
+        lambda t: (f"/erp/receivables/customers/{t.erp['debtor_id']}", None),
     ),
     Call(
         "POST",

@@ -130,7 +130,7 @@ def test_order_states(api, tenant):
     cancelled = api.post(path + "/cancel", tenant.token, {"reason": "customer changed mind"}).json
     assert cancelled["status"] == "cancelled" and cancelled["cancel_reason"] == "customer changed mind"
     refused = api.post(path + "/confirm", tenant.token)
-    assert refused.status == 409 and refused.json["status"] == "cancelled"
+    assert refused.status == 409 and refused.json["state"] == "cancelled"
     events = [
         e["summary"]["event"]
         for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]

@@ -54,6 +54,10 @@ PRODUCTION_WORK = {
     ("POST", f"/erp/production-orders/{{production_order_id}}/{a}") for a in ("release", "start", "complete", "cancel")
 }
 PRODUCTION_READ = crud(*WORK_CENTRES, "read") | crud(*BOMS, "read") | crud(*PRODUCTION_ORDERS, "read")
+INVOICES = "/erp/invoices", "invoice_id"
+INVOICE_WORK = {("POST", f"/erp/invoices/{{invoice_id}}/{a}") for a in ("issue", "void", "credit-notes")}
+PAYMENTS = {("GET", "/erp/payments"), ("POST", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
+RECEIVABLES = {("GET", "/erp/receivables/aging"), ("GET", "/erp/receivables/customers/{customer_id}")}
 STOCK_WORK = {("POST", "/erp/stock/adjustments"), ("POST", "/erp/stock/transfers"), ("POST", "/erp/reservations"),
               ("POST", "/erp/reservations/{reservation_id}/release")}  # fmt: skip
 
@@ -95,7 +99,11 @@ ALLOWED = {
     | QUOTE_READ
     | crud(*ORDERS, "read")
     | crud(*PRODUCTS, "read")
-    | crud(*PURCHASE_ORDERS, "read"),
+    | crud(*PURCHASE_ORDERS, "read")
+    | crud(*INVOICES, "read", "create", "update", "delete")
+    | INVOICE_WORK
+    | PAYMENTS
+    | RECEIVABLES,
     "warehouse": EVERYONE
     | CUSTOMER_READ
     | crud(*ORDERS, "read")
@@ -126,7 +134,10 @@ ALLOWED = {
     | crud(*WAREHOUSES, "read")
     | STOCK_READ
     | crud(*PURCHASE_ORDERS, "read")
-    | PRODUCTION_READ,
+    | PRODUCTION_READ
+    | crud(*INVOICES, "read")
+    | {("GET", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
+    | RECEIVABLES,
 }
 
 

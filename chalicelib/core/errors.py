@@ -13,7 +13,12 @@ class ApiError(Exception):
     slug = "internal-error"
     title = "Internal error"
 
+    RESERVED = frozenset({"type", "title", "status", "detail", "instance", "errors"})
+
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        clash = self.RESERVED & extra.keys()
+        if clash:  # an extension must not overwrite a problem+json member (a record's status is "state")
+            raise ValueError(f"problem extension named like a member: {sorted(clash)}")
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -119,3 +124,8 @@ STATUS_ERRORS: dict[int, type[ApiError]] = {
         RateLimitedError,
     )
 }
+
+
+def field_error(message: str, loc: list[Any], msg: str, kind: str = "value_error") -> ValidationError:
+    """A 422 naming one field: ``loc`` as in pydantic's errors (``["body", "lines", 0, "quantity"]``)."""
+    return ValidationError(message, errors=[{"loc": loc, "msg": msg, "type": kind}])

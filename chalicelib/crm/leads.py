@@ -75,7 +75,7 @@ def update(store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match:
         target = applied.get("status")
         if target and target != before["status"]:
             if target not in MOVES[before["status"]]:
-                raise ConflictError(f"A {before['status']} lead cannot become {target}.", status=before["status"])
+                raise ConflictError(f"A {before['status']} lead cannot become {target}.", state=before["status"])
             if target == "disqualified" and not (applied.get("disqualify_reason") or "").strip():
                 raise ValidationError(
                     "Say why the lead is disqualified.",
@@ -112,7 +112,7 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
     if lead["status"] == "converted":
         return entities.public(lead), False
     if lead["status"] == "disqualified":
-        raise ConflictError("A disqualified lead is not converted; move it back to new first.", status="disqualified")
+        raise ConflictError("A disqualified lead is not converted; move it back to new first.", state="disqualified")
     now = utcnow()
     owner = lead.get("owner_id") or actor.user_id  # a lead from the pool goes to whoever converts it
     customer_fields = _customer_fields(lead, owner)
@@ -165,7 +165,7 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         if before["status"] in {"converted", "disqualified"}:
-            raise ConflictError(f"The lead is {before['status']}.", status=before["status"])
+            raise ConflictError(f"The lead is {before['status']}.", state=before["status"])
         return changes
 
     try:

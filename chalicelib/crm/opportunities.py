@@ -142,7 +142,7 @@ def close(store: Store, actor: Actor, opportunity_id: str, data: CloseIn, if_mat
         if before["status"] == data.outcome:
             return {}
         if before["status"] != "open":
-            raise ConflictError(f"The opportunity is already {before['status']}.", status=before["status"])
+            raise ConflictError(f"The opportunity is already {before['status']}.", state=before["status"])
         change = {"from_stage": before["stage"], "to_stage": data.outcome, "at": now, "by": actor.user_id}
         return {"status": data.outcome, "close_reason": data.reason, "closed_at": now,
                 "probability": 100 if data.outcome == "won" else 0,

@@ -75,7 +75,7 @@ def _require(item: dict[str, Any], allowed: set[str], action: str) -> None:
     if item["status"] not in allowed:
         raise ConflictError(
             f"The order is {item['status']}; it can be {action} only when {' or '.join(sorted(allowed))}.",
-            status=item["status"],
+            state=item["status"],
         )
 
 

@@ -70,7 +70,7 @@ def list(store: Store, tenant_id: str, q: QuoteQuery) -> Page:
 def _require(item: dict[str, Any], allowed: set[str], action: str) -> None:
     if item["status"] not in allowed:
         raise ConflictError(
-            f"The quote is {item['status']}; it can be {action} only when {' or '.join(sorted(allowed))}.", status=item["status"]
+            f"The quote is {item['status']}; it can be {action} only when {' or '.join(sorted(allowed))}.", state=item["status"]
         )
 
 

@@ -115,7 +115,7 @@ def update(store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_ma
         target = applied.get("status", before["status"])
         if target != before["status"]:
             if target not in MOVES[before["status"]]:
-                raise ConflictError(f"A {before['status']} ticket cannot become {target}.", status=before["status"])
+                raise ConflictError(f"A {before['status']} ticket cannot become {target}.", state=before["status"])
             if target == "resolved":
                 applied["resolved_at"] = now
             elif target == "closed":

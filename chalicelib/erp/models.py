@@ -465,3 +465,180 @@ class ProductionOrderPage(PageOut):
 
 class ProductionOrderQuery(SyncQuery):
     product_id: ProductId | None = None
+
+
+# ---- receivables -----------------------------------------------------------------------------------
+CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
+InvoiceId = Annotated[str, StringConstraints(pattern=id_pattern("inv"))]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+Money = Annotated[Decimal, Field(gt=0, max_digits=17, decimal_places=4)]
+InvoiceStatus = Literal["draft", "issued", "partially_paid", "paid", "void"]
+
+
+class InvoiceLineIn(StrictModel):
+    product_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = ""
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    quantity: Quantity
+    unit_price: Price
+    discount_percent: Percent = Decimal(0)
+    tax_rate: Percent = Decimal(0)
+
+
+class InvoiceIn(StrictModel):
+    customer_id: CustomerId
+    currency: Currency = "CNY"
+    lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=200)]
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
+    order_id: Annotated[str, StringConstraints(pattern=id_pattern("ord"))] | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class InvoicePatch(StrictModel):
+    """Only a draft changes."""
+
+    lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=200)] | None = None
+    payment_terms_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class InvoiceLineOut(PublicModel):
+    product_code: str = ""
+    description: str = ""
+    quantity: str
+    unit_price: str
+    discount_percent: str
+    tax_rate: str
+    net: str
+
+
+class TaxLineOut(PublicModel):
+    rate: str
+    base: str
+    tax: str
+
+
+class InvoiceOut(PublicModel):
+    id: str
+    customer_id: str
+    status: InvoiceStatus
+    currency: str
+    lines: list[InvoiceLineOut]
+    subtotal: str
+    taxes: list[TaxLineOut]
+    tax_total: str
+    total: str
+    paid: str
+    credited: str
+    balance: str = Field(description="total - paid - credited: what the customer still owes on it")
+    payment_terms_days: int
+    issue_date: str | None = None
+    due_date: str | None = None
+    order_id: str | None = None
+    notes: str = ""
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class InvoicePage(PageOut):
+    items: list[InvoiceOut | DeletedOut]
+
+
+class InvoiceQuery(SyncQuery):
+    customer_id: CustomerId | None = None
+    status: Literal["open"] | None = Field(default=None, description="`open`: issued or partially paid.")
+
+
+class IssueIn(StrictModel):
+    issue_date: Day | None = Field(default=None, description="Default: today; the due date follows from the terms.")
+
+
+class CreditNoteIn(StrictModel):
+    amount: Money
+    reason: Reason
+
+
+class CreditNoteOut(PublicModel):
+    id: str
+    invoice_id: str
+    customer_id: str
+    currency: str
+    amount: str
+    reason: str
+    created_at: str
+    invoice: InvoiceOut
+
+
+class AllocationIn(StrictModel):
+    invoice_id: InvoiceId
+    amount: Money
+
+
+class PaymentIn(StrictModel):
+    customer_id: CustomerId
+    currency: Currency = "CNY"
+    amount: Money
+    received_on: Day | None = Field(default=None, description="Default: today.")
+    method: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = "bank_transfer"
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    allocations: Annotated[list[AllocationIn], Field(max_length=50)] = Field(
+        default=[], description="Invoices this pays; what is not allocated stays on account (unapplied credit)."
+    )
+
+
+class AllocationOut(PublicModel):
+    invoice_id: str
+    amount: str
+
+
+class PaymentOut(PublicModel):
+    id: str
+    customer_id: str
+    currency: str
+    amount: str
+    unallocated: str
+    received_on: str
+    method: str
+    reference: str = ""
+    allocations: list[AllocationOut]
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class PaymentPage(PageOut):
+    items: list[PaymentOut]
+
+
+class PaymentQuery(ListQuery):
+    customer_id: CustomerId | None = None
+
+
+class AgingQuery(StrictModel):
+    as_of: Day | None = Field(default=None, description="Default: today.")
+    customer_id: CustomerId | None = None
+
+
+class AgingRow(PublicModel):
+    customer_id: str
+    currency: str
+    current: str
+    days_1_30: str
+    days_31_60: str
+    days_61_90: str
+    over_90: str
+    open_total: str
+    unapplied: str
+    balance: str = Field(description="open_total - unapplied")
+
+
+class AgingOut(PublicModel):
+    as_of: str
+    rows: list[AgingRow]
+    totals: list[AgingRow] = Field(description="Per currency, customer_id '*'.")
+
+
+class BalanceOut(PublicModel):
+    customer_id: str
+    balances: list[AgingRow]
+    open_invoices: list[InvoiceOut]

@@ -266,7 +266,7 @@ def move(store: Store, actor: Actor, order_id: str, action: str, if_match: int |
             return {}
         if before["status"] != source:
             raise ConflictError(f"The production order is {before['status']}; only a {source} one can {action}.",
-                                status=before["status"])  # fmt: skip
+                                state=before["status"])  # fmt: skip
         return {"status": target}
 
     return present(entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, action=action))
@@ -280,7 +280,7 @@ def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> d
         if before["status"] == "cancelled":
             return {}
         if before["status"] == "done":
-            raise ConflictError("The production order is done; it cannot be cancelled.", status="done")
+            raise ConflictError("The production order is done; it cannot be cancelled.", state="done")
         centre.update(entities.get(store, actor.tenant_id, WORK_CENTRE, before["work_centre_id"]))
         return {"status": "cancelled"}
 
@@ -297,7 +297,7 @@ def complete(store: Store, actor: Actor, order_id: str, if_match: int | None) ->
     if before["status"] == "done":
         return present(before)
     if before["status"] not in ("released", "in_progress", "planned"):
-        raise ConflictError(f"The production order is {before['status']}; it cannot be completed.", status=before["status"])
+        raise ConflictError(f"The production order is {before['status']}; it cannot be completed.", state=before["status"])
     quantity = Decimal(str(before["quantity"]))
     warehouse_id = before["warehouse_id"]
     changes = [stock.Change("consumption", c["product_id"], warehouse_id, on_hand=-(Decimal(c["quantity"]) * quantity),

@@ -75,7 +75,7 @@ def list(store: Store, tenant_id: str, q: Any) -> Page:
 
 def _draft_only(before: dict[str, Any]) -> None:
     if before["status"] != "draft":
-        raise ConflictError(f"The purchase order is {before['status']}; only a draft changes.", status=before["status"])
+        raise ConflictError(f"The purchase order is {before['status']}; only a draft changes.", state=before["status"])
 
 
 def update(store: Store, actor: Actor, order_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> d
             return {}
         if before["status"] not in ("draft", "ordered"):
             raise ConflictError(f"The purchase order is {before['status']}: goods have arrived, it cannot be cancelled.",
-                                status=before["status"])  # fmt: skip
+                                state=before["status"])  # fmt: skip
         return {"status": "cancelled"}
 
     return entities.public(entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="cancel"))
@@ -130,7 +130,7 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
         refs[:] = [Reference("warehouse_id", WAREHOUSE, warehouse_id)]
         if before["status"] not in ("ordered", "partially_received"):
             raise ConflictError(f"The purchase order is {before['status']}; only an ordered one is received.",
-                                status=before["status"])  # fmt: skip
+                                state=before["status"])  # fmt: skip
         lines = [dict(li) for li in before["lines"]]
         changes.clear()
         for n, wanted in enumerate(data.lines):

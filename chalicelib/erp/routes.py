@@ -6,18 +6,33 @@ from chalice import Blueprint
 
 from chalicelib.core import crud
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.erp import catalogue, production, purchasing, reservations, stock
+from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
 from chalicelib.erp.models import (
     AdjustmentIn,
+    AgingOut,
+    AgingQuery,
+    BalanceOut,
     BomIn,
     BomOut,
     BomPage,
     BomPatch,
     BomQuery,
+    CreditNoteIn,
+    CreditNoteOut,
     DeletedOut,
+    InvoiceIn,
+    InvoiceOut,
+    InvoicePage,
+    InvoicePatch,
+    InvoiceQuery,
+    IssueIn,
     MovementPage,
     MovementQuery,
     MovementsOut,
+    PaymentIn,
+    PaymentOut,
+    PaymentPage,
+    PaymentQuery,
     ProductIn,
     ProductionOrderIn,
     ProductionOrderOut,
@@ -219,3 +234,71 @@ def complete_production_order(req: Request) -> Result:
           summary="Cancel an order not done; its capacity is given back")  # fmt: skip
 def cancel_production_order(req: Request) -> Result:
     return _production_order(production.cancel(STORE, req.me.actor(), req.params["production_order_id"], req.if_match))
+
+
+# ---- receivables ------------------------------------------------------------------------------------
+crud.register(bp, crud.Resource(
+    receivables.INVOICE, "/erp/invoices", "invoice_id", "erp.invoices", "erp",
+    InvoiceIn, InvoicePatch, InvoiceOut, InvoicePage, InvoiceQuery, DeletedOut, receivables.invoices,
+))  # fmt: skip
+INVOICE_ID = {"invoice_id": receivables.INVOICE.id_pattern}
+
+
+def _invoice(item: dict) -> Result:
+    return Result(InvoiceOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/invoices/{invoice_id}/issue", "POST", permission="erp.invoices:update", tag="erp", body=IssueIn,
+          response=InvoiceOut, path_params=INVOICE_ID, etag=True, summary="Issue a draft: its issue and due dates")  # fmt: skip
+def issue_invoice(req: Request) -> Result:
+    return _invoice(receivables.issue(STORE, req.me.actor(), req.params["invoice_id"], req.body.issue_date, req.if_match))
+
+
+@endpoint(bp, "/erp/invoices/{invoice_id}/void", "POST", permission="erp.invoices:update", tag="erp", response=InvoiceOut,
+          path_params=INVOICE_ID, etag=True, summary="Void an invoice nothing was paid or credited on")  # fmt: skip
+def void_invoice(req: Request) -> Result:
+    return _invoice(receivables.void(STORE, req.me.actor(), req.params["invoice_id"], req.if_match))
+
+
+@endpoint(bp, "/erp/invoices/{invoice_id}/credit-notes", "POST", permission="erp.invoices:credit", tag="erp",
+          body=CreditNoteIn, response=CreditNoteOut, status=201, path_params=INVOICE_ID,
+          summary="Credit part or all of an open invoice's balance")  # fmt: skip
+def credit_invoice(req: Request) -> CreditNoteOut:
+    return CreditNoteOut(**receivables.credit(STORE, req.me.actor(), req.params["invoice_id"], req.body.amount, req.body.reason))
+
+
+@endpoint(bp, "/erp/payments", "POST", permission="erp.payments:create", tag="erp", body=PaymentIn, response=PaymentOut,
+          status=201, summary="Record a payment and allocate it to invoices; the rest stays on account")  # fmt: skip
+def create_payment(req: Request) -> Result:
+    item = receivables.pay(STORE, req.me.actor(), req.body)
+    return Result(PaymentOut(**item), etag=item["version"], headers={"Location": f"/erp/payments/{item['id']}"})
+
+
+@endpoint(bp, "/erp/payments", "GET", permission="erp.payments:read", tag="erp", query=PaymentQuery, response=PaymentPage,
+          summary="Payments, or a customer's, newest first")  # fmt: skip
+def list_payments(req: Request) -> PaymentPage:
+    q = req.query
+    page = receivables.list_payments(STORE, req.me.tenant_id, q.customer_id, q.limit, q.cursor)
+    return PaymentPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@endpoint(bp, "/erp/payments/{payment_id}", "GET", permission="erp.payments:read", tag="erp", response=PaymentOut, etag=True,
+          path_params={"payment_id": receivables.PAYMENT.id_pattern}, summary="Read a payment")  # fmt: skip
+def get_payment(req: Request) -> Result:
+    from chalicelib.core import entities
+
+    item = entities.public(entities.get(STORE, req.me.tenant_id, receivables.PAYMENT, req.params["payment_id"]))
+    return Result(PaymentOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/receivables/aging", "GET", permission="erp.receivables:read", tag="erp", query=AgingQuery,
+          response=AgingOut, summary="Open balances per customer and currency: current, 1-30, 31-60, 61-90, 90+")  # fmt: skip
+def receivables_aging(req: Request) -> AgingOut:
+    return AgingOut(**receivables.aging(STORE, req.me.tenant_id, req.query.as_of, req.query.customer_id))
+
+
+@endpoint(bp, "/erp/receivables/customers/{customer_id}", "GET", permission="erp.receivables:read", tag="erp",
+          response=BalanceOut, path_params={"customer_id": r"^cus_[0-9A-HJKMNP-TV-Z]{26}$"},
+          summary="A customer's balance and open invoices")  # fmt: skip
+def customer_balance(req: Request) -> BalanceOut:
+    return BalanceOut(**receivables.balance(STORE, req.me.tenant_id, req.params["customer_id"]))

@@ -1,0 +1,320 @@
+"""Receivables: invoices, credit notes, payments, aging and balances, all in Decimal.
+
+An invoice's ``paid``, ``credited`` and ``balance`` (= total − paid − credited) are DynamoDB
+numbers. A payment writes itself and, per allocated invoice, the invoice's new figures conditional
+on the version it read, in one transaction: an allocation is never applied twice, never to a stale
+balance, and never beyond what is owed. What a payment does not allocate stays on account
+("unapplied") and lowers the customer's balance.
+
+Aging buckets (by days past the due date at ``as_of``): current (not yet due), 1–30, 31–60, 61–90,
+over 90. Open invoices are listed by a lookup written only while an invoice is open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core import entities, money
+from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
+from chalicelib.core.money import text
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.crm.customers import CUSTOMER
+
+ZERO = Decimal(0)
+OPEN = ("issued", "partially_paid")
+BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
+
+
+def _invoice_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+    if item["status"] in OPEN:
+        yield "open", "yes"
+    if item.get("order_id"):
+        yield "order", item["order_id"]
+
+
+def _payment_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+    if Decimal(str(item["unallocated"])) > 0:
+        yield "unapplied", "yes"
+
+
+INVOICE = EntityType("invoice", "inv", name_field=None, lookups=_invoice_lookups)
+CREDIT_NOTE = EntityType("credit_note", "crn", name_field=None, lookups=lambda i: [("invoice", i["invoice_id"])])
+PAYMENT = EntityType("payment", "pay", name_field=None, lookups=_payment_lookups)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def amount(value: Any, currency: str) -> str:
+    """An amount as the API writes it: to the currency's minor unit ("200.00", "5000" yen)."""
+    return text(money.round_money(_d(value), currency))
+
+
+def present(item: dict[str, Any]) -> dict[str, Any]:
+    out = entities.public(item)
+    for key in ("paid", "credited", "balance"):
+        out[key] = amount(item.get(key, 0), item["currency"])
+    return out
+
+
+def status_for(total: Decimal, paid: Decimal, credited: Decimal) -> str:
+    if total - paid - credited <= 0:
+        return "paid"
+    return "partially_paid" if paid + credited > 0 else "issued"
+
+
+# ---- invoices ------------------------------------------------------------------------------------------
+def priced(lines: list[dict[str, Any]], currency: str) -> dict[str, Any]:
+    figures = money.totals(lines, currency)
+    return {**figures, "balance": _d(figures["total"])}
+
+
+def new_fields(customer_id: str, currency: str, lines: list[dict[str, Any]], terms: int = 30, order_id: str | None = None,
+               notes: str = "") -> dict[str, Any]:  # fmt: skip
+    return {"customer_id": customer_id, "currency": currency, "status": "draft", **priced(lines, currency), "paid": ZERO,
+            "credited": ZERO, "payment_terms_days": terms, "issue_date": None, "due_date": None, "order_id": order_id,
+            "notes": notes}  # fmt: skip
+
+
+class _Invoices:
+    @staticmethod
+    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+        body = data.model_dump(mode="json")
+        fields = new_fields(body["customer_id"], body["currency"], body["lines"], body["payment_terms_days"], body["order_id"],
+                            body["notes"])  # fmt: skip
+        refs = [Reference("customer_id", CUSTOMER, data.customer_id)]
+        return present(entities.create(store, actor, INVOICE, fields, references=refs))
+
+    @staticmethod
+    def list(store: Store, tenant_id: str, q: Any) -> Page:
+        if q.customer_id:
+            page = entities.lookup(store, tenant_id, INVOICE, "customer", q.customer_id, q.limit, q.cursor, True)
+        elif q.status == "open":
+            page = entities.lookup(store, tenant_id, INVOICE, "open", "yes", q.limit, q.cursor, True)
+        else:
+            page = entities.list_page(store, tenant_id, INVOICE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+        return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
+
+    @staticmethod
+    def update(store: Store, actor: Actor, invoice_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
+        changes = entities.patch_fields(entities.given(patch), ("lines", "payment_terms_days"), {"notes": ""})
+
+        def apply(before: dict[str, Any]) -> dict[str, Any]:
+            _draft_only(before)
+            if "lines" in changes:
+                return {**changes, **priced(changes["lines"], before["currency"])}
+            return changes
+
+        return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match))
+
+    @staticmethod
+    def remove(store: Store, actor: Actor, invoice_id: str, if_match: int | None) -> None:
+        entities.remove(store, actor, INVOICE, invoice_id, if_match, check=_draft_only)
+
+    present = staticmethod(present)
+
+
+invoices = _Invoices()
+
+
+def _draft_only(before: dict[str, Any]) -> None:
+    if before["status"] != "draft":
+        raise ConflictError(f"The invoice is {before['status']}; only a draft changes (issue a credit note instead).",
+                            state=before["status"])  # fmt: skip
+
+
+def issue(store: Store, actor: Actor, invoice_id: str, issue_date: str | None, if_match: int | None) -> dict[str, Any]:
+    """Draft → issued, with its issue and due dates; issuing again changes nothing."""
+
+    def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if before["status"] != "draft":
+            if before["status"] == "void":
+                raise ConflictError("The invoice is void.", state="void")
+            return {}
+        day = dt.date.fromisoformat(issue_date) if issue_date else _today()
+        due = day + dt.timedelta(days=int(before["payment_terms_days"]))
+        return {"status": "issued", "issue_date": day.isoformat(), "due_date": due.isoformat()}
+
+    return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="issue"))
+
+
+def void(store: Store, actor: Actor, invoice_id: str, if_match: int | None) -> dict[str, Any]:
+    """A draft, or an issued invoice nothing was paid or credited on; else credit it."""
+
+    def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if before["status"] == "void":
+            return {}
+        if _d(before["paid"]) > 0 or _d(before["credited"]) > 0:
+            raise ConflictError("Payments or credits are recorded on this invoice; issue a credit note for the rest instead.",
+                                state=before["status"])  # fmt: skip
+        return {"status": "void", "balance": ZERO}
+
+    return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="void"))
+
+
+def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, reason: str) -> dict[str, Any]:
+    """A credit note: the invoice owes ``credit_amount`` less (at most its balance), in one transaction."""
+    note: dict[str, Any] = {}
+
+    def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if before["status"] not in OPEN:
+            raise ConflictError(f"The invoice is {before['status']}; only an open invoice is credited.", state=before["status"])
+        if credit_amount > _d(before["balance"]):
+            raise field_error(
+                f"The invoice's balance is {text(_d(before['balance']))}; a credit cannot exceed it.",
+                ["body", "amount"],
+                "more than the balance",
+            )
+        credited = _d(before["credited"]) + credit_amount
+        note.update(entities.new_item(CREDIT_NOTE, actor, {"invoice_id": invoice_id, "customer_id": before["customer_id"],
+                                                            "currency": before["currency"],
+                                                            "amount": amount(credit_amount, before["currency"]),
+                                                            "reason": reason}))  # fmt: skip
+        return {"credited": credited, "balance": _d(before["balance"]) - credit_amount,
+                "status": status_for(_d(before["total"]), _d(before["paid"]), credited)}  # fmt: skip
+
+    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+        return entities.create_operations(CREDIT_NOTE, actor, note)
+
+    invoice = entities.update(store, actor, INVOICE, invoice_id, apply, None, extra, action="credit")
+    return {**entities.public(note), "invoice": present(invoice)}
+
+
+# ---- payments -------------------------------------------------------------------------------------------
+def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+    allocated = sum((a.amount for a in data.allocations), ZERO)
+    if allocated > data.amount:
+        raise field_error("The allocations add up to more than the payment.", ["body", "allocations"], "more than the amount")
+    wanted = [a.invoice_id for a in data.allocations]
+    if len(set(wanted)) != len(wanted):
+        raise field_error("Each invoice once per payment.", ["body", "allocations"], "repeated invoice")
+    for _attempt in range(3):
+        current = {i["id"]: i for i in entities.get_many(store, actor.tenant_id, INVOICE, wanted)}
+        now = utcnow()
+        operations: list[dict[str, Any]] = []
+        for n, allocation in enumerate(data.allocations):
+            before = current.get(allocation.invoice_id)
+            loc = ["body", "allocations", n]
+            if before is None or before["customer_id"] != data.customer_id:
+                raise field_error(
+                    f"The customer has no invoice {allocation.invoice_id}.", [*loc, "invoice_id"], "no such invoice", "reference"
+                )
+            if before["status"] not in OPEN or before["currency"] != data.currency:
+                raise field_error(
+                    f"Invoice {allocation.invoice_id} is {before['status']} in {before['currency']}; "
+                    "only an open invoice in the payment's currency is paid.",
+                    [*loc, "invoice_id"],
+                    "not payable",
+                )
+            if allocation.amount > _d(before["balance"]):
+                raise field_error(
+                    f"Invoice {allocation.invoice_id} owes {text(_d(before['balance']))}.", [*loc, "amount"], "more than owed"
+                )
+            paid = _d(before["paid"]) + allocation.amount
+            after = {**before, "paid": paid, "balance": _d(before["balance"]) - allocation.amount,
+                     "status": status_for(_d(before["total"]), paid, _d(before["credited"])), "version": before["version"] + 1,
+                     "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
+            after.update(entities.indexes(INVOICE, actor.tenant_id, after))
+            operations += [put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
+                           audit_entry(actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)),
+                           *entities.lookup_changes(INVOICE, actor.tenant_id, before, after)]  # fmt: skip
+        payment = entities.new_item(PAYMENT, actor, {
+            "customer_id": data.customer_id, "currency": data.currency, "amount": amount(data.amount, data.currency),
+            "unallocated": amount(data.amount - allocated, data.currency),
+            "received_on": data.received_on or _today().isoformat(),
+            "method": data.method, "reference": data.reference,
+            "allocations": [{"invoice_id": a.invoice_id, "amount": amount(a.amount, data.currency)} for a in data.allocations],
+        }, now=now)  # fmt: skip
+        try:
+            entities.write_new(
+                store, [(PAYMENT, payment)], actor, operations, [Reference("customer_id", CUSTOMER, data.customer_id)]
+            )
+            return entities.public(payment)
+        except ConditionFailed:
+            continue  # an invoice changed since it was read: read again and decide again
+    raise PreconditionFailedError("The invoices keep changing; try again.")
+
+
+def list_payments(store: Store, tenant_id: str, customer_id: str | None, limit: int, cursor: str | None) -> Page:
+    if customer_id:
+        return entities.lookup(store, tenant_id, PAYMENT, "customer", customer_id, limit, cursor, True)
+    return entities.list_page(store, tenant_id, PAYMENT, limit=limit, cursor=cursor)
+
+
+# ---- aging and balances -----------------------------------------------------------------------------------
+def _all(store: Store, tenant_id: str, et: EntityType, kind: str, value: str) -> list[dict[str, Any]]:
+    items, cursor = [], None
+    while True:
+        page = entities.lookup(store, tenant_id, et, kind, value, 100, cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            return items
+
+
+def bucket(due_date: str, as_of: dt.date) -> str:
+    overdue = (as_of - dt.date.fromisoformat(due_date)).days
+    if overdue <= 0:
+        return "current"
+    if overdue <= 30:
+        return "days_1_30"
+    if overdue <= 60:
+        return "days_31_60"
+    if overdue <= 90:
+        return "days_61_90"
+    return "over_90"
+
+
+def aging(store: Store, tenant_id: str, as_of: str | None, customer_id: str | None) -> dict[str, Any]:
+    """Open invoices bucketed per customer and currency, less their unapplied payments."""
+    day = dt.date.fromisoformat(as_of) if as_of else _today()
+    if customer_id:
+        open_invoices = [i for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN]
+        payments = [p for p in _all(store, tenant_id, PAYMENT, "customer", customer_id) if _d(p["unallocated"]) > 0]
+    else:
+        open_invoices = _all(store, tenant_id, INVOICE, "open", "yes")
+        payments = _all(store, tenant_id, PAYMENT, "unapplied", "yes")
+    rows: dict[tuple[str, str], dict[str, Decimal]] = {}
+
+    def row(customer: str, currency: str) -> dict[str, Decimal]:
+        return rows.setdefault((customer, currency), {b: ZERO for b in (*BUCKETS, "unapplied")})
+
+    for invoice in open_invoices:
+        # An invoice issued after as_of did not exist then; its due date decides the bucket.
+        if invoice.get("issue_date") and invoice["issue_date"] <= day.isoformat():
+            row(invoice["customer_id"], invoice["currency"])[bucket(invoice["due_date"], day)] += _d(invoice["balance"])
+    for payment in payments:
+        if payment["received_on"] <= day.isoformat():
+            row(payment["customer_id"], payment["currency"])["unapplied"] += _d(payment["unallocated"])
+    out = [_row(customer, currency, figures) for (customer, currency), figures in sorted(rows.items())]
+    totals: dict[str, dict[str, Decimal]] = {}
+    for (_customer, currency), figures in rows.items():
+        total = totals.setdefault(currency, {b: ZERO for b in (*BUCKETS, "unapplied")})
+        for key, value in figures.items():
+            total[key] += value
+    return {"as_of": day.isoformat(), "rows": out, "totals": [_row("*", c, f) for c, f in sorted(totals.items())]}
+
+
+def _row(customer: str, currency: str, figures: dict[str, Decimal]) -> dict[str, str]:
+    open_total = sum((figures[b] for b in BUCKETS), ZERO)
+    return {"customer_id": customer, "currency": currency, **{b: amount(figures[b], currency) for b in BUCKETS},
+            "open_total": amount(open_total, currency), "unapplied": amount(figures["unapplied"], currency),
+            "balance": amount(open_total - figures["unapplied"], currency)}  # fmt: skip
+
+
+def balance(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
+    entities.get(store, tenant_id, CUSTOMER, customer_id)  # 404 for an unknown customer
+    invoices_open = [present(i) for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN]
+    figures = aging(store, tenant_id, None, customer_id)["rows"]
+    return {"customer_id": customer_id, "balances": figures, "open_invoices": invoices_open}

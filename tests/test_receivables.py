@@ -1,0 +1,113 @@
+"""Invoices, credit notes, payments; aging buckets and balances exact to the cent."""
+
+from __future__ import annotations
+
+from tests.conftest import a_customer, a_user
+
+
+def an_invoice(api, tenant, customer_id, price, issued, terms=30, currency="CNY", quantity="1", tax_rate="0"):
+    line = {"description": "goods", "quantity": quantity, "unit_price": price, "tax_rate": tax_rate}
+    body = {"customer_id": customer_id, "currency": currency, "lines": [line], "payment_terms_days": terms}
+    draft = api.post("/erp/invoices", tenant.token, body)
+    assert draft.status == 201, draft.body
+    issued_reply = api.post(f"/erp/invoices/{draft.json['id']}/issue", tenant.token, {"issue_date": issued})
+    assert issued_reply.status == 200, issued_reply.body
+    return issued_reply.json
+
+
+def pay(api, tenant, customer_id, amount, allocations=(), currency="CNY", received_on="2026-06-20"):
+    body = {"customer_id": customer_id, "currency": currency, "amount": amount, "received_on": received_on,
+            "allocations": [{"invoice_id": i, "amount": a} for i, a in allocations]}  # fmt: skip
+    reply = api.post("/erp/payments", tenant.token, body)
+    assert reply.status == 201, reply.body
+    return reply.json
+
+
+def test_aging_buckets_and_balances_on_a_table_of_cases(api, tenant):
+    a, b = a_customer(api, tenant)["id"], a_customer(api, tenant)["id"]
+    # as of 2026-06-30; days overdue in brackets
+    current = an_invoice(api, tenant, a, "100", "2026-06-15")  # due 07-15 (-15): current
+    part_paid = an_invoice(api, tenant, a, "200", "2026-05-01")  # due 05-31 (30): 1-30
+    credited = an_invoice(api, tenant, a, "300", "2026-04-01")  # due 05-01 (60): 31-60
+    settled = an_invoice(api, tenant, a, "100", "2026-03-01", tax_rate="13")  # 113.00, due 03-31 (91), settled below
+    ninety = an_invoice(api, tenant, a, "400", "2026-03-02")  # due 04-01 (90): 61-90
+    old = an_invoice(api, tenant, a, "10", "2026-02-28")  # due 03-30 (92): over 90
+    euro = an_invoice(api, tenant, b, "16.675", "2026-06-29", terms=0, currency="EUR", quantity="3")  # 50.025 -> 50.03, (1)
+    assert (settled["total"], euro["total"]) == ("113.00", "50.03")
+
+    pay(api, tenant, a, "50", [(part_paid["id"], "50")])
+    note = api.post(f"/erp/invoices/{credited['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "damaged"})
+    assert (
+        note.status == 201 and note.json["invoice"]["balance"] == "200.00" and note.json["invoice"]["status"] == "partially_paid"
+    )
+    api.post(f"/erp/invoices/{settled['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "goodwill"})
+    on_account = pay(api, tenant, a, "38", [(settled["id"], "13")])  # 25 stays on account
+    assert on_account["unallocated"] == "25.00"
+    assert api.get(f"/erp/invoices/{settled['id']}", tenant.token).json["status"] == "paid"
+
+    aging = api.get("/erp/receivables/aging?as_of=2026-06-30", tenant.token).json
+    rows = {(r["customer_id"], r["currency"]): r for r in aging["rows"]}
+    figures = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90", "open_total", "unapplied", "balance")
+    assert tuple(rows[(a, "CNY")][f] for f in figures) == (
+        "100.00", "150.00", "200.00", "400.00", "10.00", "860.00", "25.00", "835.00"
+    )  # fmt: skip
+    assert tuple(rows[(b, "EUR")][f] for f in figures) == ("0.00", "50.03", "0.00", "0.00", "0.00", "50.03", "0.00", "50.03")
+    assert {t["currency"]: t["balance"] for t in aging["totals"]} == {"CNY": "835.00", "EUR": "50.03"}
+
+    # Before the euro invoice was issued it was not owed yet; a month earlier everything is younger.
+    earlier = api.get("/erp/receivables/aging?as_of=2026-05-31", tenant.token).json
+    early_rows = {(r["customer_id"], r["currency"]) for r in earlier["rows"]}
+    assert (b, "EUR") not in early_rows
+    early_a = next(r for r in earlier["rows"] if r["customer_id"] == a)
+    assert (early_a["current"], early_a["days_1_30"], early_a["days_31_60"]) == ("150.00", "200.00", "400.00")
+    assert early_a["unapplied"] == "0.00"  # the payment came on 06-20
+
+    balance = api.get(f"/erp/receivables/customers/{a}", tenant.token).json
+    assert {i["id"] for i in balance["open_invoices"]} == {
+        current["id"],
+        part_paid["id"],
+        credited["id"],
+        ninety["id"],
+        old["id"],
+    }
+    assert balance["balances"][0]["balance"] == "835.00"
+
+
+def test_refusals_change_nothing(api, tenant):
+    a = a_customer(api, tenant)["id"]
+    invoice = an_invoice(api, tenant, a, "100", "2026-06-01")
+    path = f"/erp/invoices/{invoice['id']}"
+    allocate = [{"invoice_id": invoice["id"], "amount": "150"}]
+    too_much = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "150", "allocations": allocate})
+    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "allocations", 0, "amount"]
+    over = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "10",
+                                                    "allocations": [{"invoice_id": invoice["id"], "amount": "20"}]})  # fmt: skip
+    assert over.status == 422 and over.json["errors"][0]["loc"] == ["body", "allocations"]
+    other = a_customer(api, tenant)["id"]
+    allocate = [{"invoice_id": invoice["id"], "amount": "10"}]
+    wrong_customer = api.post("/erp/payments", tenant.token, {"customer_id": other, "amount": "10", "allocations": allocate})
+    assert wrong_customer.status == 422
+    big_credit = api.post(f"{path}/credit-notes", tenant.token, {"amount": "100.01", "reason": "x"})
+    assert big_credit.status == 422 and big_credit.json["errors"][0]["loc"] == ["body", "amount"]
+    assert api.get(path, tenant.token).json["balance"] == "100.00"
+    assert api.get(f"/erp/payments?customer_id={a}", tenant.token).json["items"] == []
+
+    assert api.patch(path, tenant.token, {"notes": "x"}).status == 409  # issued: changes only by credit note
+    pay(api, tenant, a, "40", [(invoice["id"], "40")])
+    refused = api.post(f"{path}/void", tenant.token)  # paid in part
+    # The problem's status is the HTTP status; the record's own status travels as "state".
+    assert (refused.status, refused.json["status"], refused.json["state"]) == (409, 409, "partially_paid")
+    draft = api.post("/erp/invoices", tenant.token, {"customer_id": a, "lines": [{"quantity": "1", "unit_price": "5"}]}).json
+    assert api.post(f"/erp/invoices/{draft['id']}/void", tenant.token).json["status"] == "void"
+    assert api.post(f"/erp/invoices/{draft['id']}/issue", tenant.token, {}).status == 409
+
+
+def test_finance_works_receivables_and_sales_cannot(api, tenant):
+    a = a_customer(api, tenant)["id"]
+    _, finance = a_user(api, tenant, ["finance"])
+    _, sales = a_user(api, tenant, ["sales"])
+    body = {"customer_id": a, "lines": [{"quantity": "1", "unit_price": "5"}]}
+    assert api.post("/erp/invoices", finance, body).status == 201
+    assert api.post("/erp/invoices", sales, body).json["permission"] == "erp.invoices:create"
+    assert api.get("/erp/receivables/aging", sales).json["permission"] == "erp.receivables:read"
+    assert api.get("/erp/receivables/aging", finance).status == 200
