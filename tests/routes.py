@@ -103,6 +103,8 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
     adjust = {"product_id": product, "warehouse_id": main, "quantity": "10", "reason": "opening"}
     api.post("/erp/stock/adjustments", owner.token, adjust)
     reservation = made("/erp/reservations", {"product_id": product, "warehouse_id": main, "quantity": "1", "reference": tag})
+    to_ship = made("/erp/reservations", {"product_id": product, "warehouse_id": main, "quantity": "1", "reference": f"{tag}-s"})
+    shipment = made("/erp/shipments", {"lines": [{"reservation_id": to_ship, "quantity": "0.5"}]})
     lines = [{"product_id": product, "quantity": "5", "unit_cost": "2"}]
     po, draft_po, open_po = (made("/erp/purchase-orders", {"supplier_id": supplier, "lines": lines}) for _ in range(3))
     api.post(f"/erp/purchase-orders/{open_po}/order", owner.token)
@@ -121,7 +123,8 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
             "purchase_order_id": po, "draft_purchase_order_id": draft_po, "open_purchase_order_id": open_po,
             "work_centre_id": centre, "spare_work_centre_id": spare_centre, "made_product_id": made_product, "bom_id": bom,
             "production_order_id": planned[0], "complete_production_order_id": planned[1],
-            "cancel_production_order_id": planned[2], **receivable_targets(api, owner, made)}  # fmt: skip
+            "cancel_production_order_id": planned[2], "ship_reservation_id": to_ship, "shipment_id": shipment,
+            **receivable_targets(api, owner, made)}  # fmt: skip
 
 
 def receivable_targets(api: Api, owner: TenantCtx, made: Callable[[str, dict[str, Any]], str]) -> dict[str, str]:
@@ -454,6 +457,11 @@ CALLS: list[Call] = [
         "/erp/receivables/customers/{customer_id}",
         lambda t: (f"/erp/receivables/customers/{t.erp['debtor_id']}", None),
     ),
+    Call("GET", "/erp/shipments", lambda t: ("/erp/shipments", None)),
+    Call("POST", "/erp/shipments", lambda t: ("/erp/shipments", {"lines": [{"reservation_id": t.erp["ship_reservation_id"]}]})),
+    Call("GET", "/erp/shipments/{shipment_id}", lambda t: (f"/erp/shipments/{t.erp['shipment_id']}", None)),
+    Call("GET", "/erp/replenishment", lambda t: ("/erp/replenishment", None)),
+    Call("POST", "/erp/replenishment", lambda t: ("/erp/replenishment", {})),
     Call(
         "POST",
         "/import/{entity}",

@@ -30,7 +30,7 @@ def beta(api):
 COLLECTIONS = ["/crm/customers", "/admin/users", "/crm/contacts", "/crm/activities", "/crm/quotes", "/crm/orders", "/crm/leads",
                "/crm/opportunities", "/erp/products", "/erp/suppliers", "/erp/warehouses", "/erp/stock",
                "/erp/reservations", "/erp/purchase-orders", "/erp/work-centres", "/erp/boms",
-               "/erp/production-orders", "/erp/invoices", "/erp/payments"]  # fmt: skip
+               "/erp/production-orders", "/erp/invoices", "/erp/payments", "/erp/shipments"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,8 @@ INVOICES = "/erp/invoices", "invoice_id"
 INVOICE_WORK = {("POST", f"/erp/invoices/{{invoice_id}}/{a}") for a in ("issue", "void", "credit-notes")}
 PAYMENTS = {("GET", "/erp/payments"), ("POST", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
 RECEIVABLES = {("GET", "/erp/receivables/aging"), ("GET", "/erp/receivables/customers/{customer_id}")}
+SHIPMENTS = {("GET", "/erp/shipments"), ("POST", "/erp/shipments"), ("GET", "/erp/shipments/{shipment_id}")}
+REPLENISHMENT = {("GET", "/erp/replenishment"), ("POST", "/erp/replenishment")}
 STOCK_WORK = {("POST", "/erp/stock/adjustments"), ("POST", "/erp/stock/transfers"), ("POST", "/erp/reservations"),
               ("POST", "/erp/reservations/{reservation_id}/release")}  # fmt: skip
 
@@ -100,6 +102,7 @@ ALLOWED = {
     | crud(*ORDERS, "read")
     | crud(*PRODUCTS, "read")
     | crud(*PURCHASE_ORDERS, "read")
+    | {("GET", "/erp/replenishment")}
     | crud(*INVOICES, "read", "create", "update", "delete")
     | INVOICE_WORK
     | PAYMENTS
@@ -117,7 +120,9 @@ ALLOWED = {
     | crud(*WORK_CENTRES, "read", "create", "update", "delete")
     | crud(*BOMS, "read", "create", "update", "delete")
     | crud(*PRODUCTION_ORDERS, "read", "create")
-    | PRODUCTION_WORK,
+    | PRODUCTION_WORK
+    | SHIPMENTS
+    | REPLENISHMENT,
     "viewer": EVERYONE
     | CUSTOMER_READ
     | crud(*CONTACTS, "read")
@@ -135,6 +140,7 @@ ALLOWED = {
     | STOCK_READ
     | crud(*PURCHASE_ORDERS, "read")
     | PRODUCTION_READ
+    | {("GET", "/erp/shipments"), ("GET", "/erp/shipments/{shipment_id}"), ("GET", "/erp/replenishment")}
     | crud(*INVOICES, "read")
     | {("GET", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
     | RECEIVABLES,

@@ -642,3 +642,75 @@ class BalanceOut(PublicModel):
     customer_id: str
     balances: list[AgingRow]
     open_invoices: list[InvoiceOut]
+
+
+# ---- shipments and replenishment ---------------------------------------------------------------------
+ReservationId = Annotated[str, StringConstraints(pattern=id_pattern("res"))]
+
+
+class ShipmentLineIn(StrictModel):
+    reservation_id: ReservationId
+    quantity: Quantity | None = Field(default=None, description="Default: all that is still reserved.")
+
+
+class ShipmentIn(StrictModel):
+    lines: Annotated[list[ShipmentLineIn], Field(min_length=1, max_length=30)]
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+
+
+class ShipmentLineOut(PublicModel):
+    reservation_id: str
+    product_id: str
+    warehouse_id: str
+    quantity: str
+    reference: str
+
+
+class ShipmentOut(PublicModel):
+    id: str
+    lines: list[ShipmentLineOut]
+    carrier: str = ""
+    tracking_number: str = ""
+    reference: str = ""
+    version: int
+    created_at: str
+
+
+class ShipmentPage(PageOut):
+    items: list[ShipmentOut]
+
+
+class ShipmentQuery(ListQuery):
+    pass
+
+
+class SuggestionOut(PublicModel):
+    product_id: str
+    sku: str
+    available: str
+    incoming: str
+    reorder_point: str
+    suggested_quantity: str
+    unit_cost: str
+
+
+class SupplierSuggestions(PublicModel):
+    supplier_id: str | None = Field(description="null: products with no default supplier (buy them by hand).")
+    lines: list[SuggestionOut]
+
+
+class ReplenishmentOut(PublicModel):
+    purchase: list[SupplierSuggestions]
+    produce: list[SuggestionOut] = Field(description="Manufactured products to plan production orders for.")
+
+
+class ReplenishIn(StrictModel):
+    supplier_ids: Annotated[list[SupplierId], Field(max_length=100)] | None = Field(
+        default=None, description="Only these suppliers' suggestions; default: every supplier's."
+    )
+
+
+class ReplenishOut(PublicModel):
+    created: list[PurchaseOrderOut]

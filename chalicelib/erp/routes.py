@@ -6,7 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.core import crud
 from chalicelib.core.web import STORE, Request, Result, endpoint
-from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
+from chalicelib.erp import catalogue, production, purchasing, receivables, replenishment, reservations, shipments, stock
 from chalicelib.erp.models import (
     AdjustmentIn,
     AgingOut,
@@ -48,10 +48,17 @@ from chalicelib.erp.models import (
     PurchaseOrderPatch,
     PurchaseOrderQuery,
     ReceiveIn,
+    ReplenishIn,
+    ReplenishmentOut,
+    ReplenishOut,
     ReservationIn,
     ReservationOut,
     ReservationPage,
     ReservationQuery,
+    ShipmentIn,
+    ShipmentOut,
+    ShipmentPage,
+    ShipmentQuery,
     StockPage,
     StockQuery,
     SupplierIn,
@@ -302,3 +309,39 @@ def receivables_aging(req: Request) -> AgingOut:
           summary="A customer's balance and open invoices")  # fmt: skip
 def customer_balance(req: Request) -> BalanceOut:
     return BalanceOut(**receivables.balance(STORE, req.me.tenant_id, req.params["customer_id"]))
+
+
+# ---- shipments and replenishment --------------------------------------------------------------------
+@endpoint(bp, "/erp/shipments", "POST", permission="erp.shipments:create", tag="erp", body=ShipmentIn, response=ShipmentOut,
+          status=201, summary="Ship reserved stock: on hand and reserved both fall, in one transaction")  # fmt: skip
+def create_shipment(req: Request) -> Result:
+    item = shipments.ship(STORE, req.me.actor(), req.body)
+    return Result(ShipmentOut(**item), etag=item["version"], headers={"Location": f"/erp/shipments/{item['id']}"})
+
+
+@endpoint(bp, "/erp/shipments", "GET", permission="erp.shipments:read", tag="erp", query=ShipmentQuery, response=ShipmentPage,
+          summary="Shipments")  # fmt: skip
+def list_shipments(req: Request) -> ShipmentPage:
+    page = shipments.list_page(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
+    return ShipmentPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@endpoint(bp, "/erp/shipments/{shipment_id}", "GET", permission="erp.shipments:read", tag="erp", response=ShipmentOut,
+          etag=True, path_params={"shipment_id": shipments.SHIPMENT.id_pattern}, summary="Read a shipment")  # fmt: skip
+def get_shipment(req: Request) -> Result:
+    from chalicelib.core import entities
+
+    item = entities.public(entities.get(STORE, req.me.tenant_id, shipments.SHIPMENT, req.params["shipment_id"]))
+    return Result(ShipmentOut(**item), etag=item["version"])
+
+
+@endpoint(bp, "/erp/replenishment", "GET", permission="erp.purchasing:read", tag="erp", response=ReplenishmentOut,
+          summary="Products under their reorder point with what to buy (per supplier) or make")  # fmt: skip
+def get_replenishment(req: Request) -> ReplenishmentOut:
+    return ReplenishmentOut(**replenishment.suggestions(STORE, req.me.tenant_id))
+
+
+@endpoint(bp, "/erp/replenishment", "POST", permission="erp.purchasing:create", tag="erp", body=ReplenishIn,
+          response=ReplenishOut, status=201, summary="Turn the suggestions into draft purchase orders")  # fmt: skip
+def create_replenishment(req: Request) -> ReplenishOut:
+    return ReplenishOut(created=replenishment.order(STORE, req.me.actor(), req.body.supplier_ids))

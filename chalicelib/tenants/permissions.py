@@ -88,6 +88,8 @@ CATALOGUE: dict[str, str] = {
     "erp.production:update": "Change work centres and bills of materials; release, start and cancel production orders",
     "erp.production:delete": "Delete work centres and bills of materials",
     "erp.production:complete": "Complete production orders (consumes components, produces goods)",
+    "erp.shipments:read": "Read shipments",
+    "erp.shipments:create": "Ship reserved stock",
     "erp.invoices:read": "Read invoices",
     "erp.invoices:create": "Draft invoices",
     "erp.invoices:update": "Change drafts; issue and void invoices",

@@ -1,0 +1,68 @@
+"""Shipments: reserved stock leaves the warehouse (on hand and reserved both fall).
+
+One transaction writes the shipment, each reservation's shipped quantity (conditional on the
+version read) and the stock levels with their ledger movements; a reservation changed meanwhile
+makes the shipment read again and decide again, so nothing ships twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core import entities
+from chalicelib.core.entities import EntityType
+from chalicelib.core.errors import PreconditionFailedError, field_error
+from chalicelib.core.money import text
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, put, utcnow
+from chalicelib.erp import stock
+from chalicelib.erp.reservations import RESERVATION
+
+SHIPMENT = EntityType("shipment", "shp", name_field=None)
+
+
+def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+    wanted = [line.reservation_id for line in data.lines]
+    if len(set(wanted)) != len(wanted):
+        raise field_error("Each reservation once per shipment.", ["body", "lines"], "repeated reservation")
+    for _attempt in range(3):
+        current = {r["id"]: r for r in entities.get_many(store, actor.tenant_id, RESERVATION, wanted)}
+        now = utcnow()
+        lines, updates, changes = [], [], []
+        for n, line in enumerate(data.lines):
+            reservation = current.get(line.reservation_id)
+            if reservation is None:
+                raise field_error(f"There is no reservation {line.reservation_id}.", ["body", "lines", n, "reservation_id"],
+                                  "no such reservation", "reference")  # fmt: skip
+            remaining = Decimal(str(reservation["quantity"])) - Decimal(str(reservation.get("shipped", 0)))
+            if reservation["status"] != "active" or remaining <= 0:
+                raise field_error(f"Reservation {line.reservation_id} is {reservation['status']}: nothing left to ship.",
+                                  ["body", "lines", n, "reservation_id"], "not active")  # fmt: skip
+            quantity = line.quantity or remaining
+            if quantity > remaining:
+                raise field_error(f"Reservation {line.reservation_id} holds {text(remaining)}.", ["body", "lines", n, "quantity"],
+                                  "more than reserved")  # fmt: skip
+            shipped = Decimal(str(reservation.get("shipped", 0))) + quantity
+            done = shipped >= Decimal(str(reservation["quantity"]))
+            after = {**reservation, "shipped": shipped, "status": "shipped" if done else "active",
+                     "version": reservation["version"] + 1, "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
+            after.update(entities.indexes(RESERVATION, actor.tenant_id, after))
+            updates.append(put(after, "version = :v", ExpressionAttributeValues={":v": reservation["version"]}))
+            changes.append(stock.Change("shipment", reservation["product_id"], reservation["warehouse_id"], on_hand=-quantity,
+                                        reserved=-quantity, reference=reservation["id"]))  # fmt: skip
+            lines.append({"reservation_id": reservation["id"], "product_id": reservation["product_id"],
+                          "warehouse_id": reservation["warehouse_id"], "quantity": text(quantity),
+                          "reference": reservation["reference"]})  # fmt: skip
+        fields = {"lines": lines, "carrier": data.carrier, "tracking_number": data.tracking_number, "reference": data.reference}
+        item = entities.new_item(SHIPMENT, actor, fields, now=now)
+        head = [*entities.create_operations(SHIPMENT, actor, item), *updates]
+        try:
+            stock.apply(store, actor, changes, before=head)
+            return entities.public(item)
+        except ConditionFailed:
+            continue  # a reservation changed since it was read
+    raise PreconditionFailedError("The reservations keep changing; read them again.")
+
+
+def list_page(store: Store, tenant_id: str, limit: int, cursor: str | None) -> Page:
+    return entities.list_page(store, tenant_id, SHIPMENT, limit=limit, cursor=cursor)
