@@ -156,3 +156,29 @@ def test_known_points_are_read_at_once_only_while_the_partitions_are_small(api, 
     known = customers.known_points(STORE, tenant.id, at_most=10)
     assert known is not None and ("name", "small partition 1") in known
     assert customers.known_points(STORE, tenant.id, at_most=2) is None  # then the import asks row by row
+
+
+def test_products_import_from_a_chinese_excel_sheet_and_export(api, tenant):
+    header = ["货号", "产品名称", "单位", "售价", "成本", "分类", "安全库存", "采购周期", "类型"]
+    rows = [["TEA-001", "西湖龙井（特级）", "盒", "368.00", "210.5", "茶叶", "20", "7", "库存品"],
+            ["BOX-001", "礼盒装", "套", "88", "", "包装", "5", "0", "自制"],
+            ["BAD-1", "", "个", "1", "", "", "", "", ""],
+            ["TEA-002", "碧螺春", "盒", "-5", "", "", "", "", ""]]  # fmt: skip
+    result = import_csv(api, tenant.token, csv_bytes(rows, "gbk", header), entity="products").json
+    assert (result["created"], result["failed"]) == (2, 2), result["errors"]
+    assert {(e["row"], e["field"]) for e in result["errors"]} == {(4, "name"), (5, "list_price")}
+    tea = api.get("/erp/products?sku=tea-001", tenant.token).json["items"][0]
+    assert (tea["name"], tea["unit"], tea["list_price"], tea["standard_cost"], tea["category"]) == (
+        "西湖龙井（特级）", "盒", "368.00", "210.5", "茶叶"
+    )  # fmt: skip
+    assert (tea["reorder_point"], tea["lead_time_days"], tea["kind"]) == ("20", 7, "stocked")
+    again = import_csv(api, tenant.token, csv_bytes([["TEA-001", "西湖龙井", "盒", "388", "", "", "", "", ""]], "gbk", header),
+                       entity="products").json  # fmt: skip
+    assert (again["created"], again["updated"]) == (0, 1)
+    assert api.get(f"/erp/products/{tea['id']}", tenant.token).json["list_price"] == "388"
+    exported = api.get("/export/products", tenant.token, headers={"accept": "text/csv"})
+    text = exported.body.decode("utf-8-sig")
+    assert "西湖龙井" in text and "BOX-001" in text and "manufactured" in text
+    _, sales = a_user(api, tenant, ["sales"])
+    refused = import_csv(api, sales, csv_bytes(rows[:1], "gbk", header), entity="products")
+    assert refused.status == 403 and refused.json["permission"] == "erp.products:create"

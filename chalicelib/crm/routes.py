@@ -227,14 +227,14 @@ ENTITY = {"entity": r"^[a-z_]{1,40}$"}
 
 
 @endpoint(bp, "/import/{entity}", "POST", permission="crm.import:run", tag="transfer",
-          summary="Import customers, contacts or leads from CSV (UTF-8 or GBK, up to 5 MB); upserts on code or email",
+          summary="Import customers, contacts, leads or products from CSV (UTF-8 or GBK, up to 5 MB); upsert on code, SKU, email",
           query=ImportQuery, response=ImportOut, path_params=ENTITY, raw_types=("text/csv",),
           max_body=transfer.MAX_IMPORT_BYTES)  # fmt: skip
 def import_csv(req: Request) -> ImportOut:
     entity = req.params["entity"]
-    transfer.spec_for(entity)
+    spec = transfer.spec_for(entity)
     for action in ("create", "update"):
-        req.me.require_all(f"crm.{entity}:{action}")
+        req.me.require_all(f"{spec.permission}:{action}")
     q = req.query
     result = transfer.run_import(
         STORE, req.me.actor(), entity, req.body, dry_run=q.dry_run, encoding=q.encoding, allow_duplicates=q.allow_duplicates
@@ -243,12 +243,12 @@ def import_csv(req: Request) -> ImportOut:
 
 
 @endpoint(bp, "/export/{entity}", "GET", permission="crm.export:run", tag="transfer",
-          summary="Export customers, contacts or leads as CSV, UTF-8 with BOM (opens right in Excel)", path_params=ENTITY,
+          summary="Export customers, contacts, leads or products as CSV, UTF-8 with BOM (for Excel)", path_params=ENTITY,
           response_type="text/csv; charset=utf-8")  # fmt: skip
 def export_csv(req: Request) -> Result:
     entity = req.params["entity"]
-    transfer.spec_for(entity)
-    req.me.require_all(f"crm.{entity}:read")
+    spec = transfer.spec_for(entity)
+    req.me.require_all(f"{spec.permission}:read")
     body = transfer.export(STORE, req.me.tenant_id, entity)
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
 

@@ -30,6 +30,8 @@ from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.leads import LEAD
 from chalicelib.crm.models import ContactIn, CustomerIn, LeadIn
+from chalicelib.erp.catalogue import PRODUCT
+from chalicelib.erp.models import ProductIn
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -70,13 +72,20 @@ class RowError:
 class Spec:
     et: EntityType
     model: type[BaseModel]
-    key_field: str  # the upsert key among the model's fields: "code" or "email"
+    key_field: str  # the upsert key among the model's fields: "code", "sku" or "email"
     to_body: Callable[[dict[str, str]], dict[str, Any]]
     new_fields: Callable[[dict[str, Any], Actor], dict[str, Any]]
     export_columns: tuple[str, ...]
     to_row: Callable[[dict[str, Any]], dict[str, str]]
     # Headers that mean something else for this entity (a contact's "客户编码" is its customer's code).
     own_aliases: dict[str, str] = dataclasses.field(default_factory=dict)
+    permission: str = ""  # the resource whose create and update an import needs: "crm.customers"
+
+    def __post_init__(self) -> None:
+        self.permission = self.permission or f"crm.{self.et.name}s"
+
+
+GUARDED = ("code", "sku")  # upsert keys held by unique guards (the others are email lookups)
 
 
 def decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
@@ -143,6 +152,27 @@ def _contact_body(row: dict[str, str]) -> dict[str, Any]:
     return {**body, **_contact_points(row)}
 
 
+PRODUCT_KINDS = {"库存品": "stocked", "库存": "stocked", "服务": "service", "自制": "manufactured", "生产": "manufactured"}
+PRODUCT_FIELDS = ("sku", "name", "unit", "list_price", "currency", "standard_cost", "category", "reorder_point", "lead_time_days",
+                  "invoicing_policy")  # fmt: skip
+PRODUCT_ALIASES = {
+    **{field: field for field in (*PRODUCT_FIELDS, "kind")},
+    "产品编码": "sku", "商品编码": "sku", "物料编码": "sku", "货号": "sku", "产品名称": "name", "商品名称": "name",
+    "单位": "unit", "售价": "list_price", "单价": "list_price", "币种": "currency", "成本": "standard_cost",
+    "类别": "category", "分类": "category", "安全库存": "reorder_point", "补货点": "reorder_point",
+    "采购周期": "lead_time_days", "交货期": "lead_time_days", "类型": "kind",
+}  # fmt: skip
+
+
+def _product_body(row: dict[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = {k: row[k].strip() for k in PRODUCT_FIELDS if row.get(k, "").strip()}
+    body.setdefault("sku", "")
+    body.setdefault("name", "")
+    if row.get("kind", "").strip():
+        body["kind"] = PRODUCT_KINDS.get(row["kind"].strip(), row["kind"].strip().lower())
+    return body
+
+
 def _lead_body(row: dict[str, str]) -> dict[str, Any]:
     body = {k: row[k] for k in ("name", "company_name", "source", "notes") if row.get(k)}
     body.setdefault("name", "")
@@ -179,6 +209,13 @@ SPECS = {
         ("id", "name", "company_name", "email", "phone", "source", "status", "notes"),
         lambda i: {k: i.get(k) or "" for k in ("id", "name", "company_name", "email", "phone", "source", "status", "notes")},
     ),
+    "products": Spec(
+        PRODUCT, ProductIn, "sku", _product_body, lambda body, actor: body,
+        ("id", "sku", "name", "unit", "kind", "list_price", "currency", "standard_cost", "category", "reorder_point",
+         "lead_time_days", "invoicing_policy"),
+        lambda i: {k: "" if i.get(k) is None else str(i[k]) for k in ("id", "kind", *PRODUCT_FIELDS)},
+        PRODUCT_ALIASES, permission="erp.products",
+    ),
 }  # fmt: skip
 
 
@@ -189,8 +226,8 @@ def spec_for(entity: str) -> Spec:
 
 
 def _key_value(spec: Spec, body: dict[str, Any]) -> str | None:
-    if spec.key_field == "code":
-        return str(body["code"]).upper() if body.get("code") else None
+    if spec.key_field in GUARDED:
+        return str(body[spec.key_field]).upper() if body.get(spec.key_field) else None
     emails = body.get("emails") or ([{"address": body["email"]}] if body.get("email") else [])
     return emails[0]["address"].lower() if emails else None
 
@@ -198,9 +235,10 @@ def _key_value(spec: Spec, body: dict[str, Any]) -> str | None:
 def _existing(store: Store, tenant_id: str, spec: Spec, values: list[str]) -> dict[str, dict[str, Any]]:
     """Current records by upsert key: code guards (BatchGetItem) or email lookups, then the records."""
     ids: dict[str, str] = {}
-    if spec.key_field == "code":
+    if spec.key_field in GUARDED:
         for start in range(0, len(values), 100):
-            guards = store.batch_get([keys.unique_guard(tenant_id, spec.et.name, "code", v) for v in values[start : start + 100]])
+            chunk = values[start : start + 100]
+            guards = store.batch_get([keys.unique_guard(tenant_id, spec.et.name, spec.key_field, v) for v in chunk])
             ids.update({g["sk"]: g["entity_id"] for g in guards})
     else:
         for value in values:
