@@ -275,6 +275,48 @@ def crm_call_counts(api: Any, token: str, measure: Any) -> None:
     measure("POST /import/customers (the same 1,000 rows again: updates)",
             lambda: api.call("POST", "/import/customers", token, **csv_call))  # fmt: skip
     ownership_call_counts(api, token, measure)
+    erp_call_counts(api, token, measure)
+
+
+def erp_call_counts(api: Any, token: str, measure: Any) -> None:
+    """The ERP's figures: a reservation, a receipt, a production completion, a shipment, a payment."""
+
+    def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = api.post(path, token, body)
+        assert reply.status == 201, reply.body
+        return reply.json
+
+    supplier = made("/erp/suppliers", {"code": "S", "name": "Leaf Farm"})["id"]
+    warehouse = made("/erp/warehouses", {"code": "W", "name": "Main"})["id"]
+    leaf, tin = (made("/erp/products", {"sku": sku, "name": sku})["id"] for sku in ("LEAF", "TIN"))
+    box = made("/erp/products", {"sku": "BOX", "name": "Box", "kind": "manufactured"})["id"]
+    centre = made("/erp/work-centres", {"code": "C", "name": "Packing", "daily_capacity": "100"})["id"]
+    components = [{"product_id": leaf, "quantity": "2"}, {"product_id": tin, "quantity": "1"}]
+    made("/erp/boms", {"product_id": box, "work_centre_id": centre, "components": components})
+    lines = [{"product_id": leaf, "quantity": "100", "unit_cost": "1"}, {"product_id": tin, "quantity": "50", "unit_cost": "2"}]
+    po = made("/erp/purchase-orders", {"supplier_id": supplier, "lines": lines})["id"]
+    api.post(f"/erp/purchase-orders/{po}/order", token)
+    receipt = {"warehouse_id": warehouse, "lines": [{"line": 1, "quantity": "100"}, {"line": 2, "quantity": "50"}]}
+    measure(
+        "POST /erp/purchase-orders/{id}/receive (2 lines)", lambda: api.post(f"/erp/purchase-orders/{po}/receive", token, receipt)
+    )
+    reservation = {"product_id": leaf, "warehouse_id": warehouse, "quantity": "3", "reference": "ord_bench:1"}
+    reserved = measure("POST /erp/reservations (named warehouse)", lambda: api.post("/erp/reservations", token, reservation))
+    by_default = {**reservation, "warehouse_id": None, "reference": "ord_bench:2"}
+    measure("POST /erp/reservations (default warehouse)", lambda: api.post("/erp/reservations", token, by_default))
+    shipment = {"lines": [{"reservation_id": reserved.json["id"]}]}
+    measure("POST /erp/shipments (1 reservation)", lambda: api.post("/erp/shipments", token, shipment))
+    planned = measure("POST /erp/production-orders (plan: 2 components, 1 day)",
+                      lambda: api.post("/erp/production-orders", token, {"product_id": box, "quantity": "10"}))  # fmt: skip
+    order = planned.json["id"]
+    measure("POST /erp/production-orders/{id}/complete (2 components)",
+            lambda: api.post(f"/erp/production-orders/{order}/complete", token))  # fmt: skip
+    customer = made("/crm/customers", {"name": "Debtor Co", "kind": "company"})["id"]
+    invoice = made("/erp/invoices", {"customer_id": customer, "lines": [{"quantity": "1", "unit_price": "100"}]})["id"]
+    api.post(f"/erp/invoices/{invoice}/issue", token, {})
+    payment = {"customer_id": customer, "amount": "60", "allocations": [{"invoice_id": invoice, "amount": "60"}]}
+    measure("POST /erp/payments (1 allocation)", lambda: api.post("/erp/payments", token, payment))
+    measure("GET /erp/receivables/aging (1 open invoice)", lambda: api.get("/erp/receivables/aging", token))
 
 
 def ownership_call_counts(api: Any, token: str, measure: Any) -> None:

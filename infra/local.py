@@ -75,7 +75,24 @@ def seed_demo() -> str:
     )
     for role, email, password in DEMO_USERS[1:]:
         service.create_user(store, owner, UserIn(email=email, roles=[role], password=password))
+    seed_erp(store, owner.actor())
     return str(created["tenant_id"])
+
+
+def seed_erp(store: Any, actor: Any) -> None:
+    """The demo's warehouse, supplier and a product with opening stock, through the ERP's services."""
+    from decimal import Decimal
+
+    from chalicelib.erp import catalogue, stock
+    from chalicelib.erp.models import ProductIn, SupplierIn, WarehouseIn
+
+    warehouse = catalogue.warehouses.create(store, actor, WarehouseIn(code="SH", name="上海仓 Shanghai"))
+    supplier = catalogue.suppliers.create(store, actor, SupplierIn(code="LEAF", name="杭州茶园 Hangzhou Leaf Farm"))
+    tea = catalogue.products.create(store, actor, ProductIn(
+        sku="TEA-001", name="西湖龙井 Longjing tea", unit="box", list_price=Decimal("368.00"), standard_cost=Decimal("210.00"),
+        reorder_point=Decimal(20), lead_time_days=7, default_supplier_id=supplier["id"],
+    ))  # fmt: skip
+    stock.adjust(store, actor, tea["id"], warehouse["id"], Decimal(100), "opening stock")
 
 
 def environment(endpoint: str, stack: Any) -> dict[str, str]:

@@ -77,7 +77,7 @@ def test_the_readme_walkthrough_works_as_printed(local_stack):
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    health, signup, me, created, listed, found, audit = answers
+    health, signup, me, created, listed, found, audit, adjusted, reserved, levels = answers
     assert health == {"status": "ok"}
     assert signup["tenant_id"].startswith("ten_") and signup["company_name"] == "Acme Trading"
     assert me["tenant"]["id"] == signup["tenant_id"] and me["roles"] == ["owner"]
@@ -87,6 +87,8 @@ def test_the_readme_walkthrough_works_as_printed(local_stack):
     actions = [(e["action"], e["entity_id"]) for e in audit["items"]]
     assert actions[0] == ("customer.create", created["id"])
     assert ("tenant.create", signup["tenant_id"]) in actions
+    assert adjusted["levels"][0]["on_hand"] == "20" and reserved["status"] == "active"
+    assert [(lv["on_hand"], lv["reserved"], lv["available"]) for lv in levels["items"]] == [("20", "5", "15")]
 
 
 def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_stack):
@@ -112,6 +114,13 @@ def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_sta
     assert call("POST", "/crm/customers", {"name": "Walk-in", "kind": "person"}, token)[0] == 201
     status, problem = call("GET", "/admin/audit", token=token)
     assert status == 403 and problem["permission"] == "admin.audit:read"
+    tea = call("GET", "/erp/products?sku=TEA-001", token=token)[1]["items"][0]
+    level = call("GET", f"/erp/stock?product_id={tea['id']}", token=token)[1]["items"][0]
+    assert level["on_hand"] == "100"
+    body = {"product_id": tea["id"], "warehouse_id": level["warehouse_id"], "quantity": "-1", "reason": "x"}
+    assert call("POST", "/erp/stock/adjustments", body, token)[1]["permission"] == "erp.stock:adjust"
+    keeper = call("POST", "/auth/login", {"email": "warehouse@demo-trading.example", "password": "demo-warehouse-pass-1"})[1]
+    assert call("POST", "/erp/stock/adjustments", body, keeper["id_token"])[0] == 201
 
 
 def test_ctrl_c_stops_every_process(local_stack):
