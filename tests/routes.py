@@ -48,10 +48,11 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
     activity = api.post(
         "/crm/activities", owner.token, {"kind": "call", "customer_id": customer["id"], "subject": "Alpha secret call"}
     )
+    erp = erp_targets(api, owner)
     priced = {
         "customer_id": customer["id"],
         "currency": "CNY",
-        "lines": [{"product_code": "SECRET-SKU", "quantity": "2", "unit_price": "99.50", "tax_rate": "13"}],
+        "lines": [{"product_code": erp["sku"], "quantity": "2", "unit_price": "99.50", "tax_rate": "13"}],
     }
     quote, accept_quote = (api.post("/crm/quotes", owner.token, priced).json for _ in range(2))
     order, draft_order = (api.post("/crm/orders", owner.token, priced).json for _ in range(2))
@@ -81,7 +82,7 @@ def fresh_targets(api: Api, owner: TenantCtx) -> Targets:
         a_customer(api, owner, name=f"Alpha Secret Duplicate {unique_email()[5:13]}")["id"],
         a_customer(api, owner, name=f"Alpha Secret Pool {unique_email()[5:13]}", owner_id=None)["id"],
         api.post("/crm/leads", owner.token, {**lead_body, "email": unique_email("pool"), "owner_id": None}).json["id"],
-        erp_targets(api, owner),
+        erp,
     )
 
 
@@ -118,7 +119,8 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
     planned = [
         made("/erp/production-orders", {"product_id": made_product, "quantity": "1", "warehouse_id": main}) for _ in range(3)
     ]
-    return {"product_id": product, "spare_product_id": spare, "supplier_id": supplier, "warehouse_id": main,
+    return {"sku": f"SECRET-{tag}", "product_id": product, "spare_product_id": spare, "supplier_id": supplier,
+            "warehouse_id": main,
             "spare_warehouse_id": spare_warehouse, "other_warehouse_id": other, "reservation_id": reservation,
             "purchase_order_id": po, "draft_purchase_order_id": draft_po, "open_purchase_order_id": open_po,
             "work_centre_id": centre, "spare_work_centre_id": spare_centre, "made_product_id": made_product, "bom_id": bom,

@@ -43,6 +43,7 @@ def test_the_360_view_of_a_customer(api, tenant):
     for n in range(12):
         api.post("/crm/activities", tenant.token, {"kind": "note", "customer_id": cid, "subject": f"note {n}"})
     api.post("/crm/tickets", tenant.token, {"customer_id": cid, "subject": "Open issue"})
+    api.post("/erp/products", tenant.token, {"sku": "TEA", "name": "Tea"})
     for _ in range(2):
         lines = [{"product_code": "TEA", "quantity": 2, "unit_price": "50"}]
         made = api.post("/crm/orders", tenant.token, {"customer_id": cid, "currency": "CNY", "lines": lines}).json

@@ -119,6 +119,8 @@ def test_concurrent_accepts_make_one_order_and_all_answer_it(api, tenant):
 
 def test_order_states(api, tenant):
     customer = a_customer(api, tenant)
+    for sku in ("TEA-01", "CUP-02"):
+        api.post("/erp/products", tenant.token, {"sku": sku, "name": sku})
     order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
     path = f"/crm/orders/{order['id']}"
     confirmed = api.post(path + "/confirm", tenant.token).json
@@ -138,6 +140,21 @@ def test_order_states(api, tenant):
     ]
     assert events == ["cancelled", "confirmed", "created"]
     assert [o["id"] for o in api.get("/crm/orders?status=cancelled", tenant.token).json["items"]] == [order["id"]]
+
+
+def test_confirming_needs_every_sku_to_be_a_sellable_product(api, tenant):
+    customer = a_customer(api, tenant)
+    api.post("/erp/products", tenant.token, {"sku": "TEA-01", "name": "Tea"})
+    retired = api.post("/erp/products", tenant.token, {"sku": "CUP-02", "name": "Cup", "sellable": False}).json
+    order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
+    path = f"/crm/orders/{order['id']}/confirm"
+    unsellable = api.post(path, tenant.token)
+    assert unsellable.status == 409 and api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
+    api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-03"})
+    unknown = api.post(path, tenant.token)
+    assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == ["body", "lines", 1, "product_code"]
+    api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-02", "sellable": True})
+    assert api.post(path, tenant.token).json["status"] == "confirmed"
 
 
 def test_stale_if_match_on_an_action_is_412(api, tenant):

@@ -400,12 +400,27 @@ class OrderPatch(StrictModel):
     notes: Body | None = None
 
 
+class ErpState(PublicModel):
+    state: str = Field(description="waiting (the ERP has not answered yet), or the last state it reported")
+    last_event: str | None = None
+    last_event_at: str | None = None
+    reservation_ids: list[str] = []
+    backordered_lines: list[int] = []
+    production_order_ids: list[str] = []
+    purchase_order_ids: list[str] = []
+    invoice_id: str | None = None
+    rejected_reason: str | None = None
+
+
 class OrderOut(_Priced):
     id: str
     customer_id: str
     contact_id: str | None = None
     quote_id: str | None = None
-    status: str = Field(description="draft, confirmed, cancelled (the ERP's states follow with the order handoff)")
+    status: str = Field(
+        description="draft → confirmed → accepted → reserved or backordered → shipped → invoiced → paid; rejected; cancelled"
+    )
+    erp: "ErpState | None" = Field(default=None, description="What the ERP reported, once confirmed.")
     notes: str = ""
     confirmed_at: str | None = None
     cancelled_at: str | None = None

@@ -8,15 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib.core import entities
+from chalicelib.core import entities, ids, keys
 from chalicelib.core.entities import EntityType, Reference
-from chalicelib.core.errors import ConflictError
-from chalicelib.core.store import Actor, Page, Store, utcnow
+from chalicelib.core.errors import ConflictError, field_error
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
 from chalicelib.crm import timeline
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
+from chalicelib.handoff import outbox
+from chalicelib.handoff.contracts import SOURCE_CRM, OrderConfirmed, OrderLine
 
 
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -90,19 +92,57 @@ def update(store: Store, actor: Actor, order_id: str, patch: OrderPatch, if_matc
     return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, references=references))
 
 
+def _sellable(store: Store, tenant_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every line's SKU must be a product (one BatchGetItem of the SKU guards); the transaction then
+    checks each is still sellable. Answers the ConditionChecks."""
+    from chalicelib.erp.catalogue import PRODUCT
+
+    codes = sorted({line["product_code"].upper() for line in lines})
+    guards = {
+        g["sk"]: g["entity_id"] for g in store.batch_get([keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes])
+    }
+    for n, line in enumerate(lines):
+        if line["product_code"].upper() not in guards:
+            raise field_error(f"Line {n + 1}: there is no product with SKU {line['product_code']}.",
+                              ["body", "lines", n, "product_code"], "unknown SKU", "reference")  # fmt: skip
+    return [
+        {"ConditionCheck": {"Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
+                            "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
+                            "ExpressionAttributeValues": {":yes": True}}}
+        for code in codes
+    ]  # fmt: skip
+
+
+def confirmed_event(after: dict[str, Any], now: str) -> OrderConfirmed:
+    return OrderConfirmed(
+        tenant_id=after["tenant_id"], event_id=ids.new_id("evt"), occurred_at=now, order_id=after["id"],
+        customer_id=after["customer_id"], currency=after["currency"], subtotal=after["subtotal"], tax_total=after["tax_total"],
+        total=after["total"], warehouse_id=after.get("warehouse_id"),
+        lines=[{"line": n, **{k: str(v) for k, v in line.items() if k in OrderLine.model_fields}}
+               for n, line in enumerate(after["lines"], start=1)],
+    )  # fmt: skip
+
+
 def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
+    """Draft → confirmed with the OrderConfirmed event in the outbox, in one transaction."""
     now = utcnow()
+    checks: list[dict[str, Any]] = []
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
-        if before["status"] == "confirmed":
+        if before["status"] not in ("draft", "cancelled", "rejected"):
             return {}  # confirming twice is harmless: the same answer
         _require(before, {"draft"}, "confirmed")
-        return {"status": "confirmed", "confirmed_at": now}
+        checks[:] = _sellable(store, actor.tenant_id, before["lines"])
+        return {"status": "confirmed", "confirmed_at": now, "erp": {"state": "waiting", "last_event": None}}
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return [timeline_entry(after, "confirmed", now)]
+        event = confirmed_event(after, now)
+        return [timeline_entry(after, "confirmed", now), *outbox.records(event, SOURCE_CRM, {"total": after["total"]}), *checks]
 
-    return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm"))
+    try:
+        return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm"))
+    except ConditionFailed as exc:
+        raise ConflictError("A product on the order stopped being sellable meanwhile; check its lines.") from exc
 
 
 def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: int | None) -> dict[str, Any]:

@@ -1,0 +1,144 @@
+"""The order handoff's events: versioned pydantic models, one per ``detail-type``.
+
+Every event carries ``tenant_id``, ``event_id``, ``occurred_at``, ``schema_version`` (major.minor)
+and the ``order_id`` it is about. Consumers ignore fields they do not know (a newer minor version
+adds fields) and refuse a major version they do not know: the message goes to the dead-letter queue.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCE_CRM = "crmerp.crm"
+SOURCE_ERP = "crmerp.erp"
+MAJOR = 1
+
+
+class Event(BaseModel):
+    """Base of every event's ``detail``."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    tenant_id: str
+    event_id: str
+    occurred_at: str
+    schema_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")] = "1.0"
+    order_id: str
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    line: int
+    product_code: str
+    description: str = ""
+    quantity: str
+    unit_price: str
+    discount_percent: str = "0"
+    tax_rate: str = "0"
+    net: str
+
+
+class OrderConfirmed(Event):
+    customer_id: str
+    currency: str
+    lines: list[OrderLine]
+    subtotal: str
+    tax_total: str
+    total: str
+    warehouse_id: str | None = None
+
+
+class OrderCancelled(Event):
+    reason: str = ""
+
+
+class OrderAccepted(Event):
+    lines: int
+
+
+class ReservedLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    line: int
+    product_id: str
+    reservation_id: str
+    quantity: str
+
+
+class StockReserved(Event):
+    lines: list[ReservedLine]
+
+
+class ShortLine(BaseModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    line: int
+    product_id: str
+    ordered: str
+    reserved: str
+    short: str
+    plan: Literal["production", "purchase", "none"]
+    plan_id: str | None = None
+
+
+class OrderBackordered(Event):
+    lines: list[ShortLine]
+    reserved: list[ReservedLine] = []
+
+
+class ProductionPlanned(Event):
+    production_order_ids: list[str]
+    planned_finish: str | None = None
+
+
+class PurchasePlanned(Event):
+    purchase_order_ids: list[str]
+
+
+class InvoiceIssued(Event):
+    invoice_id: str
+    total: str
+    currency: str
+    due_date: str | None = None
+
+
+class OrderRejected(Event):
+    reason: str
+    line: int | None = None
+
+
+class OrderCancellationCompleted(Event):
+    released_reservations: int = 0
+    invoice_action: Literal["voided", "credited", "none"] = "none"
+
+
+TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        OrderConfirmed,
+        OrderCancelled,
+        OrderAccepted,
+        StockReserved,
+        OrderBackordered,
+        ProductionPlanned,
+        PurchasePlanned,
+        InvoiceIssued,
+        OrderRejected,
+        OrderCancellationCompleted,
+    )
+}
+
+
+class UnknownMajorVersion(ValueError):
+    """An event of a major version this consumer does not know: poison, for the dead-letter queue."""
+
+
+def parse(detail_type: str, detail: dict) -> Event:
+    model = TYPES.get(detail_type)
+    if model is None:
+        raise UnknownMajorVersion(f"unknown event type {detail_type}")
+    major = int(str(detail.get("schema_version", "1.0")).split(".")[0])
+    if major != MAJOR:
+        raise UnknownMajorVersion(f"{detail_type} version {detail.get('schema_version')}: this consumer reads {MAJOR}.x")
+    return model.model_validate(detail)

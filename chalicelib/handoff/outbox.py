@@ -1,0 +1,143 @@
+"""The outbox: events written in the transaction of the change they announce, relayed to the bus.
+
+An outbox item (``T#<t>#OUTBOX``) also sits on gsi1 under one platform partition (``P#OUTBOX``,
+time-ordered) where the relay finds every tenant's pending events. Next to it, the order's event
+trail (``T#<t>#HANDOFF#<order>``) keeps each event with its delivery attempts, publication time and
+which consumer handled it when: ``GET /crm/orders/{id}/handoff`` reads it.
+
+The relay publishes in batches of up to ten, at most one event per order per batch, so the events
+of one order reach the bus in the order they were written; an entry ``put_events`` reports as
+failed stays in the outbox (its order waits for the next run) and its attempt is counted. An item
+leaves the outbox only after the bus took it: a relay that dies part-way loses nothing and at worst
+publishes an event again, which the consumers' idempotency (by ``event_id``) absorbs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.core import keys
+from chalicelib.core.store import ConditionFailed, Store, put_new, utcnow
+from chalicelib.handoff.contracts import Event
+
+OUTBOX_INDEX_PK = "P#OUTBOX"
+BATCH = 10  # put_events takes at most ten entries
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """A stable id for a record derived from others (an order's invoice, a line's reservation):
+    a retried consumer can only ever write that same record."""
+    digest = int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:17], "big")
+    return prefix + "_" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(26))[::-1]
+
+
+def trail_pk(tenant_id: str, order_id: str) -> str:
+    return keys.tenant_pk(tenant_id, "HANDOFF", order_id)
+
+
+def records(event: Event, source: str, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The outbox item and the trail entry of an event, as conditional puts (an event is written once)."""
+    sort = f"{event.occurred_at}#{event.event_id}"
+    detail_type = type(event).__name__
+    outbox = {
+        "pk": keys.tenant_pk(event.tenant_id, "OUTBOX"), "sk": sort, "gsi1pk": OUTBOX_INDEX_PK,
+        "gsi1sk": f"{event.occurred_at}#{event.tenant_id}#{event.event_id}", "event_id": event.event_id,
+        "tenant_id": event.tenant_id, "order_id": event.order_id, "source": source, "detail_type": detail_type,
+        "detail": event.model_dump_json(),
+    }  # fmt: skip
+    trail = {
+        "pk": trail_pk(event.tenant_id, event.order_id), "sk": sort, "event_id": event.event_id, "type": detail_type,
+        "source": source, "occurred_at": event.occurred_at, "attempts": 0, "published_at": None, "handled": {},
+        "summary": summary or {},
+    }  # fmt: skip
+    return [put_new(outbox), put_new(trail)]
+
+
+def write(store: Store, events: list[tuple[Event, str, dict[str, Any]]]) -> bool:
+    """Write events on their own (a consumer's answers); False when they were written before."""
+    operations = [op for event, source, summary in events for op in records(event, source, summary)]
+    try:
+        store.transact(operations)
+    except ConditionFailed:
+        return False
+    return True
+
+
+def pending(store: Store, limit: int) -> list[dict[str, Any]]:
+    answer = store.client.query(
+        TableName=store.table, IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(OUTBOX_INDEX_PK), Limit=limit
+    )
+    return answer.get("Items", [])
+
+
+def _mark(store: Store, item: dict[str, Any], published: bool, error: str = "") -> None:
+    now = utcnow()
+    trail_key = {"pk": trail_pk(item["tenant_id"], item["order_id"]), "sk": item["sk"]}
+    update: dict[str, Any] = {
+        "Key": trail_key,
+        "UpdateExpression": "ADD attempts :one SET last_attempt_at = :now"
+        + (", published_at = if_not_exists(published_at, :now)" if published else ", last_error = :error"),
+        "ExpressionAttributeValues": {":one": 1, ":now": now, **({} if published else {":error": error[:500]})},
+    }
+    if published:
+        store.transact([{"Delete": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}, {"Update": update}])
+    else:
+        store.client.update_item(TableName=store.table, **update)
+
+
+def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> dict[str, int]:
+    """Publish pending outbox events; returns how many were published and how many failed."""
+    queue = sorted(pending(store, limit), key=lambda i: i["gsi1sk"])
+    blocked: set[tuple[str, str]] = set()
+    published = failed = 0
+    while queue:
+        batch, rest, seen = [], [], set()
+        for item in queue:
+            order = (item["tenant_id"], item["order_id"])
+            if order in blocked:
+                continue  # an earlier event of this order is not out yet: keep the order's sequence
+            if order in seen or len(batch) == BATCH:
+                rest.append(item)
+                continue
+            seen.add(order)
+            batch.append(item)
+        if not batch:
+            break
+        entries = [{"Source": i["source"], "DetailType": i["detail_type"], "Detail": i["detail"], "EventBusName": bus_name}
+                   for i in batch]  # fmt: skip
+        try:
+            answer = events_client.put_events(Entries=entries)
+            results = answer.get("Entries", [])
+        except Exception as exc:  # the bus refused the whole call: every entry waits for the next run
+            results = [{"ErrorCode": type(exc).__name__, "ErrorMessage": str(exc)}] * len(batch)
+        for item, result in zip(batch, results, strict=False):
+            if result.get("ErrorCode"):
+                blocked.add((item["tenant_id"], item["order_id"]))
+                _mark(store, item, False, f"{result.get('ErrorCode')}: {result.get('ErrorMessage', '')}")
+                failed += 1
+            else:
+                _mark(store, item, True)
+                published += 1
+        queue = rest
+    return {"published": published, "failed": failed}
+
+
+def handled(store: Store, event: Event, consumer: str) -> None:
+    """Note on the trail that ``consumer`` handled the event (first time only)."""
+    key = {"pk": trail_pk(event.tenant_id, event.order_id), "sk": f"{event.occurred_at}#{event.event_id}"}
+    try:
+        store.client.update_item(
+            TableName=store.table, Key=key, UpdateExpression="SET handled.#c = if_not_exists(handled.#c, :now)",
+            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#c": consumer},
+            ExpressionAttributeValues={":now": utcnow()},
+        )  # fmt: skip
+    except store.client.exceptions.ConditionalCheckFailedException:
+        pass  # an event from before trails existed
+
+
+def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
+    return store.query_all(partition=trail_pk(tenant_id, order_id))
