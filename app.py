@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from chalice import Chalice
 
 from chalicelib.core import web
@@ -31,3 +33,29 @@ def openapi_document(req: web.Request) -> dict:
     from chalicelib.core import openapi  # built on first request, not at cold start
 
     return openapi.document()
+
+
+# ---- the order handoff: queue consumers and the outbox relay -------------------------------------
+_STAGE = os.environ.get("STAGE", "local")
+
+
+@app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp", batch_size=10, name="erp_consumer")
+def erp_consumer(event):  # type: ignore[no-untyped-def]
+    from chalicelib.handoff import handlers
+
+    return handlers.consume_batch("erp", event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm", batch_size=10, name="crm_consumer")
+def crm_consumer(event):  # type: ignore[no-untyped-def]
+    from chalicelib.handoff import handlers
+
+    return handlers.consume_batch("crm", event.to_dict(), event.context)
+
+
+@app.schedule("rate(1 minute)", name="relay_outbox")
+def relay_outbox(event):  # type: ignore[no-untyped-def]
+    """Sweeps the outbox every minute; in AWS the table's stream also triggers it on every write."""
+    from chalicelib.handoff import handlers
+
+    return handlers.run_relay()

@@ -136,7 +136,7 @@ def run() -> None:
     from app import app as chalice_app
     from infra.pump import Pump
 
-    pump = Pump(chalice_app, REGION)
+    pump = Pump(chalice_app, REGION, every={"relay_outbox": 0.5})
     pump.start()
 
     api = subprocess.Popen(

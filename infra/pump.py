@@ -62,8 +62,14 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 
 class Pump:
-    def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2) -> None:
+    def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2, *,
+                 queue_urls: dict[str, str] | None = None, every: dict[str, float] | None = None) -> None:  # fmt: skip
+        """``queue_urls``: a handler's queue by URL rather than by its declared name (tests run
+        stacks of several stages); ``every``: a schedule run more often than its ``rate`` (the
+        outbox relay, which in AWS the table's stream also triggers)."""
         self.app = app
+        self._handler_urls = dict(queue_urls or {})
+        self._every = dict(every or {})
         self.region = region
         self.poll_seconds = poll_seconds
         self._sqs = boto3.client("sqs", region_name=region)
@@ -90,7 +96,7 @@ class Pump:
 
     def deliver(self, source: Any) -> int:
         """Receive one batch from the source's queue and hand it to the handler; returns its size."""
-        url = self._queue_url(source.queue)
+        url = self._handler_urls.get(source.name) or self._queue_url(source.queue)
         answer = self._sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10), AttributeNames=["All"], MessageAttributeNames=["All"]
         )
@@ -143,7 +149,7 @@ class Pump:
             work += self.deliver(source)
         now = time.monotonic()
         for source in self.schedule_sources():
-            every = schedule_seconds(source.schedule_expression)
+            every = self._every.get(source.name) or schedule_seconds(source.schedule_expression)
             if every is None:
                 continue
             due = self._next_run.setdefault(source.name, now + every)

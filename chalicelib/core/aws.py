@@ -25,3 +25,8 @@ def dynamodb() -> Any:
 @functools.cache
 def cognito() -> Any:
     return boto3.client("cognito-idp", region_name=settings().region, config=_CONFIG)
+
+
+@functools.cache
+def events() -> Any:
+    return boto3.client("events", region_name=settings().region, config=_CONFIG)

@@ -18,6 +18,7 @@ class Settings:
     signup_limit_per_hour: int
     login_limit_per_minute: int
     principal_cache_seconds: int
+    event_bus_name: str
 
     @property
     def issuer(self) -> str:
@@ -43,4 +44,5 @@ def settings() -> Settings:
         login_limit_per_minute=int(env.get("LOGIN_LIMIT_PER_MINUTE", "30")),
         # Role and membership changes reach every container within this many seconds (< 60).
         principal_cache_seconds=int(env.get("PRINCIPAL_CACHE_SECONDS", "30")),
+        event_bus_name=env.get("EVENT_BUS_NAME", "crmerp-local"),
     )

@@ -1,0 +1,93 @@
+"""The CRM's side of the handoff: the ERP's events move the order and fill the customer's timeline.
+
+The order's state is computed from what the ERP has reported (accepted, reserved or backordered,
+shipped, invoiced, paid; or rejected), not from the last event received, so events arriving out of
+order end in the same state. Each event adds one timeline entry keyed by its event id: handling it
+again writes the same entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core import entities
+from chalicelib.core.errors import PreconditionFailedError
+from chalicelib.core.store import Actor, Store
+from chalicelib.crm import timeline
+from chalicelib.crm.orders import ORDER
+from chalicelib.handoff.contracts import (
+    Event,
+    InvoiceIssued,
+    OrderAccepted,
+    OrderBackordered,
+    OrderRejected,
+    ProductionPlanned,
+    PurchasePlanned,
+    StockReserved,
+)
+
+SYSTEM_USER = "system:crm"
+
+
+def state_of(erp: dict[str, Any]) -> str:
+    if erp.get("rejected_reason"):
+        return "rejected"
+    if erp.get("paid_at"):
+        return "paid"
+    if erp.get("shipped_at"):
+        return "invoiced" if erp.get("invoice_id") else "shipped"
+    if erp.get("stock"):
+        return str(erp["stock"])
+    if erp.get("accepted_at"):
+        return "accepted"
+    return "confirmed"
+
+
+def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
+    erp = dict(erp)
+    if isinstance(event, OrderAccepted):
+        erp["accepted_at"] = erp.get("accepted_at") or event.occurred_at
+    elif isinstance(event, StockReserved):
+        erp["stock"] = "reserved"
+        erp["reservation_ids"] = sorted({*erp.get("reservation_ids", []), *(li.reservation_id for li in event.lines)})
+    elif isinstance(event, OrderBackordered):
+        erp["stock"] = erp.get("stock") if erp.get("stock") == "reserved" else "backordered"
+        erp["backordered_lines"] = sorted({*erp.get("backordered_lines", []), *(li.line for li in event.lines)})
+        erp["reservation_ids"] = sorted({*erp.get("reservation_ids", []), *(li.reservation_id for li in event.reserved)})
+    elif isinstance(event, ProductionPlanned):
+        erp["production_order_ids"] = sorted({*erp.get("production_order_ids", []), *event.production_order_ids})
+    elif isinstance(event, PurchasePlanned):
+        erp["purchase_order_ids"] = sorted({*erp.get("purchase_order_ids", []), *event.purchase_order_ids})
+    elif isinstance(event, InvoiceIssued):
+        erp["invoice_id"] = event.invoice_id
+    elif isinstance(event, OrderRejected):
+        erp["rejected_reason"] = event.reason
+    if event.occurred_at >= (erp.get("last_event_at") or ""):
+        erp["last_event"], erp["last_event_at"] = type(event).__name__, event.occurred_at
+    erp["state"] = state_of(erp)
+    return erp
+
+
+def handle(store: Store, event: Event) -> dict[str, Any] | None:
+    """Move the order by one ERP event; None when the order is gone (a deleted draft never confirms)."""
+    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    if not entities.get_many(store, event.tenant_id, ORDER, [event.order_id]):
+        return None
+
+    def decide(before: dict[str, Any]) -> dict[str, Any]:
+        erp = _apply(before.get("erp") or {}, event)
+        status = before["status"] if before["status"] == "cancelled" else erp["state"]
+        return {"erp": erp, "status": status}
+
+    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": after["status"]}
+        return [timeline.entry(event.tenant_id, after["customer_id"], event.occurred_at, "order", event.event_id, summary)]
+
+    for _attempt in range(5):
+        try:
+            return entities.update(
+                store, actor, ORDER, event.order_id, decide, None, record, action=f"erp.{type(event).__name__}"
+            )
+        except PreconditionFailedError:
+            continue  # another event moved the order meanwhile: apply on top of it
+    raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")

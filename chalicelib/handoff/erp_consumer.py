@@ -1,0 +1,190 @@
+"""The ERP's side of the handoff: a confirmed order becomes reservations, plans and a receivable.
+
+Every record it makes has an id derived from the order (and line, or supplier), so handling the
+same event again, or a retry after a crash half-way, finds what is there and makes only what is
+missing: one reservation per line, one invoice per order, one plan per shortfall. Its answers
+(``OrderAccepted``, ``StockReserved`` or ``OrderBackordered``, ``ProductionPlanned``,
+``PurchasePlanned``, ``InvoiceIssued``; or ``OrderRejected``) go to its outbox with derived event ids,
+so they too are written once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core import entities, keys
+from chalicelib.core.errors import ConflictError
+from chalicelib.core.money import text
+from chalicelib.core.store import Actor, Store, utcnow
+from chalicelib.crm.customers import CUSTOMER
+from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
+from chalicelib.handoff import outbox
+from chalicelib.handoff.contracts import (
+    SOURCE_ERP,
+    Event,
+    InvoiceIssued,
+    OrderAccepted,
+    OrderBackordered,
+    OrderConfirmed,
+    OrderRejected,
+    ProductionPlanned,
+    PurchasePlanned,
+    StockReserved,
+)
+
+SYSTEM_USER = "system:erp"
+ZERO = Decimal(0)
+
+
+def _answer(cls: type[Event], event: Event, **fields: Any) -> Event:
+    return cls(tenant_id=event.tenant_id, order_id=event.order_id, occurred_at=utcnow(),
+               event_id=outbox.derived_id("evt", event.order_id, event.event_id, cls.__name__), **fields)  # fmt: skip
+
+
+def _products_by_sku(store: Store, tenant_id: str, skus: list[str]) -> dict[str, dict[str, Any]]:
+    guard_keys = [keys.unique_guard(tenant_id, catalogue.PRODUCT.name, "sku", s.upper()) for s in sorted(set(skus))]
+    guards = {g["sk"]: g["entity_id"] for g in store.batch_get(guard_keys)} if guard_keys else {}
+    products = {p["id"]: p for p in entities.get_many(store, tenant_id, catalogue.PRODUCT, guards.values())}
+    return {sku: products[pid] for sku, pid in guards.items() if pid in products}
+
+
+def _reject(store: Store, event: OrderConfirmed, reason: str, line: int | None = None) -> list[Event]:
+    answer = _answer(OrderRejected, event, reason=reason, line=line)
+    outbox.write(store, [(answer, SOURCE_ERP, {"reason": reason})])
+    return [answer]
+
+
+def _reserve(store: Store, actor: Actor, order_id: str, line: int, product_id: str, warehouse_id: str,
+             wanted: Decimal) -> dict[str, Any] | None:  # fmt: skip
+    """This line's reservation: the one made before, or as much as is available now (none if 0)."""
+    reservation_id = outbox.derived_id("res", order_id, str(line))
+    found = entities.get_many(store, actor.tenant_id, reservations.RESERVATION, [reservation_id])
+    if found:
+        return reservations.present(found[0])
+    for _attempt in range(5):
+        available = Decimal(stock.level(store, actor.tenant_id, product_id, warehouse_id)["available"])
+        take = min(wanted, available)
+        if take <= 0:
+            return None
+        try:
+            return reservations.reserve(store, actor, product_id, warehouse_id, take, f"{order_id}:{line}", reservation_id)
+        except stock.InsufficientStock:
+            continue  # someone else took some meanwhile: look again
+        except ConflictError:
+            found = entities.get_many(store, actor.tenant_id, reservations.RESERVATION, [reservation_id])
+            return reservations.present(found[0]) if found else None
+    return None
+
+
+def _plan_production(store: Store, actor: Actor, order_id: str, line: int, product_id: str, quantity: Decimal,
+                     warehouse_id: str) -> dict[str, Any] | None:  # fmt: skip
+    plan_id = outbox.derived_id("mfg", order_id, str(line))
+    found = entities.get_many(store, actor.tenant_id, production.PRODUCTION_ORDER, [plan_id])
+    if found:
+        return found[0]
+    if production.bom_of(store, actor.tenant_id, product_id) is None:
+        return None
+    return production.plan_order(store, actor, product_id, quantity, warehouse_id, reference=f"{order_id}:{line}",
+                                  order_id=plan_id)  # fmt: skip
+
+
+def _plan_purchases(store: Store, actor: Actor, order_id: str, shortfalls: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One draft purchase order per default supplier for this order's shortfalls."""
+    made = []
+    for supplier_id, lines in sorted(shortfalls.items()):
+        po_id = outbox.derived_id("pur", order_id, supplier_id)
+        if not entities.get_many(store, actor.tenant_id, purchasing.PURCHASE_ORDER, [po_id]):
+            supplier = entities.get(store, actor.tenant_id, catalogue.SUPPLIER, supplier_id)
+            fields = purchasing.new_fields(supplier_id, supplier.get("currency", "CNY"), lines, notes=f"For order {order_id}.")
+            item = entities.new_item(purchasing.PURCHASE_ORDER, actor, fields, entity_id=po_id)
+            try:
+                entities.write_new(store, [(purchasing.PURCHASE_ORDER, item)], actor)
+            except Exception:  # written by an earlier attempt at the same moment: it is there now
+                if not entities.get_many(store, actor.tenant_id, purchasing.PURCHASE_ORDER, [po_id]):
+                    raise
+        made.append(po_id)
+    return made
+
+
+def _invoice(store: Store, actor: Actor, event: OrderConfirmed) -> dict[str, Any]:
+    invoice_id = outbox.derived_id("inv", event.order_id)
+    found = entities.get_many(store, actor.tenant_id, receivables.INVOICE, [invoice_id])
+    if not found:
+        lines = [{"product_code": li.product_code, "description": li.description, "quantity": li.quantity,
+                  "unit_price": li.unit_price, "discount_percent": li.discount_percent, "tax_rate": li.tax_rate}
+                 for li in event.lines]  # fmt: skip
+        fields = receivables.new_fields(event.customer_id, event.currency, lines, order_id=event.order_id)
+        item = entities.new_item(receivables.INVOICE, actor, fields, entity_id=invoice_id)
+        try:
+            entities.write_new(store, [(receivables.INVOICE, item)], actor)
+        except Exception:
+            if not entities.get_many(store, actor.tenant_id, receivables.INVOICE, [invoice_id]):
+                raise
+    return receivables.issue(store, actor, invoice_id, None, None)
+
+
+def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
+    """Accept (or reject) a confirmed order; returns the events it answered with."""
+    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    products = _products_by_sku(store, event.tenant_id, [li.product_code for li in event.lines])
+    for li in event.lines:
+        product = products.get(li.product_code.upper())
+        if product is None or not product.get("sellable", True):
+            return _reject(store, event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line)
+    if not entities.get_many(store, event.tenant_id, CUSTOMER, [event.customer_id]):
+        return _reject(store, event, f"The customer {event.customer_id} no longer exists.")
+    warehouse_id = event.warehouse_id or catalogue.default_warehouse_id(store, event.tenant_id)
+    needs_stock = any(products[li.product_code.upper()]["kind"] != "service" for li in event.lines)
+    if warehouse_id is None and needs_stock:
+        return _reject(store, event, "The company has no warehouse to take the goods from.")
+
+    reserved, short, plans, purchases = [], [], [], {}
+    for li in event.lines:
+        product = products[li.product_code.upper()]
+        if product["kind"] == "service":
+            continue
+        wanted = Decimal(li.quantity)
+        made = _reserve(store, actor, event.order_id, li.line, product["id"], warehouse_id or "", wanted)
+        got = Decimal(made["quantity"]) if made else ZERO
+        if made:
+            reserved.append(
+                {"line": li.line, "product_id": product["id"], "reservation_id": made["id"], "quantity": made["quantity"]}
+            )
+        if got >= wanted:
+            continue
+        missing = wanted - got
+        shortfall = {"line": li.line, "product_id": product["id"], "ordered": li.quantity, "reserved": text(got),
+                     "short": text(missing), "plan": "none", "plan_id": None}  # fmt: skip
+        if product["kind"] == "manufactured":
+            plan = _plan_production(store, actor, event.order_id, li.line, product["id"], missing, warehouse_id or "")
+            if plan:
+                plans.append(plan)
+                shortfall.update(plan="production", plan_id=plan["id"])
+        elif product.get("default_supplier_id"):
+            purchases.setdefault(product["default_supplier_id"], []).append(
+                {"product_id": product["id"], "quantity": text(missing), "unit_cost": product.get("standard_cost", "0")}
+            )
+            shortfall.update(plan="purchase", plan_id=outbox.derived_id("pur", event.order_id, product["default_supplier_id"]))
+        short.append(shortfall)
+    purchase_ids = _plan_purchases(store, actor, event.order_id, purchases)
+
+    answers: list[tuple[Event, str, dict[str, Any]]] = []
+    answers.append((_answer(OrderAccepted, event, lines=len(event.lines)), SOURCE_ERP, {}))
+    if short:
+        answers.append((_answer(OrderBackordered, event, lines=short, reserved=reserved), SOURCE_ERP, {"short": len(short)}))
+    else:
+        answers.append((_answer(StockReserved, event, lines=reserved), SOURCE_ERP, {"lines": len(reserved)}))
+    if plans:
+        finish = max(p["planned_finish"] for p in plans)
+        answers.append((_answer(ProductionPlanned, event, production_order_ids=[p["id"] for p in plans], planned_finish=finish),
+                        SOURCE_ERP, {"planned_finish": finish}))  # fmt: skip
+    if purchase_ids:
+        answers.append((_answer(PurchasePlanned, event, purchase_order_ids=purchase_ids), SOURCE_ERP, {}))
+    if any(products[li.product_code.upper()].get("invoicing_policy", "on_order") == "on_order" for li in event.lines):
+        invoice = _invoice(store, actor, event)
+        issued = _answer(InvoiceIssued, event, invoice_id=invoice["id"], total=invoice["total"], currency=invoice["currency"],
+                         due_date=invoice.get("due_date"))  # fmt: skip
+        answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
+    outbox.write(store, answers)
+    return [a for a, _, _ in answers]

@@ -1,0 +1,87 @@
+"""The handoff's Lambda entry points: the two queue consumers and the outbox relay.
+
+Consumers use Powertools batch processing (a failed record comes back alone, through
+``batchItemFailures``) and Powertools idempotency keyed on the event's ``event_id`` (a redelivered
+event is answered from the idempotency record, not handled again). A record that is not a known
+event of a known major version raises: after the queue's ``maxReceiveCount`` it rests in the DLQ.
+After its batch a consumer runs the relay, so its answers reach the bus at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.core import aws, observability
+from chalicelib.core.config import settings
+from chalicelib.core.store import Store
+from chalicelib.handoff import contracts, crm_consumer, erp_consumer, outbox
+
+STORE = Store()
+
+
+def _erp(event: contracts.Event) -> list[str]:
+    if isinstance(event, contracts.OrderConfirmed):
+        return [a.event_id for a in erp_consumer.handle_confirmed(STORE, event)]
+    return []  # events the ERP does not act on (yet)
+
+
+def _crm(event: contracts.Event) -> list[str]:
+    crm_consumer.handle(STORE, event)
+    return [event.event_id]
+
+
+CONSUMERS: dict[str, Callable[[contracts.Event], list[str]]] = {"erp": _erp, "crm": _crm}
+
+
+@functools.cache
+def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
+    """The consumer wrapped in Powertools idempotency, its records on our table (platform keys)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, key_attr="pk", sort_key_attr="sk",
+                                           static_pk_value=f"P#IDEMPOTENCY#{consumer}", expiry_attr="expires_at")  # fmt: skip
+    config = IdempotencyConfig(event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400)
+    handle = CONSUMERS[consumer]
+
+    @idempotent_function(data_keyword_argument="detail", persistence_store=persistence, config=config)
+    def consume(detail: dict[str, Any], detail_type: str) -> dict[str, Any]:
+        event = contracts.parse(detail_type, detail)
+        answered = handle(event)
+        outbox.handled(STORE, event, consumer)
+        return {"event_id": event.event_id, "answered": answered}
+
+    consume.config = config  # type: ignore[attr-defined]  # for register_lambda_context per invocation
+    return consume
+
+
+def record_handler(consumer: str) -> Callable[[Any], Any]:
+    def handle(record: Any) -> Any:
+        envelope = json.loads(record.body)
+        detail = envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
+        contracts.parse(envelope["detail-type"], detail)  # poison (unknown type or major version) fails before idempotency
+        return _idempotent(consumer, settings().table_name)(detail=detail, detail_type=envelope["detail-type"])
+
+    return handle
+
+
+def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    _idempotent(consumer, settings().table_name).config.register_lambda_context(context)
+    processor = BatchProcessor(event_type=EventType.SQS)
+    answer = process_partial_response(event=raw_event, record_handler=record_handler(consumer), processor=processor,
+                                      context=context)  # fmt: skip
+    run_relay()
+    return answer
+
+
+def run_relay() -> dict[str, int]:
+    """Publish what is pending in the outbox; a failure here is retried by the next run."""
+    try:
+        return outbox.relay(STORE, aws.events(), settings().event_bus_name)
+    except Exception:
+        observability.logger().exception("relay run failed; the outbox keeps the events for the next run")
+        return {"published": 0, "failed": 0}

@@ -1,0 +1,86 @@
+"""The order handoff end to end in process: API → outbox → relay → EventBridge → SQS → consumers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import a_customer
+from tests.test_stock import a_product, a_warehouse, level, receive
+
+
+@pytest.fixture
+def pump(aws):
+    from app import app
+    from infra.pump import Pump
+
+    return Pump(app, aws.region, queue_urls={"erp_consumer": aws.erp_queue_url, "crm_consumer": aws.crm_queue_url})
+
+
+def settle(pump, rounds: int = 20) -> None:
+    """Relay and deliver until nothing moves (what the local pump does continuously)."""
+    from chalicelib.handoff import handlers
+
+    idle = 0
+    for _ in range(rounds):
+        moved = handlers.run_relay()["published"] + pump.run_once()
+        idle = idle + 1 if moved == 0 else 0
+        if idle == 2:
+            return
+    raise AssertionError("the handoff did not settle")
+
+
+@pytest.fixture
+def shop(api, tenant):
+    """Tea in stock (10), gift boxes made to order from tea and tins, cups bought from a supplier."""
+    store = a_warehouse(api, tenant, "SH")
+    supplier = api.post("/erp/suppliers", tenant.token, {"code": "FARM", "name": "Cup Farm"}).json
+    tea = a_product(api, tenant, "TEA", list_price="20")
+    tin = a_product(api, tenant, "TIN")
+    box = a_product(api, tenant, "BOX", kind="manufactured")
+    cup = a_product(api, tenant, "CUP", default_supplier_id=supplier["id"])
+    receive(api, tenant, tea["id"], store["id"], 10)
+    receive(api, tenant, tin["id"], store["id"], 10)
+    centre = api.post("/erp/work-centres", tenant.token, {"code": "PACK", "name": "Packing", "daily_capacity": "5"}).json
+    components = [{"product_id": tea["id"], "quantity": "1"}, {"product_id": tin["id"], "quantity": "1"}]
+    api.post("/erp/boms", tenant.token, {"product_id": box["id"], "work_centre_id": centre["id"], "components": components})
+    return {"store": store, "tea": tea, "box": box, "cup": cup, "supplier": supplier}
+
+
+def an_order(api, tenant, customer_id, lines):
+    priced = [{"product_code": sku, "quantity": str(q), "unit_price": "20", "tax_rate": "13"} for sku, q in lines]
+    body = {"customer_id": customer_id, "currency": "CNY", "lines": priced}
+    order = api.post("/crm/orders", tenant.token, body)
+    assert order.status == 201, order.body
+    return order.json
+
+
+def test_a_confirmed_order_is_reserved_planned_and_invoiced(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 3), ("BOX", 2), ("CUP", 4)])
+    confirmed = api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).json
+    assert (confirmed["status"], confirmed["erp"]["state"]) == ("confirmed", "waiting")
+    settle(pump)
+
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "backordered"  # boxes and cups are short
+    assert seen["erp"]["last_event"] and len(seen["erp"]["production_order_ids"]) == 1
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "3", "available": "7"}
+    invoices = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
+    assert [(i["status"], i["total"], i["order_id"]) for i in invoices] == [("issued", order["total"], order["id"])]
+    plans = api.get(f"/erp/production-orders?product_id={shop['box']['id']}", tenant.token).json["items"]
+    assert [(p["quantity"], p["reference"]) for p in plans] == [("2", f"{order['id']}:2")]
+    purchases = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}", tenant.token).json["items"]
+    assert [(p["status"], p["lines"][0]["quantity"]) for p in purchases] == [("draft", "4")]
+    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
+    for name in ("OrderAccepted", "OrderBackordered", "ProductionPlanned", "PurchasePlanned", "InvoiceIssued", "confirmed"):
+        assert name in events
+
+
+def test_an_order_fully_in_stock_is_reserved(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 10)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "reserved" and len(seen["erp"]["reservation_ids"]) == 1
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["available"] == "0"
