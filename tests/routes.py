@@ -227,6 +227,7 @@ CALLS: list[Call] = [
     ),
     Call("GET", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.order_id}", None)),
     Call("PATCH", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.order_id}", {"notes": "n"})),
+    Call("GET", "/crm/orders/{order_id}/handoff", lambda t: (f"/crm/orders/{t.order_id}/handoff", None)),
     Call("POST", "/crm/orders/{order_id}/confirm", lambda t: (f"/crm/orders/{t.order_id}/confirm", None)),
     Call("POST", "/crm/orders/{order_id}/cancel", lambda t: (f"/crm/orders/{t.order_id}/cancel", {"reason": "r"})),
     Call("DELETE", "/crm/orders/{order_id}", lambda t: (f"/crm/orders/{t.draft_order_id}", None)),

@@ -84,3 +84,49 @@ def test_an_order_fully_in_stock_is_reserved(api, tenant, shop, pump):
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "reserved" and len(seen["erp"]["reservation_ids"]) == 1
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["available"] == "0"
+
+
+def test_cancelling_a_reserved_order_returns_the_stock_and_voids_the_invoice(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 4), ("CUP", 2)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "4"
+    cancelling = api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "customer withdrew"})
+    assert cancelling.json["status"] == "cancelling"
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "cancelled" and seen["erp"]["cancellation"]["invoice_action"] == "voided"
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "0", "available": "10"}
+    invoices = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
+    assert [i["status"] for i in invoices] == ["void"]
+    drafts = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}", tenant.token).json["items"]
+    assert [p["status"] for p in drafts] == ["cancelled"]
+    trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    types = [e["type"] for e in trail]
+    assert types[0] == "OrderConfirmed" and types[-1] == "OrderCancellationCompleted" and "OrderCancelled" in types
+    assert all(e["published_at"] and e["attempts"] == 1 for e in trail), [
+        (e["type"], e["published_at"], e["attempts"]) for e in trail
+    ]
+    confirmed = trail[0]
+    assert "erp" in confirmed["handled"] and "crm" not in confirmed["handled"]
+
+
+def test_a_paid_invoice_is_credited_and_a_draft_order_cancels_at_once(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    invoice = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"][0]
+    payment = {"customer_id": customer["id"], "amount": "5", "allocations": [{"invoice_id": invoice["id"], "amount": "5"}]}
+    assert api.post("/erp/payments", tenant.token, payment).status == 201
+    api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "late"})
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "cancelled" and seen["erp"]["cancellation"]["invoice_action"] == "credited"
+    assert any("refund" in note for note in seen["erp"]["cancellation"]["needs_attention"])
+    credited = api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json
+    assert (credited["balance"], credited["status"]) == ("0.00", "paid")
+
+    draft = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    assert api.post(f"/crm/orders/{draft['id']}/cancel", tenant.token, {}).json["status"] == "cancelled"

@@ -34,6 +34,7 @@ QUOTES = "/crm/quotes", "quote_id"
 ORDERS = "/crm/orders", "order_id"
 QUOTE_READ = crud(*QUOTES, "read") | {("GET", "/crm/quotes/{quote_id}/revisions")}
 QUOTE_WORK = {("POST", f"/crm/quotes/{{quote_id}}/{a}") for a in ("send", "reject", "revise", "accept")}
+ORDER_READ = crud("/crm/orders", "order_id", "read") | {("GET", "/crm/orders/{order_id}/handoff")}
 ORDER_WORK = {("POST", f"/crm/orders/{{order_id}}/{a}") for a in ("confirm", "cancel")}
 LEADS = "/crm/leads", "lead_id"
 OPPORTUNITIES = "/crm/opportunities", "opportunity_id"
@@ -77,7 +78,7 @@ ALLOWED = {
     | QUOTE_READ
     | crud(*QUOTES, "create", "update")
     | QUOTE_WORK
-    | crud(*ORDERS, "read", "create", "update")
+    | ORDER_READ | crud(*ORDERS, "create", "update")
     | ORDER_WORK
     | crud(*LEADS, "read", "create", "update")
     | {("POST", "/crm/leads/{lead_id}/convert")}
@@ -99,7 +100,7 @@ ALLOWED = {
     "finance": EVERYONE
     | CUSTOMER_READ
     | QUOTE_READ
-    | crud(*ORDERS, "read")
+    | ORDER_READ
     | crud(*PRODUCTS, "read")
     | crud(*PURCHASE_ORDERS, "read")
     | {("GET", "/erp/replenishment")}
@@ -109,7 +110,7 @@ ALLOWED = {
     | RECEIVABLES,
     "warehouse": EVERYONE
     | CUSTOMER_READ
-    | crud(*ORDERS, "read")
+    | ORDER_READ
     | crud(*PRODUCTS, "read", "create", "update", "delete")
     | crud(*SUPPLIERS, "read", "create", "update", "delete")
     | crud(*WAREHOUSES, "read", "create", "update", "delete")
@@ -128,7 +129,7 @@ ALLOWED = {
     | crud(*CONTACTS, "read")
     | crud(*ACTIVITIES, "read")
     | QUOTE_READ
-    | crud(*ORDERS, "read")
+    | ORDER_READ
     | crud(*LEADS, "read")
     | crud(*OPPORTUNITIES, "read")
     | PIPELINE_READ

@@ -410,6 +410,25 @@ class ErpState(PublicModel):
     purchase_order_ids: list[str] = []
     invoice_id: str | None = None
     rejected_reason: str | None = None
+    cancellation: dict[str, Any] | None = Field(default=None, description="What the ERP undid when the order was cancelled.")
+
+
+class HandoffEvent(PublicModel):
+    event_id: str
+    type: str
+    source: str
+    occurred_at: str
+    published_at: str | None = Field(default=None, description="When the bus took it; null while it waits in the outbox.")
+    attempts: int = Field(description="Publication attempts (failed ones included).")
+    last_error: str | None = None
+    last_attempt_at: str | None = None
+    handled: dict[str, str] = Field(description="Consumer (crm, erp) → when it handled the event.")
+    summary: dict[str, Any] = {}
+
+
+class HandoffOut(PublicModel):
+    order_id: str
+    events: list[HandoffEvent]
 
 
 class OrderOut(_Priced):

@@ -18,7 +18,7 @@ from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
 from chalicelib.handoff import outbox
-from chalicelib.handoff.contracts import SOURCE_CRM, OrderConfirmed, OrderLine
+from chalicelib.handoff.contracts import SOURCE_CRM, OrderCancelled, OrderConfirmed, OrderLine
 
 
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -26,7 +26,6 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups, owned=True)
-CANCELLABLE = {"draft", "confirmed"}
 
 
 def summary(item: dict[str, Any], event: str) -> dict[str, Any]:
@@ -146,18 +145,41 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
 
 
 def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: int | None) -> dict[str, Any]:
+    """A draft (or an order the ERP rejected) is cancelled at once. A confirmed one becomes
+    ``cancelling`` with an ``OrderCancelled`` event in the same transaction; the ERP releases its
+    stock, drops its drafts, voids or credits its invoice, and its ``OrderCancellationCompleted``
+    makes it ``cancelled``. A shipped order is not cancelled (409)."""
     now = utcnow()
+    handed_over: list[bool] = []
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
-        if before["status"] == "cancelled":
+        if before["status"] in ("cancelled", "cancelling"):
             return {}
-        _require(before, CANCELLABLE, "cancelled")
-        return {"status": "cancelled", "cancelled_at": now, "cancel_reason": data.reason}
+        erp = before.get("erp") or {}
+        if erp.get("shipped_at") or before["status"] in ("shipped", "invoiced", "paid"):
+            raise ConflictError("The order has shipped; it cannot be cancelled (return the goods and credit the invoice).",
+                                state=before["status"])  # fmt: skip
+        handed_over[:] = [before["status"] not in ("draft", "rejected")]
+        status = "cancelling" if handed_over[0] else "cancelled"
+        return {"status": status, "cancelled_at": now, "cancel_reason": data.reason}
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return [timeline_entry(after, "cancelled", now)]
+        operations = [timeline_entry(after, after["status"], now)]
+        if handed_over and handed_over[0]:
+            event = OrderCancelled(tenant_id=after["tenant_id"], event_id=ids.new_id("evt"), occurred_at=now,
+                                   order_id=after["id"], reason=data.reason, lines=len(after["lines"]))  # fmt: skip
+            operations += outbox.records(event, SOURCE_CRM, {"reason": data.reason})
+        return operations
 
     return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="cancel"))
+
+
+def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
+    """The order's handoff events, oldest first, with their delivery attempts."""
+    entities.get(store, tenant_id, ORDER, order_id)  # 404 for another tenant's or no order
+    return [{k: item.get(k) for k in ("event_id", "type", "source", "occurred_at", "published_at", "attempts", "last_error",
+                                      "last_attempt_at", "handled", "summary")}
+            for item in outbox.trail(store, tenant_id, order_id)]  # fmt: skip
 
 
 def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> None:

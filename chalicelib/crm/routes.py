@@ -45,6 +45,8 @@ from chalicelib.crm.models import (
     CustomerPatch,
     CustomerQuery,
     DeletedOut,
+    HandoffEvent,
+    HandoffOut,
     ImportOut,
     ImportQuery,
     LeadIn,
@@ -175,10 +177,18 @@ def confirm_order(req: Request) -> Result:
 
 
 @endpoint(bp, "/crm/orders/{order_id}/cancel", "POST", permission="crm.orders:cancel", tag="crm",
-          summary="Cancel a draft or confirmed order", body=CancelIn, response=OrderOut, path_params=ORDER_ID,
+          summary="Cancel an order not shipped (a confirmed one via the ERP: cancelling, then cancelled)",
+          body=CancelIn, response=OrderOut, path_params=ORDER_ID,
           etag=True)  # fmt: skip
 def cancel_order(req: Request) -> Result:
     return _order(orders.cancel(STORE, req.me.actor(), req.params["order_id"], req.body, req.if_match))
+
+
+@endpoint(bp, "/crm/orders/{order_id}/handoff", "GET", permission="crm.orders:read", tag="crm", response=HandoffOut,
+          path_params=ORDER_ID, summary="The order's events between CRM and ERP: times, attempts, who handled them")  # fmt: skip
+def order_handoff(req: Request) -> HandoffOut:
+    events = orders.trail(STORE, req.me.tenant_id, req.params["order_id"])
+    return HandoffOut(order_id=req.params["order_id"], events=[HandoffEvent(**e) for e in events])
 
 
 crud.register(bp, crud.Resource(

@@ -27,6 +27,8 @@ OPEN = ("draft", "ordered", "partially_received")
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "supplier", item["supplier_id"]
     yield "status", item["status"]
+    if item.get("reference"):
+        yield "reference", item["reference"]
 
 
 PURCHASE_ORDER = EntityType("purchase_order", "pur", name_field=None, lookups=_lookups)
@@ -53,10 +55,12 @@ def _references(supplier_id: str | None, lines: list[dict[str, Any]]) -> list[Re
 
 
 def new_fields(supplier_id: str, currency: str, lines: list[dict[str, Any]], expected_date: str | None = None,
-               notes: str = "") -> dict[str, Any]:  # fmt: skip
+               notes: str = "", reference: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """``reference``: the sales order a draft was made for (the handoff), so cancelling it finds it."""
     stored = _lines(lines)
     return {"supplier_id": supplier_id, "status": "draft", "currency": currency, "lines": stored,
-            "total": _total(stored, currency), "expected_date": expected_date, "notes": notes, "ordered_at": None}  # fmt: skip
+            "total": _total(stored, currency), "expected_date": expected_date, "notes": notes, "ordered_at": None,
+            "reference": reference}  # fmt: skip
 
 
 def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:

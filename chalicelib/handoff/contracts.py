@@ -51,6 +51,7 @@ class OrderConfirmed(Event):
 
 class OrderCancelled(Event):
     reason: str = ""
+    lines: int = Field(default=0, description="How many lines the order has (the ERP's records per line).")
 
 
 class OrderAccepted(Event):
@@ -110,7 +111,12 @@ class OrderRejected(Event):
 
 class OrderCancellationCompleted(Event):
     released_reservations: int = 0
+    cancelled_production_orders: int = 0
+    cancelled_purchase_orders: int = 0
     invoice_action: Literal["voided", "credited", "none"] = "none"
+    needs_attention: list[str] = Field(
+        default=[], description="What the ERP could not undo on its own (a placed purchase order)."
+    )
 
 
 TYPES: dict[str, type[Event]] = {

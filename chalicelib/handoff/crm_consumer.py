@@ -20,6 +20,7 @@ from chalicelib.handoff.contracts import (
     InvoiceIssued,
     OrderAccepted,
     OrderBackordered,
+    OrderCancellationCompleted,
     OrderRejected,
     ProductionPlanned,
     PurchasePlanned,
@@ -62,6 +63,9 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
         erp["invoice_id"] = event.invoice_id
     elif isinstance(event, OrderRejected):
         erp["rejected_reason"] = event.reason
+    elif isinstance(event, OrderCancellationCompleted):
+        erp["cancellation"] = {"released_reservations": event.released_reservations, "invoice_action": event.invoice_action,
+                               "needs_attention": event.needs_attention}  # fmt: skip
     if event.occurred_at >= (erp.get("last_event_at") or ""):
         erp["last_event"], erp["last_event_at"] = type(event).__name__, event.occurred_at
     erp["state"] = state_of(erp)
@@ -76,7 +80,12 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
 
     def decide(before: dict[str, Any]) -> dict[str, Any]:
         erp = _apply(before.get("erp") or {}, event)
-        status = before["status"] if before["status"] == "cancelled" else erp["state"]
+        if isinstance(event, OrderCancellationCompleted) or before["status"] == "cancelled":
+            status = "cancelled"  # the ERP undid its part: the cancellation is complete
+        elif before["status"] == "cancelling":
+            status = "cancelling"  # late news of the ERP's progress does not undo a cancellation
+        else:
+            status = erp["state"]
         return {"erp": erp, "status": status}
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:

@@ -26,6 +26,8 @@ from chalicelib.handoff.contracts import (
     InvoiceIssued,
     OrderAccepted,
     OrderBackordered,
+    OrderCancellationCompleted,
+    OrderCancelled,
     OrderConfirmed,
     OrderRejected,
     ProductionPlanned,
@@ -96,7 +98,8 @@ def _plan_purchases(store: Store, actor: Actor, order_id: str, shortfalls: dict[
         po_id = outbox.derived_id("pur", order_id, supplier_id)
         if not entities.get_many(store, actor.tenant_id, purchasing.PURCHASE_ORDER, [po_id]):
             supplier = entities.get(store, actor.tenant_id, catalogue.SUPPLIER, supplier_id)
-            fields = purchasing.new_fields(supplier_id, supplier.get("currency", "CNY"), lines, notes=f"For order {order_id}.")
+            fields = purchasing.new_fields(supplier_id, supplier.get("currency", "CNY"), lines, notes=f"For order {order_id}.",
+                                           reference=order_id)  # fmt: skip
             item = entities.new_item(purchasing.PURCHASE_ORDER, actor, fields, entity_id=po_id)
             try:
                 entities.write_new(store, [(purchasing.PURCHASE_ORDER, item)], actor)
@@ -124,9 +127,15 @@ def _invoice(store: Store, actor: Actor, event: OrderConfirmed) -> dict[str, Any
     return receivables.issue(store, actor, invoice_id, None, None)
 
 
+def _cancel_marker(tenant_id: str, order_id: str) -> dict[str, str]:
+    return {"pk": keys.tenant_pk(tenant_id, "ERP", "CANCELLED"), "sk": order_id}
+
+
 def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     """Accept (or reject) a confirmed order; returns the events it answered with."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    if store.get(_cancel_marker(event.tenant_id, event.order_id), consistent=True):
+        return []  # its cancellation arrived first and was handled: nothing to reserve any more
     products = _products_by_sku(store, event.tenant_id, [li.product_code for li in event.lines])
     for li in event.lines:
         product = products.get(li.product_code.upper())
@@ -188,3 +197,51 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
         answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
     outbox.write(store, answers)
     return [a for a, _, _ in answers]
+
+
+def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
+    """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
+    voided (nothing paid) or credited for its balance. Each step is idempotent."""
+    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    store.client.put_item(TableName=store.table, Item={**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()})
+    released = 0
+    for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
+        if item["status"] == "active":
+            reservations.release(store, actor, item["id"], None)
+            released += 1
+    plans = 0
+    for line in range(1, event.lines + 1):
+        found = entities.get_many(
+            store, event.tenant_id, production.PRODUCTION_ORDER, [outbox.derived_id("mfg", event.order_id, str(line))]
+        )
+        if found and found[0]["status"] in ("planned", "released"):
+            production.cancel(store, actor, found[0]["id"], None)
+            plans += 1
+    purchases, attention = 0, []
+    for po in entities.lookup(store, event.tenant_id, purchasing.PURCHASE_ORDER, "reference", event.order_id, 100).items:
+        if po["status"] == "draft":
+            purchasing.cancel(store, actor, po["id"], None)
+            purchases += 1
+        elif po["status"] != "cancelled":
+            attention.append(f"Purchase order {po['id']} is {po['status']}: cancel it with the supplier.")
+    action = "none"
+    found = entities.get_many(store, event.tenant_id, receivables.INVOICE, [outbox.derived_id("inv", event.order_id)])
+    if found:
+        invoice = found[0]
+        if invoice["status"] == "void":
+            action = "voided"
+        elif invoice["status"] == "paid" and Decimal(str(invoice["paid"])) == 0:
+            action = "credited"  # credited in full by an earlier run of this very cancellation
+        elif Decimal(str(invoice["paid"])) == 0 and Decimal(str(invoice["credited"])) == 0:
+            receivables.void(store, actor, invoice["id"], None)
+            action = "voided"
+        elif Decimal(str(invoice["balance"])) > 0:
+            receivables.credit(store, actor, invoice["id"], Decimal(str(invoice["balance"])), f"Order {event.order_id} cancelled")
+            action = "credited"
+            attention.append(f"Invoice {invoice['id']} was partly paid: refund the customer what they paid.")
+        else:
+            attention.append(f"Invoice {invoice['id']} is paid: refund the customer.")
+    answer = _answer(OrderCancellationCompleted, event, released_reservations=released, cancelled_production_orders=plans,
+                     cancelled_purchase_orders=purchases, invoice_action=action, needs_attention=attention)  # fmt: skip
+    outbox.write(store, [(answer, SOURCE_ERP, {"released": released, "invoice": action})])
+    return [answer]

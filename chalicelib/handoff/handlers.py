@@ -25,7 +25,9 @@ STORE = Store()
 def _erp(event: contracts.Event) -> list[str]:
     if isinstance(event, contracts.OrderConfirmed):
         return [a.event_id for a in erp_consumer.handle_confirmed(STORE, event)]
-    return []  # events the ERP does not act on (yet)
+    if isinstance(event, contracts.OrderCancelled):
+        return [a.event_id for a in erp_consumer.handle_cancelled(STORE, event)]
+    return []  # events the ERP does not act on
 
 
 def _crm(event: contracts.Event) -> list[str]:

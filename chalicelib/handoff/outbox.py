@@ -51,7 +51,7 @@ def records(event: Event, source: str, summary: dict[str, Any] | None = None) ->
     }  # fmt: skip
     trail = {
         "pk": trail_pk(event.tenant_id, event.order_id), "sk": sort, "event_id": event.event_id, "type": detail_type,
-        "source": source, "occurred_at": event.occurred_at, "attempts": 0, "published_at": None, "handled": {},
+        "source": source, "occurred_at": event.occurred_at, "attempts": 0, "handled": {},
         "summary": summary or {},
     }  # fmt: skip
     return [put_new(outbox), put_new(trail)]
