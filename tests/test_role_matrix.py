@@ -78,7 +78,8 @@ ALLOWED = {
     | QUOTE_READ
     | crud(*QUOTES, "create", "update")
     | QUOTE_WORK
-    | ORDER_READ | crud(*ORDERS, "create", "update")
+    | ORDER_READ
+    | crud(*ORDERS, "create", "update")
     | ORDER_WORK
     | crud(*LEADS, "read", "create", "update")
     | {("POST", "/crm/leads/{lead_id}/convert")}
