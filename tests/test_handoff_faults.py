@@ -1,0 +1,160 @@
+"""The handoff under faults: nothing lost, nothing done twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from chalicelib.core import aws as clients
+from chalicelib.core.config import settings
+from chalicelib.core.store import Store
+from chalicelib.handoff import crm_consumer, erp_consumer, handlers, outbox
+from chalicelib.handoff.contracts import InvoiceIssued, OrderAccepted, StockReserved
+from infra.pump import LambdaContext
+from tests.conftest import a_customer
+from tests.test_handoff import an_order, pump, settle, shop  # noqa: F401  (fixtures)
+from tests.test_stock import level
+
+
+class FlakyBus:
+    """The real EventBridge client, but the first ``failures`` calls report every entry as failed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            refused = {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            return {"FailedEntryCount": len(Entries), "Entries": [refused for _ in Entries]}
+        return clients.events().put_events(Entries=Entries)
+
+
+def confirm(api, tenant, customer_id, lines) -> dict[str, Any]:
+    order = an_order(api, tenant, customer_id, lines)
+    assert api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).status == 200
+    return order
+
+
+def counts(api, tenant, customer_id, product_id, warehouse_id) -> tuple[str, int]:
+    invoices = api.get(f"/erp/invoices?customer_id={customer_id}", tenant.token).json["items"]
+    return level(api, tenant, product_id, warehouse_id)["reserved"], len(invoices)
+
+
+def test_put_events_failing_three_times_then_succeeding(api, tenant, shop, pump, aws):  # noqa: F811
+    customer = a_customer(api, tenant)
+    order = confirm(api, tenant, customer["id"], [("TEA", 2)])
+    flaky = FlakyBus(3)
+    for _ in range(3):
+        assert outbox.relay(Store(), flaky, aws.event_bus_name) == {"published": 0, "failed": 1}
+    trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    assert (trail[0]["attempts"], trail[0]["published_at"], "ThrottlingException" in trail[0]["last_error"]) == (3, None, True)
+    assert outbox.relay(Store(), flaky, aws.event_bus_name)["published"] == 1
+    settle(pump)
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "reserved"
+    assert api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"][0]["attempts"] == 4
+    assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("2", 1)
+
+
+def test_a_relay_dying_after_half_a_batch_loses_nothing_and_does_nothing_twice(api, tenant, shop, pump, monkeypatch):  # noqa: F811
+    customer = a_customer(api, tenant)
+    orders = [confirm(api, tenant, customer["id"], [("TEA", 1)]) for _ in range(4)]
+    real_mark, marked = outbox._mark, []
+
+    def dying_mark(store, item, published, error=""):
+        if len(marked) == 2:
+            raise RuntimeError("the relay's Lambda timed out")  # published, but never marked as such
+        marked.append(item["event_id"])
+        return real_mark(store, item, published, error)
+
+    monkeypatch.setattr(outbox, "_mark", dying_mark)
+    with pytest.raises(RuntimeError):
+        outbox.relay(Store(), clients.events(), settings().event_bus_name)
+    monkeypatch.setattr(outbox, "_mark", real_mark)
+    settle(pump)  # the next run publishes what is left, the third event a second time
+    for order in orders:
+        assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "reserved"
+    assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("4", 4)
+
+
+def sqs_event(messages: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
+    """An SQS batch as Lambda delivers it: (message id, EventBridge envelope, ...)."""
+    return {"Records": [{"messageId": mid, "receiptHandle": mid, "body": json.dumps(body), "attributes": {},
+                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:erp", "awsRegion": "us-east-1"}
+                        for mid, body, _ in messages]}  # fmt: skip
+
+
+def confirmed_envelopes(store: Store, tenant_id: str, order_ids: list[str]) -> list[dict[str, Any]]:
+    """The OrderConfirmed events of these orders as the bus would deliver them (from the outbox)."""
+    found = []
+    for item in outbox.pending(store, 500):
+        if item["tenant_id"] == tenant_id and item["order_id"] in order_ids and item["detail_type"] == "OrderConfirmed":
+            found.append({"source": item["source"], "detail-type": item["detail_type"], "detail": json.loads(item["detail"])})
+    return found
+
+
+def test_one_failing_message_of_ten_comes_back_alone(api, tenant, shop, monkeypatch):  # noqa: F811
+    customer = a_customer(api, tenant)
+    orders = [an_order(api, tenant, customer["id"], [("TEA", 1)]) for _ in range(10)]
+    for order in orders:
+        api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    envelopes = confirmed_envelopes(Store(), tenant.id, [o["id"] for o in orders])
+    assert len(envelopes) == 10
+    broken = envelopes[3]["detail"]["order_id"]
+    real = erp_consumer.handle_confirmed
+
+    def failing(store, event):
+        if event.order_id == broken:
+            raise RuntimeError("database hiccup")
+        return real(store, event)
+
+    monkeypatch.setattr(erp_consumer, "handle_confirmed", failing)
+    monkeypatch.setattr(handlers, "run_relay", lambda: {"published": 0, "failed": 0})
+    batch = [(f"m{n}", envelope, "") for n, envelope in enumerate(envelopes)]
+    answer = handlers.consume_batch("erp", sqs_event(batch), LambdaContext("erp_consumer"))
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "m3"}]
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "9"
+    monkeypatch.setattr(erp_consumer, "handle_confirmed", real)
+    again = handlers.consume_batch("erp", sqs_event([batch[3]]), LambdaContext("erp_consumer"))
+    assert again["batchItemFailures"] == []
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "10"
+
+
+def test_the_same_event_three_times_reserves_and_invoices_once(api, tenant, shop, monkeypatch):  # noqa: F811
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 3)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    envelope = confirmed_envelopes(Store(), tenant.id, [order["id"]])[0]
+    monkeypatch.setattr(handlers, "run_relay", lambda: {"published": 0, "failed": 0})
+    for n in range(3):
+        answer = handlers.consume_batch("erp", sqs_event([(f"copy{n}", envelope, "")]), LambdaContext("erp_consumer"))
+        assert answer["batchItemFailures"] == []
+    assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
+    # Below the idempotency layer too: the consumer itself makes nothing twice (derived ids).
+    event = handlers.contracts.parse("OrderConfirmed", envelope["detail"])
+    erp_consumer.handle_confirmed(Store(), event)
+    assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
+
+
+def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):  # noqa: F811
+    customer = a_customer(api, tenant)
+    order = confirm(api, tenant, customer["id"], [("TEA", 1)])
+    base = {"tenant_id": tenant.id, "order_id": order["id"]}
+
+    def make(cls, at, **fields):
+        return cls(event_id=f"evt_{uuid.uuid4().hex[:26].upper()}", occurred_at=at, **base, **fields)
+
+    invoice = make(InvoiceIssued, "2026-11-29T10:00:03Z", invoice_id="inv_X", total="22.60", currency="CNY")
+    reserved = make(StockReserved, "2026-11-29T10:00:02Z", lines=[{"line": 1, "product_id": "p", "reservation_id": "res_X",
+                                                                    "quantity": "1"}])  # fmt: skip
+    accepted = make(OrderAccepted, "2026-11-29T10:00:01Z", lines=1)
+    for event in (invoice, reserved, accepted, reserved):  # newest first, and one twice
+        crm_consumer.handle(Store(), event)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert (seen["status"], seen["erp"]["invoice_id"], seen["erp"]["last_event"]) == ("reserved", "inv_X", "InvoiceIssued")
+    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
+    assert events.count("StockReserved") == 1 and events[:3] == ["InvoiceIssued", "StockReserved", "OrderAccepted"]
