@@ -9,6 +9,7 @@ from chalice import Chalice
 from chalicelib.core import web
 from chalicelib.crm.routes import bp as crm_routes
 from chalicelib.erp.routes import bp as erp_routes
+from chalicelib.handoff.routes import bp as handoff_routes
 from chalicelib.tenants.routes import bp as tenant_routes
 
 app = Chalice(app_name="crmerp")
@@ -18,6 +19,7 @@ app.register_blueprint(web.core)
 app.register_blueprint(tenant_routes)
 app.register_blueprint(crm_routes)
 app.register_blueprint(erp_routes)
+app.register_blueprint(handoff_routes)
 app.register_middleware(web.problem_middleware, "http")
 
 

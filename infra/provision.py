@@ -45,6 +45,8 @@ class Stack:
             "EVENT_BUS_NAME": self.event_bus_name,
             "ERP_QUEUE_URL": self.erp_queue_url,
             "CRM_QUEUE_URL": self.crm_queue_url,
+            "ERP_DLQ_URL": self.erp_dlq_url,
+            "CRM_DLQ_URL": self.crm_dlq_url,
             "BACKUP_BUCKET": self.backup_bucket,
             "DATA_KEY_ID": self.data_key_id,
             "USER_POOL_ID": self.user_pool_id,

@@ -465,6 +465,8 @@ CALLS: list[Call] = [
     Call("GET", "/erp/shipments/{shipment_id}", lambda t: (f"/erp/shipments/{t.erp['shipment_id']}", None)),
     Call("GET", "/erp/replenishment", lambda t: ("/erp/replenishment", None)),
     Call("POST", "/erp/replenishment", lambda t: ("/erp/replenishment", {})),
+    Call("GET", "/admin/dead-letters", lambda t: ("/admin/dead-letters", None)),
+    Call("POST", "/admin/dead-letters/redrive", lambda t: ("/admin/dead-letters/redrive", {})),
     Call(
         "POST",
         "/import/{entity}",

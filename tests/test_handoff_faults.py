@@ -158,3 +158,31 @@ def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):  # noqa:
     assert (seen["status"], seen["erp"]["invoice_id"], seen["erp"]["last_event"]) == ("reserved", "inv_X", "InvoiceIssued")
     events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
     assert events.count("StockReserved") == 1 and events[:3] == ["InvoiceIssued", "StockReserved", "OrderAccepted"]
+
+
+def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(api, tenant, shop, pump, aws, monkeypatch):  # noqa: F811
+    # Redelivery at once instead of after the 180 s visibility timeout, so five failures take a moment.
+    clients.sqs().set_queue_attributes(QueueUrl=aws.erp_queue_url, Attributes={"VisibilityTimeout": "0"})
+    customer = a_customer(api, tenant)
+    order = confirm(api, tenant, customer["id"], [("TEA", 2)])
+    real = erp_consumer.handle_confirmed
+
+    def buggy(store, event):
+        raise KeyError("a bug in this release")
+
+    monkeypatch.setattr(erp_consumer, "handle_confirmed", buggy)
+    for _ in range(12):
+        handlers.run_relay()
+        pump.run_once()
+    listed = api.get("/admin/dead-letters", tenant.token).json["items"]
+    assert [(d["type"], d["order_id"], d["consumer"]) for d in listed] == [("OrderConfirmed", order["id"], "erp")]
+    assert listed[0]["receive_count"] >= 5
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "confirmed"  # nothing half-done
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
+
+    monkeypatch.setattr(erp_consumer, "handle_confirmed", real)  # the fix is deployed
+    redriven = api.post("/admin/dead-letters/redrive", tenant.token, {}).json["redriven"]
+    assert [d["message_id"] for d in redriven] == [listed[0]["message_id"]]
+    settle(pump)
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "reserved"
+    assert api.get("/admin/dead-letters", tenant.token).json["items"] == []

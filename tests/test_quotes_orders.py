@@ -129,17 +129,18 @@ def test_order_states(api, tenant):
     assert again.status == 200 and again.json["version"] == confirmed["version"]  # harmless, nothing changed
     assert api.patch(path, tenant.token, {"notes": "late"}).status == 409
     assert api.delete(path, tenant.token).status == 409
+    # A confirmed order is cancelled through the ERP: cancelling until it has undone its part.
     cancelled = api.post(path + "/cancel", tenant.token, {"reason": "customer changed mind"}).json
-    assert cancelled["status"] == "cancelled" and cancelled["cancel_reason"] == "customer changed mind"
+    assert cancelled["status"] == "cancelling" and cancelled["cancel_reason"] == "customer changed mind"
     refused = api.post(path + "/confirm", tenant.token)
-    assert refused.status == 409 and refused.json["state"] == "cancelled"
+    assert refused.status == 409 and refused.json["state"] == "cancelling"
     events = [
         e["summary"]["event"]
         for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]
         if e["kind"] == "order"
     ]
-    assert events == ["cancelled", "confirmed", "created"]
-    assert [o["id"] for o in api.get("/crm/orders?status=cancelled", tenant.token).json["items"]] == [order["id"]]
+    assert events == ["cancelling", "confirmed", "created"]
+    assert [o["id"] for o in api.get("/crm/orders?status=cancelling", tenant.token).json["items"]] == [order["id"]]
 
 
 def test_confirming_needs_every_sku_to_be_a_sellable_product(api, tenant):

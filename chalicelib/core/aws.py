@@ -30,3 +30,8 @@ def cognito() -> Any:
 @functools.cache
 def events() -> Any:
     return boto3.client("events", region_name=settings().region, config=_CONFIG)
+
+
+@functools.cache
+def sqs() -> Any:
+    return boto3.client("sqs", region_name=settings().region, config=_CONFIG)

@@ -128,7 +128,7 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
     checks: list[dict[str, Any]] = []
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
-        if before["status"] not in ("draft", "cancelled", "rejected"):
+        if before["status"] not in ("draft", "cancelling", "cancelled", "rejected"):
             return {}  # confirming twice is harmless: the same answer
         _require(before, {"draft"}, "confirmed")
         checks[:] = _sellable(store, actor.tenant_id, before["lines"])

@@ -103,6 +103,8 @@ CATALOGUE: dict[str, str] = {
     "admin.roles:read": "List roles",
     "admin.roles:write": "Create, change and delete custom roles",
     "admin.audit:read": "Read the audit log",
+    "admin.operations:read": "See dead letters and reconciliation reports of the order handoff",
+    "admin.operations:write": "Redrive dead letters and run the reconciliation",
     "tenant.owners:manage": "Grant or revoke the owner role",
 }
 
