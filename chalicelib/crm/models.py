@@ -380,7 +380,8 @@ class QuoteRevisionPage(PageOut):
     items: list[QuoteOut]
 
 
-OrderStatus = Literal["draft", "confirmed", "cancelled"]
+OrderStatus = Literal["draft", "confirmed", "accepted", "reserved", "backordered", "shipped", "invoiced", "paid", "rejected",
+                      "cancelling", "cancelled"]  # fmt: skip
 
 
 class OrderIn(StrictModel):
