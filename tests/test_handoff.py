@@ -130,3 +130,49 @@ def test_a_paid_invoice_is_credited_and_a_draft_order_cancels_at_once(api, tenan
 
     draft = an_order(api, tenant, customer["id"], [("TEA", 1)])
     assert api.post(f"/crm/orders/{draft['id']}/cancel", tenant.token, {}).json["status"] == "cancelled"
+
+
+def test_fifty_concurrent_orders_for_ten_units(api, tenant, shop, pump, aws):
+    """50 orders of 1 cup each (10 in stock), confirmed from 10 threads and consumed by 5 consumers
+    running at once: exactly 10 reserved, 40 backordered with a purchase planned, stock never below 0."""
+    import threading
+
+    from chalicelib.core.store import Actor, Store
+    from chalicelib.crm import orders as order_service
+    from infra.pump import Pump
+
+    receive(api, tenant, shop["cup"]["id"], shop["store"]["id"], 10)
+    customer = a_customer(api, tenant)
+    made = [an_order(api, tenant, customer["id"], [("CUP", 1)]) for _ in range(50)]
+    actor = Actor(tenant_id=tenant.id, user_id=tenant.owner_id)
+
+    def confirm_some(chunk: list[dict]) -> None:
+        store = Store()
+        for order in chunk:
+            order_service.confirm(store, actor, order["id"], None)
+
+    threads = [threading.Thread(target=confirm_some, args=(made[n::10],)) for n in range(10)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    from chalicelib.handoff import handlers
+
+    assert handlers.run_relay()["published"] == 50
+    from app import app
+
+    def consume() -> None:
+        mine = Pump(app, aws.region, queue_urls={"erp_consumer": aws.erp_queue_url})
+        source = next(s for s in mine.queue_sources() if s.name == "erp_consumer")
+        while mine.deliver(source):
+            pass
+
+    consumers = [threading.Thread(target=consume) for _ in range(5)]
+    [t.start() for t in consumers]
+    [t.join() for t in consumers]
+    settle(pump, rounds=200)
+    assert level(api, tenant, shop["cup"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "10", "available": "0"}
+    states = [api.get(f"/crm/orders/{o['id']}", tenant.token).json for o in made]
+    assert sorted(s["status"] for s in states).count("reserved") == 10
+    backordered = [s for s in states if s["status"] == "backordered"]
+    assert len(backordered) == 40 and all(s["erp"]["purchase_order_ids"] for s in backordered)
+    drafts = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}&limit=100", tenant.token).json["items"]
+    assert len(drafts) == 40 and {p["lines"][0]["quantity"] for p in drafts} == {"1"}

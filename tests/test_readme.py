@@ -123,6 +123,50 @@ def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_sta
     assert call("POST", "/erp/stock/adjustments", body, keeper["id_token"])[0] == 201
 
 
+def _http(base):
+    import urllib.error
+    import urllib.request
+
+    def call(method, path, body=None, token=None):
+        req = urllib.request.Request(
+            base + path,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    return call
+
+
+def test_a_confirmed_order_reaches_the_erp_and_back_within_five_seconds(local_stack):
+    call = _http(f"http://127.0.0.1:{local_stack['port']}")
+    token = call("POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"})[1]["id_token"]
+    customer = call("POST", "/crm/customers", {"name": "杭州茶馆", "kind": "company"}, token)[1]
+    lines = [{"product_code": "TEA-001", "quantity": "2", "unit_price": "368.00", "tax_rate": "13"}]
+    order = call("POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token)[1]
+    started = time.monotonic()
+    assert call("POST", f"/crm/orders/{order['id']}/confirm", None, token)[1]["status"] == "confirmed"
+    while time.monotonic() - started < 5:
+        seen = call("GET", f"/crm/orders/{order['id']}", None, token)[1]
+        if seen["status"] == "reserved" and seen["erp"].get("invoice_id"):
+            break
+        time.sleep(0.2)
+    assert seen["status"] == "reserved" and seen["erp"]["invoice_id"], seen
+    tea = call("GET", "/erp/products?sku=TEA-001", None, token)[1]["items"][0]
+    assert call("GET", f"/erp/stock?product_id={tea['id']}", None, token)[1]["items"][0]["reserved"] == "2"
+    invoices = call("GET", f"/erp/invoices?customer_id={customer['id']}", None, token)[1]["items"]
+    assert [(i["status"], i["total"]) for i in invoices] == [("issued", order["total"])]
+    timeline = [
+        e["summary"].get("event") for e in call("GET", f"/crm/customers/{customer['id']}/timeline", None, token)[1]["items"]
+    ]
+    assert {"OrderAccepted", "StockReserved", "InvoiceIssued"} <= set(timeline)
+
+
 def test_ctrl_c_stops_every_process(local_stack):
     process = local_stack["process"]
     process.send_signal(signal.SIGINT)

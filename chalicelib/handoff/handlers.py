@@ -4,7 +4,7 @@ Consumers use Powertools batch processing (a failed record comes back alone, thr
 ``batchItemFailures``) and Powertools idempotency keyed on the event's ``event_id`` (a redelivered
 event is answered from the idempotency record, not handled again). A record that is not a known
 event of a known major version raises: after the queue's ``maxReceiveCount`` it rests in the DLQ.
-After its batch a consumer runs the relay, so its answers reach the bus at once.
+After its batch the ERP consumer runs the relay, so its answers reach the bus at once.
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
     processor = BatchProcessor(event_type=EventType.SQS)
     answer = process_partial_response(event=raw_event, record_handler=record_handler(consumer), processor=processor,
                                       context=context)  # fmt: skip
-    run_relay()
+    if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)
+        run_relay()
     return answer
 
 
