@@ -61,3 +61,12 @@ def relay_outbox(event):  # type: ignore[no-untyped-def]
     from chalicelib.handoff import handlers
 
     return handlers.run_relay()
+
+
+@app.schedule("rate(15 minutes)", name="reconcile_orders")
+def reconcile_orders(event):  # type: ignore[no-untyped-def]
+    """Every tenant's orders against the ERP's records (re-drive, release, report)."""
+    from chalicelib.core.web import STORE
+    from chalicelib.handoff import reconciliation
+
+    return {"tenants": reconciliation.run_all(STORE)}

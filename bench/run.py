@@ -276,6 +276,34 @@ def crm_call_counts(api: Any, token: str, measure: Any) -> None:
             lambda: api.call("POST", "/import/customers", token, **csv_call))  # fmt: skip
     ownership_call_counts(api, token, measure)
     erp_call_counts(api, token, measure)
+    handoff_call_counts(api, token, measure)
+
+
+def handoff_call_counts(api: Any, token: str, measure: Any) -> None:
+    """The order handoff: the confirmation on the API path, the relay, each consumer, per order."""
+    from app import app
+    from chalicelib.core import aws
+    from chalicelib.handoff import handlers
+    from infra.pump import Pump
+
+    bus_calls: list[str] = []
+    aws.events().meta.events.register("before-call.events", lambda model, **_: bus_calls.append(model.name))
+    api.post("/erp/products", token, {"sku": "HAND", "name": "Handoff tea"})
+    warehouse = api.get("/erp/warehouses", token).json["items"][0]["id"]
+    product = api.get("/erp/products?sku=HAND", token).json["items"][0]["id"]
+    api.post("/erp/stock/adjustments", token, {"product_id": product, "warehouse_id": warehouse, "quantity": "50", "reason": "b"})
+    customer = api.post("/crm/customers", token, {"name": "Handoff Co", "kind": "company"}).json["id"]
+    lines = [{"product_code": "HAND", "quantity": "1", "unit_price": "10", "tax_rate": "13"}]
+    order = api.post("/crm/orders", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json["id"]
+    measure(
+        "POST /crm/orders/{id}/confirm (1 line; no EventBridge call)", lambda: api.post(f"/crm/orders/{order}/confirm", token)
+    )
+    assert not bus_calls
+    measure("relay: 1 pending event (and 1 put_events)", handlers.run_relay)
+    pump = Pump(app, queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]})
+    sources = {s.name: s for s in pump.queue_sources()}
+    measure("ERP consumer: 1 OrderConfirmed (reserve, invoice, 4 answers, relay)", lambda: pump.deliver(sources["erp_consumer"]))
+    measure("CRM consumer: 4 ERP events for the order", lambda: [pump.deliver(sources["crm_consumer"]) for _ in range(3)])
 
 
 def erp_call_counts(api: Any, token: str, measure: Any) -> None:

@@ -138,7 +138,8 @@ def receivable_targets(api: Api, owner: TenantCtx, made: Callable[[str, dict[str
     payment = made("/erp/payments", {"customer_id": customer, "amount": "10"})
     return {"debtor_id": customer, "invoice_id": draft, "draft_invoice_id": draft, "issued_invoice_id": issued,
             "open_invoice_id": open_invoice, "voidable_invoice_id": voidable, "deletable_invoice_id": deletable,
-            "payment_id": payment}  # fmt: skip
+            "payment_id": payment,
+            "report_id": api.post("/admin/reconciliation/run", owner.token, {"grace_seconds": 3600}).json["id"]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -467,6 +468,12 @@ CALLS: list[Call] = [
     Call("POST", "/erp/replenishment", lambda t: ("/erp/replenishment", {})),
     Call("GET", "/admin/dead-letters", lambda t: ("/admin/dead-letters", None)),
     Call("POST", "/admin/dead-letters/redrive", lambda t: ("/admin/dead-letters/redrive", {})),
+    Call("POST", "/admin/reconciliation/run", lambda t: ("/admin/reconciliation/run", {"grace_seconds": 3600})),
+    Call(
+        "GET",
+        "/admin/reconciliation/reports/{report_id}",
+        lambda t: (f"/admin/reconciliation/reports/{t.erp['report_id']}", None),
+    ),
     Call(
         "POST",
         "/import/{entity}",

@@ -27,3 +27,11 @@ def test_the_documented_role_table_matches_the_built_in_roles():
                 documented[role].add(perm + "@own")
     assert documented == {name: set(perms) for name, perms in permissions.builtin_roles().items()}
     assert {c.strip().split("|")[1].strip().strip("`") for c in table[2:]} == set(permissions.CATALOGUE)
+
+
+def test_every_event_type_is_documented():
+    from chalicelib.handoff.contracts import TYPES
+
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    missing = [name for name in TYPES if f"| `{name}` |" not in text]
+    assert not missing, f"docs/events.md lacks {missing}"

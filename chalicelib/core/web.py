@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import re
 import time
@@ -30,6 +31,7 @@ from chalicelib.core.errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -412,7 +414,13 @@ def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, param
         request_id=_request_id(request),
         raw=request,
     )
-    outcome = view(req)
+    key = req.headers.get("idempotency-key")
+    if key is not None and spec.method == "POST" and principal is not None:
+        return _idempotent(spec, view, req, key)
+    return _respond(spec, view(req))
+
+
+def _respond(spec: RouteSpec, outcome: Any) -> Response:
     result = outcome if isinstance(outcome, Result) else Result(body=outcome)
     headers = dict(result.headers)
     if result.etag is not None:
@@ -425,6 +433,64 @@ def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, param
         return Response(body=result.body, status_code=status, headers=headers)
     headers.setdefault("Content-Type", "application/json")
     return Response(body=_json(result.body), status_code=status, headers=headers)
+
+
+@functools.cache
+def _idempotency(table_name: str) -> tuple[Any, Any]:
+    """Powertools idempotency on our table (platform keys; the tenant is part of every key)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    persistence = DynamoDBPersistenceLayer(table_name=table_name, key_attr="pk", sort_key_attr="sk",
+                                           static_pk_value="P#IDEMPOTENCY#api", expiry_attr="expires_at")  # fmt: skip
+    config = IdempotencyConfig(event_key_jmespath="[tenant, user, route, key]", payload_validation_jmespath="body",
+                               expires_after_seconds=24 * 3600)  # fmt: skip
+    return persistence, config
+
+
+def _idempotent(spec: RouteSpec, view: Callable[[Request], Any], req: Request, key: str) -> Response:
+    """A POST with an ``Idempotency-Key``: a retry with the same key and body answers the first
+    answer (``Idempotent-Replayed: true``); the same key with another body is 422; while the first
+    is still running, 409. Keys live 24 hours; errors are not kept (a retry runs again)."""
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    if not 1 <= len(key) <= 255:
+        error = {"loc": ["header", "Idempotency-Key"], "msg": "1 to 255 characters", "type": "value_error"}
+        raise BadRequestError("Idempotency-Key takes 1 to 255 characters.", errors=[error])
+    persistence, config = _idempotency(settings().table_name)
+    context = getattr(req.raw, "lambda_context", None)
+    if context is not None:
+        config.register_lambda_context(context)  # an in-progress record expires with the invocation
+    first: list[bool] = []
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def run(request: dict[str, Any]) -> dict[str, Any]:
+        first.append(True)
+        response = _respond(spec, view(req))
+        body = response.body if isinstance(response.body, str) else response.body.decode("latin-1")
+        return {"status": response.status_code, "headers": dict(response.headers), "body": body,
+                "binary": not isinstance(response.body, str)}  # fmt: skip
+
+    raw = req.raw.raw_body or b""
+    request = {"tenant": req.me.tenant_id, "user": req.me.user_id, "route": f"{spec.method} {_path(req.raw)}", "key": key,
+               "body": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+    try:
+        stored = run(request=request)
+    except IdempotencyValidationError as exc:
+        raise ValidationError(
+            "This Idempotency-Key was used with another request body; use a new key for a new request.",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "idempotency"}],
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise ConflictError("A request with this Idempotency-Key is still running; retry in a moment.") from exc
+    body = stored["body"].encode("latin-1") if stored.get("binary") else stored["body"]
+    headers = dict(stored["headers"])
+    if not first:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body=body, status_code=stored["status"], headers=headers)
 
 
 STORE = Store()

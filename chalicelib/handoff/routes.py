@@ -7,8 +7,8 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.core.web import PublicModel, Request, StrictModel, endpoint
-from chalicelib.handoff import dead_letters
+from chalicelib.core.web import STORE, PublicModel, Request, StrictModel, endpoint
+from chalicelib.handoff import dead_letters, reconciliation
 
 bp = Blueprint(__name__)
 
@@ -48,3 +48,42 @@ def list_dead_letters(req: Request) -> DeadLetterList:
 def redrive_dead_letters(req: Request) -> RedriveOut:
     moved = dead_letters.redrive(req.me.tenant_id, req.body.message_ids)
     return RedriveOut(redriven=[DeadLetterOut(**d) for d in moved])
+
+
+class Finding(PublicModel):
+    order_id: str
+    problem: str
+    action: str = Field(description="redriven, released (repaired) or needs_person")
+    detail: str = ""
+
+
+class ReconciliationReport(PublicModel):
+    id: str
+    started_at: str
+    finished_at: str
+    started_by: str
+    grace_seconds: int
+    repaired: int
+    needs_person: int
+    findings: list[Finding]
+
+
+class ReconcileIn(StrictModel):
+    grace_seconds: Annotated[int, Field(ge=0, le=86400)] = Field(
+        default=reconciliation.GRACE_SECONDS,
+        description="How long a confirmed order may wait for the ERP before it is re-driven.",
+    )
+
+
+@endpoint(bp, "/admin/reconciliation/run", "POST", permission="admin.operations:write", tag="admin", body=ReconcileIn,
+          response=ReconciliationReport, status=201, summary="Compare CRM orders with the ERP; repair what is safe")  # fmt: skip
+def run_reconciliation(req: Request) -> ReconciliationReport:
+    report = reconciliation.run(STORE, req.me.tenant_id, req.body.grace_seconds, req.me.user_id)
+    return ReconciliationReport(**report)
+
+
+@endpoint(bp, "/admin/reconciliation/reports/{report_id}", "GET", permission="admin.operations:read", tag="admin",
+          response=ReconciliationReport, path_params={"report_id": r"^rec_[0-9A-HJKMNP-TV-Z]{26}$"},
+          summary="A reconciliation report: what was repaired and what needs a person")  # fmt: skip
+def get_reconciliation(req: Request) -> ReconciliationReport:
+    return ReconciliationReport(**reconciliation.read(STORE, req.me.tenant_id, req.params["report_id"]))
