@@ -176,3 +176,26 @@ def test_fifty_concurrent_orders_for_ten_units(api, tenant, shop, pump, aws):
     assert len(backordered) == 40 and all(s["erp"]["purchase_order_ids"] for s in backordered)
     drafts = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}&limit=100", tenant.token).json["items"]
     assert len(drafts) == 40 and {p["lines"][0]["quantity"] for p in drafts} == {"1"}
+
+
+def test_shipping_and_payment_move_the_order_to_paid_and_a_shipped_order_is_not_cancelled(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 2)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    shipped = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]})
+    assert shipped.status == 201, shipped.body
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "invoiced" and seen["erp"]["shipment_ids"] == [shipped.json["id"]]  # shipped, invoice issued
+    refused = api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "too late"})
+    assert refused.status == 409 and "shipped" in refused.json["detail"]
+    payment = {"customer_id": customer["id"], "amount": order["total"],
+               "allocations": [{"invoice_id": seen["erp"]["invoice_id"], "amount": order["total"]}]}  # fmt: skip
+    assert api.post("/erp/payments", tenant.token, payment).status == 201
+    settle(pump)
+    trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "paid", [(e["type"], e["handled"], e["published_at"]) for e in trail]
+    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
+    assert events[:2] == ["PaymentReceived", "OrderShipped"]

@@ -410,6 +410,9 @@ class ErpState(PublicModel):
     production_order_ids: list[str] = []
     purchase_order_ids: list[str] = []
     invoice_id: str | None = None
+    shipment_ids: list[str] = []
+    shipped_at: str | None = None
+    paid_at: str | None = None
     rejected_reason: str | None = None
     cancellation: dict[str, Any] | None = Field(default=None, description="What the ERP undid when the order was cancelled.")
 

@@ -203,6 +203,7 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         current = {i["id"]: i for i in entities.get_many(store, actor.tenant_id, INVOICE, wanted)}
         now = utcnow()
         operations: list[dict[str, Any]] = []
+        received: list[tuple[dict[str, Any], dict[str, Any], Decimal]] = []
         for n, allocation in enumerate(data.allocations):
             before = current.get(allocation.invoice_id)
             loc = ["body", "allocations", n]
@@ -226,6 +227,8 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                      "status": status_for(_d(before["total"]), paid, _d(before["credited"])), "version": before["version"] + 1,
                      "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
             after.update(entities.indexes(INVOICE, actor.tenant_id, after))
+            if before.get("order_id"):
+                received.append((before, after, allocation.amount))
             operations += [put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
                            audit_entry(actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)),
                            *entities.lookup_changes(INVOICE, actor.tenant_id, before, after)]  # fmt: skip
@@ -236,6 +239,7 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
             "method": data.method, "reference": data.reference,
             "allocations": [{"invoice_id": a.invoice_id, "amount": amount(a.amount, data.currency)} for a in data.allocations],
         }, now=now)  # fmt: skip
+        operations += _payment_events(payment, received)
         try:
             entities.write_new(
                 store, [(PAYMENT, payment)], actor, operations, [Reference("customer_id", CUSTOMER, data.customer_id)]
@@ -244,6 +248,30 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         except ConditionFailed:
             continue  # an invoice changed since it was read: read again and decide again
     raise PreconditionFailedError("The invoices keep changing; try again.")
+
+
+def _payment_events(
+    payment: dict[str, Any], received: list[tuple[dict[str, Any], dict[str, Any], Decimal]]
+) -> list[dict[str, Any]]:
+    """``PaymentReceived`` for each paid invoice raised for a sales order, in the payment's transaction."""
+    from chalicelib.handoff import outbox
+    from chalicelib.handoff.contracts import SOURCE_ERP, PaymentReceived
+
+    operations = []
+    for before, after, paid in received:
+        event = PaymentReceived(
+            tenant_id=before["tenant_id"],
+            event_id=outbox.derived_id("evt", payment["id"], before["id"]),
+            occurred_at=payment["created_at"],
+            order_id=before["order_id"],
+            invoice_id=before["id"],
+            payment_id=payment["id"],
+            amount=amount(paid, before["currency"]),
+            balance=amount(after["balance"], before["currency"]),
+            paid_in_full=after["status"] == "paid",
+        )
+        operations += outbox.records(event, SOURCE_ERP, {"amount": event.amount})
+    return operations
 
 
 def list_payments(store: Store, tenant_id: str, customer_id: str | None, limit: int, cursor: str | None) -> Page:

@@ -55,13 +55,45 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                           "reference": reservation["reference"]})  # fmt: skip
         fields = {"lines": lines, "carrier": data.carrier, "tracking_number": data.tracking_number, "reference": data.reference}
         item = entities.new_item(SHIPMENT, actor, fields, now=now)
-        head = [*entities.create_operations(SHIPMENT, actor, item), *updates]
+        after_ship = {line.reservation_id: u["Put"]["Item"] for line, u in zip(data.lines, updates, strict=True)}
+        head = [*entities.create_operations(SHIPMENT, actor, item), *updates,
+                *_order_events(store, actor.tenant_id, item, lines, after_ship)]  # fmt: skip
         try:
             stock.apply(store, actor, changes, before=head)
             return entities.public(item)
         except ConditionFailed:
             continue  # a reservation changed since it was read
     raise PreconditionFailedError("The reservations keep changing; read them again.")
+
+
+def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines: list[dict[str, Any]],
+                  after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """``OrderShipped`` for each sales order whose reserved lines this shipment carries (their
+    reservations' references are ``<order>:<line>``), in the shipment's transaction."""
+    from chalicelib.erp.reservations import list_page as reservations_of
+    from chalicelib.handoff import outbox
+    from chalicelib.handoff.contracts import SOURCE_ERP, OrderShipped
+
+    by_order: dict[str, list[int]] = {}
+    for line in lines:
+        order_id, _, number = line["reference"].partition(":")
+        if order_id.startswith("ord_") and number.isdigit():
+            by_order.setdefault(order_id, []).append(int(number))
+    operations = []
+    for order_id, numbers in by_order.items():
+        held = reservations_of(store, tenant_id, f"{order_id}:", 100, None).items
+        complete = all((after.get(r["id"]) or r)["status"] == "shipped" for r in held if r["status"] != "released")
+        event = OrderShipped(
+            tenant_id=tenant_id,
+            event_id=outbox.derived_id("evt", order_id, shipment["id"]),
+            occurred_at=shipment["created_at"],
+            order_id=order_id,
+            shipment_id=shipment["id"],
+            lines=sorted(numbers),
+            complete=complete,
+        )
+        operations += outbox.records(event, SOURCE_ERP, {"complete": complete})
+    return operations
 
 
 def list_page(store: Store, tenant_id: str, limit: int, cursor: str | None) -> Page:

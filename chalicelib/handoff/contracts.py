@@ -104,6 +104,20 @@ class InvoiceIssued(Event):
     due_date: str | None = None
 
 
+class OrderShipped(Event):
+    shipment_id: str
+    lines: list[int] = Field(description="The order lines this shipment carried.")
+    complete: bool = Field(description="Every reserved line of the order has now shipped in full.")
+
+
+class PaymentReceived(Event):
+    invoice_id: str
+    payment_id: str
+    amount: str
+    balance: str
+    paid_in_full: bool
+
+
 class OrderRejected(Event):
     reason: str
     line: int | None = None
@@ -130,6 +144,8 @@ TYPES: dict[str, type[Event]] = {
         ProductionPlanned,
         PurchasePlanned,
         InvoiceIssued,
+        OrderShipped,
+        PaymentReceived,
         OrderRejected,
         OrderCancellationCompleted,
     )

@@ -22,6 +22,8 @@ from chalicelib.handoff.contracts import (
     OrderBackordered,
     OrderCancellationCompleted,
     OrderRejected,
+    OrderShipped,
+    PaymentReceived,
     ProductionPlanned,
     PurchasePlanned,
     StockReserved,
@@ -61,6 +63,14 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
         erp["purchase_order_ids"] = sorted({*erp.get("purchase_order_ids", []), *event.purchase_order_ids})
     elif isinstance(event, InvoiceIssued):
         erp["invoice_id"] = event.invoice_id
+    elif isinstance(event, OrderShipped):
+        erp["shipment_ids"] = sorted({*erp.get("shipment_ids", []), event.shipment_id})
+        if event.complete:
+            erp["shipped_at"] = erp.get("shipped_at") or event.occurred_at
+    elif isinstance(event, PaymentReceived):
+        erp["invoice_id"] = erp.get("invoice_id") or event.invoice_id
+        if event.paid_in_full:
+            erp["paid_at"] = erp.get("paid_at") or event.occurred_at
     elif isinstance(event, OrderRejected):
         erp["rejected_reason"] = event.reason
     elif isinstance(event, OrderCancellationCompleted):
