@@ -196,6 +196,8 @@ def test_shipping_and_payment_move_the_order_to_paid_and_a_shipped_order_is_not_
     assert api.post("/erp/payments", tenant.token, payment).status == 201
     settle(pump)
     trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
-    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "paid", [(e["type"], e["handled"], e["published_at"]) for e in trail]
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "paid", [
+        (e["type"], e["handled"], e["published_at"]) for e in trail
+    ]
     events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
     assert events[:2] == ["PaymentReceived", "OrderShipped"]
