@@ -201,3 +201,27 @@ def test_shipping_and_payment_move_the_order_to_paid_and_a_shipped_order_is_not_
     ]
     events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
     assert events[:2] == ["PaymentReceived", "OrderShipped"]
+
+
+def test_an_order_the_erp_cannot_accept_is_rejected_with_the_reason(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    api.patch(f"/erp/products/{shop['tea']['id']}", tenant.token, {"sellable": False})  # before the ERP reads the order
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "rejected" and "TEA" in seen["erp"]["rejected_reason"]
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
+    assert api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"] == []
+
+
+def test_contracts_ignore_unknown_fields_and_refuse_unknown_major_versions():
+    from chalicelib.handoff import contracts
+
+    detail = {"tenant_id": "ten_1", "event_id": "evt_1", "occurred_at": "2026-11-29T00:00:00Z", "order_id": "ord_1",
+              "lines": 2, "schema_version": "1.3", "added_in_1_3": "ignored"}  # fmt: skip
+    assert contracts.parse("OrderAccepted", detail).lines == 2
+    with pytest.raises(contracts.UnknownMajorVersion):
+        contracts.parse("OrderAccepted", {**detail, "schema_version": "2.0"})
+    with pytest.raises(contracts.UnknownMajorVersion):
+        contracts.parse("OrderTeleported", detail)
