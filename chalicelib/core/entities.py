@@ -498,3 +498,32 @@ def remove(
     except ConditionFailed as exc:
         raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
     return before
+
+
+def lookup_matches(store: Store, tenant_id: str, et: EntityType, points: Iterable[tuple[str, str]],
+                   found: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+    """Records holding any of these exact (kind, value) lookups, id → the kind that matched first:
+    one Query per point. For probable duplicates (same email, same phone)."""
+    found = {} if found is None else found
+    for kind, value in points:
+        partition, prefix = keys.lookup_prefix(tenant_id, et.name, kind, value)
+        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=5,
+                                query_id="duplicates")  # fmt: skip
+        for item in page.items:
+            found.setdefault(item["entity_id"], kind)
+    return found
+
+
+def refuse_duplicates(et: EntityType, duplicates: list[dict[str, str]]) -> None:
+    """409 naming the first probable duplicate (``id``, ``matched_on``) unless there is none."""
+    if not duplicates:
+        return
+    first = duplicates[0]
+    field = "name" if first["matched_on"] == "name" else f"{first['matched_on']}s"
+    raise ConflictError(
+        f"This is probably {et.label()} {first['id']} (same {first['matched_on']}); "
+        "send allow_duplicate=true to create it anyway.",
+        errors=[{"loc": ["body", field], "msg": "probable duplicate", "type": "duplicate"}],
+        existing_id=first["id"],
+        duplicates=duplicates,
+    )

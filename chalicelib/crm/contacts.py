@@ -5,11 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
-from chalicelib.core import entities, keys
+from chalicelib.core import entities
 from chalicelib.core.entities import EntityType, Reference, normalise_phone
-from chalicelib.core.errors import ConflictError
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm.customers import CUSTOMER, contact_points
 from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery, CreateOptions
@@ -37,29 +34,14 @@ def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) ->
     for item in colleagues.items:
         if entities.normalise_name(item["name"]) == name:
             found.setdefault(item["id"], "name")
-    for kind, value in contact_points(fields):
-        partition, prefix = keys.lookup_prefix(tenant_id, CONTACT.name, kind, value)
-        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=5,
-                                query_id="duplicates")  # fmt: skip
-        for item in page.items:
-            found.setdefault(item["entity_id"], kind)
+    entities.lookup_matches(store, tenant_id, CONTACT, contact_points(fields), found)
     return [{"id": contact_id, "matched_on": on} for contact_id, on in found.items()]
 
 
 def create(store: Store, actor: Actor, data: ContactIn, options: CreateOptions | None = None) -> dict[str, Any]:
     fields = new_fields(data.model_dump(mode="json"), actor)
     if not (options and options.allow_duplicate):
-        duplicates = probable_duplicates(store, actor.tenant_id, fields)
-        if duplicates:
-            first = duplicates[0]
-            raise ConflictError(
-                f"This is probably contact {first['id']} (same {first['matched_on']}); "
-                "send allow_duplicate=true to create it anyway.",
-                errors=[{"loc": ["body", "name" if first["matched_on"] == "name" else f"{first['matched_on']}s"],
-                         "msg": "probable duplicate", "type": "duplicate"}],
-                existing_id=first["id"],
-                duplicates=duplicates,
-            )  # fmt: skip
+        entities.refuse_duplicates(CONTACT, probable_duplicates(store, actor.tenant_id, fields))
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
 

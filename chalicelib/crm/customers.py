@@ -9,7 +9,6 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType, Unique, normalise_phone
-from chalicelib.core.errors import ConflictError
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 
@@ -73,12 +72,7 @@ def probable_duplicates(
     )  # fmt: skip
     for item in named.items:
         found.setdefault(item["id"], "name")
-    for kind, value in contact_points(fields):
-        partition, prefix = keys.lookup_prefix(tenant_id, CUSTOMER.name, kind, value)
-        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=5,
-                                query_id="duplicates")  # fmt: skip
-        for item in page.items:
-            found.setdefault(item["entity_id"], kind)
+    entities.lookup_matches(store, tenant_id, CUSTOMER, contact_points(fields), found)
     return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
 
 
@@ -87,17 +81,7 @@ def create(store: Store, actor: Actor, data: CustomerIn, options: CreateOptions 
     if "owner_id" not in data.model_fields_set:
         del fields["owner_id"]  # the creator owns it
     if not (options and options.allow_duplicate):
-        duplicates = probable_duplicates(store, actor.tenant_id, fields)
-        if duplicates:
-            first = duplicates[0]
-            raise ConflictError(
-                f"This is probably customer {first['id']} (same {first['matched_on']}); "
-                "send allow_duplicate=true to create it anyway.",
-                errors=[{"loc": ["body", "name" if first["matched_on"] == "name" else f"{first['matched_on']}s"],
-                         "msg": "probable duplicate", "type": "duplicate"}],
-                existing_id=first["id"],
-                duplicates=duplicates,
-            )  # fmt: skip
+        entities.refuse_duplicates(CUSTOMER, probable_duplicates(store, actor.tenant_id, fields))
     return public(entities.create(store, actor, CUSTOMER, fields))
 
 
