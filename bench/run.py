@@ -277,6 +277,62 @@ def crm_call_counts(api: Any, token: str, measure: Any) -> None:
     ownership_call_counts(api, token, measure)
     erp_call_counts(api, token, measure)
     handoff_call_counts(api, token, measure)
+    THROUGHPUT.update(handoff_throughput(api, token))
+
+
+THROUGHPUT: dict[str, Any] = {}
+
+
+def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]:
+    """Orders per second through the handoff (confirm over the API, relay, both consumers) against
+    the same number of bare moto calls per service, timed back to back on the same server."""
+    import collections
+
+    from app import app
+    from chalicelib.core import aws
+    from chalicelib.handoff import handlers
+    from infra.pump import Pump
+
+    calls: collections.Counter[str] = collections.Counter()
+    pump = Pump(app, queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]})
+    for name, client in (("dynamodb", aws.dynamodb()), ("events", aws.events()), ("sqs", pump._sqs)):
+        client.meta.events.register(f"before-call.{name}", lambda model, _n=name, **_: calls.update([_n]))
+    api.post("/erp/products", token, {"sku": "RATE", "name": "Rate tea"})
+    product = api.get("/erp/products?sku=RATE", token).json["items"][0]["id"]
+    warehouse = api.get("/erp/warehouses", token).json["items"][0]["id"]
+    api.post(
+        "/erp/stock/adjustments", token, {"product_id": product, "warehouse_id": warehouse, "quantity": "1000", "reason": "b"}
+    )
+    customer = api.post("/crm/customers", token, {"name": "Rate Co", "kind": "company"}).json["id"]
+    lines = [{"product_code": "RATE", "quantity": "1", "unit_price": "10"}]
+    body = {"customer_id": customer, "currency": "CNY", "lines": lines}
+    made = [api.post("/crm/orders", token, body).json["id"] for _ in range(orders)]
+    handlers.run_relay()
+    while pump.run_once():
+        pass
+    calls.clear()
+    started = time.perf_counter()
+    for order in made:
+        api.post(f"/crm/orders/{order}/confirm", token)
+    idle = 0
+    while idle < 2:
+        moved = handlers.run_relay()["published"] + pump.run_once()
+        idle = idle + 1 if moved == 0 else 0
+    ours = time.perf_counter() - started
+    assert all(api.get(f"/crm/orders/{o}", token).json["status"] == "reserved" for o in made)
+    counted = dict(calls)
+    key = {"pk": "P#BENCH", "sk": "X"}
+    started = time.perf_counter()
+    for _ in range(counted.get("dynamodb", 0)):
+        aws.dynamodb().get_item(TableName=os.environ["TABLE_NAME"], Key=key)
+    for _ in range(counted.get("events", 0)):
+        aws.events().put_events(Entries=[{"Source": "bench.noop", "DetailType": "Noop", "Detail": "{}",
+                                          "EventBusName": os.environ["EVENT_BUS_NAME"]}])  # fmt: skip
+    for _ in range(counted.get("sqs", 0)):
+        pump._sqs.get_queue_attributes(QueueUrl=os.environ["ERP_QUEUE_URL"], AttributeNames=["QueueArn"])
+    bare = time.perf_counter() - started
+    return {"orders": orders, "ours_s": ours, "bare_s": bare, "calls": counted, "ours_rate": orders / ours,
+            "bare_rate": orders / bare}  # fmt: skip
 
 
 def handoff_call_counts(api: Any, token: str, measure: Any) -> None:
@@ -366,7 +422,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--counts-only", action="store_true", help="only the call counts and the handoff throughput")
     args = parser.parse_args()
+    if args.counts_only:
+        return print_counts()
     cold = cold_start(args.runs)
     print("## Cold start (import)\n")
     packages = sorted({m.split(".")[0] for m in cold["deps"]})
@@ -380,10 +439,22 @@ def main() -> None:
     print(f"| our route (JWT authorizer, principal, permission, validation, problem middleware) | {req['ours_us']:.0f} |")
     print(f"| bare Chalice route, same get_item | {req['bare_us']:.0f} |")
     print(f"| ratio (target <= 2.0) | **{req['ratio']:.2f}** |\n")
+    print_counts()
+
+
+def print_counts() -> None:
     print("## DynamoDB calls per operation (against moto; exact)\n")
     print("| operation | calls | which |\n|---|---|---|")
     for label, total, which in call_counts():
         print(f"| {label} | {total} | {which} |")
+    t = THROUGHPUT
+    print("\n## The order handoff end to end (against moto, in process)\n")
+    print(f"{t['orders']} orders confirmed over the API, relayed, taken by the ERP and CRM consumers; calls on our clients: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(t["calls"].items())) + "\n")  # fmt: skip
+    print("| | seconds | orders per second |\n|---|---|---|")
+    print(f"| the handoff | {t['ours_s']:.2f} | {t['ours_rate']:.1f} |")
+    print(f"| the same number of bare calls per service | {t['bare_s']:.2f} | {t['bare_rate']:.1f} |")
+    print(f"| ratio | **{t['ours_s'] / t['bare_s']:.2f}** | |")
 
 
 if __name__ == "__main__":
