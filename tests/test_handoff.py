@@ -225,3 +225,20 @@ def test_contracts_ignore_unknown_fields_and_refuse_unknown_major_versions():
         contracts.parse("OrderAccepted", {**detail, "schema_version": "2.0"})
     with pytest.raises(contracts.UnknownMajorVersion):
         contracts.parse("OrderTeleported", detail)
+
+
+def test_an_order_invoiced_on_delivery_is_invoiced_when_it_ships(api, tenant, shop, pump):
+    api.patch(f"/erp/products/{shop['tea']['id']}", tenant.token, {"invoicing_policy": "on_delivery"})
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 2)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "reserved" and seen["erp"]["invoice_id"] is None
+    assert [i["status"] for i in api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]] == ["draft"]
+    api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]})
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "invoiced" and seen["erp"]["invoice_id"]
+    invoices = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
+    assert [(i["status"], i["total"]) for i in invoices] == [("issued", order["total"])]

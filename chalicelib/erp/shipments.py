@@ -7,6 +7,7 @@ makes the shipment read again and decide again, so nothing ships twice.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -60,10 +61,22 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                 *_order_events(store, actor.tenant_id, item, lines, after_ship)]  # fmt: skip
         try:
             stock.apply(store, actor, changes, before=head)
-            return entities.public(item)
         except ConditionFailed:
             continue  # a reservation changed since it was read
+        _invoice_shipped_orders(store, actor, head)
+        return entities.public(item)
     raise PreconditionFailedError("The reservations keep changing; read them again.")
+
+
+def _invoice_shipped_orders(store: Store, actor: Actor, operations: list[dict[str, Any]]) -> None:
+    """Orders invoiced on delivery that this shipment completed get their invoice issued (if this
+    step is cut short, the reconciliation issues it)."""
+    from chalicelib.handoff.erp_consumer import invoice_on_delivery
+
+    for op in operations:
+        item = op.get("Put", {}).get("Item", {})
+        if item.get("detail_type") == "OrderShipped" and json.loads(item["detail"]).get("complete"):
+            invoice_on_delivery(store, actor, item["order_id"])
 
 
 def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines: list[dict[str, Any]],

@@ -110,7 +110,8 @@ def _plan_purchases(store: Store, actor: Actor, order_id: str, shortfalls: dict[
     return made
 
 
-def _invoice(store: Store, actor: Actor, event: OrderConfirmed) -> dict[str, Any]:
+def _invoice(store: Store, actor: Actor, event: OrderConfirmed, issue: bool = True) -> dict[str, Any]:
+    """The order's invoice (derived id), issued now, or left a draft to issue when the order ships."""
     invoice_id = outbox.derived_id("inv", event.order_id)
     found = entities.get_many(store, actor.tenant_id, receivables.INVOICE, [invoice_id])
     if not found:
@@ -124,7 +125,24 @@ def _invoice(store: Store, actor: Actor, event: OrderConfirmed) -> dict[str, Any
         except Exception:
             if not entities.get_many(store, actor.tenant_id, receivables.INVOICE, [invoice_id]):
                 raise
+    if not issue:
+        return entities.get(store, actor.tenant_id, receivables.INVOICE, invoice_id)
     return receivables.issue(store, actor, invoice_id, None, None)
+
+
+def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> Event | None:
+    """Issue the draft invoice of an order invoiced on delivery, now that it has shipped; None if
+    there is none to issue (invoiced on order, already issued, or voided)."""
+    invoice_id = outbox.derived_id("inv", order_id)
+    found = entities.get_many(store, actor.tenant_id, receivables.INVOICE, [invoice_id])
+    if not found or found[0]["status"] != "draft":
+        return None
+    invoice = receivables.issue(store, actor, invoice_id, None, None)
+    answer = InvoiceIssued(tenant_id=actor.tenant_id, order_id=order_id, occurred_at=utcnow(),
+                           event_id=outbox.derived_id("evt", order_id, "InvoiceIssued", "on_delivery"), invoice_id=invoice_id,
+                           total=invoice["total"], currency=invoice["currency"], due_date=invoice.get("due_date"))  # fmt: skip
+    outbox.write(store, [(answer, SOURCE_ERP, {"total": invoice["total"], "on": "delivery"})])
+    return answer
 
 
 def _cancel_marker(tenant_id: str, order_id: str) -> dict[str, str]:
@@ -195,6 +213,8 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
         issued = _answer(InvoiceIssued, event, invoice_id=invoice["id"], total=invoice["total"], currency=invoice["currency"],
                          due_date=invoice.get("due_date"))  # fmt: skip
         answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
+    else:
+        _invoice(store, actor, event, issue=False)  # a draft, issued when the order ships
     outbox.write(store, answers)
     return [a for a, _, _ in answers]
 

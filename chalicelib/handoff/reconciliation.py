@@ -22,7 +22,7 @@ from chalicelib.core.errors import NotFoundError
 from chalicelib.core.store import Actor, Store, put, utcnow
 from chalicelib.crm import orders
 from chalicelib.erp import receivables, reservations
-from chalicelib.handoff import outbox
+from chalicelib.handoff import erp_consumer, outbox
 from chalicelib.handoff.contracts import SOURCE_CRM
 
 GRACE_SECONDS = 300
@@ -66,6 +66,11 @@ def run(store: Store, tenant_id: str, grace_seconds: int = GRACE_SECONDS, starte
             findings.append({"order_id": order["id"], "problem": "the invoice's total differs from the order's",
                              "action": "needs_person",
                              "detail": f"order {order['total']}, invoice {invoice_id} {invoice[0]['total']}"})  # fmt: skip
+    for order in _orders(store, tenant_id, ("shipped",)):  # shipped, not invoiced: an on-delivery invoice left a draft
+        issued = erp_consumer.invoice_on_delivery(store, actor, order["id"])
+        if issued:
+            findings.append({"order_id": order["id"], "problem": "a shipped order's invoice was still a draft",
+                             "action": "invoiced", "detail": f"invoice {issued.invoice_id} issued"})  # fmt: skip
     for order in _orders(store, tenant_id, ("cancelled",)):
         active = [
             r for r in reservations.list_page(store, tenant_id, f"{order['id']}:", 100, None).items if r["status"] == "active"

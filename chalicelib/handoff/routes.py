@@ -53,7 +53,7 @@ def redrive_dead_letters(req: Request) -> RedriveOut:
 class Finding(PublicModel):
     order_id: str
     problem: str
-    action: str = Field(description="redriven, released (repaired) or needs_person")
+    action: str = Field(description="redriven, released, invoiced (repaired) or needs_person")
     detail: str = ""
 
 
