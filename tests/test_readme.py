@@ -167,6 +167,36 @@ def test_a_confirmed_order_reaches_the_erp_and_back_within_five_seconds(local_st
     assert {"OrderAccepted", "StockReserved", "InvoiceIssued"} <= set(timeline)
 
 
+def test_fifty_orders_confirmed_concurrently_over_http_for_ten_units(local_stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    call = _http(f"http://127.0.0.1:{local_stack['port']}")
+    token = call("POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"})[1]["id_token"]
+    supplier = call("GET", "/erp/suppliers", None, token)[1]["items"][0]["id"]
+    product = call("POST", "/erp/products", {"sku": "RACE-10", "name": "Ten units", "default_supplier_id": supplier}, token)[1]
+    warehouse = call("GET", "/erp/warehouses", None, token)[1]["items"][0]["id"]
+    adjust = {"product_id": product["id"], "warehouse_id": warehouse, "quantity": "10", "reason": "race"}
+    assert call("POST", "/erp/stock/adjustments", adjust, token)[0] == 201
+    customer = call("POST", "/crm/customers", {"name": "Race Co", "kind": "company"}, token)[1]
+    lines = [{"product_code": "RACE-10", "quantity": "1", "unit_price": "10"}]
+    orders = [call("POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token)[1]["id"]
+              for _ in range(50)]  # fmt: skip
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda o: call("POST", f"/crm/orders/{o}/confirm", None, token)[0], orders))
+    assert answers == [200] * 50
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        states = [call("GET", f"/crm/orders/{o}", None, token)[1]["status"] for o in orders]
+        if all(s in ("reserved", "backordered") for s in states):
+            break
+        time.sleep(2)
+    assert sorted(states).count("reserved") == 10 and states.count("backordered") == 40, states
+    level = call("GET", f"/erp/stock?product_id={product['id']}", None, token)[1]["items"][0]
+    assert (level["on_hand"], level["reserved"], level["available"]) == ("10", "10", "0")
+    drafts = call("GET", f"/erp/purchase-orders?supplier_id={supplier}&limit=100", None, token)[1]["items"]
+    assert sum(1 for d in drafts if d["lines"][0]["product_id"] == product["id"]) == 40
+
+
 def test_ctrl_c_stops_every_process(local_stack):
     process = local_stack["process"]
     process.send_signal(signal.SIGINT)
