@@ -70,7 +70,7 @@ def test_a_rep_works_own_customers_sees_the_pool_and_nothing_of_the_others(api, 
 
 def test_claim_and_release_through_the_pool(api, company, reps):
     (a_id, a), (b_id, b) = reps
-    sales_id, sales = a_user(api, company, ["sales"])
+    _, sales = a_user(api, company, ["sales"])
     pool = a_customer(api, company, owner_id=None)
     path = f"/crm/customers/{pool['id']}"
 
@@ -94,7 +94,6 @@ def test_claim_and_release_through_the_pool(api, company, reps):
         e["action"] for e in api.get(f"/admin/audit?entity_type=customer&entity_id={pool['id']}", company.token).json["items"]
     ]
     assert actions.count("customer.claim") == 2 and actions.count("customer.release") == 2
-    assert sales_id
 
 
 def test_reassignment_is_audited_and_moves_visibility(api, company, reps):
@@ -141,7 +140,6 @@ def test_the_write_checks_the_owner_of_the_version_it_replaces(api, company, rep
 
 
 def test_custom_roles_grant_permissions_over_own_records(api, company, reps):
-    (a_id, _), _ = reps
     bad = api.post("/admin/roles", company.token, {"name": "badscope", "permissions": ["crm.pipeline:read@own"]})
     assert bad.status == 422 and "crm.pipeline:read@own" in bad.body.decode()
     role = {"name": "dealmaker", "permissions": ["crm.customers:read", "crm.opportunities:create",
@@ -164,7 +162,6 @@ def test_custom_roles_grant_permissions_over_own_records(api, company, reps):
     _, export_token = a_user(api, company, ["exporter"])
     refused = api.get("/export/customers", export_token, headers={"Accept": "text/csv"})
     assert refused.status == 403 and "own records only" in refused.json["detail"]
-    assert a_id
 
 
 def test_granting_respects_scope():

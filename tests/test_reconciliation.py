@@ -5,7 +5,6 @@ from __future__ import annotations
 from chalicelib.core import keys
 from chalicelib.core.store import Store
 from chalicelib.handoff import outbox
-from chalicelib.handoff.outbox import OUTBOX_INDEX_PK
 from tests.conftest import a_customer
 from tests.test_handoff import an_order, pump, settle, shop  # noqa: F401  (fixtures)
 from tests.test_stock import level
@@ -46,4 +45,3 @@ def test_reconciliation_repairs_what_is_safe_and_reports_the_rest(api, tenant, s
     settle(pump)
     assert api.get(f"/crm/orders/{lost['id']}", tenant.token).json["status"] == "reserved"
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "3"  # 2 + 1; the stray one released
-    assert OUTBOX_INDEX_PK == "P#OUTBOX"

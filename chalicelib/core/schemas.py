@@ -4,6 +4,7 @@
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -46,6 +47,22 @@ class PageOut(PublicModel):
     next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
 
 
+# Shared by the CRM's and the ERP's models: one definition each.
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3)]
+Price = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
+
+
+class DeletedOut(PublicModel):
+    """A deletion, listed by ``updated_since`` so that syncing clients drop the record too."""
+
+    id: str
+    deleted: bool = True
+    updated_at: str
+
+
 def iso(value: datetime) -> str:
     """A datetime as the table's sortable UTC text (naive means UTC)."""
 
@@ -54,4 +71,5 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["Cursor", "Email", "Limit", "ListQuery", "Name", "PageOut", "SyncQuery", "iso"]
+__all__ = ["Code", "Currency", "Cursor", "DeletedOut", "Email", "Limit", "ListQuery", "Name", "PageOut", "Percent", "Price",
+           "Quantity", "SyncQuery", "iso"]  # fmt: skip

@@ -10,10 +10,21 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from chalicelib.core.ids import id_pattern
-from chalicelib.core.schemas import Email, ListQuery, Name, PageOut, SyncQuery
+from chalicelib.core.schemas import (
+    Code,
+    Currency,
+    DeletedOut,
+    Email,
+    ListQuery,
+    Name,
+    PageOut,
+    Percent,
+    Price,
+    Quantity,
+    SyncQuery,
+)
 from chalicelib.core.web import PublicModel, StrictModel
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -108,14 +119,6 @@ class CustomerOut(PublicModel):
     updated_at: str
     created_by: str
     updated_by: str
-
-
-class DeletedOut(PublicModel):
-    """A deletion, listed by ``updated_since`` so that syncing clients drop the record too."""
-
-    id: str
-    deleted: bool = True
-    updated_at: str
 
 
 class CreateOptions(StrictModel):
@@ -281,10 +284,6 @@ class TimelineQuery(ListQuery):
 
 
 # ---- quotes and orders ---------------------------------------------------------------------------
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3)]
-Price = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 

@@ -8,14 +8,21 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from chalicelib.core.ids import id_pattern
-from chalicelib.core.schemas import ListQuery, Name, PageOut, SyncQuery
+from chalicelib.core.schemas import (
+    Code,
+    Currency,
+    DeletedOut,
+    ListQuery,
+    Name,
+    PageOut,
+    Percent,
+    Price,
+    Quantity,
+    SyncQuery,
+)
 from chalicelib.core.web import PublicModel, StrictModel
 
-Sku = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Code = Sku
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Price = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=3)]
+Sku = Code
 Level = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=3)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -84,12 +91,6 @@ class ProductOut(PublicModel):
     updated_at: str
     created_by: str
     updated_by: str
-
-
-class DeletedOut(PublicModel):
-    id: str
-    deleted: bool = True
-    updated_at: str
 
 
 class ProductPage(PageOut):
@@ -470,7 +471,6 @@ class ProductionOrderQuery(SyncQuery):
 # ---- receivables -----------------------------------------------------------------------------------
 CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
 InvoiceId = Annotated[str, StringConstraints(pattern=id_pattern("inv"))]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=6, decimal_places=3)]
 Money = Annotated[Decimal, Field(gt=0, max_digits=17, decimal_places=4)]
 InvoiceStatus = Literal["draft", "issued", "partially_paid", "paid", "void"]
 
