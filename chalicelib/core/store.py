@@ -86,10 +86,10 @@ class Store:
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=consistent).get("Item")
         return to_plain(item) if item else None
 
-    def batch_get(self, key_list: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    def batch_get(self, key_list: Sequence[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
         """Items for up to 100 keys, in no particular order (unprocessed keys are retried)."""
         found: list[dict[str, Any]] = []
-        request = {self.table: {"Keys": list(key_list)}}
+        request: dict[str, Any] = {self.table: {"Keys": list(key_list), "ConsistentRead": consistent}}
         while request:
             answer = self.client.batch_get_item(RequestItems=request)
             found.extend(to_plain(i) for i in answer["Responses"].get(self.table, []))

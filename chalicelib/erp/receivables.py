@@ -134,6 +134,13 @@ def _draft_only(before: dict[str, Any]) -> None:
                             state=before["status"])  # fmt: skip
 
 
+def issued(draft: dict[str, Any], issue_date: str | None) -> dict[str, Any]:
+    """The fields a draft gets when issued: status, issue date (today unless given), due date by its terms."""
+    day = dt.date.fromisoformat(issue_date) if issue_date else _today()
+    due = day + dt.timedelta(days=int(draft["payment_terms_days"]))
+    return {"status": "issued", "issue_date": day.isoformat(), "due_date": due.isoformat()}
+
+
 def issue(store: Store, actor: Actor, invoice_id: str, issue_date: str | None, if_match: int | None) -> dict[str, Any]:
     """Draft → issued, with its issue and due dates; issuing again changes nothing."""
 
@@ -142,9 +149,7 @@ def issue(store: Store, actor: Actor, invoice_id: str, issue_date: str | None, i
             if before["status"] == "void":
                 raise ConflictError("The invoice is void.", state="void")
             return {}
-        day = dt.date.fromisoformat(issue_date) if issue_date else _today()
-        due = day + dt.timedelta(days=int(before["payment_terms_days"]))
-        return {"status": "issued", "issue_date": day.isoformat(), "due_date": due.isoformat()}
+        return issued(before, issue_date)
 
     return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="issue"))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.errors import PreconditionFailedError
+from chalicelib.core.errors import NotFoundError, PreconditionFailedError
 from chalicelib.core.store import Actor, Store
 from chalicelib.crm import timeline
 from chalicelib.crm.orders import ORDER
@@ -85,8 +85,6 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
 def handle(store: Store, event: Event) -> dict[str, Any] | None:
     """Move the order by one ERP event; None when the order is gone (a deleted draft never confirms)."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    if not entities.get_many(store, event.tenant_id, ORDER, [event.order_id]):
-        return None
 
     def decide(before: dict[str, Any]) -> dict[str, Any]:
         erp = _apply(before.get("erp") or {}, event)
@@ -109,4 +107,6 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
             )
         except PreconditionFailedError:
             continue  # another event moved the order meanwhile: apply on top of it
+        except NotFoundError:
+            return None
     raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")

@@ -74,19 +74,26 @@ def pending(store: Store, limit: int) -> list[dict[str, Any]]:
     return answer.get("Items", [])
 
 
-def _mark(store: Store, item: dict[str, Any], published: bool, error: str = "") -> None:
-    now = utcnow()
-    trail_key = {"pk": trail_pk(item["tenant_id"], item["order_id"]), "sk": item["sk"]}
-    update: dict[str, Any] = {
-        "Key": trail_key,
+def _trail_update(item: dict[str, Any], now: str, error: str | None) -> dict[str, Any]:
+    published = error is None
+    return {
+        "Key": {"pk": trail_pk(item["tenant_id"], item["order_id"]), "sk": item["sk"]},
         "UpdateExpression": "ADD attempts :one SET last_attempt_at = :now"
         + (", published_at = if_not_exists(published_at, :now)" if published else ", last_error = :error"),
-        "ExpressionAttributeValues": {":one": 1, ":now": now, **({} if published else {":error": error[:500]})},
+        "ExpressionAttributeValues": {":one": 1, ":now": now, **({} if published else {":error": (error or "")[:500]})},
     }
-    if published:
-        store.transact([{"Delete": {"Key": {"pk": item["pk"], "sk": item["sk"]}}}, {"Update": update}])
-    else:
-        store.client.update_item(TableName=store.table, **update)
+
+
+def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
+    """One transaction for a batch the bus took: each outbox item removed, its trail entry updated
+    (no conditions, distinct items: it cannot be refused for what it holds)."""
+    now = utcnow()
+    store.transact([op for i in items for op in
+                    ({"Delete": {"Key": {"pk": i["pk"], "sk": i["sk"]}}}, {"Update": _trail_update(i, now, None)})])  # fmt: skip
+
+
+def _mark_failed(store: Store, item: dict[str, Any], error: str) -> None:
+    store.client.update_item(TableName=store.table, **_trail_update(item, utcnow(), error))
 
 
 def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> dict[str, int]:
@@ -114,14 +121,17 @@ def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> 
             results = answer.get("Entries", [])
         except Exception as exc:  # the bus refused the whole call: every entry waits for the next run
             results = [{"ErrorCode": type(exc).__name__, "ErrorMessage": str(exc)}] * len(batch)
+        out = []
         for item, result in zip(batch, results, strict=False):
             if result.get("ErrorCode"):
                 blocked.add((item["tenant_id"], item["order_id"]))
-                _mark(store, item, False, f"{result.get('ErrorCode')}: {result.get('ErrorMessage', '')}")
+                _mark_failed(store, item, f"{result.get('ErrorCode')}: {result.get('ErrorMessage', '')}")
                 failed += 1
             else:
-                _mark(store, item, True)
-                published += 1
+                out.append(item)
+        if out:
+            _mark_published(store, out)
+            published += len(out)
         queue = rest
     return {"published": published, "failed": failed}
 
