@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.stack
 
 fire: $(STAMP)
 	$(PY) -m infra.local fire $(NAME)
