@@ -55,9 +55,22 @@ def crm_consumer(event):  # type: ignore[no-untyped-def]
     return handlers.consume_batch("crm", event.to_dict(), event.context)
 
 
+# The table's stream, known once the data stack exists: `TABLE_STREAM_ARN` when packaging (see
+# docs/operations.md), the provisioned one locally. The deployment filters it to outbox inserts.
+_TABLE_STREAM = os.environ.get("TABLE_STREAM_ARN") or f"arn:aws:dynamodb:us-east-1:000000000000:table/crmerp-{_STAGE}/stream/-"
+
+
+@app.on_dynamodb_record(stream_arn=_TABLE_STREAM, batch_size=100, maximum_batching_window_in_seconds=1, name="relay_on_write")
+def relay_on_write(event):  # type: ignore[no-untyped-def]
+    """A new outbox item on the table's stream relays it at once (no waiting for the sweep)."""
+    from chalicelib.handoff import handlers
+
+    return handlers.relay_on_stream(event.to_dict())
+
+
 @app.schedule("rate(1 minute)", name="relay_outbox")
 def relay_outbox(event):  # type: ignore[no-untyped-def]
-    """Sweeps the outbox every minute; in AWS the table's stream also triggers it on every write."""
+    """Sweeps the outbox every minute: what a missed or failed stream trigger left behind."""
     from chalicelib.handoff import handlers
 
     return handlers.run_relay()

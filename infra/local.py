@@ -136,7 +136,7 @@ def run() -> None:
     from app import app as chalice_app
     from infra.pump import Pump
 
-    pump = Pump(chalice_app, REGION, every={"relay_outbox": 0.5})
+    pump = Pump(chalice_app, REGION, stream_arns={"relay_on_write": stack.table_stream_arn})
     pump.start()
 
     api = subprocess.Popen(

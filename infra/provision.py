@@ -26,6 +26,7 @@ class Stack:
     stage: str
     region: str
     table_name: str
+    table_stream_arn: str
     event_bus_name: str
     erp_queue_url: str
     erp_dlq_url: str
@@ -42,6 +43,7 @@ class Stack:
             "STAGE": self.stage,
             "AWS_DEFAULT_REGION": self.region,
             "TABLE_NAME": self.table_name,
+            "TABLE_STREAM_ARN": self.table_stream_arn,
             "EVENT_BUS_NAME": self.event_bus_name,
             "ERP_QUEUE_URL": self.erp_queue_url,
             "CRM_QUEUE_URL": self.crm_queue_url,
@@ -144,6 +146,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         stage=stage,
         region=region,
         table_name=outputs["TableName"],
+        table_stream_arn=outputs["TableStreamArn"],
         event_bus_name=outputs["EventBusName"],
         erp_queue_url=outputs["ErpQueueUrl"],
         erp_dlq_url=outputs["ErpDlqUrl"],

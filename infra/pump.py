@@ -2,7 +2,9 @@
 
 It delivers SQS messages to the app's ``@app.on_sqs_message`` handlers (batch, partial failures:
 messages the handler reports in ``batchItemFailures`` stay on the queue and come back, and moto
-moves them to the dead-letter queue after ``maxReceiveCount``) and fires ``@app.schedule`` handlers
+moves them to the dead-letter queue after ``maxReceiveCount``), the table's stream records to its
+``@app.on_dynamodb_record`` handlers (from the pump's start, as ``LATEST``; a batch whose handler
+raises is delivered again, as Lambda retries a stream batch) and fires ``@app.schedule`` handlers
 at their ``rate(...)``.  It calls the very handler objects Lambda would call.
 """
 
@@ -63,20 +65,25 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 class Pump:
     def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2, *,
-                 queue_urls: dict[str, str] | None = None, every: dict[str, float] | None = None) -> None:  # fmt: skip
+                 queue_urls: dict[str, str] | None = None, every: dict[str, float] | None = None,
+                 stream_arns: dict[str, str] | None = None) -> None:  # fmt: skip
         """``queue_urls``: a handler's queue by URL rather than by its declared name (tests run
-        stacks of several stages); ``every``: a schedule run more often than its ``rate`` (the
-        outbox relay, which in AWS the table's stream also triggers)."""
+        stacks of several stages); ``every``: a schedule run more often than its ``rate``;
+        ``stream_arns``: the stream handlers to feed, with the stream each reads (a table's stream
+        ARN exists only once the table does, so it is named here, not taken from the import)."""
         self.app = app
         self._handler_urls = dict(queue_urls or {})
         self._every = dict(every or {})
         self.region = region
         self.poll_seconds = poll_seconds
         self._sqs = boto3.client("sqs", region_name=region)
+        self._streams = boto3.client("dynamodbstreams", region_name=region)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_run: dict[str, float] = {}
         self._queue_urls: dict[str, str] = {}
+        self._stream_arns = dict(stream_arns or {})
+        self._shards = {name: self._open_shards(arn, "LATEST") for name, arn in self._stream_arns.items()}
 
     # ---- what the app declares -----------------------------------------------------------------
     def queue_sources(self) -> list[Any]:
@@ -85,8 +92,11 @@ class Pump:
     def schedule_sources(self) -> list[Any]:
         return [s for s in self.app.event_sources if type(s).__name__ == "ScheduledEventConfig"]
 
+    def stream_sources(self) -> list[Any]:
+        return [s for s in self.app.event_sources if type(s).__name__ == "DynamoDBEventConfig" and s.name in self._stream_arns]
+
     def handler_names(self) -> list[str]:
-        return [s.name for s in self.queue_sources() + self.schedule_sources()]
+        return [s.name for s in self.queue_sources() + self.stream_sources() + self.schedule_sources()]
 
     # ---- delivering ----------------------------------------------------------------------------
     def _queue_url(self, queue: str) -> str:
@@ -132,6 +142,34 @@ class Pump:
             )
         return len(messages)
 
+    def _open_shards(self, arn: str, position: str, known: dict[str, str] | None = None) -> dict[str, str]:
+        """Shard id → iterator for the stream's shards not read yet (all of them at the start)."""
+        shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        return {s["ShardId"]: self._streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"],
+                                                               ShardIteratorType=position)["ShardIterator"]
+                for s in shards if known is None or s["ShardId"] not in known}  # fmt: skip
+
+    def deliver_stream(self, source: Any) -> int:
+        """One batch of stream records per shard to the handler; returns how many records."""
+        arn, shards, done = self._stream_arns[source.name], self._shards[source.name], 0
+        for shard_id, iterator in list(shards.items()):
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
+            records = [{**r, "eventSourceARN": arn, "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime":
+                        r["dynamodb"]["ApproximateCreationDateTime"].timestamp()}} for r in answer["Records"]]  # fmt: skip
+            if records:
+                try:
+                    self.app.handler_map[source.name]({"Records": records}, LambdaContext(source.name))
+                except Exception as exc:
+                    print(f"pump: {source.name} raised {exc!r}; its batch comes again", flush=True)
+                    return done + len(records)  # the iterator stays where it was: the batch is retried
+                done += len(records)
+            if answer.get("NextShardIterator"):
+                shards[shard_id] = answer["NextShardIterator"]
+            else:  # the shard closed: read its children from their start
+                del shards[shard_id]
+                shards.update(self._open_shards(arn, "TRIM_HORIZON", {shard_id, *shards}))
+        return done
+
     def fire(self, name: str) -> Any:
         """Run one handler now: a scheduled one with a scheduled event, a queue one on its queue."""
         for source in self.schedule_sources():
@@ -140,11 +178,16 @@ class Pump:
         for source in self.queue_sources():
             if source.name == name:
                 return self.deliver(source)
+        for source in self.stream_sources():
+            if source.name == name:
+                return self.deliver_stream(source)
         raise KeyError(f"no handler {name!r}; the app has: {', '.join(self.handler_names()) or 'none'}")
 
     def run_once(self) -> int:
         """One round: every queue polled once, every schedule that is due fired. Returns work done."""
         work = 0
+        for source in self.stream_sources():
+            work += self.deliver_stream(source)
         for source in self.queue_sources():
             work += self.deliver(source)
         now = time.monotonic()

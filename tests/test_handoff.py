@@ -76,6 +76,27 @@ def test_a_confirmed_order_is_reserved_planned_and_invoiced(api, tenant, shop, p
         assert name in events
 
 
+def test_the_tables_stream_relays_a_confirmation_without_waiting_for_the_sweep(api, tenant, shop, aws):
+    """No relay run by hand and the minute's sweep not due: the outbox item's insert on the
+    table's stream is what publishes the event (as the stream trigger does in AWS)."""
+    from app import app
+    from infra.pump import Pump
+
+    pump = Pump(app, aws.region, queue_urls={"erp_consumer": aws.erp_queue_url, "crm_consumer": aws.crm_queue_url},
+                stream_arns={"relay_on_write": aws.table_stream_arn})  # fmt: skip
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    for _ in range(20):
+        if api.get(f"/crm/orders/{order['id']}", tenant.token).json["erp"]["invoice_id"]:
+            break
+        pump.run_once()
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "reserved" and seen["erp"]["invoice_id"], seen
+    first = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"][0]
+    assert (first["type"], first["attempts"], bool(first["published_at"])) == ("OrderConfirmed", 1, True)
+
+
 def test_an_order_fully_in_stock_is_reserved(api, tenant, shop, pump):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 10)])

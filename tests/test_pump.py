@@ -91,6 +91,30 @@ def test_schedules_fire_on_their_rate_and_on_demand(aws):
         pump.fire("nope")
 
 
+def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_failed_batch_comes_again(aws):
+    app = Chalice("pump-test")
+    batches: list[list[tuple[str, str]]] = []
+
+    @app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/declared", name="watch")
+    def watch(event):
+        batches.append([(r.event_name, r.new_image["sk"]["S"]) for r in event])
+        if len(batches) == 2:
+            raise RuntimeError("transient")
+
+    ddb = boto3.client("dynamodb")
+    key = f"P#PUMP#{uuid.uuid4().hex[:8]}"
+    ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "before"}})
+    pump = Pump(app, stream_arns={"watch": aws.table_stream_arn})
+    assert pump.handler_names() == ["watch"] and Pump(app).handler_names() == []  # fed only when its stream is named
+    ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "one"}})
+    assert pump.run_once() == 1
+    ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "two"}})
+    pump.run_once()  # the handler raises: the batch stays
+    pump.run_once()
+    assert batches == [[("INSERT", "one")], [("INSERT", "two")], [("INSERT", "two")]]
+    assert pump.run_once() == 0
+
+
 @pytest.mark.parametrize(
     ("expression", "seconds"),
     [

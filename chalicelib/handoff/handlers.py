@@ -81,6 +81,14 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
     return answer
 
 
+def relay_on_stream(event: dict[str, Any]) -> dict[str, int]:
+    """The table's stream: relay when a batch of changes holds a new outbox item, else nothing."""
+    inserted = [r for r in event.get("Records", []) if r.get("eventName") == "INSERT"]
+    if not any(r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == outbox.OUTBOX_INDEX_PK for r in inserted):
+        return {"published": 0, "failed": 0}
+    return run_relay()
+
+
 def run_relay() -> dict[str, int]:
     """Publish what is pending in the outbox; a failure here is retried by the next run."""
     try:
