@@ -234,6 +234,8 @@ def test_an_order_the_erp_cannot_accept_is_rejected_with_the_reason(api, tenant,
     assert seen["status"] == "rejected" and "TEA" in seen["erp"]["rejected_reason"]
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
     assert api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"] == []
+    bought = api.get(f"/crm/customers/{customer['id']}/360", tenant.token).json["purchases"]
+    assert (bought["order_count"], bought["totals"]) == (0, [])  # a rejected order is not a purchase
 
 
 def test_contracts_ignore_unknown_fields_and_refuse_unknown_major_versions():

@@ -757,7 +757,7 @@ class ProductFigure(PublicModel):
 
 
 class PurchaseFigures(PublicModel):
-    order_count: int = Field(description="Orders confirmed or beyond (drafts and cancelled ones are left out).")
+    order_count: int = Field(description="Orders confirmed or beyond: not drafts, orders the ERP rejected or cancelled ones.")
     totals: list[CurrencyTotal]
     first_order_at: str | None
     last_order_at: str | None

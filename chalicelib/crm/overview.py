@@ -21,7 +21,7 @@ from chalicelib.crm.customers import CUSTOMER
 LAST_ACTIVITIES = 10
 MAX_ORDERS = 1000
 TOP_PRODUCTS = 5
-PURCHASED = {"draft", "cancelled"}  # the states that are not purchases
+NOT_PURCHASES = {"draft", "rejected", "cancelling", "cancelled"}  # never sent, refused by the ERP, or withdrawn
 
 
 def _all(store: Store, tenant_id: str, et: Any, customer_id: str, most: int) -> list[dict[str, Any]]:
@@ -42,7 +42,7 @@ def _when(text: str) -> datetime:
 
 def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
     bought = sorted(
-        (o for o in order_items if o["status"] not in PURCHASED), key=lambda o: o.get("confirmed_at") or o["created_at"]
+        (o for o in order_items if o["status"] not in NOT_PURCHASES), key=lambda o: o.get("confirmed_at") or o["created_at"]
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     products: dict[str, dict[str, Any]] = {}
