@@ -238,6 +238,25 @@ def test_an_order_the_erp_cannot_accept_is_rejected_with_the_reason(api, tenant,
     assert (bought["order_count"], bought["totals"]) == (0, [])  # a rejected order is not a purchase
 
 
+def test_a_closed_customer_gets_no_more_orders_confirmed_and_the_erp_rejects_one_it_had_not_accepted(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    later = an_order(api, tenant, customer["id"], [("TEA", 1)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    closed = api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": "closed"})
+    assert closed.status == 200 and closed.json["status"] == "closed"
+    settle(pump)
+    seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
+    assert seen["status"] == "rejected" and "closed" in seen["erp"]["rejected_reason"]
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
+    refused = api.post(f"/crm/orders/{later['id']}/confirm", tenant.token)
+    assert refused.status == 409 and "closed" in refused.json["detail"] and refused.json["state"] == "closed"
+    assert api.get(f"/crm/orders/{later['id']}", tenant.token).json["status"] == "draft"
+    assert api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": None}).status == 422
+    assert api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": "active"}).json["status"] == "active"
+    assert api.post(f"/crm/orders/{later['id']}/confirm", tenant.token).json["status"] == "confirmed"
+
+
 def test_contracts_ignore_unknown_fields_and_refuse_unknown_major_versions():
     from chalicelib.handoff import contracts
 

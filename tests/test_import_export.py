@@ -87,9 +87,16 @@ def test_utf8_with_bom_upserts_on_code_and_dry_run_writes_nothing(api, tenant):
     updated = api.get(f"/crm/customers/{existing['id']}", tenant.token).json
     assert updated["name"] == good_row(1)[1] and updated["version"] == 2
     assert api.get("/crm/customers?name_prefix=" + "杭州第1号", tenant.token).json["items"][0]["id"] == existing["id"]
+    api.patch(f"/crm/customers/{existing['id']}", tenant.token, {"status": "closed"})
     again = import_csv(api, tenant.token, data).json  # the same file twice: nothing new
     assert (again["created"], again["updated"]) == (0, 2)
     assert len(api.get("/crm/customers", tenant.token).json["items"]) == 2
+    assert api.get(f"/crm/customers/{existing['id']}", tenant.token).json["status"] == "closed"  # no status column: kept
+    reopened = import_csv(api, tenant.token, "code,name,kind,状态\nC00001,Old Name,company,正常\n".encode()).json
+    assert (reopened["updated"], reopened["failed"]) == (1, 0)
+    assert api.get(f"/crm/customers/{existing['id']}", tenant.token).json["status"] == "active"
+    wrong = import_csv(api, tenant.token, b"code,name,kind,status\nC00001,Old Name,company,sleeping\n").json
+    assert (wrong["failed"], wrong["errors"][0]["field"]) == (1, "status")
 
 
 def test_contacts_name_their_customer_by_code_and_leads_upsert_on_email(api, tenant):

@@ -100,7 +100,7 @@ def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
 
 def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None) -> dict[str, Any]:
     changes = entities.patch_fields(
-        entities.given(patch), ("name", "kind"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}}
+        entities.given(patch), ("name", "kind", "status"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}}
     )
     return public(entities.update(store, actor, CUSTOMER, customer_id, changes, if_match))
 

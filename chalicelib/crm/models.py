@@ -76,6 +76,10 @@ class _CustomerFields(StrictModel):
         return None if tags is None else list(dict.fromkeys(tags))
 
 
+CustomerStatus = Literal["active", "closed"]
+CUSTOMER_STATUS = "`closed`: no more orders are confirmed for the customer, and the ERP rejects those it has not accepted yet."
+
+
 class CustomerIn(_CustomerFields):
     name: Name
     kind: Literal["company", "person"]
@@ -85,6 +89,7 @@ class CustomerIn(_CustomerFields):
     address: Address | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] = []
     custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] = {}
+    status: CustomerStatus = Field(default="active", description=CUSTOMER_STATUS)
     owner_id: UserId | None = Field(
         default=None, description="Default: the creator; `null` puts the customer in the shared pool of unassigned ones."
     )
@@ -101,6 +106,7 @@ class CustomerPatch(_CustomerFields):
     address: Address | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
     custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] | None = None
+    status: CustomerStatus | None = Field(default=None, description=CUSTOMER_STATUS)
 
 
 class CustomerOut(PublicModel):
@@ -113,6 +119,7 @@ class CustomerOut(PublicModel):
     address: Address | None = None
     tags: list[str] = []
     custom_fields: dict[str, str | bool | int] = {}
+    status: CustomerStatus = "active"
     owner_id: str | None = Field(default=None, description="The user who owns it; absent in the shared pool.")
     version: int
     created_at: str

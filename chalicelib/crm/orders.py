@@ -91,24 +91,34 @@ def update(store: Store, actor: Actor, order_id: str, patch: OrderPatch, if_matc
     return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, references=references))
 
 
-def _sellable(store: Store, tenant_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every line's SKU must be a product (one BatchGetItem of the SKU guards); the transaction then
-    checks each is still sellable. Answers the ConditionChecks."""
+def _sellable(store: Store, tenant_id: str, customer_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every line's SKU must be a product and the customer not closed (one BatchGetItem of the SKU
+    guards and the customer); the transaction then checks each product is still sellable and the
+    customer still open. Answers the ConditionChecks."""
     from chalicelib.erp.catalogue import PRODUCT
 
     codes = sorted({line["product_code"].upper() for line in lines})
-    guards = {
-        g["sk"]: g["entity_id"] for g in store.batch_get([keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes])
-    }
+    customer_key = keys.entity(tenant_id, CUSTOMER.name, customer_id)
+    found = store.batch_get([customer_key, *(keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes)])
+    guards = {g["sk"]: g["entity_id"] for g in found if g["pk"] != customer_key["pk"]}
+    customer = next((i for i in found if i["pk"] == customer_key["pk"]), None)
+    if customer is None:
+        raise ConflictError(f"The order's customer {customer_id} no longer exists.")
+    if customer.get("status") == "closed":
+        raise ConflictError(f"The customer {customer_id} is closed: set its status to active to confirm orders.", state="closed")
     for n, line in enumerate(lines):
         if line["product_code"].upper() not in guards:
             raise field_error(f"Line {n + 1}: there is no product with SKU {line['product_code']}.",
                               ["body", "lines", n, "product_code"], "unknown SKU", "reference")  # fmt: skip
+    still_open = {"Key": customer_key, "ExpressionAttributeNames": {"#s": "status"},
+                  "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
+                  "ExpressionAttributeValues": {":closed": "closed"}}  # fmt: skip
     return [
-        {"ConditionCheck": {"Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
-                            "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
-                            "ExpressionAttributeValues": {":yes": True}}}
-        for code in codes
+        {"ConditionCheck": still_open},
+        *({"ConditionCheck": {"Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
+                              "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
+                              "ExpressionAttributeValues": {":yes": True}}}
+          for code in codes),
     ]  # fmt: skip
 
 
@@ -131,7 +141,7 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
         if before["status"] not in ("draft", "cancelling", "cancelled", "rejected"):
             return {}  # confirming twice is harmless: the same answer
         _require(before, {"draft"}, "confirmed")
-        checks[:] = _sellable(store, actor.tenant_id, before["lines"])
+        checks[:] = _sellable(store, actor.tenant_id, before["customer_id"], before["lines"])
         return {"status": "confirmed", "confirmed_at": now, "erp": {"state": "waiting", "last_event": None}}
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,7 +151,8 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
     try:
         return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm"))
     except ConditionFailed as exc:
-        raise ConflictError("A product on the order stopped being sellable meanwhile; check its lines.") from exc
+        raise ConflictError("A product on the order stopped being sellable, or its customer was closed, meanwhile; "
+                            "check and confirm again.") from exc  # fmt: skip
 
 
 def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: int | None) -> dict[str, Any]:

@@ -57,8 +57,11 @@ ALIASES = {
     "company_name": ("company_name", "公司", "公司名称", "单位"),
     "source": ("source", "来源", "线索来源"),
     "notes": ("notes", "备注"),
+    "status": ("status", "状态", "客户状态"),
 }
 KINDS = {"company": "company", "person": "person", "公司": "company", "企业": "company", "个人": "person"}
+STATUSES = {"active": "active", "closed": "closed", "正常": "active", "活跃": "active", "关闭": "closed", "已关闭": "closed",
+            "停用": "closed"}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -138,6 +141,8 @@ def _customer_body(row: dict[str, str]) -> dict[str, Any]:
         body["address"] = address
     if row.get("tags"):
         body["tags"] = _split(row["tags"])
+    if row.get("status", "").strip():  # else an update keeps the customer's status
+        body["status"] = STATUSES.get(row["status"].strip().lower(), row["status"].strip())
     return {**body, **_contact_points(row)}
 
 
@@ -149,6 +154,8 @@ def _contact_body(row: dict[str, str]) -> dict[str, Any]:
         body["birthday"] = row["birthday"]
     if row.get("tags"):
         body["tags"] = _split(row["tags"])
+    if row.get("status", "").strip():  # else an update keeps the customer's status
+        body["status"] = STATUSES.get(row["status"].strip().lower(), row["status"].strip())
     return {**body, **_contact_points(row)}
 
 
@@ -185,15 +192,15 @@ def _lead_body(row: dict[str, str]) -> dict[str, Any]:
 
 SPECS = {
     "customers": Spec(
-        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {**body, "owner_id": None},  # into the pool
+        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {"status": "active", **body, "owner_id": None},  # pool
         ("id", "code", "name", "kind", "phone", "email", "address_line1", "address_line2", "city", "region", "postal_code",
-         "country", "tags"),
+         "country", "tags", "status"),
         lambda i: {"id": i["id"], "code": i.get("code") or "", "name": i["name"], "kind": i["kind"],
                    "phone": ";".join(p["number"] for p in i.get("phones") or []),
                    "email": ";".join(e["address"] for e in i.get("emails") or []),
                    **{f"address_{k}" if k.startswith("line") else k: (i.get("address") or {}).get(k) or ""
                       for k in ("line1", "line2", "city", "region", "postal_code", "country")},
-                   "tags": ";".join(i.get("tags") or [])},
+                   "tags": ";".join(i.get("tags") or []), "status": i.get("status", "active")},
     ),
     "contacts": Spec(
         CONTACT, ContactIn, "email", _contact_body, contacts.new_fields,
@@ -346,8 +353,9 @@ def run_import(
                 continue
             seen[key] = number
         body = data.model_dump(mode="json")
-        if "owner_id" not in data.model_fields_set:
-            body.pop("owner_id", None)  # an update keeps the owner; a new record gets the entity's default
+        for kept in ("owner_id", "status"):
+            if kept not in data.model_fields_set:
+                body.pop(kept, None)  # an update keeps the owner and status; a new record gets the entity's default
         parsed.append((number, body))
     existing = _existing(store, actor.tenant_id, spec, list(seen)) if parsed else {}
     if entity == "customers" and not allow_duplicates:

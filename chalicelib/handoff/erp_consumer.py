@@ -201,6 +201,8 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
             return _reject(store, event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line)
     if known.customer is None:
         return _reject(store, event, f"The customer {event.customer_id} no longer exists.")
+    if known.customer.get("status") == "closed":
+        return _reject(store, event, f"The customer {event.customer_id} is closed.")
     warehouse_id = known.warehouse_id
     needs_stock = any(products[li.product_code.upper()]["kind"] != "service" for li in event.lines)
     if warehouse_id is None and needs_stock:
