@@ -109,6 +109,10 @@ def environment(endpoint: str, stack: Any) -> dict[str, str]:
 
 
 def _interrupt(*_: Any) -> None:
+    # The first signal stops the stack; a second one (a repeated Ctrl-C, or a wrapper such as
+    # `timeout` forwarding the same signal) must not cut the clean-up short and leave processes behind.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
