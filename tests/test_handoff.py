@@ -131,6 +131,8 @@ def test_cancelling_a_reserved_order_returns_the_stock_and_voids_the_invoice(api
     ]
     confirmed = trail[0]
     assert "erp" in confirmed["handled"] and "crm" not in confirmed["handled"]
+    answers = [e for e in trail if e["source"] == "crmerp.erp"]  # each handled by the CRM: in its transaction or alone
+    assert len(answers) >= 4 and all(set(e["handled"]) == {"crm"} for e in answers), [(e["type"], e["handled"]) for e in answers]
 
 
 def test_a_paid_invoice_is_credited_and_a_draft_order_cancels_at_once(api, tenant, shop, pump):

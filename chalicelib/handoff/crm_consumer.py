@@ -12,9 +12,10 @@ from typing import Any
 
 from chalicelib.core import entities
 from chalicelib.core.errors import NotFoundError, PreconditionFailedError
-from chalicelib.core.store import Actor, Store
+from chalicelib.core.store import Actor, ConditionFailed, Store
 from chalicelib.crm import timeline
 from chalicelib.crm.orders import ORDER
+from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
     Event,
     InvoiceIssued,
@@ -83,8 +84,12 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
 
 
 def handle(store: Store, event: Event) -> dict[str, Any] | None:
-    """Move the order by one ERP event; None when the order is gone (a deleted draft never confirms)."""
+    """Move the order by one ERP event, noting on the event's trail that the CRM handled it (in the
+    order's transaction when the event changes the order, else on its own); None when the order is
+    gone (a deleted draft never confirms)."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    marking = [True]  # cleared when the event has no trail entry to mark in the transaction
+    marked: list[bool] = []
 
     def decide(before: dict[str, Any]) -> dict[str, Any]:
         erp = _apply(before.get("erp") or {}, event)
@@ -98,15 +103,25 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         summary = {"event": type(event).__name__, "order_id": event.order_id, "status": after["status"]}
-        return [timeline.entry(event.tenant_id, after["customer_id"], event.occurred_at, "order", event.event_id, summary)]
+        entry = timeline.entry(event.tenant_id, after["customer_id"], event.occurred_at, "order", event.event_id, summary)
+        marked[:] = marking
+        return [entry, *([{"Update": outbox.handled_update(event, "crm")}] if marking[0] else [])]
 
-    for _attempt in range(5):
+    for _attempt in range(6):
+        marked.clear()
         try:
-            return entities.update(
-                store, actor, ORDER, event.order_id, decide, None, record, action=f"erp.{type(event).__name__}"
-            )
+            after = entities.update(store, actor, ORDER, event.order_id, decide, None, record,
+                                    action=f"erp.{type(event).__name__}")  # fmt: skip
+            break
         except PreconditionFailedError:
             continue  # another event moved the order meanwhile: apply on top of it
+        except ConditionFailed:
+            marking[0] = False  # the only other condition: the event has no trail entry
         except NotFoundError:
-            return None
-    raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")
+            after = None
+            break
+    else:
+        raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")
+    if not any(marked):
+        outbox.handled(store, event, "crm")
+    return after

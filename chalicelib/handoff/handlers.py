@@ -31,7 +31,7 @@ def _erp(event: contracts.Event) -> list[str]:
 
 
 def _crm(event: contracts.Event) -> list[str]:
-    crm_consumer.handle(STORE, event)
+    crm_consumer.handle(STORE, event)  # marks the event handled on its trail itself
     return [event.event_id]
 
 
@@ -52,7 +52,8 @@ def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
     def consume(detail: dict[str, Any], detail_type: str) -> dict[str, Any]:
         event = contracts.parse(detail_type, detail)
         answered = handle(event)
-        outbox.handled(STORE, event, consumer)
+        if consumer == "erp":
+            outbox.handled(STORE, event, consumer)
         return {"event_id": event.event_id, "answered": answered}
 
     consume.config = config  # type: ignore[attr-defined]  # for register_lambda_context per invocation

@@ -136,17 +136,22 @@ def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> 
     return {"published": published, "failed": failed}
 
 
+def handled_update(event: Event, consumer: str) -> dict[str, Any]:
+    """The trail's note that ``consumer`` handled the event (first time only), as an Update for a
+    transaction; its condition fails for an event that has no trail entry."""
+    return {
+        "Key": {"pk": trail_pk(event.tenant_id, event.order_id), "sk": f"{event.occurred_at}#{event.event_id}"},
+        "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)", "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeNames": {"#c": consumer}, "ExpressionAttributeValues": {":now": utcnow()},
+    }  # fmt: skip
+
+
 def handled(store: Store, event: Event, consumer: str) -> None:
-    """Note on the trail that ``consumer`` handled the event (first time only)."""
-    key = {"pk": trail_pk(event.tenant_id, event.order_id), "sk": f"{event.occurred_at}#{event.event_id}"}
+    """Note on the trail that ``consumer`` handled the event, on its own."""
     try:
-        store.client.update_item(
-            TableName=store.table, Key=key, UpdateExpression="SET handled.#c = if_not_exists(handled.#c, :now)",
-            ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#c": consumer},
-            ExpressionAttributeValues={":now": utcnow()},
-        )  # fmt: skip
+        store.client.update_item(TableName=store.table, **handled_update(event, consumer))
     except store.client.exceptions.ConditionalCheckFailedException:
-        pass  # an event from before trails existed
+        pass  # an event without a trail entry (sent by hand, or from before trails existed)
 
 
 def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
