@@ -17,6 +17,36 @@ def test_templates_pass_cfn_lint():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_the_packaged_template_wires_every_handler_and_passes_cfn_lint(tmp_path):
+    """`chalice package` (the deployment's first step) on a copy of the app without its
+    requirements, so nothing is downloaded: the handlers get their queues by stage, the relay the
+    table's stream from TABLE_STREAM_ARN, and cfn-lint accepts the SAM template."""
+    import json
+    import os
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv"))
+    shutil.copy(ROOT / "app.py", project)
+    stream = "arn:aws:dynamodb:us-east-1:123456789012:table/crmerp-prod/stream/2026-11-29T00:00:00.000"
+    env = {**os.environ, "STAGE": "prod", "TABLE_STREAM_ARN": stream, "AWS_DEFAULT_REGION": "us-east-1"}
+    chalice = Path(sys.executable).parent / "chalice"
+    done = subprocess.run([str(chalice), "package", str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    resources = json.loads((tmp_path / "out" / "sam.json").read_text())["Resources"]
+    events = {name: next(iter(r["Properties"].get("Events", {}).values()), None) for name, r in resources.items()
+              if r["Type"] == "AWS::Serverless::Function"}  # fmt: skip
+    assert events["RelayOnWrite"]["Type"] == "DynamoDB" and events["RelayOnWrite"]["Properties"]["Stream"] == stream
+    assert events["ErpConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp")
+    assert events["CrmConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm")
+    assert (events["RelayOutbox"]["Properties"]["Schedule"], events["ReconcileOrders"]["Properties"]["Schedule"]) == (
+        "rate(1 minute)", "rate(15 minutes)")  # fmt: skip
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
 def test_the_table_has_the_keys_indexes_and_stream_the_design_needs(aws):
     table = boto3.client("dynamodb").describe_table(TableName=aws.table_name)["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
