@@ -67,8 +67,9 @@ class Stack:
         self.port, self.moto_port = _free_port(), _free_port()
         self.recording = recording
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))}
+        self.state = recording.parent / "env.json"
         env.update(PORT=str(self.port), MOTO_PORT=str(self.moto_port), PYTHONUNBUFFERED="1",
-                   MOTO_RECORDER_FILEPATH=str(recording))  # fmt: skip
+                   MOTO_RECORDER_FILEPATH=str(recording), LOCAL_STATE_FILE=str(self.state))  # fmt: skip
         self.process = subprocess.Popen(
             [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -89,7 +90,7 @@ class Stack:
         self.tenant_id = re.search(r"tenant_id=(\S+)", banner).group(1)  # type: ignore[union-attr]
         stdout = self.process.stdout
         threading.Thread(target=lambda: [None for _ in stdout], daemon=True).start()  # keep its pipe drained
-        self.env = json.loads((ROOT / ".local" / "env.json").read_text())  # what the stack provisioned
+        self.env = json.loads(self.state.read_text())  # what the stack provisioned
         self.api = _http(f"http://127.0.0.1:{self.port}")
         self.moto = f"http://127.0.0.1:{self.moto_port}"
 

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".local" / "env.json"
+# The running stack's environment, for `make fire`; a second stack (the tests', the bench's) names
+# its own file so that it does not overwrite, or delete on exit, the one of a stack already running.
+STATE = Path(os.environ.get("LOCAL_STATE_FILE") or ROOT / ".local" / "env.json")
 REGION = "us-east-1"
 
 DEMO_COMPANY = "Demo Trading Co."
@@ -134,7 +136,7 @@ def run() -> None:
     stack = provision("local", REGION)
     env = environment(endpoint, stack)
     os.environ.update(env)
-    STATE.parent.mkdir(exist_ok=True)
+    STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(env, indent=2))
     tenant_id = seed_demo()
     from app import app as chalice_app

@@ -30,10 +30,11 @@ def port_open(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def local_stack():
+def local_stack(tmp_path_factory):
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))}
-    env.update(PORT=str(port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1")
+    state = tmp_path_factory.mktemp("stack") / "env.json"  # not the developer's .local/env.json of a `make run` going
+    env.update(PORT=str(port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1", LOCAL_STATE_FILE=str(state))
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -50,7 +51,7 @@ def local_stack():
     assert "API ready" in banner, banner[-3000:]
     # Keep reading what the stack logs, or its pipe fills and its processes block on writing.
     threading.Thread(target=lambda: [output.append(line) for line in process.stdout], daemon=True).start()
-    yield {"port": port, "moto_port": moto_port, "banner": banner, "process": process}
+    yield {"port": port, "moto_port": moto_port, "banner": banner, "process": process, "state": state}
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
@@ -199,6 +200,7 @@ def test_fifty_orders_confirmed_concurrently_over_http_for_ten_units(local_stack
 
 def test_ctrl_c_stops_every_process_even_pressed_twice(local_stack):
     process = local_stack["process"]
+    assert json.loads(local_stack["state"].read_text())["TABLE_NAME"]  # the running stack's environment, for `make fire`
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)  # impatient, or a wrapper forwarding the same signal: the clean-up still runs
@@ -207,3 +209,4 @@ def test_ctrl_c_stops_every_process_even_pressed_twice(local_stack):
     while time.monotonic() < deadline and (port_open(local_stack["port"]) or port_open(local_stack["moto_port"])):
         time.sleep(0.2)
     assert not port_open(local_stack["port"]) and not port_open(local_stack["moto_port"])
+    assert not local_stack["state"].exists()
