@@ -2,13 +2,15 @@
 
     python -m bench.stack [--orders 30] [--clients 1]
 
-Starts `python -m infra.local` (moto server, `chalice local`, the pump) on free ports, confirms
-orders of a stocked product over HTTP and clocks until every order is reserved and invoiced in the
-CRM (the consumers' last write). moto's request recorder logs every AWS call the stack makes in
-that window, by service; then the same number of bare calls per service (a DynamoDB `GetItem`, an
-EventBridge `put_events`, an SQS `get_queue_attributes`, a Cognito `list_users`) are made one after
-the other against the same moto server and clocked. The bench watches the orders through its own
-DynamoDB client, tagged in its user agent, so its reads are told apart and not counted.
+Starts `python -m infra.local` (moto server, `chalice local`, the pump) on free ports. First five
+orders one at a time: how long one takes from its confirmation to reserved and invoiced in the
+CRM. Then N orders of a stocked product confirmed over HTTP, clocked until every one is reserved
+and invoiced (the consumers' last write). moto's request recorder logs every AWS call the stack
+makes in that window, by service; then the same number of bare calls per service (a DynamoDB
+`GetItem`, an EventBridge `put_events`, an SQS `get_queue_attributes`, a Cognito
+`list_user_pools`) are made one after the other against the same moto server and clocked. The
+bench watches the orders through its own DynamoDB client, tagged in its user agent, so its reads
+are told apart and not counted.
 """
 
 from __future__ import annotations
