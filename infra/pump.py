@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -142,12 +143,12 @@ class Pump:
             )
         return len(messages)
 
-    def _open_shards(self, arn: str, position: str, known: dict[str, str] | None = None) -> dict[str, str]:
+    def _open_shards(self, arn: str, position: str, known: Collection[str] = ()) -> dict[str, str]:
         """Shard id → iterator for the stream's shards not read yet (all of them at the start)."""
         shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
         return {s["ShardId"]: self._streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"],
                                                                ShardIteratorType=position)["ShardIterator"]
-                for s in shards if known is None or s["ShardId"] not in known}  # fmt: skip
+                for s in shards if s["ShardId"] not in known}  # fmt: skip
 
     def deliver_stream(self, source: Any) -> int:
         """One batch of stream records per shard to the handler; returns how many records."""
