@@ -84,6 +84,46 @@ def test_a_relay_dying_after_half_a_batch_loses_nothing_and_does_nothing_twice(a
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("4", 4)
 
 
+class RecordingBus:
+    """Takes every entry, except the first one for ``refuse_order``; records each call's entries."""
+
+    def __init__(self, refuse_order: str) -> None:
+        self.refuse_order, self.calls = refuse_order, []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        details = [json.loads(e["Detail"]) for e in Entries]
+        self.calls.append([(d["order_id"], d["event_id"]) for d in details])
+        answers = []
+        for d in details:
+            refused = d["order_id"] == self.refuse_order and self.refuse_order is not None
+            answers.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"} if refused else {"EventId": "x"})
+            self.refuse_order = None if refused else self.refuse_order
+        return {"FailedEntryCount": sum(1 for a in answers if "ErrorCode" in a), "Entries": answers}
+
+
+def test_the_relay_keeps_each_orders_events_in_order_and_holds_them_behind_a_failed_one(tenant):
+    store, ours = Store(), {"ord_RELAYA", "ord_RELAYB"}
+
+    def event(order_id, second, lines=1):
+        return OrderAccepted(tenant_id=tenant.id, order_id=order_id, occurred_at=f"2026-11-29T10:00:{second:02d}Z",
+                             event_id=f"evt_{order_id[4:]}{second:02d}", lines=lines)  # fmt: skip
+
+    a1, a2, a3, b1 = event("ord_RELAYA", 1), event("ord_RELAYA", 2), event("ord_RELAYA", 3), event("ord_RELAYB", 4)
+    for e in (a3, b1, a1, a2):  # written in any order: the relay goes by time
+        assert outbox.write(store, [(e, "crmerp.erp", {})])
+    bus = RecordingBus(refuse_order="ord_RELAYA")
+    outbox.relay(store, bus, "bus")
+    first = [[c for c in call if c[0] in ours] for call in bus.calls]
+    assert [c for c in first if c] == [[("ord_RELAYA", a1.event_id), ("ord_RELAYB", b1.event_id)]]  # a2, a3 wait behind a1
+    bus.calls.clear()
+    outbox.relay(store, bus, "bus")
+    then = [[c for c in call if c[0] in ours] for call in bus.calls]
+    assert [c for c in then if c] == [[("ord_RELAYA", a1.event_id)], [("ord_RELAYA", a2.event_id)], [("ord_RELAYA", a3.event_id)]]
+    trail = {e["event_id"]: e for e in outbox.trail(store, tenant.id, "ord_RELAYA")}
+    assert (trail[a1.event_id]["attempts"], trail[a2.event_id]["attempts"]) == (2, 1)
+    assert not [i for i in outbox.pending(store, 500) if i["order_id"] in ours]
+
+
 def sqs_event(messages: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
     """An SQS batch as Lambda delivers it: (message id, EventBridge envelope, ...)."""
     return {"Records": [{"messageId": mid, "receiptHandle": mid, "body": json.dumps(body), "attributes": {},
