@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,9 +105,12 @@ class RecordingBus:
 def test_the_relay_keeps_each_orders_events_in_order_and_holds_them_behind_a_failed_one(tenant):
     store, ours = Store(), {"ord_RELAYA", "ord_RELAYB"}
 
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # before anything else pending in this table
+
     def event(order_id, second, lines=1):
-        return OrderAccepted(tenant_id=tenant.id, order_id=order_id, occurred_at=f"2026-11-29T10:00:{second:02d}Z",
-                             event_id=f"evt_{order_id[4:]}{second:02d}", lines=lines)  # fmt: skip
+        at = (an_hour_ago + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return OrderAccepted(tenant_id=tenant.id, order_id=order_id, occurred_at=at, event_id=f"evt_{order_id[4:]}{second:02d}",
+                             lines=lines)  # fmt: skip
 
     a1, a2, a3, b1 = event("ord_RELAYA", 1), event("ord_RELAYA", 2), event("ord_RELAYA", 3), event("ord_RELAYB", 4)
     for e in (a3, b1, a1, a2):  # written in any order: the relay goes by time
@@ -192,10 +196,12 @@ def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):  # noqa:
     def make(cls, at, **fields):
         return cls(event_id=f"evt_{uuid.uuid4().hex[:26].upper()}", occurred_at=at, **base, **fields)
 
-    invoice = make(InvoiceIssued, "2026-11-29T10:00:03Z", invoice_id="inv_X", total="22.60", currency="CNY")
-    reserved = make(StockReserved, "2026-11-29T10:00:02Z", lines=[{"line": 1, "product_id": "p", "reservation_id": "res_X",
-                                                                    "quantity": "1"}])  # fmt: skip
-    accepted = make(OrderAccepted, "2026-11-29T10:00:01Z", lines=1)
+    def later(seconds):  # after the order's own timeline entries, whenever the test runs
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    invoice = make(InvoiceIssued, later(3), invoice_id="inv_X", total="22.60", currency="CNY")
+    reserved = make(StockReserved, later(2), lines=[{"line": 1, "product_id": "p", "reservation_id": "res_X", "quantity": "1"}])
+    accepted = make(OrderAccepted, later(1), lines=1)
     for event in (invoice, reserved, accepted, reserved):  # newest first, and one twice
         crm_consumer.handle(Store(), event)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
