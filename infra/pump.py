@@ -66,15 +66,13 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 class Pump:
     def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2, *,
-                 queue_urls: dict[str, str] | None = None, every: dict[str, float] | None = None,
-                 stream_arns: dict[str, str] | None = None) -> None:  # fmt: skip
+                 queue_urls: dict[str, str] | None = None, stream_arns: dict[str, str] | None = None) -> None:  # fmt: skip
         """``queue_urls``: a handler's queue by URL rather than by its declared name (tests run
-        stacks of several stages); ``every``: a schedule run more often than its ``rate``;
-        ``stream_arns``: the stream handlers to feed, with the stream each reads (a table's stream
-        ARN exists only once the table does, so it is named here, not taken from the import)."""
+        stacks of several stages); ``stream_arns``: the stream handlers to feed, with the stream
+        each reads (a table's stream ARN exists only once the table does, so it is named here, not
+        taken from the import)."""
         self.app = app
         self._handler_urls = dict(queue_urls or {})
-        self._every = dict(every or {})
         self.region = region
         self.poll_seconds = poll_seconds
         self._sqs = boto3.client("sqs", region_name=region)
@@ -185,7 +183,7 @@ class Pump:
         raise KeyError(f"no handler {name!r}; the app has: {', '.join(self.handler_names()) or 'none'}")
 
     def run_once(self) -> int:
-        """One round: every queue polled once, every schedule that is due fired. Returns work done."""
+        """One round: each stream and queue read once, each schedule that is due fired. Returns work done."""
         work = 0
         for source in self.stream_sources():
             work += self.deliver_stream(source)
@@ -193,7 +191,7 @@ class Pump:
             work += self.deliver(source)
         now = time.monotonic()
         for source in self.schedule_sources():
-            every = self._every.get(source.name) or schedule_seconds(source.schedule_expression)
+            every = schedule_seconds(source.schedule_expression)
             if every is None:
                 continue
             due = self._next_run.setdefault(source.name, now + every)
