@@ -186,7 +186,7 @@ def _banner(base: str, endpoint: str, tenant_id: str, handlers: list[str]) -> No
         f"CRM + ERP API ready on {base}  (local AWS: moto on {endpoint})",
         f"Demo company: {DEMO_COMPANY}  tenant_id={tenant_id}",
         *(f"  {role:<10} {email:<34} password: {password}" for role, email, password in DEMO_USERS),
-        f"Queue and scheduled handlers pumped: {', '.join(handlers) or 'none yet'}",
+        f"Queue, table-stream and scheduled handlers pumped: {', '.join(handlers) or 'none yet'}",
         "Run one now:  make fire NAME=<handler>",
         "OpenAPI:      curl -s " + base + "/openapi.json",
         "Ctrl-C stops everything.",
