@@ -180,6 +180,8 @@ class Pump:
         for source in self.stream_sources():
             if source.name == name:
                 return self.deliver_stream(source)
+        if any(type(s).__name__ == "DynamoDBEventConfig" and s.name == name for s in self.app.event_sources):
+            raise KeyError(f"{name} runs on the records of its table's stream, not on demand")
         raise KeyError(f"no handler {name!r}; the app has: {', '.join(self.handler_names()) or 'none'}")
 
     def run_once(self) -> int:

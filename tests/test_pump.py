@@ -113,6 +113,8 @@ def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_faile
     pump.run_once()
     assert batches == [[("INSERT", "one")], [("INSERT", "two")], [("INSERT", "two")]]
     assert pump.run_once() == 0
+    with pytest.raises(KeyError, match="stream"):
+        Pump(app).fire("watch")
 
 
 @pytest.mark.parametrize(
