@@ -135,6 +135,23 @@ def test_cancelling_a_reserved_order_returns_the_stock_and_voids_the_invoice(api
     assert len(answers) >= 4 and all(set(e["handled"]) == {"crm"} for e in answers), [(e["type"], e["handled"]) for e in answers]
 
 
+def test_cancelling_an_order_cancels_the_production_it_planned(api, tenant, shop, pump):
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 1), ("BOX", 2), ("BOX", 1)])
+    api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
+    settle(pump)
+    planned = api.get(f"/crm/orders/{order['id']}", tenant.token).json["erp"]["production_order_ids"]
+    assert len(planned) == 2  # one per short line
+    api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "no longer needed"})
+    settle(pump)
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "cancelled"
+    states = [api.get(f"/erp/production-orders/{p}", tenant.token).json["status"] for p in planned]
+    assert states == ["cancelled", "cancelled"]
+    trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    done = next(e for e in trail if e["type"] == "OrderCancellationCompleted")
+    assert done["published_at"], done
+
+
 def test_a_paid_invoice_is_credited_and_a_draft_order_cancels_at_once(api, tenant, shop, pump):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1)])
