@@ -6,7 +6,7 @@ Each record type gives its models and its service module; the routes stay a thin
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
@@ -21,6 +21,10 @@ class Service(Protocol):
     def create(self, store: Store, actor: Actor, data: Any) -> dict[str, Any]: ...
 
     def list(self, store: Store, tenant_id: str, query: Any) -> Page: ...
+
+
+class Editable(Service, Protocol):
+    """A service whose records also change and go through PATCH and DELETE (most of them)."""
 
     def update(self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None) -> dict[str, Any]: ...
 
@@ -40,7 +44,7 @@ class Resource:
     page_model: type[BaseModel]
     query_model: type[BaseModel]
     deleted_model: type[BaseModel]
-    service: Service  # the record type's module: create, list, update, remove (and present)
+    service: Service  # the record type's module: create, list, and update and remove if routed (and present)
     create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
     assign_model: type[BaseModel] | None = None  # a shared pool: claim, release and assign routes
     routes: tuple[str, ...] = ("create", "list", "read", "update", "delete")  # which of the five to declare
@@ -147,6 +151,10 @@ def register_pool(bp: Any, r: Resource) -> None:
 
 
 def register(bp: Any, r: Resource) -> None:
+    for route, method in (("update", "update"), ("delete", "remove")):
+        if route in r.routes and not callable(getattr(r.service, method, None)):
+            raise TypeError(f"{r.path}: the {route} route needs the service's {method}()")
+    editable = cast(Editable, r.service)  # update and delete are declared only when it is (checked above)
     item_path = f"{r.path}/{{{r.id_param}}}"
     ids = {r.id_param: r.et.id_pattern}
     name = r.et.name
@@ -172,10 +180,10 @@ def register(bp: Any, r: Resource) -> None:
         return out(present(entities.get(STORE, req.me.tenant_id, r.et, req.params[r.id_param])))
 
     def update(req: Request) -> Result:
-        return out(r.service.update(STORE, req.me.actor(), req.params[r.id_param], req.body, req.if_match))
+        return out(editable.update(STORE, req.me.actor(), req.params[r.id_param], req.body, req.if_match))
 
     def delete(req: Request) -> Result:
-        r.service.remove(STORE, req.me.actor(), req.params[r.id_param], req.if_match)
+        editable.remove(STORE, req.me.actor(), req.params[r.id_param], req.if_match)
         return Result(status=204)
 
     common = {"tag": r.tag}

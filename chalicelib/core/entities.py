@@ -368,6 +368,29 @@ def lookup(
     return Page([public(i) for i in items], page.next_cursor)
 
 
+class PlainRecords:
+    """The service of a record type with no rules of its own (a supplier, a work centre): create
+    from the body, list (by name prefix when the type is named), PATCH with required fields that
+    ``null`` may not clear, delete."""
+
+    def __init__(self, et: EntityType, required: tuple[str, ...], emptiable: dict[str, Any] | None = None) -> None:
+        self.et, self.required, self.emptiable = et, required, dict(emptiable or {})
+
+    def create(self, store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+        return public(create(store, actor, self.et, data.model_dump(mode="json")))
+
+    def list(self, store: Store, tenant_id: str, q: Any) -> Page:
+        return list_page(store, tenant_id, self.et, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
+                         name_prefix=getattr(q, "name_prefix", None))  # fmt: skip
+
+    def update(self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
+        changes = patch_fields(given(patch), self.required, self.emptiable)
+        return public(update(store, actor, self.et, entity_id, changes, if_match))
+
+    def remove(self, store: Store, actor: Actor, entity_id: str, if_match: int | None) -> None:
+        remove(store, actor, self.et, entity_id, if_match)
+
+
 def given(patch: Any) -> dict[str, Any]:
     """The fields a PATCH body actually carries (absent is "unchanged", null is "clear")."""
     return dict(patch.model_dump(mode="json", include=patch.model_fields_set))

@@ -22,6 +22,8 @@ Email = Annotated[
     AfterValidator(_lower),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Not stripped: a trailing space ends a word ("zhang " does not match "zhangsan").
+NamePrefix = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)]
 Cursor = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")]
 Limit = Annotated[int, Field(ge=1, le=100)]
 

@@ -17,6 +17,7 @@ from chalicelib.core.schemas import (
     Email,
     ListQuery,
     Name,
+    NamePrefix,
     PageOut,
     Percent,
     Price,
@@ -141,7 +142,7 @@ class CustomerQuery(OwnedQuery):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = Field(
         default=None, description="Exact phone number; spaces and punctuation are ignored."
     )
-    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = Field(
+    name_prefix: NamePrefix | None = Field(
         default=None,
         description="Case-insensitive prefix of the name (any script, Chinese included); a trailing space ends a word.",
     )
@@ -210,7 +211,7 @@ class ContactQuery(OwnedQuery):
     customer_id: CustomerId | None = Field(default=None, description="The contacts of one customer.")
     email: Email | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
-    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
 
 
 # ---- activities ----------------------------------------------------------------------------------
@@ -565,7 +566,7 @@ class OpportunityPage(PageOut):
 
 class OpportunityQuery(OwnedQuery):
     customer_id: CustomerId | None = None
-    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
 
 
 class CloseIn(StrictModel):
@@ -625,7 +626,7 @@ class LeadPage(PageOut):
 
 
 class LeadQuery(OwnedQuery):
-    name_prefix: Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
     email: Email | None = None
 
 

@@ -69,26 +69,6 @@ class _Products:
         entities.remove(store, actor, PRODUCT, product_id, if_match, check=check)
 
 
-class _Suppliers:
-    @staticmethod
-    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        return entities.public(entities.create(store, actor, SUPPLIER, data.model_dump(mode="json")))
-
-    @staticmethod
-    def list(store: Store, tenant_id: str, q: Any) -> Page:
-        return entities.list_page(store, tenant_id, SUPPLIER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
-                                  name_prefix=q.name_prefix)  # fmt: skip
-
-    @staticmethod
-    def update(store: Store, actor: Actor, supplier_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
-        changes = entities.patch_fields(entities.given(patch), ("code", "name", "currency", "payment_terms_days"), {})
-        return entities.public(entities.update(store, actor, SUPPLIER, supplier_id, changes, if_match))
-
-    @staticmethod
-    def remove(store: Store, actor: Actor, supplier_id: str, if_match: int | None) -> None:
-        entities.remove(store, actor, SUPPLIER, supplier_id, if_match)
-
-
 def default_warehouse_id(store: Store, tenant_id: str) -> str | None:
     pointer = store.get(keys.default_warehouse(tenant_id), consistent=True)
     return pointer["warehouse_id"] if pointer else None
@@ -153,5 +133,5 @@ class _Warehouses:
 
 
 products = _Products()
-suppliers = _Suppliers()
+suppliers = entities.PlainRecords(SUPPLIER, ("code", "name", "currency", "payment_terms_days"))
 warehouses = _Warehouses()

@@ -14,6 +14,7 @@ from chalicelib.core.schemas import (
     DeletedOut,
     ListQuery,
     Name,
+    NamePrefix,
     PageOut,
     Percent,
     Price,
@@ -100,7 +101,7 @@ class ProductPage(PageOut):
 class ProductQuery(SyncQuery):
     sku: Sku | None = Field(default=None, description="Exact SKU, any letter case.")
     category: Category | None = None
-    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
 
 
 # ---- warehouses ----------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class WarehousePage(PageOut):
 
 
 class WarehouseQuery(SyncQuery):
-    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
 
 
 # ---- stock -----------------------------------------------------------------------------------------
@@ -271,7 +272,7 @@ class SupplierPage(PageOut):
 
 
 class SupplierQuery(SyncQuery):
-    name_prefix: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name_prefix: NamePrefix | None = None
 
 
 # ---- purchasing ------------------------------------------------------------------------------------

@@ -58,25 +58,6 @@ def _today() -> dt.date:
 
 
 # ---- work centres and bills of materials ------------------------------------------------------------
-class _WorkCentres:
-    @staticmethod
-    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        return entities.public(entities.create(store, actor, WORK_CENTRE, data.model_dump(mode="json")))
-
-    @staticmethod
-    def list(store: Store, tenant_id: str, q: Any) -> Page:
-        return entities.list_page(store, tenant_id, WORK_CENTRE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
-
-    @staticmethod
-    def update(store: Store, actor: Actor, centre_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
-        changes = entities.patch_fields(entities.given(patch), ("code", "name", "daily_capacity"), {})
-        return entities.public(entities.update(store, actor, WORK_CENTRE, centre_id, changes, if_match))
-
-    @staticmethod
-    def remove(store: Store, actor: Actor, centre_id: str, if_match: int | None) -> None:
-        entities.remove(store, actor, WORK_CENTRE, centre_id, if_match)
-
-
 def _bom_references(product_id: str | None, components: list[dict[str, Any]], centre: str | None) -> list[Reference]:
     refs = [Reference("product_id", PRODUCT, product_id)] if product_id else []
     refs += [Reference(f"components.{n}.product_id", PRODUCT, c["product_id"]) for n, c in enumerate(components)]
@@ -122,7 +103,7 @@ class _Boms:
         entities.remove(store, actor, BOM, bom_id, if_match)
 
 
-work_centres, boms = _WorkCentres(), _Boms()
+work_centres, boms = entities.PlainRecords(WORK_CENTRE, ("code", "name", "daily_capacity")), _Boms()
 
 
 def bom_of(store: Store, tenant_id: str, product_id: str) -> dict[str, Any] | None:
@@ -242,15 +223,7 @@ class _Orders:
                                       updated_since=q.updated_since)  # fmt: skip
         return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
 
-    @staticmethod
-    def update(store: Store, actor: Actor, order_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
-        raise NotImplementedError  # not routed: an order changes through its actions
-
-    @staticmethod
-    def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> None:
-        raise NotImplementedError  # not routed: an order is cancelled, not deleted
-
-    present = staticmethod(present)
+    present = staticmethod(present)  # no update or remove: an order changes through its actions and is cancelled
 
 
 orders = _Orders()
