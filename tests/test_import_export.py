@@ -87,11 +87,12 @@ def test_utf8_with_bom_upserts_on_code_and_dry_run_writes_nothing(api, tenant):
     updated = api.get(f"/crm/customers/{existing['id']}", tenant.token).json
     assert updated["name"] == good_row(1)[1] and updated["version"] == 2
     assert api.get("/crm/customers?name_prefix=" + "杭州第1号", tenant.token).json["items"][0]["id"] == existing["id"]
-    api.patch(f"/crm/customers/{existing['id']}", tenant.token, {"status": "closed"})
+    api.patch(f"/crm/customers/{existing['id']}", tenant.token, {"status": "closed", "custom_fields": {"vip": True}})
     again = import_csv(api, tenant.token, data).json  # the same file twice: nothing new
     assert (again["created"], again["updated"]) == (0, 2)
     assert len(api.get("/crm/customers", tenant.token).json["items"]) == 2
-    assert api.get(f"/crm/customers/{existing['id']}", tenant.token).json["status"] == "closed"  # no status column: kept
+    kept = api.get(f"/crm/customers/{existing['id']}", tenant.token).json  # no column for them in the file: kept
+    assert (kept["status"], kept["custom_fields"]) == ("closed", {"vip": True})
     reopened = import_csv(api, tenant.token, "code,name,kind,状态\nC00001,Old Name,company,正常\n".encode()).json
     assert (reopened["updated"], reopened["failed"]) == (1, 0)
     assert api.get(f"/crm/customers/{existing['id']}", tenant.token).json["status"] == "active"
@@ -182,7 +183,11 @@ def test_products_import_from_a_chinese_excel_sheet_and_export(api, tenant):
     again = import_csv(api, tenant.token, csv_bytes([["TEA-001", "西湖龙井", "盒", "388", "", "", "", "", ""]], "gbk", header),
                        entity="products").json  # fmt: skip
     assert (again["created"], again["updated"]) == (0, 1)
-    assert api.get(f"/erp/products/{tea['id']}", tenant.token).json["list_price"] == "388"
+    updated = api.get(f"/erp/products/{tea['id']}", tenant.token).json
+    assert updated["list_price"] == "388"
+    # Empty cells change nothing: the cost, category and reorder point stay as they were.
+    assert (updated["standard_cost"], updated["category"], updated["reorder_point"], updated["lead_time_days"]) == (
+        "210.5", "茶叶", "20", 7)  # fmt: skip
     exported = api.get("/export/products", tenant.token, headers={"accept": "text/csv"})
     text = exported.body.decode("utf-8-sig")
     assert "西湖龙井" in text and "BOX-001" in text and "manufactured" in text

@@ -57,7 +57,6 @@ ALIASES = {
     "company_name": ("company_name", "公司", "公司名称", "单位"),
     "source": ("source", "来源", "线索来源"),
     "notes": ("notes", "备注"),
-    "status": ("status", "状态", "客户状态"),
 }
 KINDS = {"company": "company", "person": "person", "公司": "company", "企业": "company", "个人": "person"}
 STATUSES = {"active": "active", "closed": "closed", "正常": "active", "活跃": "active", "关闭": "closed", "已关闭": "closed",
@@ -86,6 +85,12 @@ class Spec:
 
     def __post_init__(self) -> None:
         self.permission = self.permission or f"crm.{self.et.name}s"
+
+    def with_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new record's fields: the row's, and the model's defaults for the others (but the owner:
+        left out, the entity's own default applies)."""
+        full = self.model.model_validate(body).model_dump(mode="json")
+        return {k: v for k, v in full.items() if k in body or k != "owner_id"}
 
 
 GUARDED = ("code", "sku")  # upsert keys held by unique guards (the others are email lookups)
@@ -154,8 +159,6 @@ def _contact_body(row: dict[str, str]) -> dict[str, Any]:
         body["birthday"] = row["birthday"]
     if row.get("tags"):
         body["tags"] = _split(row["tags"])
-    if row.get("status", "").strip():  # else an update keeps the customer's status
-        body["status"] = STATUSES.get(row["status"].strip().lower(), row["status"].strip())
     return {**body, **_contact_points(row)}
 
 
@@ -192,7 +195,7 @@ def _lead_body(row: dict[str, str]) -> dict[str, Any]:
 
 SPECS = {
     "customers": Spec(
-        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {"status": "active", **body, "owner_id": None},  # pool
+        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {**body, "owner_id": None},  # into the pool
         ("id", "code", "name", "kind", "phone", "email", "address_line1", "address_line2", "city", "region", "postal_code",
          "country", "tags", "status"),
         lambda i: {"id": i["id"], "code": i.get("code") or "", "name": i["name"], "kind": i["kind"],
@@ -201,6 +204,7 @@ SPECS = {
                    **{f"address_{k}" if k.startswith("line") else k: (i.get("address") or {}).get(k) or ""
                       for k in ("line1", "line2", "city", "region", "postal_code", "country")},
                    "tags": ";".join(i.get("tags") or []), "status": i.get("status", "active")},
+        {"status": "status", "状态": "status", "客户状态": "status"},  # a lead's status is another thing
     ),
     "contacts": Spec(
         CONTACT, ContactIn, "email", _contact_body, contacts.new_fields,
@@ -352,11 +356,8 @@ def run_import(
                 errors.append(RowError(number, spec.key_field, f"the same {spec.key_field} as row {seen[key]}"))
                 continue
             seen[key] = number
-        body = data.model_dump(mode="json")
-        for kept in ("owner_id", "status"):
-            if kept not in data.model_fields_set:
-                body.pop(kept, None)  # an update keeps the owner and status; a new record gets the entity's default
-        parsed.append((number, body))
+        # What the row says, no more: an update keeps every field the file has no column (or cell) for.
+        parsed.append((number, data.model_dump(mode="json", exclude_unset=True)))
     existing = _existing(store, actor.tenant_id, spec, list(seen)) if parsed else {}
     if entity == "customers" and not allow_duplicates:
         parsed, duplicate_errors = _duplicate_errors(store, actor.tenant_id, parsed, existing)
@@ -383,7 +384,8 @@ def _operations(
     store: Store, actor: Actor, spec: Spec, body: dict[str, Any], current: dict[str, Any] | None
 ) -> list[dict[str, Any]]:
     if current is None:
-        return entities.create_operations(spec.et, actor, entities.new_item(spec.et, actor, spec.new_fields(body, actor)))
+        fields = spec.new_fields(spec.with_defaults(body), actor)
+        return entities.create_operations(spec.et, actor, entities.new_item(spec.et, actor, fields))
     after = {**current, **body, "version": current["version"] + 1, "updated_at": utcnow(), "updated_by": actor.user_id}
     after.update(entities.indexes(spec.et, actor.tenant_id, after))
     return [
