@@ -124,6 +124,17 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
                 "description": "The ETag last read; the change is refused with 412 if the record changed since.",
             }
         )
+    if spec.method == "POST" and not spec.public:  # honoured by every authenticated POST (core/web.py)
+        op["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "A retry with the same key and body answers the first answer (`Idempotent-Replayed: true`) "
+                "and does nothing twice; the same key with another body is 422. Keys live 24 hours.",
+            }
+        )
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": keys[(spec.body, "validation")]}}}
     success: dict[str, Any] = {"description": "Success"}
