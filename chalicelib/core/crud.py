@@ -81,7 +81,7 @@ def _list_visible(r: Resource, req: Request) -> Page:
         return entities.lookup(STORE, req.me.tenant_id, r.et, "owner", owner or me, q.limit, q.cursor, newest_first=True)
     page = r.service.list(STORE, req.me.tenant_id, q)
     if scoped:
-        return Page([i for i in page.items if i.get("owner_id") in (None, me)], page.next_cursor)
+        return Page(entities.readable(req.me.actor(), r.et, page.items), page.next_cursor)
     return page
 
 

@@ -69,8 +69,11 @@ class EntityType:
     lookups: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
     # Records with an owner (``owner_id``, absent when in the shared pool), listed by owner.
     owned: bool = False
+    resource: str = ""  # the permissions' resource (``crm.contacts``): reading one needs ``<resource>:read``
 
     def __post_init__(self) -> None:
+        if self.owned and not self.resource:
+            raise ValueError(f"{self.name}: a record type with an owner names its permissions' resource")
         if self.owned:
             OWNED[self.id_pattern] = self
 
@@ -80,6 +83,15 @@ class EntityType:
 
     def label(self) -> str:
         return self.name.replace("_", " ")
+
+    @property
+    def read_permission(self) -> str:
+        return f"{self.resource}:read"
+
+
+def readable(actor: Actor, et: EntityType, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of ``items`` that ``actor`` may read, by the record-level read rule."""
+    return [i for i in items if actor.may_read(et.read_permission, i)]
 
 
 OWNED: dict[str, EntityType] = {}  # owned record types by the pattern of their ids
@@ -125,14 +137,16 @@ def lookup_changes(et: EntityType, tenant_id: str, before: dict[str, Any], after
     return [*(delete({"pk": k[0], "sk": k[1]}) for k in old.keys() - new.keys()), *(put(new[k]) for k in new.keys() - old.keys())]
 
 
-def _taken(et: EntityType, unique: Unique, exc: ConditionFailed, value: Any) -> ConflictError:
+def _taken(store: Store, actor: Actor, et: EntityType, unique: Unique, exc: ConditionFailed, value: Any) -> ConflictError:
     existing = (exc.item or {}).get("entity_id")
     if isinstance(existing, dict):  # the low-level shape, {"S": "..."}
         existing = existing.get("S")
+    if existing and et.owned and not visible_ids(store, actor, et, [existing]):
+        existing = None  # taken by a record the user may not read: say so without naming it
     return ConflictError(
         f"The {unique.field} {value} is already used by another {et.label()}.",
         errors=[{"loc": ["body", unique.field], "msg": "already used", "type": "unique"}],
-        existing_id=existing,
+        **({"existing_id": existing} if existing else {}),
     )
 
 
@@ -268,7 +282,7 @@ def write_new(
             raise _missing(refs[exc.index]) from exc
         for index, et, unique, value in owners:
             if exc.index == index:
-                raise _taken(et, unique, exc, value) from exc
+                raise _taken(store, actor, et, unique, exc, value) from exc
         raise
 
 
@@ -470,7 +484,7 @@ def update(
             raise _missing(refs[exc.index - first_ref]) from exc
         if exc.index in guard_at:
             unique, value = guard_at[exc.index]
-            raise _taken(et, unique, exc, value) from exc
+            raise _taken(store, actor, et, unique, exc, value) from exc
         if exc.index == 0:
             raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
         raise
@@ -537,16 +551,36 @@ def lookup_matches(store: Store, tenant_id: str, et: EntityType, points: Iterabl
     return found
 
 
-def refuse_duplicates(et: EntityType, duplicates: list[dict[str, str]]) -> None:
-    """409 naming the first probable duplicate (``id``, ``matched_on``) unless there is none."""
+def visible_ids(store: Store, actor: Actor, et: EntityType, entity_ids: list[str]) -> list[str]:
+    """Those of ``entity_ids`` whose records ``actor`` may read (in the given order)."""
+    if actor.reads_all(et.read_permission):
+        return entity_ids
+    readable_ids = {i["id"] for i in readable(actor, et, get_many(store, actor.tenant_id, et, entity_ids))}
+    return [i for i in entity_ids if i in readable_ids]
+
+
+def refuse_duplicates(
+    store: Store,
+    actor: Actor,
+    et: EntityType,
+    duplicates: list[dict[str, str]],
+    *,
+    field: str | None = None,
+    advice: str = "send allow_duplicate=true to create it anyway",
+) -> None:
+    """409 naming the first probable duplicate (``id``, ``matched_on``) unless there is none.
+    Only records the user may read are named: a duplicate they may not see is reported as such."""
     if not duplicates:
         return
-    first = duplicates[0]
-    field = "name" if first["matched_on"] == "name" else f"{first['matched_on']}s"
+    shown = set(visible_ids(store, actor, et, [d["id"] for d in duplicates]))
+    named = [d for d in duplicates if d["id"] in shown]
+    first = (named or duplicates)[0]
+    field = field or ("name" if first["matched_on"] == "name" else f"{first['matched_on']}s")
+    who = f"{et.label()} {first['id']}" if named else f"a {et.label()} you cannot see"
+    extra: dict[str, Any] = {"existing_id": first["id"]} if named else {}
     raise ConflictError(
-        f"This is probably {et.label()} {first['id']} (same {first['matched_on']}); "
-        "send allow_duplicate=true to create it anyway.",
+        f"This is probably {who} (same {first['matched_on']}); {advice}.",
         errors=[{"loc": ["body", field], "msg": "probable duplicate", "type": "duplicate"}],
-        existing_id=first["id"],
-        duplicates=duplicates,
+        duplicates=named,
+        **extra,
     )

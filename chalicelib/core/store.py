@@ -16,7 +16,7 @@ from typing import Any
 from boto3.dynamodb.conditions import ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from chalicelib.core import aws, ids, keys, pagination
+from chalicelib.core import aws, ids, keys, pagination, scope
 from chalicelib.core.config import settings
 
 
@@ -34,6 +34,18 @@ class Actor:
     email: str = ""
     request_id: str = ""
     own_only: bool = False  # the action is granted over the user's own records only
+    grants: frozenset[str] | None = None  # the user's permissions; None: the platform itself
+
+    def holds(self, permission: str) -> bool:
+        return scope.holds(self.grants, permission)
+
+    def reads_all(self, permission: str) -> bool:
+        """Granted over every record, not only the user's own."""
+        return self.grants is None or permission in self.grants
+
+    def may_read(self, permission: str, item: dict[str, Any]) -> bool:
+        """The record-level read rule (``scope.may_read``) for this actor."""
+        return scope.may_read(self.grants, self.user_id, permission, item)
 
 
 class ConditionFailed(Exception):

@@ -369,15 +369,14 @@ def _owner_scope(spec: RouteSpec, principal: Principal, params: dict[str, str], 
         item = STORE.get(keys.entity(principal.tenant_id, et.name, params[name]), consistent=True)
         if item is None:
             break  # the handler answers 404
-        owner = item.get("owner_id")
-        if owner == principal.user_id or (owner is None and spec.method == "GET"):
-            break
-        if owner is None or not principal.own_only(f"{resource}:read"):
+        if not principal.may_read(et.read_permission, item):
+            raise NotFoundError(f"There is no {et.label()} {params[name]}.")
+        if item.get("owner_id") != principal.user_id and spec.method != "GET":
             raise PermissionDeniedError(
                 f"This {et.label()} is not yours: {spec.permission} is granted to you over your own records only.",
                 permission=spec.permission,
             )
-        raise NotFoundError(f"There is no {et.label()} {params[name]}.")
+        break
     return dataclasses.replace(principal, acting_own_only=True)
 
 
@@ -387,7 +386,7 @@ def _check_customer(principal: Principal, body: Any) -> None:
     if not customer_id or not principal.own_only("crm.customers:read"):
         return
     item = STORE.get(keys.entity(principal.tenant_id, "customer", customer_id))
-    if item is not None and item.get("owner_id") not in (None, principal.user_id):
+    if item is not None and not principal.may_read("crm.customers:read", item):
         raise ValidationError(
             f"There is no customer {customer_id}.",
             errors=[{"loc": ["body", "customer_id"], "msg": "no such customer", "type": "reference"}],

@@ -21,7 +21,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "assignee", item["assignee_id"]
 
 
-ACTIVITY = EntityType("activity", "act", name_field=None, lookups=_lookups, owned=True)
+ACTIVITY = EntityType("activity", "act", name_field=None, lookups=_lookups, owned=True, resource="crm.activities")
 
 
 def _summary(item: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-CONTACT = EntityType("contact", "con", lookups=_lookups, owned=True)
+CONTACT = EntityType("contact", "con", lookups=_lookups, owned=True, resource="crm.contacts")
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) ->
 def create(store: Store, actor: Actor, data: ContactIn, options: CreateOptions | None = None) -> dict[str, Any]:
     fields = new_fields(data.model_dump(mode="json"), actor)
     if not (options and options.allow_duplicate):
-        entities.refuse_duplicates(CONTACT, probable_duplicates(store, actor.tenant_id, fields))
+        entities.refuse_duplicates(store, actor, CONTACT, probable_duplicates(store, actor.tenant_id, fields))
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
 

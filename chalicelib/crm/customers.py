@@ -21,7 +21,7 @@ def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(phone["number"])
 
 
-CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True)
+CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True, resource="crm.customers")
 public = entities.public
 
 
@@ -81,7 +81,7 @@ def create(store: Store, actor: Actor, data: CustomerIn, options: CreateOptions 
     if "owner_id" not in data.model_fields_set:
         del fields["owner_id"]  # the creator owns it
     if not (options and options.allow_duplicate):
-        entities.refuse_duplicates(CUSTOMER, probable_duplicates(store, actor.tenant_id, fields))
+        entities.refuse_duplicates(store, actor, CUSTOMER, probable_duplicates(store, actor.tenant_id, fields))
     return public(entities.create(store, actor, CUSTOMER, fields))
 
 

@@ -33,7 +33,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(item["phone"])
 
 
-LEAD = EntityType("lead", "lea", lookups=_lookups, owned=True)
+LEAD = EntityType("lead", "lea", lookups=_lookups, owned=True, resource="crm.leads")
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -120,16 +120,18 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
     if data.customer_id:  # the lead's company is already a customer: the contact and the deal join it
         references.append(Reference("customer_id", CUSTOMER, data.customer_id))
     elif not data.allow_duplicate:
-        duplicates = customers.probable_duplicates(store, actor.tenant_id, customer_fields)
-        if duplicates:
-            first = duplicates[0]
-            raise ConflictError(
-                f"The lead's company is probably customer {first['id']} (same {first['matched_on']}); send its id as "
-                "customer_id to attach the lead to it, or allow_duplicate=true to create a new customer.",
-                errors=[{"loc": ["body", "customer_id"], "msg": "probable duplicate", "type": "duplicate"}],
-                existing_id=first["id"],
-                duplicates=duplicates,
-            )
+        # The customer a conversion of this very lead made is no duplicate: a retry that reads the
+        # lead before the first conversion commits and looks for duplicates after it finds that one.
+        made = _derived("cus", lead_id)
+        duplicates = [d for d in customers.probable_duplicates(store, actor.tenant_id, customer_fields) if d["id"] != made]
+        entities.refuse_duplicates(
+            store,
+            actor,
+            CUSTOMER,
+            duplicates,
+            field="customer_id",
+            advice="send its id as customer_id to attach the lead to it, or allow_duplicate=true to create a new customer",
+        )
     ids = {"customer": data.customer_id or _derived("cus", lead_id), "contact": _derived("con", lead_id),
            "opportunity": _derived("opp", lead_id)}  # fmt: skip
     stages = opportunities.pipeline(store, actor.tenant_id)["stages"]

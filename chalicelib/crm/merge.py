@@ -42,7 +42,7 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
     duplicate = entities.get(store, actor.tenant_id, CUSTOMER, duplicate_id, consistent=True)
     entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in _timeline(store, actor.tenant_id, duplicate_id):
-        entries[entry["ref_id"]].append(entry)
+        entries[entry["record_id"]].append(entry)  # an order's ERP events move with it
     moved: dict[str, int] = {}
     for et in MOVABLE:
         count = 0

@@ -279,7 +279,8 @@ class ActivityQuery(OwnedQuery):
 class TimelineEntry(PublicModel):
     at: str
     kind: str = Field(description="activity, stage_change, quote, order, ticket...")
-    ref_id: str
+    ref_id: str = Field(description="What the entry records: the record, or the ERP event on an order.")
+    record_id: str = Field(description="The record the entry is about (an activity, opportunity, quote, order, ticket).")
     summary: dict[str, Any]
 
 

@@ -29,7 +29,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups, owned=True)
+OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups, owned=True, resource="crm.opportunities")
 
 
 # ---- pipeline --------------------------------------------------------------------------------------

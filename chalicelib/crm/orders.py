@@ -25,7 +25,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups, owned=True)
+ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups, owned=True, resource="crm.orders")
 
 
 def summary(item: dict[str, Any], event: str) -> dict[str, Any]:

@@ -7,18 +7,18 @@ costs a bounded number of calls whatever the tenant's size; the counts are in do
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities, money
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Store
+from chalicelib.core.store import Actor, Store
 from chalicelib.crm import activities, contacts, opportunities, orders, tickets
 from chalicelib.crm.customers import CUSTOMER
 
 LAST_ACTIVITIES = 10
+ACTIVITIES_EXAMINED = 500  # an @own user's last activities: at most this many read to find them
 MAX_ORDERS = 1000
 TOP_PRODUCTS = 5
 NOT_PURCHASES = {"draft", "rejected", "cancelling", "cancelled"}  # never sent, refused by the ERP, or withdrawn
@@ -79,27 +79,41 @@ def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def customer_360(store: Store, tenant_id: str, customer_id: str, may: Callable[[str], bool]) -> dict[str, Any]:
-    """Each part needs the permission to read its records (``may``); a part the user may not read
-    is null, so the view never shows more than the user's own routes would."""
+def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[str, Any]]:
+    """The newest activities the user may read: pages of the customer's, newest first, until
+    ``LAST_ACTIVITIES`` readable ones (at most ``ACTIVITIES_EXAMINED`` read)."""
+    found: list[dict[str, Any]] = []
+    cursor, examined = None, 0
+    while len(found) < LAST_ACTIVITIES and examined < ACTIVITIES_EXAMINED:
+        size = LAST_ACTIVITIES if actor.reads_all(activities.ACTIVITY.read_permission) else 50
+        page = entities.lookup(
+            store, actor.tenant_id, activities.ACTIVITY, "customer", customer_id, size, cursor, newest_first=True
+        )
+        examined += len(page.items)
+        found.extend(entities.readable(actor, activities.ACTIVITY, page.items))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return found[:LAST_ACTIVITIES]
+
+
+def customer_360(store: Store, actor: Actor, customer_id: str) -> dict[str, Any]:
+    """Each part holds the records the user may read, by each record's own read rule (a user
+    who may read only their own sees only their own and the pool's); a part whose kind the user
+    may not read at all is null. So the view never shows more than the records' own routes."""
+    tenant_id = actor.tenant_id
+
+    def part(et: Any, most: int) -> list[dict[str, Any]] | None:
+        if not actor.holds(et.read_permission):
+            return None
+        return entities.readable(actor, et, _all(store, tenant_id, et, customer_id, most))
+
     profile = entities.public(entities.get(store, tenant_id, CUSTOMER, customer_id))
-    people = _all(store, tenant_id, contacts.CONTACT, customer_id, 100) if may("crm.contacts:read") else None
-    deals = None
-    if may("crm.opportunities:read"):
-        deals = [o for o in _all(store, tenant_id, opportunities.OPPORTUNITY, customer_id, 200) if o["status"] == "open"]
-    recent = None
-    if may("crm.activities:read"):
-        recent = entities.lookup(
-            store, tenant_id, activities.ACTIVITY, "customer", customer_id, LAST_ACTIVITIES, newest_first=True
-        ).items
-    issues = None
-    if may("crm.tickets:read"):
-        issues = [
-            tickets.with_overdue(t)
-            for t in _all(store, tenant_id, tickets.TICKET, customer_id, 200)
-            if t["status"] in tickets.ACTIVE
-        ]
-    bought = purchase_figures(_all(store, tenant_id, orders.ORDER, customer_id, MAX_ORDERS)) if may("crm.orders:read") else None
+    people = part(contacts.CONTACT, 100)
+    deals = part(opportunities.OPPORTUNITY, 200)
+    recent = _last_activities(store, actor, customer_id) if actor.holds(activities.ACTIVITY.read_permission) else None
+    issues = part(tickets.TICKET, 200)
+    bought = part(orders.ORDER, MAX_ORDERS)
     preferences = None
     if people is not None:
         preferences = [
@@ -110,9 +124,9 @@ def customer_360(store: Store, tenant_id: str, customer_id: str, may: Callable[[
     return {
         "profile": profile,
         "contacts": people,
-        "open_opportunities": deals,
+        "open_opportunities": None if deals is None else [o for o in deals if o["status"] == "open"],
         "last_activities": recent,
-        "open_tickets": issues,
-        "purchases": bought,
+        "open_tickets": None if issues is None else [tickets.with_overdue(t) for t in issues if t["status"] in tickets.ACTIVE],
+        "purchases": None if bought is None else purchase_figures(bought),
         "preferences": preferences,
     }

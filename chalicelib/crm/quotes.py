@@ -22,7 +22,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-QUOTE = EntityType("quote", "quo", name_field=None, lookups=_lookups, owned=True)
+QUOTE = EntityType("quote", "quo", name_field=None, lookups=_lookups, owned=True, resource="crm.quotes")
 
 
 def _entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:

@@ -107,8 +107,7 @@ crud.register(bp, crud.Resource(
           summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
           query=TimelineQuery, response=TimelinePage, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_timeline(req: Request) -> TimelinePage:
-    kinds = timeline.readable_kinds(req.me.holds)
-    page = timeline.page(STORE, req.me.tenant_id, req.params["customer_id"], req.query.limit, req.query.cursor, kinds)
+    page = timeline.page(STORE, req.me.actor(), req.params["customer_id"], req.query.limit, req.query.cursor)
     return TimelinePage(items=[TimelineEntry(**e) for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -287,7 +286,7 @@ def put_sla(req: Request) -> Result:
           summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
           response=Customer360, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
 def customer_360(req: Request) -> Customer360:
-    view = overview.customer_360(STORE, req.me.tenant_id, req.params["customer_id"], req.me.holds)
+    view = overview.customer_360(STORE, req.me.actor(), req.params["customer_id"])
     return Customer360(**view)
 
 

@@ -37,7 +37,7 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "due", item["due_at"]  # only active tickets can be overdue: the overdue list is one range Query
 
 
-TICKET = EntityType("ticket", "tic", name_field=None, lookups=_lookups, owned=True)
+TICKET = EntityType("ticket", "tic", name_field=None, lookups=_lookups, owned=True, resource="crm.tickets")
 
 
 def sla(store: Store, tenant_id: str) -> dict[str, Any]:

@@ -103,7 +103,8 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         summary = {"event": type(event).__name__, "order_id": event.order_id, "status": after["status"]}
-        entry = timeline.entry(event.tenant_id, after["customer_id"], event.occurred_at, "order", event.event_id, summary)
+        at, customer_id = event.occurred_at, after["customer_id"]
+        entry = timeline.entry(event.tenant_id, customer_id, at, "order", event.event_id, summary, event.order_id)
         marked[:] = marking
         return [entry, *([{"Update": outbox.handled_update(event, "crm")}] if marking[0] else [])]
 

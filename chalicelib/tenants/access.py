@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from typing import Any
 
-from chalicelib.core import keys
+from chalicelib.core import keys, scope
 from chalicelib.core.errors import AuthenticationError, PermissionDeniedError
 from chalicelib.core.store import Actor, Store
 from chalicelib.core.tokens import VerifiedToken
@@ -35,6 +36,7 @@ class Principal:
             email=self.email,
             request_id=self.request_id,
             own_only=self.acting_own_only,
+            grants=self.permissions,
         )
 
     def holds(self, permission: str) -> bool:
@@ -44,6 +46,10 @@ class Principal:
     def own_only(self, permission: str) -> bool:
         """Granted over the user's own records only."""
         return permission not in self.permissions and permission + permissions.OWN in self.permissions
+
+    def may_read(self, permission: str, item: dict[str, Any]) -> bool:
+        """Whether this record is readable under ``permission`` (the rule of ``scope.may_read``)."""
+        return scope.may_read(self.permissions, self.user_id, permission, item)
 
     def require(self, permission: str) -> None:
         if not self.holds(permission):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import fnmatch
 import functools
 
+from chalicelib.core.scope import OWN
+
 CATALOGUE: dict[str, str] = {
     "crm.customers:read": "Read customers",
     "crm.customers:create": "Create customers",
@@ -177,7 +179,6 @@ BUILTIN_ROLE_DESCRIPTIONS = {
 }
 
 
-OWN = "@own"
 # Record types with an owner: their permissions (but create, claim, assign) may be granted @own.
 SCOPABLE = ("crm.customers", "crm.contacts", "crm.activities", "crm.quotes", "crm.orders", "crm.leads",
             "crm.opportunities", "crm.tickets")  # fmt: skip
