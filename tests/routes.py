@@ -95,6 +95,7 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
         assert reply.status == 201, reply.body
         return reply.json["id"]
 
+    spare_customer = made("/crm/customers", {"name": f"Alpha Spare Co {tag}", "kind": "company"})  # nothing open: deletable
     supplier = made("/erp/suppliers", {"code": f"SUP-{tag}", "name": "Alpha Secret Supplier"})
     product = made("/erp/products", {"sku": f"SECRET-{tag}", "name": "Alpha Secret Tea", "default_supplier_id": supplier})
     spare = made("/erp/products", {"sku": f"SPARE-{tag}", "name": "Alpha Secret Spare"})
@@ -119,7 +120,8 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
     planned = [
         made("/erp/production-orders", {"product_id": made_product, "quantity": "1", "warehouse_id": main}) for _ in range(3)
     ]
-    return {"sku": f"SECRET-{tag}", "product_id": product, "spare_product_id": spare, "supplier_id": supplier,
+    return {"sku": f"SECRET-{tag}", "spare_customer_id": spare_customer,
+            "product_id": product, "spare_product_id": spare, "supplier_id": supplier,
             "warehouse_id": main,
             "spare_warehouse_id": spare_warehouse, "other_warehouse_id": other, "reservation_id": reservation,
             "purchase_order_id": po, "draft_purchase_order_id": draft_po, "open_purchase_order_id": open_po,
@@ -316,7 +318,7 @@ CALLS: list[Call] = [
         "/erp/reservations",
         lambda t: (
             "/erp/reservations",
-            {"product_id": t.erp["product_id"], "quantity": "1", "reference": f"ord_{unique_email()[5:13]}:1"},
+            {"product_id": t.erp["product_id"], "quantity": "1", "reference": f"SO-{unique_email()[5:13]}:1"},
         ),
     ),
     Call("GET", "/erp/reservations", lambda t: ("/erp/reservations", None)),
@@ -489,7 +491,7 @@ CALLS: list[Call] = [
     Call("GET", "/crm/sla", lambda t: ("/crm/sla", None)),
     Call("PUT", "/crm/sla", lambda t: ("/crm/sla", {"hours": {"urgent": 2}})),
     # The customer is deleted last: the calls above need it.
-    Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.customer_id}", None)),
+    Call("DELETE", "/crm/customers/{customer_id}", lambda t: (f"/crm/customers/{t.erp['spare_customer_id']}", None)),
 ]
 
 PUBLIC = {("POST", "/tenants"), ("POST", "/auth/login"), ("POST", "/auth/refresh"), ("GET", "/health"), ("GET", "/openapi.json")}

@@ -150,7 +150,8 @@ def test_confirming_needs_every_sku_to_be_a_sellable_product(api, tenant):
     order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
     path = f"/crm/orders/{order['id']}/confirm"
     unsellable = api.post(path, tenant.token)
-    assert unsellable.status == 409 and api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
+    assert unsellable.status == 422 and "CUP-02" in unsellable.json["detail"]
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
     api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-03"})
     unknown = api.post(path, tenant.token)
     assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == ["body", "lines", 1, "product_code"]

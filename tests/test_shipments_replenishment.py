@@ -11,7 +11,7 @@ def test_shipping_issues_reserved_stock_once(api, tenant):
     store = a_warehouse(api, tenant, "SH")
     receive(api, tenant, tea["id"], store["id"], 10)
     reservation = api.post(
-        "/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "6", "reference": "ord_S:1"}
+        "/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "6", "reference": "SO-S:1"}
     ).json
     part = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"], "quantity": "2"}],
                                                     "carrier": "SF Express", "tracking_number": "SF123"})  # fmt: skip

@@ -82,10 +82,10 @@ def test_adjustments_transfers_reservations_and_the_ledger(api, tenant):
     receive(api, tenant, tea["id"], sh["id"], 10)
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "10", "reserved": "0", "available": "10"}
 
-    reserved = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "ord_A:1"})
+    reserved = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"})
     assert reserved.status == 201 and reserved.json["warehouse_id"] == sh["id"]  # the default warehouse
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "10", "reserved": "4", "available": "6"}
-    again = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "ord_A:1"})
+    again = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"})
     assert again.status == 409 and again.json["existing_id"] == reserved.json["id"]  # a retry reserves nothing more
 
     # Removing more than is available (on hand minus reserved) is refused, naming the product; nothing changes.
@@ -110,7 +110,7 @@ def test_adjustments_transfers_reservations_and_the_ledger(api, tenant):
     assert kinds[0] == "release" and set(kinds[1:3]) == {"transfer_in", "transfer_out"}
     assert kinds[3:] == ["reservation", "adjustment"]
     assert sum(Decimal(m["on_hand_change"]) for m in ledger) == 10
-    assert api.get("/erp/reservations?reference=ord_A:", tenant.token).json["items"][0]["id"] == reserved.json["id"]
+    assert api.get("/erp/reservations?reference=SO-A:", tenant.token).json["items"][0]["id"] == reserved.json["id"]
 
 
 def test_refusals_name_the_field_and_change_nothing(api, tenant):
@@ -157,7 +157,7 @@ def test_fifty_concurrent_reservations_of_ten_units(api, tenant):
         store = Store()
         barrier.wait()
         try:
-            reservations.reserve(store, actor, tea["id"], sh["id"], Decimal(1), f"ord_race:{n}")
+            reservations.reserve(store, actor, tea["id"], sh["id"], Decimal(1), f"SO-race:{n}")
             outcomes.append("reserved")
         except ApiError as exc:
             outcomes.append(f"{exc.status} {type(exc).__name__}")
@@ -167,7 +167,7 @@ def test_fifty_concurrent_reservations_of_ten_units(api, tenant):
     [t.join() for t in threads]
     assert sorted(outcomes) == sorted(["reserved"] * 10 + ["409 InsufficientStock"] * 40)
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "10", "reserved": "10", "available": "0"}
-    listed = api.get("/erp/reservations?reference=ord_race:&limit=100", tenant.token).json["items"]
+    listed = api.get("/erp/reservations?reference=SO-race:&limit=100", tenant.token).json["items"]
     assert len(listed) == 10 and {r["status"] for r in listed} == {"active"}
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType, Unique, normalise_phone
+from chalicelib.core.errors import ConflictError
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 
@@ -105,5 +107,44 @@ def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, i
     return public(entities.update(store, actor, CUSTOMER, customer_id, changes, if_match))
 
 
+FINAL_ORDER_STATES = ("cancelled", "rejected", "paid")
+SHOWN = 10  # blockers named in a refusal
+
+
+def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, list[str]]:
+    """What ties a customer to the company's books: orders not yet finished (drafts included: they
+    would be confirmed for nobody), invoices not void or paid, payments with money on account."""
+    from chalicelib.crm.orders import ORDER
+    from chalicelib.erp.receivables import INVOICE, PAYMENT
+
+    def matching(et: EntityType, keep: Any) -> list[str]:
+        found, cursor = [], None
+        while len(found) < SHOWN:
+            page = entities.lookup(store, tenant_id, et, "customer", customer_id, 100, cursor)
+            found += [i["id"] for i in page.items if keep(i)]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return found[:SHOWN]
+
+    blockers = {
+        "open_order_ids": matching(ORDER, lambda o: o["status"] not in FINAL_ORDER_STATES),
+        "open_invoice_ids": matching(INVOICE, lambda i: i["status"] not in ("void", "paid")),
+        "unapplied_payment_ids": matching(PAYMENT, lambda p: Decimal(str(p["unallocated"])) > 0),
+    }
+    return {name: ids for name, ids in blockers.items() if ids}
+
+
 def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, CUSTOMER, customer_id, if_match)
+    """Delete a customer with no open business: refused (409 naming them) while orders are open,
+    an invoice is not settled or a payment holds money on account; merge it into another instead."""
+
+    def check(before: dict[str, Any]) -> None:
+        blockers = _open_business(store, actor.tenant_id, customer_id)
+        if blockers:
+            what = ", ".join(f"{len(ids)} {name.removesuffix('_ids').replace('_', ' ')}(s)" for name, ids in blockers.items())
+            raise ConflictError(
+                f"The customer still has {what}; finish or cancel them, or merge the customer into another.", **blockers
+            )
+
+    entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check)

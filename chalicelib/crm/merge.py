@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from chalicelib.core import entities, keys
+from chalicelib.core.entities import EntityType
 from chalicelib.core.errors import ValidationError
 from chalicelib.core.store import Actor, Store, audit_entry, delete, put
 from chalicelib.crm import activities, contacts, opportunities, orders, quotes, tickets
@@ -31,6 +32,38 @@ def _moved_entry(entry: dict[str, Any], tenant_id: str, survivor_id: str) -> dic
         **moved,
         "customer_id": survivor_id,
     }
+
+
+def _move_receivables(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, int]:
+    """The duplicate's invoices (each with its credit notes, moved first so that a merge cut short
+    finds them again) and payments follow it: nothing owed is left on a customer that is gone."""
+    from chalicelib.erp.receivables import CREDIT_NOTE, INVOICE, PAYMENT
+
+    moved = {"invoice": 0, "credit_note": 0, "payment": 0}
+
+    def move(et: EntityType, record_id: str) -> None:
+        entities.update(store, actor, et, record_id, {"customer_id": survivor_id}, None, action="merge")
+        moved[et.name] += 1
+
+    for et in (INVOICE, PAYMENT):
+        while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100).items:
+            for record in page:
+                if et is INVOICE:
+                    for note in _all(store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]):
+                        if note["customer_id"] == duplicate_id:
+                            move(CREDIT_NOTE, note["id"])
+                move(et, record["id"])
+    return moved
+
+
+def _all(store: Store, tenant_id: str, et: EntityType, kind: str, value: str) -> list[dict[str, Any]]:
+    found, cursor = [], None
+    while True:
+        page = entities.lookup(store, tenant_id, et, kind, value, 100, cursor)
+        found += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            return found
 
 
 def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, Any]:
@@ -64,6 +97,7 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
                 entities.update(store, actor, et, record["id"], {"customer_id": survivor_id}, None, move_entries, action="merge")
                 count += 1
         moved[et.name] = count
+    moved.update(_move_receivables(store, actor, survivor_id, duplicate_id))
     for left in entries.values():  # entries of records deleted meanwhile: they move too
         store.transact([op for e in left for op in (delete({"pk": e["pk"], "sk": e["sk"]}),
                                                     put(_moved_entry(e, actor.tenant_id, survivor_id)))])  # fmt: skip

@@ -106,10 +106,16 @@ def _sellable(store: Store, tenant_id: str, customer_id: str, lines: list[dict[s
         raise ConflictError(f"The order's customer {customer_id} no longer exists.")
     if customer.get("status") == "closed":
         raise ConflictError(f"The customer {customer_id} is closed: set its status to active to confirm orders.", state="closed")
+    products = {p["id"]: p for p in store.batch_get([keys.entity(tenant_id, PRODUCT.name, i) for i in set(guards.values())])}
     for n, line in enumerate(lines):
-        if line["product_code"].upper() not in guards:
-            raise field_error(f"Line {n + 1}: there is no product with SKU {line['product_code']}.",
-                              ["body", "lines", n, "product_code"], "unknown SKU", "reference")  # fmt: skip
+        loc = ["body", "lines", n, "product_code"]
+        product = products.get(guards.get(line["product_code"].upper(), ""))
+        if product is None:
+            raise field_error(f"Line {n + 1}: there is no product with SKU {line['product_code']}.", loc, "unknown SKU",
+                              "reference")  # fmt: skip
+        if not product.get("sellable", True):
+            raise field_error(f"Line {n + 1}: the product {line['product_code']} is not sellable; change the line or the "
+                              "product.", loc, "not sellable", "not_sellable")  # fmt: skip
     still_open = {"Key": customer_key, "ExpressionAttributeNames": {"#s": "status"},
                   "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
                   "ExpressionAttributeValues": {":closed": "closed"}}  # fmt: skip
@@ -151,8 +157,11 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
     try:
         return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm"))
     except ConditionFailed as exc:
-        raise ConflictError("A product on the order stopped being sellable, or its customer was closed, meanwhile; "
-                            "check and confirm again.") from exc  # fmt: skip
+        # A product stopped being sellable, or the customer was closed, between the read and the
+        # write: read again, so the answer names what changed (422 naming the line, 409 closed).
+        order = entities.get(store, actor.tenant_id, ORDER, order_id, consistent=True)
+        _sellable(store, actor.tenant_id, order["customer_id"], order["lines"])
+        raise ConflictError("The order's products or customer changed meanwhile; confirm again.") from exc
 
 
 def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: int | None) -> dict[str, Any]:
@@ -167,9 +176,15 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
         if before["status"] in ("cancelled", "cancelling"):
             return {}
         erp = before.get("erp") or {}
-        if erp.get("shipped_at") or before["status"] in ("shipped", "invoiced", "paid"):
-            raise ConflictError("The order has shipped; it cannot be cancelled (return the goods and credit the invoice).",
-                                state=before["status"])  # fmt: skip
+        shipments = erp.get("shipment_ids") or []
+        if shipments or erp.get("shipped_at") or before["status"] in ("shipped", "invoiced", "paid"):
+            whole = "has shipped" if erp.get("shipped_at") else f"has shipped in part ({len(shipments)} shipment(s))"
+            raise ConflictError(
+                f"The order {whole}; it cannot be cancelled: what shipped stays billed. Return the goods and credit "
+                "the invoice, or credit what will not ship.",
+                state=before["status"],
+                shipment_ids=shipments,
+            )
         handed_over[:] = [before["status"] not in ("draft", "rejected")]
         status = "cancelling" if handed_over[0] else "cancelled"
         return {"status": status, "cancelled_at": now, "cancel_reason": data.reason}

@@ -5,7 +5,7 @@
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.core.ids import id_pattern
 from chalicelib.core.schemas import (
@@ -32,6 +32,17 @@ ProductId = Annotated[str, StringConstraints(pattern=id_pattern("prd"))]
 WarehouseId = Annotated[str, StringConstraints(pattern=id_pattern("whs"))]
 SupplierId = Annotated[str, StringConstraints(pattern=id_pattern("sup"))]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+
+def _not_an_order_line(value: str) -> str:
+    """The ``ord_…:N`` references (any letter case: they are unique case-insensitively) are the
+    order handoff's own: a manual reservation there could ship a draft or block the real one."""
+    if value.upper().startswith("ORD_"):
+        raise ValueError("references beginning with ord_ belong to the order handoff; use your own, such as SO-42:1")
+    return value
+
+
+ManualReference = Annotated[Reference, AfterValidator(_not_an_order_line)]
 
 ProductKind = Literal["stocked", "service", "manufactured"]
 InvoicingPolicy = Literal["on_order", "on_delivery"]
@@ -209,7 +220,10 @@ class ReservationIn(StrictModel):
     product_id: ProductId
     warehouse_id: WarehouseId | None = Field(default=None, description="Default: the default warehouse.")
     quantity: Quantity
-    reference: Reference = Field(description="What it is for, such as an order and its line: ord_...:1.")
+    reference: ManualReference = Field(
+        description="What it is for, such as a sales document and its line: SO-42:1. References beginning with `ord_` "
+        "are the order handoff's (its reservations for order lines) and refused here."
+    )
 
 
 class ReservationOut(PublicModel):

@@ -68,6 +68,16 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def order_invoice(invoice: dict[str, Any]) -> bool:
+    """Whether this is a sales order's own invoice, raised by the order handoff (its id derived from
+    the order's): only that invoice moves the order. A hand-made invoice may name an order for
+    reference; paying it tells the order nothing."""
+    from chalicelib.handoff import outbox
+
+    order_id = invoice.get("order_id")
+    return bool(order_id) and invoice["id"] == outbox.derived_id("inv", order_id)
+
+
 def status_for(total: Decimal, paid: Decimal, credited: Decimal) -> str:
     if total - paid - credited <= 0:
         return "paid"
@@ -232,7 +242,7 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                      "status": status_for(_d(before["total"]), paid, _d(before["credited"])), "version": before["version"] + 1,
                      "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
             after.update(entities.indexes(INVOICE, actor.tenant_id, after))
-            if before.get("order_id"):
+            if order_invoice(before):
                 received.append((before, after, allocation.amount))
             operations += [put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
                            audit_entry(actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)),

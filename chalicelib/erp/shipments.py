@@ -90,7 +90,8 @@ def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines:
     by_order: dict[str, list[int]] = {}
     for line in lines:
         order_id, _, number = line["reference"].partition(":")
-        if order_id.startswith("ord_") and number.isdigit():
+        # Only the handoff's own reservation of an order line (its id derived from both) ships an order.
+        if number.isdigit() and line["reservation_id"] == outbox.derived_id("res", order_id, number):
             by_order.setdefault(order_id, []).append(int(number))
     operations = []
     for order_id, numbers in by_order.items():

@@ -127,7 +127,7 @@ class OrderCancellationCompleted(Event):
     released_reservations: int = 0
     cancelled_production_orders: int = 0
     cancelled_purchase_orders: int = 0
-    invoice_action: Literal["voided", "credited", "none"] = "none"
+    invoice_action: Literal["voided", "credited", "kept", "none"] = "none"
     needs_attention: list[str] = Field(
         default=[], description="What the ERP could not undo on its own (a placed purchase order)."
     )

@@ -92,6 +92,8 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
     marked: list[bool] = []
 
     def decide(before: dict[str, Any]) -> dict[str, Any]:
+        if before["status"] == "draft":
+            return {}  # never handed to the ERP (confirming is what does): no ERP fact applies to it
         erp = _apply(before.get("erp") or {}, event)
         if isinstance(event, OrderCancellationCompleted) or before["status"] == "cancelled":
             status = "cancelled"  # the ERP undid its part: the cancellation is complete

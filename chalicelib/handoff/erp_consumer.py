@@ -266,8 +266,10 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     voided (nothing paid) or credited for its balance. Each step is idempotent."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
     store.client.put_item(TableName=store.table, Item={**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()})
-    released = 0
+    released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
+        if Decimal(str(item.get("shipped", 0))) > 0:
+            shipped.append(item)
         if item["status"] == "active":
             reservations.release(store, actor, item["id"], None)
             released += 1
@@ -287,7 +289,14 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
             attention.append(f"Purchase order {po['id']} is {po['status']}: cancel it with the supplier.")
     action = "none"
     found = entities.get_many(store, event.tenant_id, receivables.INVOICE, [outbox.derived_id("inv", event.order_id)])
-    if found:
+    if found and shipped:
+        # Goods left before the cancellation arrived (the CRM refuses a cancel once it knows of a
+        # shipment): what shipped stays billed, so the invoice is kept and a person settles the rest.
+        action = "kept"
+        quantities = ", ".join(f"{r['reference']}: {text(Decimal(str(r['shipped'])))}" for r in shipped)
+        attention.append(f"Shipped before the cancellation ({quantities}): invoice {found[0]['id']} is kept; "
+                         "credit what will not ship.")  # fmt: skip
+    elif found:
         invoice = found[0]
         if invoice["status"] == "void":
             action = "voided"
