@@ -111,3 +111,47 @@ def test_finance_works_receivables_and_sales_cannot(api, tenant):
     assert api.post("/erp/invoices", sales, body).json["permission"] == "erp.invoices:create"
     assert api.get("/erp/receivables/aging", sales).json["permission"] == "erp.receivables:read"
     assert api.get("/erp/receivables/aging", finance).status == 200
+
+
+def test_money_finer_than_the_currencys_unit_is_refused_and_changes_nothing(api, tenant):
+    """Issue 10, item 11: 9.995 CNY, 0.4 JPY, a credit of 0.0001 are 422s naming the field, so
+    what is stored and what is owed never disagree by a rounded-away part."""
+    customer = a_customer(api, tenant)["id"]
+    cny = an_invoice(api, tenant, customer, "10", "2026-06-01")
+    yen = an_invoice(api, tenant, customer, "1", "2026-06-01", currency="JPY")
+    attempts = [
+        ({"currency": "CNY", "amount": "9.995", "allocations": [{"invoice_id": cny["id"], "amount": "9.995"}]},
+         ["body", "amount"]),
+        ({"currency": "CNY", "amount": "10.00", "allocations": [{"invoice_id": cny["id"], "amount": "9.995"}]},
+         ["body", "allocations", "0", "amount"]),
+        ({"currency": "JPY", "amount": "0.4", "allocations": [{"invoice_id": yen["id"], "amount": "0.4"}]}, ["body", "amount"]),
+    ]  # fmt: skip
+    for body, loc in attempts:
+        refused = api.post("/erp/payments", tenant.token, {"customer_id": customer, **body})
+        assert refused.status == 422, refused.body
+        assert [str(part) for part in refused.json["errors"][0]["loc"]] == loc
+    tiny = api.post(f"/erp/invoices/{cny['id']}/credit-notes", tenant.token, {"amount": "0.0001", "reason": "rounding"})
+    assert tiny.status == 422 and tiny.json["errors"][0]["loc"] == ["body", "amount"], tiny.body
+    for invoice in (cny, yen):
+        seen = api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json
+        assert (seen["paid"], seen["credited"], seen["balance"], seen["status"]) == (
+            invoice["paid"], invoice["credited"], invoice["total"], "issued")  # fmt: skip
+    assert api.get(f"/erp/payments?customer_id={customer}", tenant.token).json["items"] == []
+
+    # Exact amounts still pay to the last unit: 9.99 + 0.01 settles 10.00; 1 yen settles 1.
+    pay(api, tenant, customer, "9.99", [(cny["id"], "9.99")])
+    pay(api, tenant, customer, "0.01", [(cny["id"], "0.01")])
+    pay(api, tenant, customer, "1", [(yen["id"], "1")], currency="JPY")
+    for invoice in (cny, yen):
+        assert api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json["status"] == "paid"
+
+
+def test_a_deals_value_is_exact_to_its_currency(api, tenant):
+    customer = a_customer(api, tenant)["id"]
+    deal = {"customer_id": customer, "name": "Yen deal", "amount": "1000.5", "currency": "JPY"}
+    refused = api.post("/crm/opportunities", tenant.token, deal)
+    assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "amount"], refused.body
+    made = api.post("/crm/opportunities", tenant.token, {**deal, "amount": "1000.50", "currency": "CNY"})
+    assert made.status == 201 and made.json["amount"] == "1000.50"
+    moved = api.patch(f"/crm/opportunities/{made.json['id']}", tenant.token, {"currency": "JPY"})
+    assert moved.status == 422 and moved.json["errors"][0]["loc"] == ["body", "currency"], moved.body

@@ -9,7 +9,9 @@ The rounding rule (documented in docs/api.md), for a quote, an order or an invoi
    rate (not per line, so many small lines do not drift by a cent each);
 4. total = subtotal + the sum of the taxes.
 
-No float anywhere: amounts enter as strings or integers and leave as strings.
+No float anywhere: amounts enter as strings or integers and leave as strings. An amount of money
+given to the API (a payment, its allocations, a credit, a deal's value) must be exact to the
+currency's minor unit (``exact``); only unit prices keep more places, rounded by the rule above.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from chalicelib.core.errors import field_error
 
 # Currencies whose minor unit is not the cent (ISO 4217); every other has two decimals.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0,
@@ -30,6 +34,22 @@ def exponent(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(exponent(currency), rounding=ROUND_HALF_UP)
+
+
+def exact(amount: Decimal, currency: str, loc: list[Any]) -> Decimal:
+    """An amount of money (a payment, a credit, a deal's value) written to the currency's minor
+    unit (10 -> 10.00), if it is exact to that unit: a finer part would be rounded away in one
+    place and kept in another, so it is a 422 naming the field (unit prices keep their places)."""
+    rounded = round_money(amount, currency)
+    if amount != rounded:
+        places = _MINOR_UNITS.get(currency, 2)
+        raise field_error(
+            f"{text(amount)} is finer than {currency}'s smallest unit: at most {places} decimal place(s).",
+            loc,
+            f"at most {places} decimal places in {currency}",
+            "minor_unit",
+        )
+    return rounded
 
 
 def text(amount: Decimal) -> str:

@@ -71,7 +71,7 @@ def new_fields(stages: list[dict[str, Any]], actor: Actor, data: OpportunityIn, 
         "customer_id": data.customer_id,
         "contact_id": data.contact_id,
         "name": data.name,
-        "amount": money.text(money.round_money(data.amount, data.currency)),
+        "amount": money.text(money.exact(data.amount, data.currency, ["body", "amount"])),
         "currency": data.currency,
         "expected_close_date": data.expected_close_date.isoformat() if data.expected_close_date else None,
         "stage": stage["key"],
@@ -115,8 +115,9 @@ def update(store: Store, actor: Actor, opportunity_id: str, patch: OpportunityPa
             raise ConflictError(f"The opportunity is {before['status']}; its stage and amount no longer change.")
         if "amount" in applied or "currency" in applied:
             currency = applied.get("currency", before["currency"])
-            applied["amount"] = money.text(money.round_money(patch.amount if patch.amount is not None
-                                                              else Decimal(before["amount"]), currency))  # fmt: skip
+            value = patch.amount if patch.amount is not None else Decimal(before["amount"])
+            field = "amount" if patch.amount is not None else "currency"
+            applied["amount"] = money.text(money.exact(value, currency, ["body", field]))
         if "stage" in applied and applied["stage"] != before["stage"]:
             stage = _stage(stages, applied["stage"])
             change = {"from_stage": before["stage"], "to_stage": stage["key"], "at": now, "by": actor.user_id}

@@ -185,6 +185,7 @@ def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         if before["status"] not in OPEN:
             raise ConflictError(f"The invoice is {before['status']}; only an open invoice is credited.", state=before["status"])
+        money.exact(credit_amount, before["currency"], ["body", "amount"])
         if credit_amount > _d(before["balance"]):
             raise field_error(
                 f"The invoice's balance is {text(_d(before['balance']))}; a credit cannot exceed it.",
@@ -208,6 +209,9 @@ def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, 
 
 # ---- payments -------------------------------------------------------------------------------------------
 def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+    money.exact(data.amount, data.currency, ["body", "amount"])
+    for n, allocation in enumerate(data.allocations):
+        money.exact(allocation.amount, data.currency, ["body", "allocations", n, "amount"])
     allocated = sum((a.amount for a in data.allocations), ZERO)
     if allocated > data.amount:
         raise field_error("The allocations add up to more than the payment.", ["body", "allocations"], "more than the amount")
