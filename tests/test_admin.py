@@ -18,6 +18,7 @@ def test_signup_creates_the_company_and_its_owner(api):
         "id": r.json["tenant_id"],
         "company_name": "深圳华强电子",
         "plan": "business",
+        "default_currency": "CNY",
         "created_at": r.json["created_at"],
     }
     assert me["user"] == {"id": r.json["owner_user_id"], "email": email}

@@ -164,3 +164,31 @@ def test_stale_if_match_on_an_action_is_412(api, tenant):
     r = api.post(f"/crm/quotes/{quote['id']}/send", tenant.token, headers={"if-match": '"9"'})
     assert r.status == 412
     assert api.get(f"/crm/quotes/{quote['id']}", tenant.token).json["status"] == "draft"
+
+
+def test_what_names_no_currency_is_in_the_companys(api):
+    """Issue 10, item 15: the currency chosen at signup (CNY unless chosen) is the default of orders,
+    quotes, deals, invoices and payments; one that names its own keeps it."""
+    from tests.conftest import PASSWORD, login, unique_email
+
+    email = unique_email("yen")
+    body = {"company_name": "Yen Trading", "owner_email": email, "owner_password": PASSWORD, "default_currency": "JPY"}
+    assert api.post("/tenants", body=body).status == 201
+    token = login(api, email)
+    assert api.get("/me", token).json["tenant"]["default_currency"] == "JPY"
+    customer = api.post("/crm/customers", token, {"name": "Sato", "kind": "person"}).json["id"]
+    lines = [{"product_code": "TEA", "quantity": "2", "unit_price": "300"}]
+    made = {
+        "/crm/orders": {"customer_id": customer, "lines": lines},
+        "/crm/quotes": {"customer_id": customer, "lines": lines},
+        "/crm/opportunities": {"customer_id": customer, "name": "Tea", "amount": "600"},
+        "/erp/invoices": {"customer_id": customer, "lines": lines},
+        "/erp/payments": {"customer_id": customer, "amount": "600"},
+    }
+    for path, fields in made.items():
+        reply = api.post(path, token, fields)
+        assert reply.status == 201 and reply.json["currency"] == "JPY", (path, reply.body)
+    named = api.post("/crm/orders", token, {"customer_id": customer, "lines": lines, "currency": "USD"}).json
+    assert (named["currency"], named["total"]) == ("USD", "600.00")
+    refused = api.post("/tenants", body={**body, "owner_email": unique_email("x"), "default_currency": "yen"})
+    assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "default_currency"]

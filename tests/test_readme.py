@@ -57,11 +57,18 @@ def local_stack(tmp_path_factory):
         process.wait(timeout=30)
 
 
-def walkthrough() -> str:
+def readme_block(name: str) -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- walkthrough -->\s*```sh\n(.*?)```", text, re.S)
-    assert block, "README.md lost its walk-through block"
+    block = re.search(rf"<!-- {name} -->\s*```sh\n(.*?)```", text, re.S)
+    assert block, f"README.md lost its {name} block"
     return block.group(1)
+
+
+def test_every_shell_block_of_the_readme_is_run_here():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    assert len(blocks) == 3  # the two commands, the walk-through, the handoff: a new one must be run below too
+    assert blocks[1:] == [readme_block("walkthrough"), readme_block("handoff")]
 
 
 def test_make_run_prints_the_demo_logins(local_stack):
@@ -71,14 +78,26 @@ def test_make_run_prints_the_demo_logins(local_stack):
         assert f"{role}@demo-trading.example" in banner
 
 
-def test_the_readme_walkthrough_works_as_printed(local_stack):
-    script = walkthrough().replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_stack['port']}")
+def test_the_readme_walkthrough_and_handoff_work_as_printed(local_stack):
+    script = readme_block("walkthrough").replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_stack['port']}")
+    # The handoff's "sleep 2" becomes a wait of at most 30 s, so a slow machine does not fail it.
+    wait = (
+        'for _ in $(seq 150); do command curl -s $API/crm/orders/$ORDER -H "Authorization: Bearer $TOKEN" '
+        "| jq -e '.erp.invoice_id' >/dev/null && break; sleep 0.2; done"
+    )
+    handoff = readme_block("handoff")
+    assert "\nsleep 2\n" in handoff
+    script += handoff.replace("\nsleep 2\n", f"\n{wait}\n")
     # Each curl's answer on a line of its own, so the test can read them one by one.
     script = "set -euo pipefail\ncurl() { command curl -w '\\n' \"$@\"; }\n" + script
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     answers = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    health, signup, me, created, listed, found, audit, adjusted, reserved, levels = answers
+    health, signup, me, created, listed, found, audit, adjusted, reserved, levels, *handed = answers
+    confirmed, order, trail = handed
+    assert confirmed["status"] == "confirmed" and confirmed["currency"] == "CNY", confirmed
+    assert order["status"] == "reserved" and order["erp"]["invoice_id"] and order["total"] == "831.68", order
+    assert trail["events"][0]["type"] == "OrderConfirmed" and len(trail["events"]) >= 4, trail
     assert health == {"status": "ok"}
     assert signup["tenant_id"].startswith("ten_") and signup["company_name"] == "Acme Trading"
     assert me["tenant"]["id"] == signup["tenant_id"] and me["roles"] == ["owner"]

@@ -15,6 +15,7 @@ from chalicelib.crm import customers, opportunities
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import ConvertIn, LeadIn, LeadPatch, LeadQuery, OpportunityIn
+from chalicelib.tenants import company
 
 # Where a lead may go from each status (converting is its own action).
 MOVES = {
@@ -108,6 +109,7 @@ def _derived(prefix: str, lead_id: str) -> str:
 
 def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match: int | None) -> tuple[dict[str, Any], bool]:
     """Returns (the converted lead, whether this call converted it)."""
+    data = company.with_currency(store, actor.tenant_id, data)
     lead = entities.get(store, actor.tenant_id, LEAD, lead_id, consistent=True)
     if lead["status"] == "converted":
         return entities.public(lead), False

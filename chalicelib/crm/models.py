@@ -337,7 +337,7 @@ class QuoteIn(StrictModel):
     customer_id: CustomerId
     contact_id: ContactId | None = None
     opportunity_id: OpportunityId | None = None
-    currency: Currency
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     lines: Lines
     valid_until: date | None = None
     notes: Body = ""
@@ -395,7 +395,7 @@ OrderStatus = Literal["draft", "confirmed", "accepted", "reserved", "backordered
 class OrderIn(StrictModel):
     customer_id: CustomerId
     contact_id: ContactId | None = None
-    currency: Currency
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     lines: Lines
     notes: Body = ""
 
@@ -516,7 +516,7 @@ class OpportunityIn(StrictModel):
     contact_id: ContactId | None = None
     name: Name
     amount: Amount = Decimal(0)
-    currency: Currency
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     expected_close_date: date | None = None
     stage: StageKey | None = Field(default=None, description="A key of the pipeline; default its first stage.")
     owner_id: UserId | None = Field(default=None, description="Default: the creator.")
@@ -634,7 +634,7 @@ class LeadQuery(OwnedQuery):
 class ConvertIn(StrictModel):
     opportunity_name: Name | None = Field(default=None, description="Default: the lead's company or name.")
     amount: Amount = Decimal(0)
-    currency: Currency = "CNY"
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     expected_close_date: date | None = None
     customer_id: CustomerId | None = Field(
         default=None, description="Attach the contact and the deal to this existing customer instead of creating one."

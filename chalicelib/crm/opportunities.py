@@ -15,6 +15,7 @@ from chalicelib.crm import timeline
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import CloseIn, OpportunityIn, OpportunityPatch, OpportunityQuery, PipelineIn
+from chalicelib.tenants import company
 
 DEFAULT_STAGES = [
     {"key": "prospecting", "name": "Prospecting", "probability": 10},
@@ -85,6 +86,7 @@ def new_fields(stages: list[dict[str, Any]], actor: Actor, data: OpportunityIn, 
 
 
 def create(store: Store, actor: Actor, data: OpportunityIn) -> dict[str, Any]:
+    data = company.with_currency(store, actor.tenant_id, data)
     now = utcnow()
     item = entities.new_item(
         OPPORTUNITY, actor, new_fields(pipeline(store, actor.tenant_id)["stages"], actor, data, now), now=now

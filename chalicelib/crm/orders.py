@@ -19,6 +19,7 @@ from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import SOURCE_CRM, OrderCancelled, OrderConfirmed, OrderLine
+from chalicelib.tenants import company
 
 
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -51,6 +52,7 @@ def order_fields(customer_id: str, contact_id: str | None, currency: str, lines:
 
 
 def create(store: Store, actor: Actor, data: OrderIn) -> dict[str, Any]:
+    data = company.with_currency(store, actor.tenant_id, data)
     item = entities.new_item(ORDER, actor, order_fields(data.customer_id, data.contact_id, data.currency, data.lines, data.notes))
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     if data.contact_id:

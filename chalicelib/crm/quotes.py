@@ -16,6 +16,7 @@ from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import QuoteIn, QuotePatch, QuoteQuery, RejectIn
 from chalicelib.crm.pricing import priced, repriced
+from chalicelib.tenants import company
 
 
 def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -44,6 +45,7 @@ def _references(fields: dict[str, Any]) -> list[Reference]:
 
 
 def create(store: Store, actor: Actor, data: QuoteIn) -> dict[str, Any]:
+    data = company.with_currency(store, actor.tenant_id, data)
     fields = {
         "customer_id": data.customer_id,
         "contact_id": data.contact_id,

@@ -501,7 +501,7 @@ class InvoiceLineIn(StrictModel):
 
 class InvoiceIn(StrictModel):
     customer_id: CustomerId
-    currency: Currency = "CNY"
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=200)]
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
     order_id: Annotated[str, StringConstraints(pattern=id_pattern("ord"))] | None = None
@@ -591,7 +591,7 @@ class AllocationIn(StrictModel):
 
 class PaymentIn(StrictModel):
     customer_id: CustomerId
-    currency: Currency = "CNY"
+    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     amount: Money
     received_on: Day | None = Field(default=None, description="Default: today.")
     method: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = "bank_transfer"

@@ -23,6 +23,7 @@ from chalicelib.core.errors import ConflictError, PreconditionFailedError, field
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
 from chalicelib.crm.customers import CUSTOMER
+from chalicelib.tenants import company
 
 ZERO = Decimal(0)
 OPEN = ("issued", "partially_paid")
@@ -100,7 +101,7 @@ def new_fields(customer_id: str, currency: str, lines: list[dict[str, Any]], ter
 class _Invoices:
     @staticmethod
     def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        body = data.model_dump(mode="json")
+        body = company.with_currency(store, actor.tenant_id, data).model_dump(mode="json")
         fields = new_fields(body["customer_id"], body["currency"], body["lines"], body["payment_terms_days"], body["order_id"],
                             body["notes"])  # fmt: skip
         refs = [Reference("customer_id", CUSTOMER, data.customer_id)]
@@ -209,6 +210,7 @@ def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, 
 
 # ---- payments -------------------------------------------------------------------------------------------
 def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+    data = company.with_currency(store, actor.tenant_id, data)
     money.exact(data.amount, data.currency, ["body", "amount"])
     for n, allocation in enumerate(data.allocations):
         money.exact(allocation.amount, data.currency, ["body", "allocations", n, "amount"])

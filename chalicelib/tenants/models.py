@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from chalicelib.core.schemas import Email, ListQuery, Name, PageOut
+from chalicelib.core.schemas import Currency, Email, ListQuery, Name, PageOut
 from chalicelib.core.web import PublicModel, StrictModel
 
 Plan = Literal["free", "starter", "business"]
@@ -23,6 +23,9 @@ class SignupIn(StrictModel):
     owner_email: Email
     owner_password: Password
     plan: Plan = "free"
+    default_currency: Currency = Field(
+        default="CNY", description="ISO 4217: what orders, quotes, deals, invoices and payments are in when they name none."
+    )
 
 
 class SignupOut(PublicModel):
@@ -54,6 +57,7 @@ class TenantOut(PublicModel):
     id: str
     company_name: str
     plan: Plan
+    default_currency: str
     created_at: str
 
 
