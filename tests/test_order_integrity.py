@@ -66,8 +66,8 @@ def test_erp_facts_do_not_move_a_draft(api, tenant, shop, pump):  # noqa: F811
 
     customer = a_customer(api, tenant)
     draft = an_order(api, tenant, customer["id"], [("TEA", 1)])
-    stray = OrderShipped(tenant_id=tenant.id, event_id="evt_stray", occurred_at="2026-01-01T00:00:00Z", order_id=draft["id"],
-                         shipment_id="shp_x", lines=[1], complete=True)  # fmt: skip
+    fields = {"event_id": "evt_stray", "occurred_at": "2026-01-01T00:00:00Z", "shipment_id": "shp_x", "lines": [1]}
+    stray = OrderShipped(tenant_id=tenant.id, order_id=draft["id"], complete=True, **fields)
     crm_consumer.handle(STORE, stray)
     after = api.get(f"/crm/orders/{draft['id']}", tenant.token).json
     assert after["status"] == "draft" and after["version"] == draft["version"]

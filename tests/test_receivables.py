@@ -119,14 +119,13 @@ def test_money_finer_than_the_currencys_unit_is_refused_and_changes_nothing(api,
     customer = a_customer(api, tenant)["id"]
     cny = an_invoice(api, tenant, customer, "10", "2026-06-01")
     yen = an_invoice(api, tenant, customer, "1", "2026-06-01", currency="JPY")
-    attempts = [
-        ({"currency": "CNY", "amount": "9.995", "allocations": [{"invoice_id": cny["id"], "amount": "9.995"}]},
-         ["body", "amount"]),
-        ({"currency": "CNY", "amount": "10.00", "allocations": [{"invoice_id": cny["id"], "amount": "9.995"}]},
-         ["body", "allocations", "0", "amount"]),
-        ({"currency": "JPY", "amount": "0.4", "allocations": [{"invoice_id": yen["id"], "amount": "0.4"}]}, ["body", "amount"]),
-    ]  # fmt: skip
-    for body, loc in attempts:
+    attempts = [  # currency, amount, the invoice and what is allocated to it, the field named
+        ("CNY", "9.995", cny, "9.995", ["body", "amount"]),
+        ("CNY", "10.00", cny, "9.995", ["body", "allocations", "0", "amount"]),
+        ("JPY", "0.4", yen, "0.4", ["body", "amount"]),
+    ]
+    for currency, paid, invoice, allocated, loc in attempts:
+        body = {"currency": currency, "amount": paid, "allocations": [{"invoice_id": invoice["id"], "amount": allocated}]}
         refused = api.post("/erp/payments", tenant.token, {"customer_id": customer, **body})
         assert refused.status == 422, refused.body
         assert [str(part) for part in refused.json["errors"][0]["loc"]] == loc
@@ -134,8 +133,8 @@ def test_money_finer_than_the_currencys_unit_is_refused_and_changes_nothing(api,
     assert tiny.status == 422 and tiny.json["errors"][0]["loc"] == ["body", "amount"], tiny.body
     for invoice in (cny, yen):
         seen = api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json
-        assert (seen["paid"], seen["credited"], seen["balance"], seen["status"]) == (
-            invoice["paid"], invoice["credited"], invoice["total"], "issued")  # fmt: skip
+        expected = {"paid": invoice["paid"], "credited": invoice["credited"], "balance": invoice["total"], "status": "issued"}
+        assert {k: seen[k] for k in expected} == expected
     assert api.get(f"/erp/payments?customer_id={customer}", tenant.token).json["items"] == []
 
     # Exact amounts still pay to the last unit: 9.99 + 0.01 settles 10.00; 1 yen settles 1.

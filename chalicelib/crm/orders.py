@@ -112,12 +112,12 @@ def _sellable(store: Store, tenant_id: str, customer_id: str, lines: list[dict[s
     for n, line in enumerate(lines):
         loc = ["body", "lines", n, "product_code"]
         product = products.get(guards.get(line["product_code"].upper(), ""))
+        code = line["product_code"]
         if product is None:
-            raise field_error(f"Line {n + 1}: there is no product with SKU {line['product_code']}.", loc, "unknown SKU",
-                              "reference")  # fmt: skip
+            raise field_error(f"Line {n + 1}: there is no product with SKU {code}.", loc, "unknown SKU", "reference")
         if not product.get("sellable", True):
-            raise field_error(f"Line {n + 1}: the product {line['product_code']} is not sellable; change the line or the "
-                              "product.", loc, "not sellable", "not_sellable")  # fmt: skip
+            message = f"Line {n + 1}: the product {code} is not sellable; change the line or the product."
+            raise field_error(message, loc, "not sellable", "not_sellable")
     still_open = {"Key": customer_key, "ExpressionAttributeNames": {"#s": "status"},
                   "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
                   "ExpressionAttributeValues": {":closed": "closed"}}  # fmt: skip

@@ -294,8 +294,8 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
         # shipment): what shipped stays billed, so the invoice is kept and a person settles the rest.
         action = "kept"
         quantities = ", ".join(f"{r['reference']}: {text(Decimal(str(r['shipped'])))}" for r in shipped)
-        attention.append(f"Shipped before the cancellation ({quantities}): invoice {found[0]['id']} is kept; "
-                         "credit what will not ship.")  # fmt: skip
+        kept = f"Shipped before the cancellation ({quantities}): invoice {found[0]['id']} is kept; credit what will not ship."
+        attention.append(kept)
     elif found:
         invoice = found[0]
         if invoice["status"] == "void":
