@@ -55,6 +55,22 @@ def crm_consumer(event):  # type: ignore[no-untyped-def]
     return handlers.consume_batch("crm", event.to_dict(), event.context)
 
 
+# Each dead-letter queue's messages are parked under their company's key (listing and redrive per
+# company); what cannot be parked stays and moves on to the quarantine queue (docs/operations.md).
+@app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp-dlq", batch_size=10, name="erp_dead_letters")
+def erp_dead_letters(event):  # type: ignore[no-untyped-def]
+    from chalicelib.handoff import handlers
+
+    return handlers.park_batch("erp", event.to_dict())
+
+
+@app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm-dlq", batch_size=10, name="crm_dead_letters")
+def crm_dead_letters(event):  # type: ignore[no-untyped-def]
+    from chalicelib.handoff import handlers
+
+    return handlers.park_batch("crm", event.to_dict())
+
+
 # The table's stream, known once the data stack exists: `TABLE_STREAM_ARN` when packaging (see
 # docs/operations.md), the provisioned one locally. The deployment filters it to outbox inserts.
 _TABLE_STREAM = os.environ.get("TABLE_STREAM_ARN") or f"arn:aws:dynamodb:us-east-1:000000000000:table/crmerp-{_STAGE}/stream/-"

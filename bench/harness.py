@@ -70,7 +70,7 @@ def local_api() -> Iterator[tuple[Any, str]]:
                 None,
                 {"company_name": "Bench", "owner_email": "bench@example.com", "owner_password": "bench-pass-123"},
             )
-            assert r.status == 201, r.body
+            assert r.status == 202, r.body
             yield api, login(api, "bench@example.com", "bench-pass-123")
     finally:
         server.stop()

@@ -33,6 +33,7 @@ def moto_server() -> Any:
         CURSOR_SECRET=secrets.token_hex(16),
         SIGNUP_LIMIT_PER_HOUR="100000",
         LOGIN_LIMIT_PER_MINUTE="100000",
+        INVITE_LIMIT_PER_HOUR="100000",
     )
     yield endpoint
     server.stop()
@@ -150,8 +151,10 @@ def login(api: Api, email: str, password: str = PASSWORD) -> str:
 def a_tenant(api: Api, name: str = "Acme Trading") -> TenantCtx:
     email = unique_email("owner")
     r = api.post("/tenants", body={"company_name": name, "owner_email": email, "owner_password": PASSWORD, "plan": "starter"})
-    assert r.status == 201, r.body
-    return TenantCtx(r.json["tenant_id"], email, login(api, email), r.json["owner_user_id"])
+    assert r.status == 202, r.body
+    token = login(api, email)
+    me = api.get("/me", token).json
+    return TenantCtx(me["tenant"]["id"], email, token, me["user"]["id"])
 
 
 def a_user(api: Api, tenant: TenantCtx, roles: list[str]) -> tuple[str, str]:

@@ -13,7 +13,17 @@ def pump(aws):
     from app import app
     from infra.pump import Pump
 
-    return Pump(app, aws.region, queue_urls={"erp_consumer": aws.erp_queue_url, "crm_consumer": aws.crm_queue_url})
+    return Pump(app, aws.region, queue_urls=queue_urls(aws))
+
+
+def queue_urls(aws) -> dict[str, str]:
+    """Every queue handler's queue in this module's stack (the app declares the first stack's names)."""
+    return {
+        "erp_consumer": aws.erp_queue_url,
+        "crm_consumer": aws.crm_queue_url,
+        "erp_dead_letters": aws.erp_dlq_url,
+        "crm_dead_letters": aws.crm_dlq_url,
+    }
 
 
 def settle(pump, rounds: int = 20) -> None:
@@ -82,8 +92,7 @@ def test_the_tables_stream_relays_a_confirmation_without_waiting_for_the_sweep(a
     from app import app
     from infra.pump import Pump
 
-    pump = Pump(app, aws.region, queue_urls={"erp_consumer": aws.erp_queue_url, "crm_consumer": aws.crm_queue_url},
-                stream_arns={"relay_on_write": aws.table_stream_arn})  # fmt: skip
+    pump = Pump(app, aws.region, queue_urls=queue_urls(aws), stream_arns={"relay_on_write": aws.table_stream_arn})
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1)])
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)

@@ -40,6 +40,8 @@ def test_the_packaged_template_wires_every_handler_and_passes_cfn_lint(tmp_path)
     assert events["RelayOnWrite"]["Type"] == "DynamoDB" and events["RelayOnWrite"]["Properties"]["Stream"] == stream
     assert events["ErpConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp")
     assert events["CrmConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm")
+    assert events["ErpDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp-dlq")
+    assert events["CrmDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm-dlq")
     assert (events["RelayOutbox"]["Properties"]["Schedule"], events["ReconcileOrders"]["Properties"]["Schedule"]) == (
         "rate(1 minute)", "rate(15 minutes)")  # fmt: skip
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
@@ -65,6 +67,26 @@ def test_bus_rules_deliver_to_the_consumer_queues(aws):
     assert sqs.receive_message(QueueUrl=aws.crm_queue_url).get("Messages", []) == []
     redrive = sqs.get_queue_attributes(QueueUrl=aws.erp_queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
     assert "erp-dlq" in redrive["RedrivePolicy"]
+
+
+def test_dead_letter_queues_feed_their_handlers_then_a_quarantine_and_what_rests_is_alarmed(aws):
+    import json
+
+    from infra.provision import load_template
+
+    sqs = boto3.client("sqs")
+    for dlq in (aws.erp_dlq_url, aws.crm_dlq_url):
+        attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
+        # A Lambda event source needs the queue's visibility timeout to cover the function's.
+        assert int(attributes["VisibilityTimeout"]) >= 60
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("-dead-letter-quarantine")
+    resources = load_template("template.yaml")["Resources"].values()
+    alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {(a["MetricName"], str(a["Dimensions"][0]["Value"])) for a in alarms}
+    assert ("DeadLettersParked", "crmerp-api") in watched
+    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'ErpQueueDLQ.QueueName'}") in watched
+    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'CrmQueueDLQ.QueueName'}") in watched
+    assert ("ApproximateNumberOfMessagesVisible", "{'Fn::GetAtt': 'DeadLetterQuarantine.QueueName'}") in watched
 
 
 def test_the_user_pool_carries_an_immutable_tenant_attribute(aws):

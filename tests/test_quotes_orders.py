@@ -173,7 +173,7 @@ def test_what_names_no_currency_is_in_the_companys(api):
 
     email = unique_email("yen")
     body = {"company_name": "Yen Trading", "owner_email": email, "owner_password": PASSWORD, "default_currency": "JPY"}
-    assert api.post("/tenants", body=body).status == 201
+    assert api.post("/tenants", body=body).status == 202
     token = login(api, email)
     assert api.get("/me", token).json["tenant"]["default_currency"] == "JPY"
     customer = api.post("/crm/customers", token, {"name": "Sato", "kind": "person"}).json["id"]

@@ -118,3 +118,19 @@ def test_refresh_gives_a_working_id_token(api, tenant):
     assert r.status == 200
     assert api.get("/me", r.json["id_token"]).json["tenant"]["id"] == tenant.id
     assert api.post("/auth/refresh", body={"refresh_token": "nonsense"}).status == 401
+
+
+@pytest.mark.parametrize("claim, value", [("custom:tenant_id", "ten#x"), ("sub", "0f1e2d3c#4b5a")])
+def test_a_signed_token_whose_ids_hold_the_key_delimiter_is_refused(api, good_claims, claim, value):
+    good_claims[claim] = value
+    assert_refused(api.get("/me", forge(good_claims)), "invalid")
+
+
+def test_tokens_issued_before_a_disable_stay_refused_after_the_user_is_enabled_again(api, tenant):
+    user_id, old_token = a_user(api, tenant, ["sales"])
+    email = api.get(f"/admin/users/{user_id}", tenant.token).json["email"]
+    assert api.get("/crm/customers", old_token).status == 200
+    assert api.patch(f"/admin/users/{user_id}", tenant.token, {"enabled": False}).status == 200
+    assert api.patch(f"/admin/users/{user_id}", tenant.token, {"enabled": True}).status == 200
+    assert_refused(api.get("/crm/customers", old_token), "log in again")
+    assert api.get("/crm/customers", login(api, email)).status == 200

@@ -23,6 +23,12 @@ def dynamodb() -> Any:
 
 
 @functools.cache
+def dynamodb_wire() -> Any:
+    """A plain DynamoDB client (typed attribute values), for libraries that speak the wire format."""
+    return boto3.client("dynamodb", region_name=settings().region, config=_CONFIG)
+
+
+@functools.cache
 def cognito() -> Any:
     return boto3.client("cognito-idp", region_name=settings().region, config=_CONFIG)
 

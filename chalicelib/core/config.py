@@ -19,6 +19,7 @@ class Settings:
     login_limit_per_minute: int
     principal_cache_seconds: int
     event_bus_name: str
+    invite_limit_per_hour: int = 30
 
     @property
     def issuer(self) -> str:
@@ -42,6 +43,7 @@ def settings() -> Settings:
         cursor_secret=env["CURSOR_SECRET"].encode(),
         signup_limit_per_hour=int(env.get("SIGNUP_LIMIT_PER_HOUR", "10")),
         login_limit_per_minute=int(env.get("LOGIN_LIMIT_PER_MINUTE", "30")),
+        invite_limit_per_hour=int(env.get("INVITE_LIMIT_PER_HOUR", "30")),
         # Role and membership changes reach every container within this many seconds (< 60).
         principal_cache_seconds=int(env.get("PRINCIPAL_CACHE_SECONDS", "30")),
         event_bus_name=env.get("EVENT_BUS_NAME", "crmerp-local"),

@@ -24,6 +24,16 @@ def _segment(value: str) -> str:
     return value
 
 
+def is_tenant_id(value: str) -> bool:
+    """Whether ``value`` can be a tenant id (what a token's tenant claim must be)."""
+    return bool(_TENANT_ID.match(value))
+
+
+def is_segment(value: str) -> bool:
+    """Whether ``value`` can be one segment of a key (what a token's subject must be)."""
+    return bool(_SEGMENT.match(value))
+
+
 def tenant_prefix(tenant_id: str) -> str:
     if not _TENANT_ID.match(tenant_id):
         raise InvalidKeyError(f"invalid tenant id: {tenant_id!r}")
@@ -65,14 +75,44 @@ def member(tenant_id: str, user_id: str) -> dict[str, str]:
     return {"pk": members_pk(tenant_id), "sk": _segment(user_id)}
 
 
+def member_email(tenant_id: str, email: str) -> dict[str, str]:
+    """Reserves an address among the company's members (an address may hold "#": escaped)."""
+    escaped = email.replace("%", "%25").replace("#", "%23")
+    return {"pk": tenant_pk(tenant_id, "UNIQUE", "USER", "EMAIL"), "sk": _segment(escaped)}
+
+
 def tenant_registry(tenant_id: str) -> dict[str, str]:
     """The platform's list of tenants (one partition, read by platform jobs such as backups)."""
     tenant_prefix(tenant_id)
     return {"pk": "P#TENANTS", "sk": tenant_id}
 
 
+def idempotency_pk(tenant_id: str) -> str:
+    """The company's Idempotency-Key records (Powertools' persistence layer writes the sort key)."""
+    return tenant_pk(tenant_id, "IDEMPOTENCY")
+
+
+def idempotent_answer_part(tenant_id: str, answer_id: str, part: int) -> dict[str, str]:
+    """One part of an answer too large for its idempotency record, in a partition of its own."""
+    return {"pk": tenant_pk(tenant_id, "IDEMPOTENCY", "ANSWER", answer_id), "sk": f"{part:04d}"}
+
+
+def dead_letters_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "DEADLETTER")
+
+
+def dead_letter(tenant_id: str, occurred_at: str, message_id: str) -> dict[str, str]:
+    """A handoff message parked from a dead-letter queue: the company's, in event time order."""
+    return {"pk": dead_letters_pk(tenant_id), "sk": f"{_segment(occurred_at)}#{_segment(message_id)}"}
+
+
 def rate_window(bucket: str, source: str, window: str) -> dict[str, str]:
     return {"pk": f"P#RATE#{_segment(bucket)}#{_segment(source)}", "sk": _segment(window)}
+
+
+def company_rate_window(tenant_id: str, bucket: str, window: str) -> dict[str, str]:
+    """A rate-limit window counted per company (invitations), under the company's keys."""
+    return {"pk": tenant_pk(tenant_id, "RATE", bucket), "sk": _segment(window)}
 
 
 # Entities of a tenant: one collection partition per type, id as sort key.

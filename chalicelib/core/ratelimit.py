@@ -11,17 +11,31 @@ from chalicelib.core.store import ConditionFailed, Store
 
 def hit(store: Store, bucket: str, source: str, limit: int, window_seconds: int, what: str) -> None:
     """Count one call from ``source``; raise RateLimitedError (429, Retry-After) past ``limit``."""
+    start = _window_start(window_seconds)
+    key = keys.rate_window(bucket, source or "unknown", str(start))
+    _count(store, key, limit, start, window_seconds, f"Too many {what} from this address")
+
+
+def hit_company(store: Store, tenant_id: str, bucket: str, limit: int, window_seconds: int, what: str) -> None:
+    """Count one call of the company (its window under its own keys); 429 past ``limit``."""
+    start = _window_start(window_seconds)
+    key = keys.company_rate_window(tenant_id, bucket, str(start))
+    _count(store, key, limit, start, window_seconds, f"Too many {what} from this company")
+
+
+def _window_start(window_seconds: int) -> int:
     now = int(time.time())
-    window_start = now - now % window_seconds
+    return now - now % window_seconds
+
+
+def _count(store: Store, key: dict[str, str], limit: int, start: int, window_seconds: int, message: str) -> None:
     try:
         store.update(
-            Key=keys.rate_window(bucket, source or "unknown", str(window_start)),
+            Key=key,
             UpdateExpression="ADD hits :one SET expires_at = :expires",
             ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": window_start + 2 * window_seconds},
+            ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": start + 2 * window_seconds},
         )
     except ConditionFailed as exc:
-        retry_after = max(1, window_start + window_seconds - now)
-        raise RateLimitedError(
-            f"Too many {what} from this address; try again in {retry_after} s.", retry_after=retry_after
-        ) from exc
+        retry_after = max(1, start + window_seconds - int(time.time()))
+        raise RateLimitedError(f"{message}; try again in {retry_after} s.", retry_after=retry_after) from exc

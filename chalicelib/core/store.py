@@ -199,6 +199,14 @@ class Store:
                     raise ConditionFailed(index, reason.get("Item")) from exc
             raise
 
+    def put_all(self, items: Sequence[dict[str, Any]]) -> None:
+        """Unconditional puts in batches of 25 (unprocessed items are retried): for items that
+        belong to no entity and need no audit, such as the parts of a kept answer."""
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            while request:
+                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
     def update(self, **params: Any) -> dict[str, Any]:
         """A single conditional UpdateItem (for counters that carry no audit entry)."""
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import jwt
 
+from chalicelib.core import keys
 from chalicelib.core.config import settings
 
 TENANT_CLAIM = "custom:tenant_id"
@@ -30,6 +31,7 @@ class VerifiedToken:
     user_id: str
     email: str
     expires_at: int
+    issued_at: int = 0  # when the user authenticated (the earlier of auth_time and iat)
 
 
 @functools.cache
@@ -123,9 +125,21 @@ def _verify(token: str) -> VerifiedToken:
     tenant_id = claims.get(TENANT_CLAIM)
     if not isinstance(tenant_id, str) or not tenant_id:
         raise TokenError("token carries no tenant")
+    subject = claims["sub"]
+    # Signed by the pool, yet not an id this API could hold: refused, never looked up.
+    if not keys.is_tenant_id(tenant_id):
+        raise TokenError("invalid tenant claim")
+    if not isinstance(subject, str) or not keys.is_segment(subject):
+        raise TokenError("invalid subject claim")
+    # A token minted by a refresh keeps the original auth_time: it counts from the sign-in.
+    auth_time = claims.get("auth_time")
+    issued_at = int(claims["iat"])
+    if isinstance(auth_time, int) and not isinstance(auth_time, bool):
+        issued_at = min(issued_at, auth_time)
     return VerifiedToken(
         tenant_id=tenant_id,
-        user_id=str(claims["sub"]),
+        user_id=subject,
         email=str(claims.get("email") or claims.get("cognito:username") or ""),
         expires_at=int(claims["exp"]),
+        issued_at=issued_at,
     )

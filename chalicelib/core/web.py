@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -88,6 +89,7 @@ def jwt_auth(auth_request: Any) -> AuthResponse:
             "user_id": token.user_id,
             "email": token.email,
             "expires_at": str(token.expires_at),
+            "issued_at": str(token.issued_at),
         },
     )
 
@@ -260,6 +262,7 @@ def _authenticate(request: Any) -> Principal:
         user_id=context["user_id"],
         email=context.get("email", ""),
         expires_at=int(context["expires_at"]),
+        issued_at=int(context.get("issued_at", "0")),
     )
     principal = load_principal(STORE, token, settings().principal_cache_seconds, _request_id(request))
     observability.bind(tenant_id=principal.tenant_id, user_id=principal.user_id)
@@ -434,62 +437,80 @@ def _respond(spec: RouteSpec, outcome: Any) -> Response:
     return Response(body=_json(result.body), status_code=status, headers=headers)
 
 
-@functools.cache
-def _idempotency(table_name: str) -> tuple[Any, Any]:
-    """Powertools idempotency on our table (platform keys; the tenant is part of every key)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, key_attr="pk", sort_key_attr="sk",
-                                           static_pk_value="P#IDEMPOTENCY#api", expiry_attr="expires_at")  # fmt: skip
-    config = IdempotencyConfig(event_key_jmespath="[tenant, user, route, key]", payload_validation_jmespath="body",
-                               expires_after_seconds=24 * 3600)  # fmt: skip
-    return persistence, config
-
-
 def _idempotent(spec: RouteSpec, view: Callable[[Request], Any], req: Request, key: str) -> Response:
-    """A POST with an ``Idempotency-Key``: a retry with the same key and body answers the first
-    answer (``Idempotent-Replayed: true``); the same key with another body is 422; while the first
-    is still running, 409. Keys live 24 hours; errors are not kept (a retry runs again)."""
+    """A POST with an ``Idempotency-Key``: a retry with the same key, body and query answers the
+    first answer (``Idempotent-Replayed: true``), however large; the same key with another body or
+    query is 422; while the first is still running, 409. Keys live 24 hours under the company's
+    own keys (``core/idempotency.py``); errors are not kept (a retry runs again)."""
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
+
+    from chalicelib.core import idempotency
 
     if not 1 <= len(key) <= 255:
         error = {"loc": ["header", "Idempotency-Key"], "msg": "1 to 255 characters", "type": "value_error"}
         raise BadRequestError("Idempotency-Key takes 1 to 255 characters.", errors=[error])
-    persistence, config = _idempotency(settings().table_name)
+    tenant_id = req.me.tenant_id
+    persistence, config = idempotency.persistence(settings().table_name, tenant_id)
     context = getattr(req.raw, "lambda_context", None)
     if context is not None:
         config.register_lambda_context(context)  # an in-progress record expires with the invocation
-    first: list[bool] = []
+    produced: list[dict[str, Any]] = []
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config, key_prefix="api")
     def run(request: dict[str, Any]) -> dict[str, Any]:
-        first.append(True)
         response = _respond(spec, view(req))
-        body = response.body if isinstance(response.body, str) else response.body.decode("latin-1")
-        return {"status": response.status_code, "headers": dict(response.headers), "body": body,
-                "binary": not isinstance(response.body, str)}  # fmt: skip
+        binary = not isinstance(response.body, str)
+        body = response.body.decode("latin-1") if binary else response.body
+        answer = {"status": response.status_code, "headers": dict(response.headers), "body": body, "binary": binary}
+        produced.append(answer)
+        return idempotency.keep(STORE, tenant_id, answer)
 
-    raw = req.raw.raw_body or b""
-    request = {"tenant": req.me.tenant_id, "user": req.me.user_id, "route": f"{spec.method} {_path(req.raw)}", "key": key,
-               "body": hashlib.sha256(raw).hexdigest()}  # fmt: skip
+    request = {
+        "user": req.me.user_id,
+        "route": f"{spec.method} {_path(req.raw)}",
+        "key": key,
+        "body": hashlib.sha256(req.raw.raw_body or b"").hexdigest(),
+        "query": _canonical_query(req.raw),
+    }
     try:
         stored = run(request=request)
     except IdempotencyValidationError as exc:
         raise ValidationError(
-            "This Idempotency-Key was used with another request body; use a new key for a new request.",
-            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another body", "type": "idempotency"}],
+            "This Idempotency-Key was used with another request (body or query); use a new key for a new request.",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another request", "type": "idempotency"}],
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise ConflictError("A request with this Idempotency-Key is still running; retry in a moment.") from exc
-    body = stored["body"].encode("latin-1") if stored.get("binary") else stored["body"]
-    headers = dict(stored["headers"])
-    if not first:
+    except IdempotencyPersistenceLayerError:
+        if not produced:
+            raise
+        # The work is done and its answer is here: give it, rather than a 500 the client would
+        # retry into a 409. The record stays in progress until the invocation's time runs out.
+        observability.logger().exception("the answer of an Idempotency-Key request could not be kept")
+        return _stored_response(produced[0], replayed=False)
+    if produced:
+        return _stored_response(produced[0], replayed=False)
+    return _stored_response(idempotency.restore(STORE, tenant_id, stored), replayed=True)
+
+
+def _stored_response(answer: dict[str, Any], *, replayed: bool) -> Response:
+    body = answer["body"].encode("latin-1") if answer.get("binary") else answer["body"]
+    headers = dict(answer["headers"])
+    if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(body=body, status_code=stored["status"], headers=headers)
+    return Response(body=body, status_code=answer["status"], headers=headers)
+
+
+def _canonical_query(request: Any) -> str:
+    """The query string in a canonical order: ``?a=1&b=2`` and ``?b=2&a=1`` are one request."""
+    params = request.query_params or {}
+    getlist = getattr(params, "getlist", lambda k: [params[k]])
+    return urllib.parse.urlencode(sorted((k, v) for k in params for v in getlist(k)))
 
 
 STORE = Store()

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.core import aws, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
-from chalicelib.handoff import contracts, crm_consumer, erp_consumer, outbox
+from chalicelib.handoff import contracts, crm_consumer, dead_letters, erp_consumer, outbox
 
 STORE = Store()
 
@@ -80,6 +80,22 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
     if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)
         run_relay()
     return answer
+
+
+def park_batch(consumer: str, raw_event: dict[str, Any]) -> dict[str, Any]:
+    """A batch of ``consumer``'s dead-letter queue, parked under each message's company in one
+    batch write. A message naming no company is reported failed: it stays in the queue and moves on
+    to the quarantine. A failed write raises, and the whole batch comes again (parking is a put)."""
+    items, failures = [], []
+    for record in raw_event.get("Records", []):
+        count = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 0)
+        try:
+            items.append(dead_letters.parked(consumer, record["messageId"], record["body"], count))
+        except dead_letters.UnreadableDeadLetterError:
+            observability.logger().exception("dead letter left in the queue")
+            failures.append({"itemIdentifier": record["messageId"]})
+    dead_letters.park(STORE, items)
+    return {"batchItemFailures": failures}
 
 
 def relay_on_stream(event: dict[str, Any]) -> dict[str, int]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.core.schemas import ListQuery
 from chalicelib.core.web import STORE, PublicModel, Request, StrictModel, endpoint
 from chalicelib.handoff import dead_letters, reconciliation
 
@@ -21,10 +22,12 @@ class DeadLetterOut(PublicModel):
     order_id: str
     occurred_at: str
     receive_count: int
+    parked_at: str
 
 
 class DeadLetterList(PublicModel):
     items: list[DeadLetterOut]
+    next_cursor: str | None = None
 
 
 class RedriveIn(StrictModel):
@@ -35,19 +38,21 @@ class RedriveIn(StrictModel):
 
 class RedriveOut(PublicModel):
     redriven: list[DeadLetterOut]
+    more: bool = Field(default=False, description=f"More are left: at most {dead_letters.REDRIVE_AT_MOST} move per request.")
 
 
 @endpoint(bp, "/admin/dead-letters", "GET", permission="admin.operations:read", tag="admin", response=DeadLetterList,
-          summary="The company's handoff messages that ended in a dead-letter queue")  # fmt: skip
+          query=ListQuery, summary="The company's handoff messages parked from a dead-letter queue, oldest first")  # fmt: skip
 def list_dead_letters(req: Request) -> DeadLetterList:
-    return DeadLetterList(items=[DeadLetterOut(**d) for d in dead_letters.listing(req.me.tenant_id)])
+    page = dead_letters.listing(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
+    return DeadLetterList(items=[DeadLetterOut(**d) for d in page.items], next_cursor=page.next_cursor)
 
 
 @endpoint(bp, "/admin/dead-letters/redrive", "POST", permission="admin.operations:write", tag="admin", body=RedriveIn,
           response=RedriveOut, summary="Send the company's dead letters back to their consumers (after a fix)")  # fmt: skip
 def redrive_dead_letters(req: Request) -> RedriveOut:
-    moved = dead_letters.redrive(req.me.tenant_id, req.body.message_ids)
-    return RedriveOut(redriven=[DeadLetterOut(**d) for d in moved])
+    moved, more = dead_letters.redrive(STORE, req.me.tenant_id, req.body.message_ids)
+    return RedriveOut(redriven=[DeadLetterOut(**d) for d in moved], more=more)
 
 
 class Finding(PublicModel):

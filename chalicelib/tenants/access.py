@@ -3,6 +3,9 @@
 One BatchGetItem loads the member item and the tenant's custom roles; the result is cached in the
 container for ``PRINCIPAL_CACHE_SECONDS`` (30 s by default), which bounds how long a role change or
 a disabled user takes to reach every container (under the 60 s the design promises).
+
+A user enabled again gets a ``sessions_valid_from`` on their member item: tokens of sign-ins before
+it (``auth_time``/``iat``) stay refused, so a disable revokes every token issued until then.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Principal:
     permissions: frozenset[str]  # grants: "p" over all records, "p@own" over own records only
     request_id: str = ""
     acting_own_only: bool = False  # this request's action is granted over own records only
+    sessions_valid_from: int = 0  # tokens of sign-ins before this (epoch seconds) are refused
 
     def actor(self) -> Actor:
         return Actor(
@@ -111,6 +115,10 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
             email=member.get("email", token.email),
             roles=roles,
             permissions=permissions.effective(list(roles), custom),
+            sessions_valid_from=int(member.get("sessions_valid_from", 0)),
         )
         CACHE.put(cached, ttl)
+    if token.issued_at < cached.sessions_valid_from:
+        # Checked on the cached principal too: the cache may skip the read, never this check.
+        raise AuthenticationError("This sign-in predates the user's last re-enabling; log in again.")
     return dataclasses.replace(cached, request_id=request_id)

@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws
 from chalicelib.core.config import settings
-from chalicelib.core.errors import AuthenticationError, ConflictError, ValidationError
+from chalicelib.core.errors import AuthenticationError, ValidationError
 from chalicelib.core.tokens import TENANT_CLAIM
 
 
@@ -24,10 +24,32 @@ def _password_error(field: str, exc: ClientError) -> ValidationError:
     )
 
 
+class EmailTakenError(Exception):
+    """The address already has a user; who and which company is for the service, never the client."""
+
+    def __init__(self, user_id: str, tenant_id: str | None) -> None:
+        super().__init__("the address already has a user")
+        self.user_id = user_id
+        self.tenant_id = tenant_id
+
+
+def _attribute(attributes: list[dict[str, str]], name: str) -> str | None:
+    return next((a["Value"] for a in attributes if a["Name"] == name), None)
+
+
+def _user(email: str) -> dict[str, Any] | None:
+    try:
+        return dict(aws.cognito().admin_get_user(UserPoolId=settings().user_pool_id, Username=email))
+    except ClientError as exc:
+        if _code(exc) == "UserNotFoundException":
+            return None
+        raise
+
+
 def create_user(email: str, tenant_id: str, password: str | None, password_field: str = "password") -> str:
     """Create a user of ``tenant_id``; with a password it is permanent, else Cognito mails an invitation.
 
-    Returns the user's immutable id (the ``sub``).
+    Returns the user's immutable id (the ``sub``); raises EmailTakenError when the address has a user.
     """
     idp = aws.cognito()
     pool = settings().user_pool_id
@@ -47,8 +69,11 @@ def create_user(email: str, tenant_id: str, password: str | None, password_field
         user = idp.admin_create_user(**params)["User"]
     except ClientError as exc:
         if _code(exc) == "UsernameExistsException":
-            raise ConflictError(f"A user with the email {email} already exists.", field="email") from exc
+            existing = _user(email) or {}
+            attributes = existing.get("UserAttributes", [])
+            raise EmailTakenError(_attribute(attributes, "sub") or "", _attribute(attributes, TENANT_CLAIM)) from exc
         raise
+    user_id = str(_attribute(user["Attributes"], "sub"))
     if password is not None:
         try:
             idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
@@ -57,10 +82,20 @@ def create_user(email: str, tenant_id: str, password: str | None, password_field
             if _code(exc) == "InvalidPasswordException":
                 raise _password_error(password_field, exc) from exc
             raise
-    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    return user_id
 
 
-def delete_user(email: str) -> None:
+def _is_identity_of(email: str, user_id: str) -> bool:
+    """Whether the pool's user of ``email`` is this member (an invitation of an address that
+    belongs to another company made a member with an id of its own, and no user)."""
+    user = _user(email)
+    return user is not None and _attribute(user.get("UserAttributes", []), "sub") == user_id
+
+
+def delete_user(email: str, user_id: str) -> None:
+    """Delete the member's user from the pool, if it has one: never another company's user."""
+    if not _is_identity_of(email, user_id):
+        return
     try:
         aws.cognito().admin_delete_user(UserPoolId=settings().user_pool_id, Username=email)
     except ClientError as exc:
@@ -68,7 +103,10 @@ def delete_user(email: str) -> None:
             raise
 
 
-def set_enabled(email: str, enabled: bool) -> None:
+def set_enabled(email: str, user_id: str, enabled: bool) -> None:
+    """Enable or disable the member's user in the pool, if it has one: never another company's user."""
+    if not _is_identity_of(email, user_id):
+        return
     idp = aws.cognito()
     call = idp.admin_enable_user if enabled else idp.admin_disable_user
     call(UserPoolId=settings().user_pool_id, Username=email)
@@ -91,10 +129,13 @@ def _tokens(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def login(email: str, password: str) -> dict[str, Any]:
+    """Server-side sign-in (AdminInitiateAuth): the pool's client allows no other password flow,
+    so every password is tried here, behind the API's rate limit."""
     try:
-        answer = aws.cognito().initiate_auth(
+        answer = aws.cognito().admin_initiate_auth(
+            UserPoolId=settings().user_pool_id,
             ClientId=settings().user_pool_client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )
     except ClientError as exc:
@@ -110,6 +151,7 @@ def login(email: str, password: str) -> dict[str, Any]:
 
 
 def refresh(refresh_token: str) -> dict[str, Any]:
+    """A refresh token for new tokens (the client's one public flow: it guesses no password)."""
     try:
         answer = aws.cognito().initiate_auth(
             ClientId=settings().user_pool_client_id,

@@ -6,13 +6,23 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.core.schemas import Currency, Email, ListQuery, Name, PageOut
 from chalicelib.core.web import PublicModel, StrictModel
 
 Plan = Literal["free", "starter", "business"]
-Password = Annotated[str, StringConstraints(min_length=10, max_length=128)]
+
+
+def _password_policy(value: str) -> str:
+    """The user pool's policy (infra/identity.yaml), checked before anything asks whether an
+    address is taken: a weak password is refused alike for every address."""
+    if not any("a" <= c <= "z" for c in value) or not any("0" <= c <= "9" for c in value):
+        raise ValueError("the password needs a lower-case letter (a-z) and a digit (0-9)")
+    return value
+
+
+Password = Annotated[str, StringConstraints(min_length=10, max_length=128), AfterValidator(_password_policy)]
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,39}$")]
 PermissionName = Annotated[str, StringConstraints(pattern=r"^[a-z]+\.[a-z-]+:[a-z]+(@own)?$")]
 USER_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -29,11 +39,15 @@ class SignupIn(StrictModel):
 
 
 class SignupOut(PublicModel):
-    tenant_id: str
-    company_name: str
-    plan: Plan
-    owner_user_id: str
-    created_at: str
+    """The same answer whether the address was free or not: signup never tells who has an account."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = Field(
+        default=(
+            "If this address had no account, the company is ready: log in with it. If it already had one, "
+            "log in with that account's password."
+        )
+    )
 
 
 class LoginIn(StrictModel):

@@ -42,15 +42,15 @@ USER = {"user_id": USER_ID}
     permission=None,
     public=True,
     tag="tenants",
-    summary="Sign up a company",
+    summary="Sign up a company (the same answer whether the address had an account or not)",
     body=SignupIn,
     response=SignupOut,
-    status=201,
+    status=202,
 )
 def signup(req: Request) -> Result:
     ratelimit.hit(STORE, "signup", req.source_ip, settings().signup_limit_per_hour, 3600, "signups")
-    created = service.signup(STORE, req.body, req.request_id)
-    return Result(SignupOut(**created), headers={"Location": "/me"})
+    service.signup(STORE, req.body, req.request_id)  # None for a taken address: answered alike
+    return Result(SignupOut(), headers={"Location": "/me"})
 
 
 @endpoint(

@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chalicelib.core import ids, keys
+from chalicelib.core import ids, keys, ratelimit
+from chalicelib.core.config import settings
 from chalicelib.core.errors import ConflictError, NotFoundError, PermissionDeniedError, PreconditionFailedError, ValidationError
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, put_new, strip_keys, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
 from chalicelib.tenants import identity, permissions
 from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import AuditQuery, RoleIn, RolePut, SignupIn, UserIn, UserPatch
 
 OWNER = "owner"
+SESSION_CLOCK_MARGIN = 0.1  # seconds between our clock and Cognito's that a re-enable allows for
 
 
 # ---- signup ----------------------------------------------------------------------------------
-def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]:
-    """Create the tenant, its owner in Cognito and the owner's membership.
+def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any] | None:
+    """Create the tenant, its owner in Cognito and the owner's membership; None when the address
+    already has an account (nothing is made, and the caller answers as if it were new).
 
     Cognito and DynamoDB cannot share a transaction: the user is created first and deleted again if
     the DynamoDB transaction fails, so a half-made tenant never remains.
     """
     tenant_id = ids.new_id("ten")
     now = utcnow()
-    user_id = identity.create_user(data.owner_email, tenant_id, data.owner_password, "owner_password")
+    try:
+        user_id = identity.create_user(data.owner_email, tenant_id, data.owner_password, "owner_password")
+    except identity.EmailTakenError:
+        return None
     actor = Actor(tenant_id=tenant_id, user_id=user_id, email=data.owner_email, request_id=request_id)
     profile = {
         **keys.tenant_profile(tenant_id),
@@ -50,13 +58,14 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
                 put_new(registry),
                 put_new(profile),
                 put_new(member),
+                put_new(_email_guard(tenant_id, data.owner_email, user_id)),
                 put_new(role_set),
                 audit_entry(actor, "tenant.create", "tenant", tenant_id, None, strip_keys(profile), now),
                 audit_entry(actor, "user.create", "user", user_id, None, strip_keys(member), now),
             ]
         )
     except Exception:
-        identity.delete_user(data.owner_email)
+        identity.delete_user(data.owner_email, user_id)
         raise
     return {
         "tenant_id": tenant_id,
@@ -285,23 +294,56 @@ def get_user(store: Store, tenant_id: str, user_id: str) -> dict[str, Any]:
 
 
 def create_user(store: Store, principal: Principal, data: UserIn) -> dict[str, Any]:
+    """Add a user (an invitation). Everything is checked before anyone asks whether the address
+    has an account, and the answer never tells: an address of another company gets a member of its
+    own here, with an id of its own and no sign-in (one address, one company), which looks like any
+    invitation not accepted yet. Invitations are rate limited per company."""
     roles = sorted(set(data.roles))
     perms = _role_permissions(store, principal.tenant_id, roles)
     missing = permissions.uncovered(perms, principal.permissions)
     if missing:
         raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
-    user_id = identity.create_user(data.email, principal.tenant_id, data.password)
+    ratelimit.hit_company(store, principal.tenant_id, "invite", settings().invite_limit_per_hour, 3600, "invitations")
+    guard = store.get(keys.member_email(principal.tenant_id, data.email), consistent=True)
+    if guard is not None:
+        raise _already_member(data.email, guard["user_id"])
+    linked = True
+    try:
+        user_id = identity.create_user(data.email, principal.tenant_id, data.password)
+    except identity.EmailTakenError as taken:
+        if taken.tenant_id == principal.tenant_id:
+            raise _already_member(data.email, taken.user_id) from taken
+        user_id, linked = str(uuid.uuid4()), False
     now = utcnow()
     item = _member_item(principal.tenant_id, user_id, data.email, roles, now)
-    operations = [put_new(item), audit_entry(principal.actor(), "user.create", "user", user_id, None, strip_keys(item), now)]
+    operations = [
+        put_new(item),
+        put_new(_email_guard(principal.tenant_id, data.email, user_id)),
+        audit_entry(principal.actor(), "user.create", "user", user_id, None, strip_keys(item), now),
+    ]
     if OWNER in roles:
         operations.append(_owner_count_change(principal.tenant_id, +1))
     try:
         store.transact(operations)
+    except ConditionFailed as exc:
+        if linked:
+            identity.delete_user(data.email, user_id)
+        if exc.index == 1 and exc.item:  # invited twice at once: the other invitation won
+            raise _already_member(data.email, str(exc.item.get("user_id", ""))) from exc
+        raise
     except Exception:
-        identity.delete_user(data.email)
+        if linked:
+            identity.delete_user(data.email, user_id)
         raise
     return _user_out(item)
+
+
+def _email_guard(tenant_id: str, email: str, user_id: str) -> dict[str, Any]:
+    return {**keys.member_email(tenant_id, email), "user_id": user_id}
+
+
+def _already_member(email: str, user_id: str) -> ConflictError:
+    return ConflictError(f"{email} is already a user of this company.", field="email", existing_id=user_id)
 
 
 def _owner_count_change(tenant_id: str, delta: int) -> dict[str, Any]:
@@ -345,6 +387,11 @@ def update_user(store: Store, principal: Principal, user_id: str, data: UserPatc
         after["enabled"] = data.enabled
     if after == before:
         return _user_out(before)
+    enabling = bool(after["enabled"]) and not before["enabled"]
+    if enabling:
+        # Tokens carry whole seconds: every sign-in before the next second began before this
+        # enable (the user was disabled in Cognito), every one from then on came after it.
+        after["sessions_valid_from"] = int(time.time()) + 1
     now = utcnow()
     after.update(version=before["version"] + 1, updated_at=now)
     operations = [
@@ -355,8 +402,12 @@ def update_user(store: Store, principal: Principal, user_id: str, data: UserPatc
     if owner_delta:
         operations.append(_owner_count_change(principal.tenant_id, owner_delta))
     _write_user_change(store, operations, owner_delta)
+    if enabling:
+        # Cognito lets the user sign in only once that second has begun (and a little after, for
+        # the clocks), so no token of a sign-in after the enable carries an earlier second.
+        time.sleep(max(0.0, after["sessions_valid_from"] + SESSION_CLOCK_MARGIN - time.time()))
     if data.enabled is not None and data.enabled != before["enabled"]:
-        identity.set_enabled(before["email"], data.enabled)
+        identity.set_enabled(before["email"], user_id, data.enabled)
     CACHE.forget_tenant(principal.tenant_id)
     return _user_out(after)
 
@@ -388,8 +439,10 @@ def delete_user(store: Store, principal: Principal, user_id: str, if_match: int 
     owner_delta = -1 if _is_active_owner(before) else 0
     if owner_delta:
         operations.append(_owner_count_change(principal.tenant_id, owner_delta))
+    # Last, after the owner check (index 2); unconditional: the address may be invited again.
+    operations.append(delete(keys.member_email(principal.tenant_id, before["email"])))
     _write_user_change(store, operations, owner_delta)
-    identity.delete_user(before["email"])
+    identity.delete_user(before["email"], user_id)
     CACHE.forget_tenant(principal.tenant_id)
 
 
