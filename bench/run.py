@@ -416,6 +416,14 @@ def ownership_call_counts(api: Any, token: str, measure: Any) -> None:
             lambda: api.patch(f"/crm/customers/{own}", rep, {"tags": ["t"]}))  # fmt: skip
     measure("GET /crm/customers (sales_rep: own records, one page)", lambda: api.get("/crm/customers", rep))
     measure("POST /crm/customers/{id}/claim (from the pool)", lambda: api.post(f"/crm/customers/{pool}/claim", rep))
+    for body in ({"kind": "note", "subject": "Rep's note"}, {"kind": "call", "subject": "Rep's call"}):
+        api.post("/crm/activities", rep, {"customer_id": own, **body})
+    api.post("/crm/activities", token, {"customer_id": own, "kind": "note", "subject": "The owner's note"})
+    measure(
+        "GET /crm/customers/{id}/timeline (sales_rep: its records checked)",
+        lambda: api.get(f"/crm/customers/{own}/timeline", rep),
+    )
+    measure("GET /crm/customers/{id}/360 (sales_rep: each record checked)", lambda: api.get(f"/crm/customers/{own}/360", rep))
 
 
 def main() -> None:

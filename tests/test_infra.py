@@ -119,3 +119,42 @@ def test_a_failed_transaction_changes_nothing_on_the_local_dynamodb(aws):
         ])  # fmt: skip
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}})
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}})["Item"]["v"] == {"N": "1"}
+
+
+def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(tmp_path):
+    """API Gateway refuses some requests before the app runs (no token, no such route): the merge
+    template infra/gateway.yaml gives those answers the app's problem+json and X-Request-Id."""
+    import json
+    import os
+    import shutil
+
+    import yaml
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv"))
+    shutil.copy(ROOT / "app.py", project)
+    env = {**os.environ, "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
+    command = [str(Path(sys.executable).parent / "chalice"), "package", "--merge-template", str(ROOT / "infra" / "gateway.yaml")]
+    done = subprocess.run([*command, str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    packaged = tmp_path / "out" / "sam.yaml"  # a YAML merge template makes the output YAML
+    api = yaml.safe_load(packaged.read_text())["Resources"]["RestAPI"]["Properties"]
+    assert api["DefinitionBody"]["paths"]  # merged into Chalice's API, not beside it
+    responses = api["GatewayResponses"]
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= responses.keys()
+    example = {"$context.error.messageString": '"Unauthorized"', "$context.path": "/api/crm/customers"}
+    for kind, response in responses.items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Content-Type"] == "'application/problem+json'" and headers["X-Request-Id"] == "context.requestId"
+        body = response["ResponseTemplates"]["application/json"]
+        for variable, value in example.items():
+            body = body.replace(variable, value)
+        problem = json.loads(body)
+        assert problem["type"].startswith("/problems/") and problem["title"] and problem["detail"], kind
+        if "StatusCode" in response:
+            assert problem["status"] == response["StatusCode"], kind
+    assert responses["UNAUTHORIZED"]["StatusCode"] == 401
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    lint = subprocess.run([str(cfn_lint), str(packaged)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -154,7 +154,7 @@ def test_confirming_needs_every_sku_to_be_a_sellable_product(api, tenant):
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
     api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-03"})
     unknown = api.post(path, tenant.token)
-    assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == ["body", "lines", 1, "product_code"]
+    assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == ["body", "lines", "1", "product_code"]
     api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-02", "sellable": True})
     assert api.post(path, tenant.token).json["status"] == "confirmed"
 

@@ -79,7 +79,7 @@ def test_refusals_change_nothing(api, tenant):
     path = f"/erp/invoices/{invoice['id']}"
     allocate = [{"invoice_id": invoice["id"], "amount": "150"}]
     too_much = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "150", "allocations": allocate})
-    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "allocations", 0, "amount"]
+    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "allocations", "0", "amount"]
     over = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "10",
                                                     "allocations": [{"invoice_id": invoice["id"], "amount": "20"}]})  # fmt: skip
     assert over.status == 422 and over.json["errors"][0]["loc"] == ["body", "allocations"]

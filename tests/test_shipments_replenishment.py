@@ -18,7 +18,7 @@ def test_shipping_issues_reserved_stock_once(api, tenant):
     assert part.status == 201 and part.json["lines"][0]["quantity"] == "2"
     assert level(api, tenant, tea["id"], store["id"]) == {"on_hand": "8", "reserved": "4", "available": "4"}
     too_much = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"], "quantity": "5"}]})
-    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "lines", 0, "quantity"]
+    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "lines", "0", "quantity"]
     rest = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"]}]})
     assert rest.json["lines"][0]["quantity"] == "4"
     assert api.get(f"/erp/reservations/{reservation['id']}", tenant.token).json["status"] == "shipped"

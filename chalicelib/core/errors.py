@@ -34,7 +34,8 @@ class ApiError(Exception):
         if instance:
             body["instance"] = instance
         if self.errors is not None:
-            body["errors"] = self.errors
+            # A location is a list of strings, as the document declares: a list index becomes text.
+            body["errors"] = [{**e, "loc": [str(part) for part in e["loc"]]} if "loc" in e else e for e in self.errors]
         body.update(self.extra)
         return body
 
@@ -127,5 +128,6 @@ STATUS_ERRORS: dict[int, type[ApiError]] = {
 
 
 def field_error(message: str, loc: list[Any], msg: str, kind: str = "value_error") -> ValidationError:
-    """A 422 naming one field: ``loc`` as in pydantic's errors (``["body", "lines", 0, "quantity"]``)."""
+    """A 422 naming one field: ``loc`` as in pydantic's errors (``["body", "lines", 0, "quantity"]``; the index is
+    answered as text, ``"0"``)."""
     return ValidationError(message, errors=[{"loc": loc, "msg": msg, "type": kind}])

@@ -36,20 +36,43 @@ PROBLEM_SCHEMA = {
 }
 
 
-def _error_responses(spec: RouteSpec) -> dict[str, Any]:
+REQUEST_ID = {
+    "X-Request-Id": {
+        "description": "This request's id, also in the logs and the audit entries.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+
+
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "required": True, "schema": {"type": "string"}}}
+
+
+def _error_codes(spec: RouteSpec) -> set[int]:
+    """Every error status the route can answer, from its shape (core/web.py's checks) and ``also``."""
     codes = {400, 429} if spec.public else {400, 401, 403, 429}
     if spec.path_params:
         codes |= {404}
     if spec.body is not None:
         codes |= {409, 413, 415, 422}
-    if spec.etag and spec.method in {"PATCH", "PUT", "DELETE"}:
+    if spec.raw_types:
+        codes |= {413, 415}
+    if spec.method == "POST" and not spec.public:  # Idempotency-Key: still running (409), reused with another body (422)
+        codes |= {409, 422}
+    if spec.etag and spec.method != "GET":  # If-Match (412), and the state the record is in (409)
         codes |= {409, 412}
+    return codes | {code for code in spec.also if code >= 400}
+
+
+def _error_responses(spec: RouteSpec) -> dict[str, Any]:
+    headers = dict(REQUEST_ID)
     return {
         str(code): {
             "description": STATUS_ERRORS[code].title,
+            "headers": {**headers, **RETRY_AFTER} if code == 429 else headers,
             "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
         }
-        for code in sorted(codes)
+        for code in sorted(_error_codes(spec))
     }
 
 
@@ -114,7 +137,7 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
         required = set(model_schema.get("required", []))
         for prop, schema in model_schema.get("properties", {}).items():
             op["parameters"].append({"name": prop, "in": "query", "required": prop in required, "schema": schema})
-    if spec.etag and spec.method in {"PATCH", "PUT", "DELETE"}:
+    if spec.etag and spec.method != "GET":  # every change of a versioned record honours If-Match
         op["parameters"].append(
             {
                 "name": "If-Match",
@@ -136,11 +159,19 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
             }
         )
     if spec.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": keys[(spec.body, "validation")]}}}
-    success: dict[str, Any] = {"description": "Success"}
+        schema = keys[(spec.body, "validation")]
+        op["requestBody"] = {"required": spec.body_required, "content": {"application/json": {"schema": schema}}}
+    elif spec.raw_types:
+        content = {media: {"schema": {"type": "string"}} for media in spec.raw_types}
+        op["requestBody"] = {"required": True, "content": content}
+    success: dict[str, Any] = {"description": "Success", "headers": dict(REQUEST_ID)}
+    media = spec.response_type.split(";")[0]
     if spec.response is not None:
-        success["content"] = {"application/json": {"schema": keys[(spec.response, "serialization")]}}
+        success["content"] = {media: {"schema": keys[(spec.response, "serialization")]}}
+    elif media != "application/json":
+        success["content"] = {media: {"schema": {"type": "string"}}}
     if spec.etag and spec.method != "DELETE":
-        success["headers"] = {"ETag": {"schema": {"type": "string"}, "description": "The record's version."}}
-    op["responses"] = {str(spec.status): success, **_error_responses(spec)}
+        success["headers"]["ETag"] = {"description": "The record's version.", "required": True, "schema": {"type": "string"}}
+    successes = {str(code): success for code in sorted({spec.status, *(c for c in spec.also if c < 400)})}
+    op["responses"] = {**successes, **_error_responses(spec)}
     return op

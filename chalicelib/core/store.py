@@ -99,9 +99,10 @@ class Store:
         return to_plain(item) if item else None
 
     def batch_get(self, key_list: Sequence[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
-        """Items for up to 100 keys, in no particular order (unprocessed keys are retried)."""
+        """Items for up to 100 keys, in no particular order (unprocessed keys are retried); no keys,
+        no call (DynamoDB refuses an empty request)."""
         found: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self.table: {"Keys": list(key_list), "ConsistentRead": consistent}}
+        request: dict[str, Any] = {self.table: {"Keys": list(key_list), "ConsistentRead": consistent}} if key_list else {}
         while request:
             answer = self.client.batch_get_item(RequestItems=request)
             found.extend(to_plain(i) for i in answer["Responses"].get(self.table, []))

@@ -45,6 +45,7 @@ from chalicelib.core.tokens import TokenError, VerifiedToken, verify
 from chalicelib.tenants.access import Principal, load_principal
 
 MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32  # far deeper than any request model; Python's parser gives up near 1,000
 PROBLEM_JSON = "application/problem+json"
 JSON_TYPES = ("application/json",)
 
@@ -180,6 +181,12 @@ class RouteSpec:
     raw_types: tuple[str, ...] = ()  # a body taken as bytes, in one of these content types
     max_body: int = MAX_BODY_BYTES
     response_type: str = "application/json"
+    also: tuple[int, ...] = ()  # statuses answered besides those the route's shape implies (openapi.py)
+
+    @property
+    def body_required(self) -> bool:
+        """A body may be omitted when every field of its model is optional (an action's options)."""
+        return bool(self.raw_types) or (self.body is not None and any(f.is_required() for f in self.body.model_fields.values()))
 
 
 ROUTES: list[RouteSpec] = []
@@ -204,11 +211,14 @@ def endpoint(
     raw_types: tuple[str, ...] = (),
     max_body: int = MAX_BODY_BYTES,
     response_type: str = "application/json",
+    also: tuple[int, ...] = (),
 ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     """Declare a route: deny by default, so each route names its permission, or says it is open to
     ``any_user`` of the tenant (``/me``) or ``public`` (signup, login).
 
-    ``path_params`` maps each path parameter to the regular expression it must match.
+    ``path_params`` maps each path parameter to the regular expression it must match; ``also`` lists
+    the statuses the route answers besides ``status`` and those its shape implies (a 200 for an
+    action repeated, a 401 for a wrong password), so that the document declares them.
     """
     if permission is None and not (public or any_user):
         raise ValueError(f"{method} {path}: every authenticated route declares its permission")
@@ -231,6 +241,7 @@ def endpoint(
             raw_types,
             max_body,
             response_type,
+            also,
         )
         ROUTES.append(spec)
 
@@ -295,7 +306,7 @@ def _parse_body(spec: RouteSpec, request: Any) -> Any:
             raise BadRequestError("This operation takes no body.")
         return None
     if not raw.strip():
-        if not any(f.is_required() for f in spec.body.model_fields.values()):
+        if not spec.body_required:
             return spec.body.model_validate({})  # an action whose body is all optional may omit it
         raise BadRequestError("A JSON body is required.", errors=[{"loc": ["body"], "msg": "missing", "type": "missing"}])
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -304,15 +315,39 @@ def _parse_body(spec: RouteSpec, request: Any) -> Any:
     try:
         # Numbers with a fraction become Decimal exactly as written: money never passes through float.
         data = json.loads(raw, parse_float=Decimal)
+    except RecursionError as exc:
+        raise _unreadable(f"nested deeper than {MAX_JSON_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequestError(
-            f"The body is not valid JSON: {exc}.", errors=[{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]
-        ) from exc
+        raise _unreadable(str(exc)) from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _unreadable(f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return spec.body.model_validate(data)
+        # Strict: JSON's types as the schema says them ("yes" is no boolean, true no integer). Text
+        # becomes a day, an instant or a decimal only through the types of core/schemas.py.
+        return spec.body.model_validate(data, strict=True)
     except PydanticValidationError as exc:
         errors = pydantic_errors(exc, "body")
         raise ValidationError(_validation_detail(errors), errors=errors) from exc
+
+
+def _unreadable(reason: str) -> BadRequestError:
+    return BadRequestError(
+        f"The body is not valid JSON: {reason}.", errors=[{"loc": ["body"], "msg": reason, "type": "json_invalid"}]
+    )
+
+
+def _depth(data: Any) -> int:
+    """How deeply arrays and objects nest in parsed JSON (a scalar is 0), without recursion."""
+    deepest, level = 0, [(data, 1)]
+    while level:
+        value, depth = level.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                break
+            level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _parse_query(spec: RouteSpec, request: Any) -> Any:
@@ -530,7 +565,10 @@ def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> R
         response = problem_response(ApiError("An internal error occurred; it has been logged."), _path(event))
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         error_class = STATUS_ERRORS.get(response.status_code, ApiError)
-        response = problem_response(error_class(str(response.body.get("Message", ""))), _path(event))
+        problem = problem_response(error_class(str(response.body.get("Message", ""))), _path(event))
+        # Chalice's own headers stay (a 405's Allow names the path's methods); the body is ours.
+        problem.headers = {**{k: v for k, v in response.headers.items() if k.lower() != "content-type"}, **problem.headers}
+        response = problem
     response.headers["X-Request-Id"] = request_id
     observability.finish_request(event, response.status_code, time.perf_counter() - started)
     return response

@@ -3,7 +3,7 @@
 # No `from __future__ import annotations` in model modules: pydantic would compile every field's
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -13,8 +13,11 @@ from chalicelib.core.ids import id_pattern
 from chalicelib.core.schemas import (
     Code,
     Currency,
+    Day,
     DeletedOut,
     Email,
+    Exact,
+    Instant,
     ListQuery,
     Name,
     NamePrefix,
@@ -30,7 +33,9 @@ Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-FieldValue = Annotated[str, StringConstraints(max_length=1000)] | StrictBool | StrictInt
+# Integers as DynamoDB stores them exactly: at most 38 digits.
+FieldInt = Annotated[StrictInt, Field(ge=1 - 10**38, le=10**38 - 1)]
+FieldValue = Annotated[str, StringConstraints(max_length=1000)] | StrictBool | FieldInt
 
 
 class Phone(StrictModel):
@@ -165,7 +170,7 @@ class ContactIn(_CustomerFields):
     title: Line = ""
     phones: Annotated[list[Phone], Field(max_length=10)] = []
     emails: Annotated[list[EmailAddress], Field(max_length=10)] = []
-    birthday: date | None = None
+    birthday: Day | None = None
     preferences: Preferences = Field(default={}, description="What the person prefers: channel, language, products...")
     marketing_consent: bool = Field(default=False, description="The time it was given or withdrawn is kept.")
     tags: Annotated[list[Tag], Field(max_length=30)] = []
@@ -177,7 +182,7 @@ class ContactPatch(_CustomerFields):
     title: Line | None = None
     phones: Annotated[list[Phone], Field(max_length=10)] | None = None
     emails: Annotated[list[EmailAddress], Field(max_length=10)] | None = None
-    birthday: date | None = None
+    birthday: Day | None = None
     preferences: Preferences | None = None
     marketing_consent: bool | None = None
     tags: Annotated[list[Tag], Field(max_length=30)] | None = None
@@ -227,8 +232,8 @@ class ActivityIn(StrictModel):
     opportunity_id: OpportunityId | None = None
     subject: Subject
     body: Body = ""
-    occurred_at: datetime | None = Field(default=None, description="When it happened (default: now); orders the timeline.")
-    due_at: datetime | None = None
+    occurred_at: Instant | None = Field(default=None, description="When it happened (default: now); orders the timeline.")
+    due_at: Instant | None = None
     assignee_id: UserId | None = None
     done: bool = False
 
@@ -239,8 +244,8 @@ class ActivityPatch(StrictModel):
     opportunity_id: OpportunityId | None = None
     subject: Subject | None = None
     body: Body | None = None
-    occurred_at: datetime | None = None
-    due_at: datetime | None = None
+    occurred_at: Instant | None = None
+    due_at: Instant | None = None
     assignee_id: UserId | None = None
     done: bool | None = None
 
@@ -339,7 +344,7 @@ class QuoteIn(StrictModel):
     opportunity_id: OpportunityId | None = None
     currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
     lines: Lines
-    valid_until: date | None = None
+    valid_until: Day | None = None
     notes: Body = ""
 
 
@@ -349,7 +354,7 @@ class QuotePatch(StrictModel):
     contact_id: ContactId | None = None
     currency: Currency | None = None
     lines: Lines | None = None
-    valid_until: date | None = None
+    valid_until: Day | None = None
     notes: Body | None = None
 
 
@@ -479,7 +484,7 @@ class CancelIn(StrictModel):
 
 # ---- pipeline, opportunities, leads --------------------------------------------------------------
 StageKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=17, decimal_places=4)]
+Amount = Annotated[Decimal, Exact(17, 4, ge=0)]
 
 
 class StageIn(StrictModel):
@@ -517,7 +522,7 @@ class OpportunityIn(StrictModel):
     name: Name
     amount: Amount = Decimal(0)
     currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     stage: StageKey | None = Field(default=None, description="A key of the pipeline; default its first stage.")
     owner_id: UserId | None = Field(default=None, description="Default: the creator.")
 
@@ -527,7 +532,7 @@ class OpportunityPatch(StrictModel):
     name: Name | None = None
     amount: Amount | None = None
     currency: Currency | None = None
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     stage: StageKey | None = None
     owner_id: UserId | None = None
 
@@ -635,7 +640,7 @@ class ConvertIn(StrictModel):
     opportunity_name: Name | None = Field(default=None, description="Default: the lead's company or name.")
     amount: Amount = Decimal(0)
     currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
-    expected_close_date: date | None = None
+    expected_close_date: Day | None = None
     customer_id: CustomerId | None = Field(
         default=None, description="Attach the contact and the deal to this existing customer instead of creating one."
     )

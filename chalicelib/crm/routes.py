@@ -162,7 +162,7 @@ def quote_revisions(req: Request) -> QuoteRevisionPage:
 
 @endpoint(bp, "/crm/quotes/{quote_id}/accept", "POST", permission="crm.quotes:accept", tag="crm",
           summary="Accept a quote: creates its sales order (201), or answers that order again (200)", response=OrderOut,
-          status=201, path_params=QUOTE_ID, etag=True)  # fmt: skip
+          status=201, also=(200,), path_params=QUOTE_ID, etag=True)  # fmt: skip
 def accept_quote(req: Request) -> Result:
     order, created = quotes.accept(STORE, req.me.actor(), req.params["quote_id"], req.if_match)
     return _order(order, 201 if created else 200)
@@ -202,7 +202,8 @@ crud.register(bp, crud.Resource(
 
 @endpoint(bp, "/crm/leads/{lead_id}/convert", "POST", permission="crm.leads:convert", tag="crm",
           summary="Convert a lead: its customer, contact and opportunity in one transaction (201; a retry answers 200)",
-          body=ConvertIn, response=ConvertOut, status=201, path_params={"lead_id": leads.LEAD.id_pattern}, etag=True)  # fmt: skip
+          body=ConvertIn, response=ConvertOut, status=201, also=(200,), path_params={"lead_id": leads.LEAD.id_pattern},
+          etag=True)  # fmt: skip
 def convert_lead(req: Request) -> Result:
     lead, converted = leads.convert(STORE, req.me.actor(), req.params["lead_id"], req.body, req.if_match)
     body = ConvertOut(lead=LeadOut(**lead), customer_id=lead["customer_id"], contact_id=lead["contact_id"],

@@ -133,5 +133,5 @@ class _Warehouses:
 
 
 products = _Products()
-suppliers = entities.PlainRecords(SUPPLIER, ("code", "name", "currency", "payment_terms_days"))
+suppliers = entities.PlainRecords(SUPPLIER, ("code", "name", "currency", "payment_terms_days"), {"email": "", "phone": ""})
 warehouses = _Warehouses()

@@ -12,6 +12,8 @@ from chalicelib.core.schemas import (
     Code,
     Currency,
     DeletedOut,
+    Exact,
+    IsoDay,
     ListQuery,
     Name,
     NamePrefix,
@@ -20,14 +22,15 @@ from chalicelib.core.schemas import (
     Price,
     Quantity,
     SyncQuery,
+    fits_a_key,
 )
 from chalicelib.core.web import PublicModel, StrictModel
 
 Sku = Code
-Level = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=3)]
+Level = Annotated[Decimal, Exact(15, 3, ge=0)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(fits_a_key)]
 ProductId = Annotated[str, StringConstraints(pattern=id_pattern("prd"))]
 WarehouseId = Annotated[str, StringConstraints(pattern=id_pattern("whs"))]
 SupplierId = Annotated[str, StringConstraints(pattern=id_pattern("sup"))]
@@ -197,7 +200,7 @@ class MovementQuery(ListQuery):
 class AdjustmentIn(StrictModel):
     product_id: ProductId
     warehouse_id: WarehouseId
-    quantity: Annotated[Decimal, Field(max_digits=15, decimal_places=3)] = Field(
+    quantity: Annotated[Decimal, Exact(15, 3)] = Field(
         description="Change of on hand: positive adds, negative removes (never below what is reserved)."
     )
     reason: Reason
@@ -291,7 +294,7 @@ class SupplierQuery(SyncQuery):
 
 # ---- purchasing ------------------------------------------------------------------------------------
 PurchaseOrderId = Annotated[str, StringConstraints(pattern=id_pattern("pur"))]
-Day = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+Day = IsoDay
 
 
 class PurchaseLineIn(StrictModel):
@@ -486,7 +489,7 @@ class ProductionOrderQuery(SyncQuery):
 # ---- receivables -----------------------------------------------------------------------------------
 CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
 InvoiceId = Annotated[str, StringConstraints(pattern=id_pattern("inv"))]
-Money = Annotated[Decimal, Field(gt=0, max_digits=17, decimal_places=4)]
+Money = Annotated[Decimal, Exact(17, 4, gt=0)]
 InvoiceStatus = Literal["draft", "issued", "partially_paid", "paid", "void"]
 
 

@@ -3,12 +3,11 @@
 # No `from __future__ import annotations` in model modules: pydantic would compile every field's
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from chalicelib.core.schemas import Currency, Email, ListQuery, Name, PageOut
+from chalicelib.core.schemas import Currency, Email, Instant, ListQuery, Name, PageOut
 from chalicelib.core.web import PublicModel, StrictModel
 
 Plan = Literal["free", "starter", "business"]
@@ -138,8 +137,8 @@ class AuditQuery(ListQuery):
     entity_type: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")] | None = None
     entity_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,128}$")] | None = None
     user_id: Annotated[str, StringConstraints(pattern=r"^(platform|[0-9a-f-]{36})$")] | None = None
-    from_: datetime | None = Field(default=None, alias="from")
-    to: datetime | None = None
+    from_: Instant | None = Field(default=None, alias="from")
+    to: Instant | None = None
 
 
 class AuditOut(PublicModel):

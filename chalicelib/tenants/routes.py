@@ -61,6 +61,7 @@ def signup(req: Request) -> Result:
     public=True,
     tag="auth",
     summary="Log in with email and password",
+    also=(401,),
     body=LoginIn,
     response=TokensOut,
 )
@@ -77,6 +78,7 @@ def login(req: Request) -> TokensOut:
     public=True,
     tag="auth",
     summary="Exchange a refresh token",
+    also=(401,),
     body=RefreshIn,
     response=TokensOut,
 )

@@ -11,7 +11,14 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from chalicelib.core import ids, keys, ratelimit
 from chalicelib.core.config import settings
-from chalicelib.core.errors import ConflictError, NotFoundError, PermissionDeniedError, PreconditionFailedError, ValidationError
+from chalicelib.core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    ValidationError,
+)
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
 from chalicelib.tenants import identity, permissions
@@ -450,7 +457,7 @@ def delete_user(store: Store, principal: Principal, user_id: str, if_match: int 
 def list_audit(store: Store, tenant_id: str, q: AuditQuery) -> Page:
     """Newest first. The most selective filter picks the index; the others filter the query."""
     if q.entity_id and not q.entity_type:
-        raise ValidationError(
+        raise BadRequestError(
             "entity_id needs entity_type.",
             errors=[{"loc": ["query", "entity_type"], "msg": "required with entity_id", "type": "missing"}],
         )
