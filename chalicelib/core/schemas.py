@@ -11,17 +11,37 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.core.web import PublicModel, StrictModel
 
+# A value in an index key: DynamoDB takes at most 1,024 bytes a key, and the record's id follows it.
+KEY_BYTES = 900
+
 
 def _lower(value: str) -> str:
     return value.lower()
+
+
+def _octets(value: str) -> str:
+    """An email address is at most 254 bytes (RFC 5321), whatever its characters: it is a lookup key."""
+    if len(value.encode()) > 254:
+        raise ValueError("at most 254 bytes (UTF-8)")
+    return value
+
+
+def _searchable(value: str) -> str:
+    """A name's search form is the name index's sort key, and NFKC can make one character many."""
+    from chalicelib.core.entities import normalise_name  # entities imports this module
+
+    if len(normalise_name(value).encode()) > KEY_BYTES:
+        raise ValueError(f"too long to search: at most {KEY_BYTES} bytes once normalised (NFKC)")
+    return value
 
 
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"),
     AfterValidator(_lower),
+    AfterValidator(_octets),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_searchable)]
 # Not stripped: a trailing space ends a word ("zhang " does not match "zhangsan").
 NamePrefix = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100)]
 Cursor = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")]
