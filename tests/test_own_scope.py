@@ -91,7 +91,10 @@ def test_a_rep_sees_only_own_records_on_a_shared_or_own_customer(api, company, r
     # Searches and lists by customer hold only the rep's own and the pool's.
     searches = [f"/crm/{kind}?customer_id={pool['id']}" for kind in ("contacts", "orders", "quotes", "tickets", "activities")]
     searches += [f"/crm/contacts?name_prefix=person b-{tag}", f"/crm/opportunities?name_prefix=deal b-{tag}"]
-    for path in [*searches, f"/crm/contacts?email=b-{tag}@own.example"]:
+    lead = created(api.post("/crm/leads", b, {"name": f"Lead b-{tag}", "email": f"lead-b-{tag}@own.example"}))
+    foreign.add(lead["id"])
+    searches += [f"/crm/leads?name_prefix=lead b-{tag}", f"/crm/leads?email=lead-b-{tag}@own.example"]
+    for path in [*searches, f"/crm/contacts?email=b-{tag}@own.example", f"/crm/customers?name_prefix=pool {tag}"]:
         reply = api.get(path, a)
         assert reply.status == 200, (path, reply.body)
         assert not {i["id"] for i in reply.json["items"]} & foreign, path

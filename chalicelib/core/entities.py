@@ -425,29 +425,49 @@ def check_version(et: EntityType, item: dict[str, Any], if_match: int | None) ->
         raise PreconditionFailedError(f"The {et.label()} is at version {item['version']}, not {if_match}.")
 
 
-def update(
-    store: Store,
+@dataclasses.dataclass
+class PlannedUpdate:
+    """A change of a record, decided but not yet written: the item after it, the operations of its one
+    transaction, and what a failed condition at each of them means."""
+
+    actor: Actor
+    et: EntityType
+    after: dict[str, Any]
+    operations: Operations
+    guards: dict[int, tuple[Unique, Any]]  # index of a new unique guard → the unique and its value
+    refs: list[Reference | UserReference]  # checked from index ``first_ref`` on
+    first_ref: int
+
+    def refusal(self, store: Store, exc: ConditionFailed) -> Exception | None:
+        """The domain error a failed condition means (None: not one of this change's own)."""
+        if exc.index is not None and exc.index >= self.first_ref:
+            return _missing(self.refs[exc.index - self.first_ref])
+        if exc.index in self.guards:
+            unique, value = self.guards[exc.index]
+            return _taken(store, self.actor, self.et, unique, exc, value)
+        if exc.index == 0:
+            return PreconditionFailedError(f"The {self.et.label()} was changed meanwhile; read it again.")
+        return None
+
+
+def plan_update(
     actor: Actor,
     et: EntityType,
-    entity_id: str,
-    changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
-    if_match: int | None,
+    before: dict[str, Any],
+    applied: dict[str, Any],
     extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
     action: str = "update",
     references: Iterable[Reference | UserReference] = (),
-) -> dict[str, Any]:
-    """Apply ``changes`` (or a function of the current item giving them) as one versioned write.
-
-    A change of owner is audited as ``<type>.reassign`` (unless the caller names the action)."""
-    before = get(store, actor.tenant_id, et, entity_id, consistent=True)
-    check_version(et, before, if_match)
-    applied = changes(before) if callable(changes) else changes
+) -> PlannedUpdate | None:
+    """The write that applies ``applied`` (fields decided by the record type's rules) to ``before``,
+    conditional on its version; None when it changes nothing. A change of owner is audited as
+    ``<type>.reassign`` (unless the caller names the action)."""
     after = {**before, **applied}
     if et.owned and after.get("owner_id") is None:
         after.pop("owner_id", None)
     _check_own(et, actor, before, after)
     if public(after) == public(before):
-        return before
+        return None
     if et.owned and before.get("owner_id") != after.get("owner_id") and action == "update":
         action = "reassign"
     now = utcnow()
@@ -456,6 +476,7 @@ def update(
     if et.name_field and not after.get(et.name_field):
         for attr in ("gsi2pk", "gsi2sk"):
             after.pop(attr, None)
+    entity_id = before["id"]
     operations = [
         put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
         audit_entry(actor, f"{et.name}.{action}", et.name, entity_id, public(before), public(after), now),
@@ -477,18 +498,35 @@ def update(
     refs = [*references, *_owner_reference(et, actor, before, after)]
     first_ref = len(operations)
     operations.extend(reference_checks(actor.tenant_id, refs))
+    return PlannedUpdate(actor, et, after, operations, guard_at, refs, first_ref)
+
+
+def update(
+    store: Store,
+    actor: Actor,
+    et: EntityType,
+    entity_id: str,
+    changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+    if_match: int | None,
+    extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
+    action: str = "update",
+    references: Iterable[Reference | UserReference] = (),
+) -> dict[str, Any]:
+    """Apply ``changes`` (or a function of the current item giving them) as one versioned write."""
+    before = get(store, actor.tenant_id, et, entity_id, consistent=True)
+    check_version(et, before, if_match)
+    applied = changes(before) if callable(changes) else changes
+    planned = plan_update(actor, et, before, applied, extra, action, references)
+    if planned is None:
+        return before
     try:
-        store.transact(operations)
+        store.transact(planned.operations)
     except ConditionFailed as exc:
-        if exc.index is not None and exc.index >= first_ref:
-            raise _missing(refs[exc.index - first_ref]) from exc
-        if exc.index in guard_at:
-            unique, value = guard_at[exc.index]
-            raise _taken(store, actor, et, unique, exc, value) from exc
-        if exc.index == 0:
-            raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
-        raise
-    return after
+        refusal = planned.refusal(store, exc)
+        if refusal is None:
+            raise
+        raise refusal from exc
+    return planned.after
 
 
 def remove(

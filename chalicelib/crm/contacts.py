@@ -55,20 +55,25 @@ def list(store: Store, tenant_id: str, q: ContactQuery) -> Page:
     )
 
 
-def update(store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None) -> dict[str, Any]:
-    changes = entities.patch_fields(
+def changes(store: Store, actor: Actor, before: dict[str, Any], patch: ContactPatch) -> dict[str, Any]:
+    """The fields a change of ``before`` sets, by PATCH or by an import's row; a change of consent
+    is timed."""
+    applied = entities.patch_fields(
         entities.given(patch),
         ("customer_id", "name"),
         {"title": "", "phones": [], "emails": [], "preferences": {}, "tags": [], "marketing_consent": False},
     )
+    if "marketing_consent" in applied and applied["marketing_consent"] != before.get("marketing_consent"):
+        return {**applied, "marketing_consent_changed_at": utcnow()}
+    return applied
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
-        if "marketing_consent" in changes and changes["marketing_consent"] != before.get("marketing_consent"):
-            return {**changes, "marketing_consent_changed_at": utcnow()}
-        return changes
 
-    references = [Reference("customer_id", CUSTOMER, changes["customer_id"])] if "customer_id" in changes else []
-    return entities.public(entities.update(store, actor, CONTACT, contact_id, apply, if_match, references=references))
+def update(store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None) -> dict[str, Any]:
+    references = [Reference("customer_id", CUSTOMER, patch.customer_id)] if patch.customer_id else []
+    decided = entities.update(
+        store, actor, CONTACT, contact_id, lambda before: changes(store, actor, before, patch), if_match, references=references
+    )
+    return entities.public(decided)
 
 
 def remove(store: Store, actor: Actor, contact_id: str, if_match: int | None) -> None:

@@ -56,14 +56,19 @@ def known_points(store: Store, tenant_id: str, at_most: int) -> dict[tuple[str, 
 
 
 def probable_duplicates(
-    store: Store, tenant_id: str, fields: dict[str, Any], known: dict[tuple[str, str], str] | None = None
+    store: Store,
+    tenant_id: str,
+    fields: dict[str, Any],
+    known: dict[tuple[str, str], str] | None = None,
+    its_points: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, str]]:
     """Customers that are probably the same one: the same normalised name, email or phone.
-    From ``known`` when given, else one Query per name, email and phone (the name on gsi2, the
-    others on their lookups)."""
+    From ``known`` when given (with ``its_points``, the ``points`` of ``fields`` if the caller has
+    them already), else one Query per name, email and phone (the name on gsi2, the others on their
+    lookups)."""
     found: dict[str, str] = {}
     if known is not None:
-        for kind, value in points(fields):
+        for kind, value in its_points or points(fields):
             if (kind, value) in known:
                 found.setdefault(known[(kind, value)], kind)
         return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
@@ -100,11 +105,16 @@ def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
     )
 
 
-def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None) -> dict[str, Any]:
-    changes = entities.patch_fields(
+def changes(store: Store, actor: Actor, before: dict[str, Any], patch: CustomerPatch) -> dict[str, Any]:
+    """The fields a change of ``before`` sets, by PATCH or by an import's row: the ones given."""
+    return entities.patch_fields(
         entities.given(patch), ("name", "kind", "status"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}}
     )
-    return public(entities.update(store, actor, CUSTOMER, customer_id, changes, if_match))
+
+
+def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None) -> dict[str, Any]:
+    decided = entities.update(store, actor, CUSTOMER, customer_id, lambda before: changes(store, actor, before, patch), if_match)
+    return public(decided)
 
 
 FINAL_ORDER_STATES = ("cancelled", "rejected", "paid")

@@ -64,29 +64,32 @@ def list(store: Store, tenant_id: str, q: LeadQuery) -> Page:
     )
 
 
-def update(store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match: int | None) -> dict[str, Any]:
-    changes = entities.patch_fields(
+def changes(store: Store, actor: Actor, before: dict[str, Any], patch: LeadPatch) -> dict[str, Any]:
+    """The fields a change of ``before`` sets, by PATCH or by an import's row: a converted lead no
+    longer changes, the status moves only along ``MOVES``, disqualifying needs a reason."""
+    if before["status"] == "converted":
+        raise ConflictError("The lead is converted; work its customer and opportunity instead.")
+    applied = entities.patch_fields(
         entities.given(patch), ("name", "source", "owner_id", "status"), {"company_name": "", "notes": ""}
     )
+    target = applied.get("status")
+    if target and target != before["status"]:
+        if target not in MOVES[before["status"]]:
+            raise ConflictError(f"A {before['status']} lead cannot become {target}.", state=before["status"])
+        if target == "disqualified" and not (applied.get("disqualify_reason") or "").strip():
+            raise ValidationError(
+                "Say why the lead is disqualified.",
+                errors=[{"loc": ["body", "disqualify_reason"], "msg": "required to disqualify", "type": "missing"}],
+            )
+        if target != "disqualified":
+            applied["disqualify_reason"] = None
+    return applied
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
-        if before["status"] == "converted":
-            raise ConflictError("The lead is converted; work its customer and opportunity instead.")
-        applied = dict(changes)
-        target = applied.get("status")
-        if target and target != before["status"]:
-            if target not in MOVES[before["status"]]:
-                raise ConflictError(f"A {before['status']} lead cannot become {target}.", state=before["status"])
-            if target == "disqualified" and not (applied.get("disqualify_reason") or "").strip():
-                raise ValidationError(
-                    "Say why the lead is disqualified.",
-                    errors=[{"loc": ["body", "disqualify_reason"], "msg": "required to disqualify", "type": "missing"}],
-                )
-            if target != "disqualified":
-                applied["disqualify_reason"] = None
-        return applied
 
-    return entities.public(entities.update(store, actor, LEAD, lead_id, apply, if_match))
+def update(store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match: int | None) -> dict[str, Any]:
+    return entities.public(
+        entities.update(store, actor, LEAD, lead_id, lambda before: changes(store, actor, before, patch), if_match)
+    )
 
 
 def _customer_fields(lead: dict[str, Any], owner: str) -> dict[str, Any]:

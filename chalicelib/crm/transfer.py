@@ -1,41 +1,64 @@
 """Import from and export to CSV as Excel writes and reads it.
 
 Import decodes UTF-8 (with or without BOM) or GB18030 (a superset of GBK, what Chinese Excel writes
-by default), maps the columns (English field names or the usual Chinese headers), validates every
-row with the same models as the API, then upserts on the entity's key (a customer's code, a
-contact's or lead's email). Bad rows are reported with row number, field and reason, and change
-nothing; good rows are written in transactions of up to 20 rows (one row per transaction again if a
-chunk meets a conflict). ``dry_run`` validates and counts without writing.
+by default) and maps the columns (English field names or the usual Chinese headers). The file is
+read as a stream, a row at a time: rows are counted as they come (past 20,000 the import stops with a
+400 and writes nothing), a bad cell (over 128 KiB, only separators, a customer code that cannot be
+one) is a row error, and each row is validated at once with the API's own models and kept as compact
+JSON, so memory follows the rows kept, not the file's shape. Then rows are upserted on the entity's
+key (a customer's code, a product's SKU, a contact's or lead's email), a hundred at a time: a stored
+record changes by its service's own rule (``changes``, the function PATCH uses) with only what the
+row says; a new one is validated with the create model. Bad rows are reported with row number,
+field and reason, and change nothing; good rows are written in transactions of up to 100 items (one
+row per transaction again if a chunk meets a conflict). ``dry_run`` validates and counts without
+writing.
 
-Export writes UTF-8 with a BOM, so that Excel opens Chinese text right.
+Export writes UTF-8 with a BOM, so that Excel opens Chinese text right, and neutralises the cells
+Excel would run as formulas (OWASP's rule: a leading apostrophe); import takes that apostrophe off
+again, so an export re-imports to exactly the same data.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
-from collections.abc import Callable, Iterator
+import json
+import re
+from array import array
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType
-from chalicelib.core.errors import BadRequestError, NotFoundError
-from chalicelib.core.store import Actor, ConditionFailed, Store, audit_entry, put, utcnow
+from chalicelib.core.entities import EntityType, Operations
+from chalicelib.core.errors import ApiError, BadRequestError, NotFoundError
+from chalicelib.core.schemas import Code
+from chalicelib.core.store import Actor, ConditionFailed, Store
 from chalicelib.crm import contacts, customers, leads
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.leads import LEAD
-from chalicelib.crm.models import ContactIn, CustomerIn, LeadIn
-from chalicelib.erp.catalogue import PRODUCT
-from chalicelib.erp.models import ProductIn
+from chalicelib.crm.models import ContactIn, ContactPatch, CustomerIn, CustomerPatch, LeadIn, LeadPatch
+from chalicelib.erp.catalogue import PRODUCT, products
+from chalicelib.erp.models import ProductIn, ProductPatch
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
+MAX_CELL = 128 * 1024  # characters in one cell; a longer one is a row error
+MAX_ROW = 1024 * 1024  # characters in one row; the rest of a longer one is skipped unread (a row error)
+MAX_ERRORS = 1_000  # row errors listed, the first by row (``failed`` counts every failed row)
 MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
+BATCH = 100  # rows whose stored records are read (one BatchGetItem) and decided together
+BOM = b"\xef\xbb\xbf"
+
+# The csv module's own limit on a cell (128 KiB) raises in the middle of a row and loses the reader's
+# place in a quoted cell; ``Lines`` bounds a row (and so a cell) instead, and MAX_CELL is checked per
+# cell, as a row error naming the column.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_ROW + 1))
 
 # Column headers as people write them, Chinese included, to the field they mean.
 ALIASES = {
@@ -63,53 +86,121 @@ STATUSES = {"active": "active", "closed": "closed", "正常": "active", "活跃"
             "停用": "closed"}  # fmt: skip
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class RowError:
     row: int
     field: str
     reason: str
 
 
+class RowErrors:
+    """An import's row errors: every failed row counted, the first ``MAX_ERRORS`` (by row) kept."""
+
+    def __init__(self) -> None:
+        self.failed: set[int] = set()
+        self._kept: list[RowError] = []
+
+    def add(self, row: int, field: str, reason: str) -> None:
+        self.failed.add(row)
+        self._kept.append(RowError(row, field, reason))
+        if len(self._kept) > 2 * MAX_ERRORS:
+            self._kept.sort(key=lambda e: e.row)  # stable: a row's errors keep their order
+            del self._kept[MAX_ERRORS:]
+
+    def listed(self) -> list[dict[str, Any]]:
+        self._kept.sort(key=lambda e: e.row)
+        return [dataclasses.asdict(e) for e in self._kept[:MAX_ERRORS]]
+
+
+# A record type's rule for a change (its service's ``changes``, which PATCH uses too).
+Decide = Callable[[Store, Actor, dict[str, Any], Any], dict[str, Any]]
+
+
 @dataclasses.dataclass
 class Spec:
     et: EntityType
-    model: type[BaseModel]
+    create_model: type[BaseModel]
+    patch_model: type[BaseModel]
+    decide: Decide
     key_field: str  # the upsert key among the model's fields: "code", "sku" or "email"
-    to_body: Callable[[dict[str, str]], dict[str, Any]]
+    to_body: Callable[[dict[str, str]], dict[str, Any]]  # what a row says (only its columns and cells)
     new_fields: Callable[[dict[str, Any], Actor], dict[str, Any]]
     export_columns: tuple[str, ...]
     to_row: Callable[[dict[str, Any]], dict[str, str]]
     # Headers that mean something else for this entity (a contact's "客户编码" is its customer's code).
     own_aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     permission: str = ""  # the resource whose create and update an import needs: "crm.customers"
+    create_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # for a new record's empty cells
+    names_customer: bool = False  # rows name their customer by its code (contacts)
 
     def __post_init__(self) -> None:
         self.permission = self.permission or f"crm.{self.et.name}s"
 
-    def with_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A new record's fields: the row's, and the model's defaults for the others (but the owner:
-        left out, the entity's own default applies)."""
-        full = self.model.model_validate(body).model_dump(mode="json")
-        return {k: v for k, v in full.items() if k in body or k != "owner_id"}
-
 
 GUARDED = ("code", "sku")  # upsert keys held by unique guards (the others are email lookups)
+LISTS = ("phone", "email", "tags")  # columns holding several values separated by ";"
 
 
-def decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
-    """The file's text and the encoding it was read with."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    candidates = [encoding] if encoding else ["utf-8", "gb18030"]
+# ---- cells ----------------------------------------------------------------------------------------
+# OWASP's rule against CSV injection: a cell starting with one of these is a formula to Excel (or
+# LibreOffice), so the export puts an apostrophe before it, and before a leading apostrophe of the
+# data itself, so that the import can take exactly one off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Left as they are: numbers and phone numbers (several separated by ";"). With no letter in them,
+# Excel can at worst compute arithmetic: no function, no reference to a cell, another file or DDE.
+_HARMLESS = re.compile(r"[+-]?[0-9][0-9 ()./+-]*(;[+-]?[0-9][0-9 ()./+-]*)*")
+
+
+def neutralise(cell: str) -> str:
+    """A cell as the export writes it: shown by spreadsheets as text, never run."""
+    if cell.startswith(("'", *FORMULA_START)) and not _HARMLESS.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """A cell as the import reads it: what ``neutralise`` added taken off."""
+    if cell[:1] == "'" and cell[1:2] in ("'", *FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def _text(raw: bytes, encoding: str | None) -> tuple[io.TextIOWrapper, str]:
+    """The file as a stream of text, and the name of the encoding it is read with. Each candidate is
+    checked first with an incremental decoder (a 64 KiB piece at a time), so that a file that is not
+    what it says is a 400 before any row is read, and no copy of the whole text is ever made."""
+    start = len(BOM) if raw.startswith(BOM) else 0
+    candidates = ["utf-8"] if start else [encoding] if encoding else ["utf-8", "gb18030"]
+    failures = []
     for name in candidates:
-        try:
-            return raw.decode(name), name
-        except (UnicodeDecodeError, LookupError):
-            continue
+        bad = _undecodable(raw, start, name)
+        if bad is None:
+            stream = io.BytesIO(raw)
+            stream.seek(start)
+            return io.TextIOWrapper(stream, encoding=name, newline=""), "utf-8-sig" if start else name
+        failures.append({"loc": ["body"], "msg": f"not {name} text near byte {bad}", "type": "encoding"})
+    bom = " (it starts with UTF-8's byte order mark)" if start else ""
     raise BadRequestError(
-        f"The file is not {' or '.join(candidates)} text.",
-        errors=[{"loc": ["query", "encoding"], "msg": "cannot decode the file", "type": "encoding"}],
+        f"The file is not {' or '.join(candidates)} text{bom}: {failures[-1]['msg']}. Save it as CSV (UTF-8), or name its "
+        "encoding.",
+        errors=failures,
     )
+
+
+def _undecodable(raw: bytes, start: int, encoding: str) -> int | None:
+    """About where ``raw`` stops being ``encoding`` text (None: it all is)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view, step = memoryview(raw), 64 * 1024
+    for at in range(start, len(raw), step):
+        try:
+            decoder.decode(view[at : at + step])
+        except UnicodeDecodeError as exc:
+            return at + exc.start
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return len(raw)
+    return None
 
 
 def _columns(header: list[str], own_aliases: dict[str, str]) -> dict[str, str]:
@@ -123,28 +214,33 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.replace("；", ";").replace(",", ";").split(";") if part.strip()]
 
 
+def _given(row: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+    """The row's cells for these fields, but the empty ones (an empty cell changes nothing)."""
+    return {f: row[f] for f in fields if row.get(f, "").strip()}
+
+
 def _contact_points(row: dict[str, str]) -> dict[str, Any]:
-    return {
-        "phones": [{"number": p} for p in _split(row.get("phone", ""))],
-        "emails": [{"address": e} for e in _split(row.get("email", ""))],
-    }
+    """Phones and emails when the file has their column: the row's replace the stored ones."""
+    points: dict[str, Any] = {}
+    if "phone" in row:
+        points["phones"] = [{"number": p} for p in _split(row["phone"])]
+    if "email" in row:
+        points["emails"] = [{"address": e} for e in _split(row["email"])]
+    return points
 
 
 def _customer_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": row.get("name", ""),
-        "kind": KINDS.get(row.get("kind", "").strip().lower(), row.get("kind") or "company"),
-    }
-    if row.get("code"):
-        body["code"] = row["code"]
+    body: dict[str, Any] = _given(row, ("name", "code"))
+    if row.get("kind", "").strip():
+        body["kind"] = KINDS.get(row["kind"].strip().lower(), row["kind"].strip())
     columns = (("line1", "address_line1"), ("line2", "address_line2"), ("city", "city"), ("region", "region"),
                ("postal_code", "postal_code"))  # fmt: skip
-    address = {k: row[c] for k, c in columns if row.get(c)}
-    if row.get("country"):
+    address = {k: row[c] for k, c in columns if row.get(c, "").strip()}
+    if row.get("country", "").strip():
         address["country"] = row["country"].strip().upper()
     if address:
-        body["address"] = address
-    if row.get("tags"):
+        body["address"] = address  # the parts given; an update keeps the others (``_over``)
+    if row.get("tags", "").strip():
         body["tags"] = _split(row["tags"])
     if row.get("status", "").strip():  # else an update keeps the customer's status
         body["status"] = STATUSES.get(row["status"].strip().lower(), row["status"].strip())
@@ -152,12 +248,8 @@ def _customer_body(row: dict[str, str]) -> dict[str, Any]:
 
 
 def _contact_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {"name": row.get("name", ""), "customer_id": row.get("customer_id", "")}
-    if row.get("title"):
-        body["title"] = row["title"]
-    if row.get("birthday"):
-        body["birthday"] = row["birthday"]
-    if row.get("tags"):
+    body: dict[str, Any] = _given(row, ("name", "title", "birthday"))
+    if row.get("tags", "").strip():
         body["tags"] = _split(row["tags"])
     return {**body, **_contact_points(row)}
 
@@ -176,26 +268,24 @@ PRODUCT_ALIASES = {
 
 def _product_body(row: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {k: row[k].strip() for k in PRODUCT_FIELDS if row.get(k, "").strip()}
-    body.setdefault("sku", "")
-    body.setdefault("name", "")
     if row.get("kind", "").strip():
         body["kind"] = PRODUCT_KINDS.get(row["kind"].strip(), row["kind"].strip().lower())
     return body
 
 
 def _lead_body(row: dict[str, str]) -> dict[str, Any]:
-    body = {k: row[k] for k in ("name", "company_name", "source", "notes") if row.get(k)}
-    body.setdefault("name", "")
-    if row.get("email"):
-        body["email"] = _split(row["email"])[0]
-    if row.get("phone"):
-        body["phone"] = _split(row["phone"])[0]
+    body: dict[str, Any] = _given(row, ("name", "company_name", "source", "notes"))
+    for field in ("email", "phone"):
+        first = _split(row.get(field, ""))[:1]
+        if first:
+            body[field] = first[0]
     return body
 
 
 SPECS = {
     "customers": Spec(
-        CUSTOMER, CustomerIn, "code", _customer_body, lambda body, actor: {**body, "owner_id": None},  # into the pool
+        CUSTOMER, CustomerIn, CustomerPatch, customers.changes, "code", _customer_body,
+        lambda body, actor: {**body, "owner_id": None},  # into the pool
         ("id", "code", "name", "kind", "phone", "email", "address_line1", "address_line2", "city", "region", "postal_code",
          "country", "tags", "status"),
         lambda i: {"id": i["id"], "code": i.get("code") or "", "name": i["name"], "kind": i["kind"],
@@ -205,23 +295,24 @@ SPECS = {
                       for k in ("line1", "line2", "city", "region", "postal_code", "country")},
                    "tags": ";".join(i.get("tags") or []), "status": i.get("status", "active")},
         {"status": "status", "状态": "status", "客户状态": "status"},  # a lead's status is another thing
+        create_defaults={"kind": "company"},
     ),
     "contacts": Spec(
-        CONTACT, ContactIn, "email", _contact_body, contacts.new_fields,
+        CONTACT, ContactIn, ContactPatch, contacts.changes, "email", _contact_body, contacts.new_fields,
         ("id", "customer_id", "name", "title", "phone", "email", "birthday", "marketing_consent", "tags"),
         lambda i: {"id": i["id"], "customer_id": i["customer_id"], "name": i["name"], "title": i.get("title") or "",
                    "phone": ";".join(p["number"] for p in i.get("phones") or []),
                    "email": ";".join(e["address"] for e in i.get("emails") or []), "birthday": i.get("birthday") or "",
                    "marketing_consent": "yes" if i.get("marketing_consent") else "no", "tags": ";".join(i.get("tags") or [])},
-        {"客户编码": "customer_code", "code": "customer_code"},
+        {"客户编码": "customer_code", "code": "customer_code"}, names_customer=True,
     ),
     "leads": Spec(
-        LEAD, LeadIn, "email", _lead_body, leads.new_fields,
+        LEAD, LeadIn, LeadPatch, leads.changes, "email", _lead_body, leads.new_fields,
         ("id", "name", "company_name", "email", "phone", "source", "status", "notes"),
         lambda i: {k: i.get(k) or "" for k in ("id", "name", "company_name", "email", "phone", "source", "status", "notes")},
     ),
     "products": Spec(
-        PRODUCT, ProductIn, "sku", _product_body, lambda body, actor: body,
+        PRODUCT, ProductIn, ProductPatch, products.changes, "sku", _product_body, lambda body, actor: body,
         ("id", "sku", "name", "unit", "kind", "list_price", "currency", "standard_cost", "category", "reorder_point",
          "lead_time_days", "invoicing_policy"),
         lambda i: {k: "" if i.get(k) is None else str(i[k]) for k in ("id", "kind", *PRODUCT_FIELDS)},
@@ -243,8 +334,182 @@ def _key_value(spec: Spec, body: dict[str, Any]) -> str | None:
     return emails[0]["address"].lower() if emails else None
 
 
-def _existing(store: Store, tenant_id: str, spec: Spec, values: list[str]) -> dict[str, dict[str, Any]]:
-    """Current records by upsert key: code guards (BatchGetItem) or email lookups, then the records."""
+# ---- reading: a row at a time ----------------------------------------------------------------------
+_CUSTOMER_CODE: TypeAdapter[str] = TypeAdapter(Code)
+
+
+@dataclasses.dataclass(slots=True)
+class Row:
+    """A row read and validated: what it says, as the JSON of its patch model (compact enough to
+    hold 20,000 of), its upsert key, and the code of the customer it names (contacts)."""
+
+    number: int
+    body: str
+    key: str | None
+    customer_code: str | None
+
+
+def _pydantic_errors(errors: RowErrors, number: int, exc: PydanticValidationError) -> None:
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        field = ".".join(str(p) for p in err["loc"]) or "row"
+        if field == "customer_id":
+            errors.add(number, "customer_code", "no customer has this code")
+        else:
+            errors.add(number, field, err["msg"])
+
+
+class RowTooLongError(Exception):
+    """A row past ``MAX_ROW`` characters, skipped; ``column`` is the cell that passed it."""
+
+    def __init__(self, column: int) -> None:
+        super().__init__(f"row too long at column {column}")
+        self.column = column
+
+
+_QUOTE_OR_COMMA = re.compile(r'[",]')
+
+
+class Lines:
+    """The text's lines for the csv reader, with the row they make bounded: once a row passes
+    ``MAX_ROW`` characters, the rest of it is read a piece at a time and dropped, up to the line end
+    outside quotes that ends it, and the reader gets ``RowTooLongError`` (it starts afresh on the next
+    call). So no string or csv buffer ever holds more than a row's worth of the file."""
+
+    def __init__(self, stream: io.TextIOWrapper) -> None:
+        self.stream = stream
+        self.row: list[str] = []  # the current row's lines so far
+        self.size = 0
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.stream.readline(MAX_ROW - self.size + 1)
+        if not line:
+            raise StopIteration
+        self.row.append(line)
+        if len(self.row) > 1024:  # a quoted cell over many short lines: one string, not many small ones
+            self.row[:] = ["".join(self.row)]
+        self.size += len(line)
+        if self.size > MAX_ROW:
+            text = "".join(self.row)
+            column, quoted = 0, False
+            for mark in _QUOTE_OR_COMMA.finditer(text):
+                if mark.group() == '"':
+                    quoted = not quoted  # a doubled quote inside a quoted cell turns it twice
+                elif not quoted:
+                    column += 1
+            while line and (quoted or not line.endswith(("\n", "\r"))):
+                line = self.stream.readline(64 * 1024)
+                quoted ^= line.count('"') % 2 == 1
+            self.next_row()
+            raise RowTooLongError(column)
+        return line
+
+    def next_row(self) -> None:
+        """The reader has made a row of the lines given so far: the next line starts another."""
+        self.row.clear()
+        self.size = 0
+
+
+def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list[Row], list[str], int]:
+    """The file's rows, each validated as it is read (bad ones go to ``errors``), the columns
+    ignored, and the count of rows that are not blank. More than ``MAX_ROWS`` rows: a 400 as soon
+    as the one too many is read."""
+    lines = Lines(stream)
+    reader = csv.reader(lines)
+    try:
+        header = next(reader, None)
+    except RowTooLongError:
+        header = None
+    if not header:
+        raise BadRequestError(
+            "The file is empty or its first row is not column names.",
+            errors=[{"loc": ["body"], "msg": "the first row must name the columns", "type": "header"}],
+        )
+    lines.next_row()
+    columns = _columns(header, spec.own_aliases)
+    names = [columns.get(h, h.strip()) for h in header]  # what a row error calls each column
+    ignored = [h for h in header if h not in columns and h.strip()]
+    rows: list[Row] = []
+    seen: dict[str, int] = {}
+    count = 0
+    number = 1
+    while True:
+        number += 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except RowTooLongError as exc:
+            cells = None
+            column = names[exc.column] if exc.column < len(names) else f"column {exc.column + 1}"
+        except csv.Error as exc:  # not expected from Excel's files; still a 400, never a 500
+            raise BadRequestError(
+                f"Row {number} cannot be read as CSV: {exc}.",
+                errors=[{"loc": ["body"], "msg": f"row {number}: {exc}", "type": "csv"}],
+            ) from exc
+        lines.next_row()
+        if cells is not None and not any(c.strip() for c in cells):
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            raise BadRequestError(
+                f"The file has more than {MAX_ROWS} rows; import at most {MAX_ROWS} rows at a time.",
+                errors=[{"loc": ["body"], "msg": f"more than {MAX_ROWS} rows", "type": "too_long"}],
+            )
+        if cells is None:
+            errors.add(number, column, f"the row is longer than 1 MiB ({MAX_ROW} characters); the cell limit is 128 KiB")
+            continue
+        row = _row(number, header, names, columns, cells, errors)
+        if row is None:
+            continue
+        code = None
+        if spec.names_customer and row.get("customer_code", "").strip():
+            try:
+                code = _CUSTOMER_CODE.validate_python(row["customer_code"]).upper()
+            except PydanticValidationError as exc:
+                errors.add(number, "customer_code", exc.errors(include_url=False)[0]["msg"])
+                continue
+        try:
+            patch = spec.patch_model.model_validate(spec.to_body(row))
+        except PydanticValidationError as exc:
+            _pydantic_errors(errors, number, exc)
+            continue
+        key = _key_value(spec, patch.model_dump(mode="json", include={"code", "sku", "email", "emails"}))
+        if key:
+            if key in seen:
+                errors.add(number, spec.key_field, f"the same {spec.key_field} as row {seen[key]}")
+                continue
+            seen[key] = number
+        rows.append(Row(number, patch.model_dump_json(exclude_unset=True), key, code))
+    return rows, ignored, count
+
+
+def _row(
+    number: int, header: list[str], names: list[str], columns: dict[str, str], cells: list[str], errors: RowErrors
+) -> dict[str, str] | None:
+    """The row's cells by field (an exported cell's apostrophe taken off); None when a cell is bad:
+    longer than ``MAX_CELL``, or a list of phones, emails or tags that holds only separators."""
+    bad = False
+    for at, cell in enumerate(cells):
+        if len(cell) > MAX_CELL:
+            column = names[at] if at < len(names) else f"column {at + 1}"
+            errors.add(number, column, f"longer than 128 KiB ({len(cell)} characters; at most {MAX_CELL})")
+            bad = True
+    if bad:
+        return None
+    row = {columns[h]: restore(cell) for h, cell in zip(header, cells, strict=False) if h in columns}
+    for field in LISTS:
+        if row.get(field, "").strip() and not _split(row[field]):
+            errors.add(number, field, "only separators, no value")
+            bad = True
+    return None if bad else row
+
+
+# ---- deciding and writing, a hundred rows at a time --------------------------------------------------
+def _existing_ids(store: Store, tenant_id: str, spec: Spec, values: list[str]) -> dict[str, str]:
+    """The ids of the stored records by upsert key: code guards (BatchGetItem) or email lookups."""
     ids: dict[str, str] = {}
     if spec.key_field in GUARDED:
         for start in range(0, len(values), 100):
@@ -256,13 +521,7 @@ def _existing(store: Store, tenant_id: str, spec: Spec, values: list[str]) -> di
             page = entities.lookup(store, tenant_id, spec.et, "email", value, limit=1)
             if page.items:
                 ids[value] = page.items[0]["id"]
-    found: dict[str, dict[str, Any]] = {}
-    by_id = {v: k for k, v in ids.items()}
-    id_list = list(by_id)
-    for start in range(0, len(id_list), 100):
-        for item in entities.get_many(store, tenant_id, spec.et, id_list[start : start + 100]):
-            found[by_id[item["id"]]] = item
-    return found
+    return ids
 
 
 def _customer_ids_by_code(store: Store, tenant_id: str, codes: list[str]) -> dict[str, str]:
@@ -273,172 +532,224 @@ def _customer_ids_by_code(store: Store, tenant_id: str, codes: list[str]) -> dic
     return found
 
 
-def _rows(text: str, spec: Spec) -> Iterator[tuple[int, dict[str, str], list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        raise BadRequestError("The file is empty: the first row must name the columns.")
-    columns = _columns(header, spec.own_aliases)
-    unknown = [h for h in header if h not in columns and h.strip()]
-    for number, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        row = {columns[h]: cell for h, cell in zip(header, cells, strict=False) if h in columns}
-        yield number, row, unknown
+class FirstRows:
+    """The row of the file where each point (a customer's name, an email, a phone) first came.
+
+    Held in two flat arrays, a 64-bit hash and a row number (12 bytes a point, where a dict takes
+    about 120), so that 20,000 rows of 21 points each take a few MB: open addressing with linear
+    probing, at most half full. Two points whose hashes agree count as one (a chance in about 10^12
+    for a full file)."""
+
+    def __init__(self) -> None:
+        self.hashes, self.rows, self.count = array("q", bytes(8 * 64)), array("i", bytes(4 * 64)), 0
+
+    def _slot(self, hashed: int) -> int:
+        mask = len(self.hashes) - 1
+        slot = hashed & mask
+        while self.hashes[slot] not in (0, hashed):
+            slot = (slot + 1) & mask
+        return slot
+
+    @staticmethod
+    def _hash(point: tuple[str, str]) -> int:
+        return hash(point) or 1  # 0 marks an empty slot
+
+    def get(self, point: tuple[str, str]) -> int | None:
+        slot = self._slot(self._hash(point))
+        return self.rows[slot] if self.hashes[slot] else None
+
+    def add(self, point: tuple[str, str], row: int) -> None:
+        if 2 * (self.count + 1) > len(self.hashes):  # twice the size, every point moved over
+            hashes, rows = self.hashes, self.rows
+            self.hashes, self.rows = array("q", bytes(16 * len(hashes))), array("i", bytes(8 * len(rows)))
+            for hashed, earlier in zip(hashes, rows, strict=True):
+                if hashed:
+                    slot = self._slot(hashed)
+                    self.hashes[slot], self.rows[slot] = hashed, earlier
+        hashed = self._hash(point)
+        slot = self._slot(hashed)
+        if not self.hashes[slot]:
+            self.hashes[slot], self.rows[slot] = hashed, row
+            self.count += 1
 
 
-def _duplicate_errors(
-    store: Store, tenant_id: str, parsed: list[tuple[int, dict[str, Any]]], existing: dict[str, dict[str, Any]]
-) -> tuple[list[tuple[int, dict[str, Any]]], list[RowError]]:
+class Duplicates:
     """New customers that are probably ones already stored, or earlier rows of the same file: the
     same normalised name, email or phone. The stored names, emails and phones are read once when
     there are fewer than 500 per new row (a Query returns about a thousand per page), else asked
     row by row (a Query per name, email and phone)."""
-    fresh = [(n, b) for n, b in parsed if _key_value(SPECS["customers"], b) not in existing]
-    known = customers.known_points(store, tenant_id, at_most=500 * len(fresh)) if fresh else None
-    kept: list[tuple[int, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    seen: dict[tuple[str, str], int] = {}
-    for number, body in parsed:
-        if _key_value(SPECS["customers"], body) in existing:
-            kept.append((number, body))  # an update of the customer with this code
-            continue
-        points = customers.points(body)
-        earlier = next(((kind, seen[(kind, value)]) for kind, value in points if (kind, value) in seen), None)
-        if earlier:
-            errors.append(RowError(number, earlier[0], f"probably the same customer as row {earlier[1]} (same {earlier[0]})"))
-            continue
-        stored = customers.probable_duplicates(store, tenant_id, body, known)
+
+    def __init__(self, store: Store, tenant_id: str, fresh: int) -> None:
+        self.store, self.tenant_id = store, tenant_id
+        self.known = customers.known_points(store, tenant_id, at_most=500 * fresh) if fresh else None
+        self.seen = FirstRows()
+
+    def of(self, number: int, fields: dict[str, Any]) -> RowError | None:
+        points = customers.points(fields)
+        for kind, value in points:
+            earlier = self.seen.get((kind, value))
+            if earlier:
+                return RowError(number, kind, f"probably the same customer as row {earlier} (same {kind})")
+        stored = customers.probable_duplicates(self.store, self.tenant_id, fields, self.known, points)
         if stored:
             field = stored[0]["matched_on"]
-            errors.append(RowError(number, field, f"probably customer {stored[0]['id']} (same {field})"))
-            continue
-        seen.update({point: number for point in points})
-        kept.append((number, body))
-    return kept, errors
+            return RowError(number, field, f"probably customer {stored[0]['id']} (same {field})")
+        for point in points:
+            self.seen.add(point, number)
+        return None
+
+
+def _over(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """A row's fields over the stored record's: an address changes only in the parts the file has."""
+    if isinstance(body.get("address"), dict) and isinstance(current.get("address"), dict):
+        return {**body, "address": {**current["address"], **body["address"]}}
+    return body
+
+
+def _field_of(exc: ApiError) -> str:
+    """The field a refusal names (``errors`` or a ``field`` extension), for a row error."""
+    for error in exc.errors or []:
+        loc = [str(p) for p in error.get("loc", []) if p != "body"]
+        if loc:
+            return ".".join(loc)
+    return str(exc.extra.get("field") or "row")
+
+
+@dataclasses.dataclass
+class Importer:
+    """One import's decisions and writes: a row that updates goes through the record type's own
+    rule for a change; a new one through the create model (and, for customers, the probable
+    duplicates check)."""
+
+    store: Store
+    actor: Actor
+    spec: Spec
+    errors: RowErrors
+    dry_run: bool
+    duplicates: Duplicates | None
+    by_code: dict[str, str]
+    created: int = 0
+    updated: int = 0
+    _pending: list[tuple[int, bool, Operations]] = dataclasses.field(default_factory=list)
+    _size: int = 0
+
+    def row(self, row: Row, current: dict[str, Any] | None) -> None:
+        body = json.loads(row.body)
+        if row.customer_code:
+            if row.customer_code not in self.by_code:
+                self.errors.add(row.number, "customer_code", "no customer has this code")
+                return
+            body["customer_id"] = self.by_code[row.customer_code]
+        operations = self._update(row.number, body, current) if current else self._create(row.number, body)
+        if operations is not None:
+            self._add(row.number, current is None, operations)
+
+    def _update(self, number: int, body: dict[str, Any], current: dict[str, Any]) -> Operations | None:
+        spec = self.spec
+        try:
+            patch = spec.patch_model.model_validate(_over(body, current))
+            applied = spec.decide(self.store, self.actor, current, patch)
+            planned = None if self.dry_run else entities.plan_update(self.actor, spec.et, current, applied, action="import")
+        except PydanticValidationError as exc:
+            _pydantic_errors(self.errors, number, exc)
+            return None
+        except ApiError as exc:
+            self.errors.add(number, _field_of(exc), exc.detail)
+            return None
+        return planned.operations if planned else []
+
+    def _create(self, number: int, body: dict[str, Any]) -> Operations | None:
+        spec = self.spec
+        try:
+            data = spec.create_model.model_validate({**spec.create_defaults, **body})
+        except PydanticValidationError as exc:
+            _pydantic_errors(self.errors, number, exc)
+            return None
+        fields = data.model_dump(mode="json")
+        if "owner_id" in fields and "owner_id" not in data.model_fields_set:
+            del fields["owner_id"]  # the entity's own default applies
+        duplicate = self.duplicates.of(number, fields) if self.duplicates else None
+        if duplicate:
+            self.errors.add(duplicate.row, duplicate.field, duplicate.reason)
+            return None
+        if self.dry_run:
+            return []
+        item = entities.new_item(spec.et, self.actor, spec.new_fields(fields, self.actor))
+        return entities.create_operations(spec.et, self.actor, item)
+
+    def _add(self, number: int, creates: bool, operations: Operations) -> None:
+        if not operations:  # a dry run's, or a change that changes nothing
+            self._count(creates)
+            return
+        if self._pending and self._size + len(operations) > MAX_TRANSACTION:
+            self.flush()
+        self._pending.append((number, creates, operations))
+        self._size += len(operations)
+
+    def _count(self, creates: bool) -> None:
+        if creates:
+            self.created += 1
+        else:
+            self.updated += 1
+
+    def flush(self) -> None:
+        """Write the rows pending in one transaction; if it meets a conflict, a row at a time, to
+        find the row that clashed."""
+        pending, self._pending, self._size = self._pending, [], 0
+        if not pending:
+            return
+        try:
+            self.store.transact([op for _, _, ops in pending for op in ops])
+            done = pending
+        except ConditionFailed:
+            done = []
+            for number, creates, ops in pending:
+                try:
+                    self.store.transact(ops)
+                    done.append((number, creates, ops))
+                except ConditionFailed:
+                    self.errors.add(number, self.spec.key_field, "changed or taken by someone else during the import")
+        for _, creates, _ in done:
+            self._count(creates)
 
 
 def run_import(
     store: Store, actor: Actor, entity: str, raw: bytes, *, dry_run: bool, encoding: str | None, allow_duplicates: bool = False
 ) -> dict[str, Any]:
     spec = spec_for(entity)
-    text, used = decode(raw, encoding)
-    errors: list[RowError] = []
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    seen: dict[str, int] = {}
-    ignored: list[str] = []
-    rows = list(_rows(text, spec))
-    if len(rows) > MAX_ROWS:
-        raise BadRequestError(f"The file has {len(rows)} rows; import at most {MAX_ROWS} at a time.")
-    if rows:
-        ignored = rows[0][2]
-    if entity == "contacts":  # contacts name their customer by code
-        codes = sorted({r.get("customer_code", "").strip().upper() for _, r, _ in rows if r.get("customer_code", "").strip()})
-        by_code = _customer_ids_by_code(store, actor.tenant_id, codes)
-        for _, row, _ in rows:
-            row["customer_id"] = by_code.get(row.get("customer_code", "").strip().upper(), "")
-    for number, row, _ in rows:
-        body = spec.to_body(row)
-        try:
-            data = spec.model.model_validate(body)
-        except PydanticValidationError as exc:
-            for err in exc.errors(include_url=False, include_context=False, include_input=False):
-                field = ".".join(str(p) for p in err["loc"]) or "row"
-                if field == "customer_id":
-                    field, message = "customer_code", "no customer has this code"
-                else:
-                    message = err["msg"]
-                errors.append(RowError(number, field, message))
-            continue
-        key = _key_value(spec, data.model_dump(mode="json"))
-        if key:
-            if key in seen:
-                errors.append(RowError(number, spec.key_field, f"the same {spec.key_field} as row {seen[key]}"))
-                continue
-            seen[key] = number
-        # What the row says, no more: an update keeps every field the file has no column (or cell) for.
-        parsed.append((number, data.model_dump(mode="json", exclude_unset=True)))
-    existing = _existing(store, actor.tenant_id, spec, list(seen)) if parsed else {}
+    stream, used = _text(raw, encoding)
+    errors = RowErrors()
+    rows, ignored, count = _read(stream, spec, errors)
+    tenant_id = actor.tenant_id
+    ids = _existing_ids(store, tenant_id, spec, [r.key for r in rows if r.key])
+    codes = sorted({r.customer_code for r in rows if r.customer_code})
+    duplicates = None
     if entity == "customers" and not allow_duplicates:
-        parsed, duplicate_errors = _duplicate_errors(store, actor.tenant_id, parsed, existing)
-        errors.extend(duplicate_errors)
-    created = sum(1 for _, body in parsed if _key_value(spec, body) not in existing)
-    updated = len(parsed) - created
-    if not dry_run:
-        created, updated = _write(store, actor, spec, parsed, existing, errors)
-    errors.sort(key=lambda e: e.row)
+        duplicates = Duplicates(store, tenant_id, fresh=sum(1 for r in rows if r.key not in ids))
+    importer = Importer(store, actor, spec, errors, dry_run, duplicates, _customer_ids_by_code(store, tenant_id, codes))
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        stored = entities.get_many(store, tenant_id, spec.et, [ids[r.key] for r in batch if r.key in ids])
+        by_id = {item["id"]: item for item in stored}
+        for row in batch:
+            importer.row(row, by_id.get(ids[row.key]) if row.key in ids else None)
+    importer.flush()
     return {
         "entity": entity,
         "encoding": used,
         "dry_run": dry_run,
-        "rows": len(rows),
-        "created": created,
-        "updated": updated,
-        "failed": len({e.row for e in errors}),
+        "rows": count,
+        "created": importer.created,
+        "updated": importer.updated,
+        "failed": len(errors.failed),
         "ignored_columns": ignored,
-        "errors": [dataclasses.asdict(e) for e in errors],
+        "errors": errors.listed(),
     }
 
 
-def _operations(
-    store: Store, actor: Actor, spec: Spec, body: dict[str, Any], current: dict[str, Any] | None
-) -> list[dict[str, Any]]:
-    if current is None:
-        fields = spec.new_fields(spec.with_defaults(body), actor)
-        return entities.create_operations(spec.et, actor, entities.new_item(spec.et, actor, fields))
-    after = {**current, **body, "version": current["version"] + 1, "updated_at": utcnow(), "updated_by": actor.user_id}
-    after.update(entities.indexes(spec.et, actor.tenant_id, after))
-    return [
-        put(after, "version = :v", ExpressionAttributeValues={":v": current["version"]}),
-        audit_entry(
-            actor, f"{spec.et.name}.import", spec.et.name, current["id"], entities.public(current), entities.public(after)
-        ),
-        *entities.lookup_changes(spec.et, actor.tenant_id, current, after),
-    ]
-
-
-def _chunks(store: Store, actor: Actor, spec: Spec, parsed: list[tuple[int, dict[str, Any]]],
-            existing: dict[str, dict[str, Any]]) -> Any:  # fmt: skip
-    """Rows grouped into transactions of at most 100 writes (a row is never split)."""
-    chunk: list[tuple[int, dict[str, Any], dict[str, Any] | None, list[dict[str, Any]]]] = []
-    size = 0
-    for number, body in parsed:
-        current = existing.get(_key_value(spec, body) or "")
-        ops = _operations(store, actor, spec, body, current)
-        if chunk and size + len(ops) > MAX_TRANSACTION:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append((number, body, current, ops))
-        size += len(ops)
-    if chunk:
-        yield chunk
-
-
-def _write(store: Store, actor: Actor, spec: Spec, parsed: list[tuple[int, dict[str, Any]]], existing: dict[str, dict[str, Any]],
-           errors: list[RowError]) -> tuple[int, int]:  # fmt: skip
-    created = updated = 0
-    for planned in _chunks(store, actor, spec, parsed, existing):
-        try:
-            store.transact([op for _, _, _, ops in planned for op in ops])
-            outcomes = [(n, cur) for n, _, cur, _ in planned]
-        except ConditionFailed:
-            outcomes = []
-            for number, _, current, ops in planned:  # one at a time, to find the row that clashed
-                try:
-                    store.transact(ops)
-                    outcomes.append((number, current))
-                except ConditionFailed:
-                    errors.append(RowError(number, spec.key_field, "changed or taken by someone else during the import"))
-        for _, current in outcomes:
-            if current is None:
-                created += 1
-            else:
-                updated += 1
-    return created, updated
-
-
 def export(store: Store, tenant_id: str, entity: str) -> bytes:
-    """The whole collection as CSV, UTF-8 with a BOM (what Excel needs to show Chinese right)."""
+    """The whole collection as CSV, UTF-8 with a BOM (what Excel needs to show Chinese right), every
+    cell that a spreadsheet would run as a formula neutralised."""
     spec = spec_for(entity)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(spec.export_columns), lineterminator="\r\n")
@@ -447,8 +758,8 @@ def export(store: Store, tenant_id: str, entity: str) -> bytes:
     while True:
         page = entities.list_page(store, tenant_id, spec.et, limit=100, cursor=cursor)
         for item in page.items:
-            writer.writerow(spec.to_row(item))
+            writer.writerow({column: neutralise(cell) for column, cell in spec.to_row(item).items()})
         cursor = page.next_cursor
         if not cursor:
             break
-    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+    return BOM + out.getvalue().encode("utf-8")

@@ -45,20 +45,27 @@ class _Products:
                                   name_prefix=q.name_prefix)  # fmt: skip
 
     @staticmethod
-    def update(store: Store, actor: Actor, product_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
-        changes = entities.patch_fields(
+    def changes(store: Store, actor: Actor, before: dict[str, Any], patch: Any) -> dict[str, Any]:
+        """The fields a change of ``before`` sets, by PATCH or by an import's row: a product with
+        stock does not become a service."""
+        applied = entities.patch_fields(
             entities.given(patch),
             ("sku", "name", "unit", "kind", "list_price", "currency", "standard_cost", "reorder_point", "lead_time_days",
              "invoicing_policy", "sellable"), {},
         )  # fmt: skip
-        refs = (
-            [Reference("default_supplier_id", SUPPLIER, changes["default_supplier_id"])]
-            if changes.get("default_supplier_id")
-            else []
-        )
-        if changes.get("kind") == "service" and stock.holds_stock(store, actor.tenant_id, product_id=product_id):
+        becomes_service = applied.get("kind") == "service" and before.get("kind") != "service"
+        if becomes_service and stock.holds_stock(store, actor.tenant_id, product_id=before["id"]):
             raise ConflictError("The product has stock; it cannot become a service.", field="kind")
-        return entities.public(entities.update(store, actor, PRODUCT, product_id, changes, if_match, references=refs))
+        return applied
+
+    @staticmethod
+    def update(store: Store, actor: Actor, product_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
+        refs = [Reference("default_supplier_id", SUPPLIER, patch.default_supplier_id)] if patch.default_supplier_id else []
+
+        def decide(before: dict[str, Any]) -> dict[str, Any]:
+            return _Products.changes(store, actor, before, patch)
+
+        return entities.public(entities.update(store, actor, PRODUCT, product_id, decide, if_match, references=refs))
 
     @staticmethod
     def remove(store: Store, actor: Actor, product_id: str, if_match: int | None) -> None:
