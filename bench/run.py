@@ -384,9 +384,9 @@ def erp_call_counts(api: Any, token: str, measure: Any) -> None:
     measure(
         "POST /erp/purchase-orders/{id}/receive (2 lines)", lambda: api.post(f"/erp/purchase-orders/{po}/receive", token, receipt)
     )
-    reservation = {"product_id": leaf, "warehouse_id": warehouse, "quantity": "3", "reference": "ord_bench:1"}
+    reservation = {"product_id": leaf, "warehouse_id": warehouse, "quantity": "3", "reference": "SO-BENCH:1"}
     reserved = measure("POST /erp/reservations (named warehouse)", lambda: api.post("/erp/reservations", token, reservation))
-    by_default = {**reservation, "warehouse_id": None, "reference": "ord_bench:2"}
+    by_default = {**reservation, "warehouse_id": None, "reference": "SO-BENCH:2"}
     measure("POST /erp/reservations (default warehouse)", lambda: api.post("/erp/reservations", token, by_default))
     shipment = {"lines": [{"reservation_id": reserved.json["id"]}]}
     measure("POST /erp/shipments (1 reservation)", lambda: api.post("/erp/shipments", token, shipment))
