@@ -155,3 +155,27 @@ def test_confirming_a_line_that_is_not_sellable_is_a_422_naming_the_line(api, te
         assert [str(part) for part in refused.json["errors"][0]["loc"]] == ["body", "lines", "1", "product_code"]
         assert "CUP" in refused.json["detail"]
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
+
+
+def test_the_handoffs_reservation_and_invoice_are_not_undone_by_hand(api, tenant, shop, pump):  # noqa: F811
+    """Found in review: releasing an order's reservation or voiding its invoice by hand left the
+    order saying reserved and invoiced. Those records are the handoff's: cancel the order instead."""
+    _, order = confirmed(api, tenant, pump, [("TEA", 2)])
+    reservation, invoice = order["erp"]["reservation_ids"][0], order["erp"]["invoice_id"]
+    released = api.post(f"/erp/reservations/{reservation}/release", tenant.token)
+    assert released.status == 409 and released.json["order_id"] == order["id"], released.body
+    for path, body in (("void", None), ("issue", {})):
+        refused = api.post(f"/erp/invoices/{invoice}/{path}", tenant.token, body)
+        assert refused.status == 409 and refused.json["order_id"] == order["id"], refused.body
+    assert api.patch(f"/erp/invoices/{invoice}", tenant.token, {"notes": "x"}).status == 409
+    assert api.delete(f"/erp/invoices/{invoice}", tenant.token).status == 409
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "2"
+    assert api.get(f"/erp/invoices/{invoice}", tenant.token).json["status"] == "issued"
+    credit = api.post(f"/erp/invoices/{invoice}/credit-notes", tenant.token, {"amount": "1.00", "reason": "dent"})
+    assert credit.status == 201  # a credit note stays a person's call
+
+    # The cancellation, which owns them, still releases and voids (credits) them.
+    assert api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "withdrawn"}).status == 200
+    settle(pump)
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
+    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "cancelled"

@@ -153,3 +153,17 @@ def test_a_conversion_retried_while_the_first_runs_answers_the_same_ids(api, com
     assert made and retry.status == 200, retry.body
     made_ids = ("customer_id", "contact_id", "opportunity_id")
     assert [retry.json[k] for k in made_ids] == [converted[k] for k in made_ids]
+
+
+def test_a_rep_cannot_link_records_it_may_not_read(api, company, reps):
+    """Found in review: an activity naming another user's contact was made (201) where an invented
+    id was 422, confirming the hidden contact existed. Both are "no such contact" now."""
+    (_, a), (_, b) = reps
+    pool = a_customer(api, company, name=f"Linked {uuid.uuid4().hex[:6]}", owner_id=None)
+    hidden = records_on(api, b, pool["id"], f"l-{uuid.uuid4().hex[:6]}")
+    for field, kind in (("contact_id", "contacts"), ("opportunity_id", "opportunities")):
+        body = {"kind": "note", "customer_id": pool["id"], "subject": "link", field: hidden[kind]}
+        refused = api.post("/crm/activities", a, body)
+        assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", field], refused.body
+    ticket = {"customer_id": pool["id"], "subject": "link", "contact_id": hidden["contacts"]}
+    assert api.post("/crm/tickets", a, ticket).status == 422

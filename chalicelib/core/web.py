@@ -388,7 +388,7 @@ def _owner_scope(spec: RouteSpec, principal: Principal, params: dict[str, str], 
 
     assert spec.permission is not None
     resource = spec.permission.split(":")[0]
-    _check_customer(principal, body)
+    _check_named_records(principal, body)
     owner = getattr(body, "owner_id", None) if "owner_id" in getattr(body, "model_fields_set", ()) else principal.user_id
     if owner != principal.user_id and not (
         f"{resource}:update" in principal.permissions or principal.holds(f"{resource}:assign")
@@ -418,17 +418,28 @@ def _owner_scope(spec: RouteSpec, principal: Principal, params: dict[str, str], 
     return dataclasses.replace(principal, acting_own_only=True)
 
 
-def _check_customer(principal: Principal, body: Any) -> None:
-    """A customer named in the body, by a user who may read only their own customers (and the pool)."""
-    customer_id = getattr(body, "customer_id", None) if "customer_id" in getattr(body, "model_fields_set", ()) else None
-    if not customer_id or not principal.own_only("crm.customers:read"):
-        return
-    item = STORE.get(keys.entity(principal.tenant_id, "customer", customer_id))
-    if item is not None and not principal.may_read("crm.customers:read", item):
-        raise ValidationError(
-            f"There is no customer {customer_id}.",
-            errors=[{"loc": ["body", "customer_id"], "msg": "no such customer", "type": "reference"}],
-        )
+# Fields of a body that name a record with an owner: the record's type.
+_NAMED_RECORDS = {"customer_id": "customer", "contact_id": "contact", "opportunity_id": "opportunity"}
+
+
+def _check_named_records(principal: Principal, body: Any) -> None:
+    """A customer, contact or opportunity named in the body must be one the user may read: to a user
+    who may read only their own (and the pool's), another user's is as absent as it is by id, and
+    cannot be linked to (one GetItem per such field, only for such users)."""
+    from chalicelib.core import entities  # entities -> schemas -> web: imported when first needed
+
+    given = getattr(body, "model_fields_set", ())
+    for field, type_name in _NAMED_RECORDS.items():
+        record_id = getattr(body, field, None) if field in given else None
+        et = next((t for t in entities.OWNED.values() if t.name == type_name), None)
+        if not record_id or et is None or not principal.own_only(et.read_permission):
+            continue
+        item = STORE.get(keys.entity(principal.tenant_id, et.name, record_id))
+        if item is not None and not principal.may_read(et.read_permission, item):
+            raise ValidationError(
+                f"There is no {et.label()} {record_id}.",
+                errors=[{"loc": ["body", field], "msg": f"no such {et.label()}", "type": "reference"}],
+            )
 
 
 def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]) -> Response:

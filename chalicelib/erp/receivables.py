@@ -139,7 +139,20 @@ class _Invoices:
 invoices = _Invoices()
 
 
+def not_the_handoffs(before: dict[str, Any]) -> None:
+    """By hand, an order's own invoice is neither changed, deleted, issued nor voided: the order
+    handoff does that (issued with the order or its shipment, voided or credited by its
+    cancellation), so the order and its invoice never disagree. Credit notes and payments stay open."""
+    if order_invoice(before):
+        raise ConflictError(
+            f"This is order {before['order_id']}'s invoice: the order's confirmation, shipment or cancellation "
+            "issues, voids or credits it. Credit it or cancel the order instead.",
+            order_id=before["order_id"],
+        )
+
+
 def _draft_only(before: dict[str, Any]) -> None:
+    not_the_handoffs(before)
     if before["status"] != "draft":
         raise ConflictError(f"The invoice is {before['status']}; only a draft changes (issue a credit note instead).",
                             state=before["status"])  # fmt: skip
@@ -152,10 +165,14 @@ def issued(draft: dict[str, Any], issue_date: str | None) -> dict[str, Any]:
     return {"status": "issued", "issue_date": day.isoformat(), "due_date": due.isoformat()}
 
 
-def issue(store: Store, actor: Actor, invoice_id: str, issue_date: str | None, if_match: int | None) -> dict[str, Any]:
+def issue(
+    store: Store, actor: Actor, invoice_id: str, issue_date: str | None, if_match: int | None, *, by_hand: bool = False
+) -> dict[str, Any]:
     """Draft → issued, with its issue and due dates; issuing again changes nothing."""
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if by_hand:
+            not_the_handoffs(before)
         if before["status"] != "draft":
             if before["status"] == "void":
                 raise ConflictError("The invoice is void.", state="void")
@@ -165,10 +182,12 @@ def issue(store: Store, actor: Actor, invoice_id: str, issue_date: str | None, i
     return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="issue"))
 
 
-def void(store: Store, actor: Actor, invoice_id: str, if_match: int | None) -> dict[str, Any]:
+def void(store: Store, actor: Actor, invoice_id: str, if_match: int | None, *, by_hand: bool = False) -> dict[str, Any]:
     """A draft, or an issued invoice nothing was paid or credited on; else credit it."""
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
+        if by_hand:
+            not_the_handoffs(before)
         if before["status"] == "void":
             return {}
         if _d(before["paid"]) > 0 or _d(before["credited"]) > 0:

@@ -75,11 +75,28 @@ def _by_reference(store: Store, tenant_id: str, reference: str) -> str | None:
     return guard["entity_id"] if guard else None
 
 
-def release(store: Store, actor: Actor, reservation_id: str, if_match: int | None) -> dict[str, Any]:
-    """Give back what is still reserved (not shipped); releasing again changes nothing."""
+def order_line(item: dict[str, Any]) -> tuple[str, str] | None:
+    """The order and line a reservation holds when it is the order handoff's own (its id derived
+    from both, which no manual route can make), else None."""
+    from chalicelib.handoff import outbox
+
+    order_id, _, line = str(item.get("reference", "")).partition(":")
+    if line.isdigit() and item["id"] == outbox.derived_id("res", order_id, line):
+        return order_id, line
+    return None
+
+
+def release(store: Store, actor: Actor, reservation_id: str, if_match: int | None, *, by_hand: bool = False) -> dict[str, Any]:
+    """Give back what is still reserved (not shipped); releasing again changes nothing. By hand, an
+    order's own reservation is not released: the order's cancellation does that (409)."""
     outstanding: list[Decimal] = []
 
     def decide(before: dict[str, Any]) -> dict[str, Any]:
+        held = order_line(before) if by_hand else None
+        if held:
+            raise ConflictError(
+                f"This reservation holds line {held[1]} of order {held[0]}: cancel the order to release it.", order_id=held[0]
+            )
         if before["status"] != "active":
             return {}
         outstanding.append(Decimal(before["quantity"]) - Decimal(before.get("shipped", 0)))

@@ -160,7 +160,7 @@ def get_reservation(req: Request) -> Result:
           response=ReservationOut, path_params=RESERVATION_ID, etag=True,
           summary="Give back what is still reserved; releasing again changes nothing")  # fmt: skip
 def release_reservation(req: Request) -> Result:
-    item = reservations.release(STORE, req.me.actor(), req.params["reservation_id"], req.if_match)
+    item = reservations.release(STORE, req.me.actor(), req.params["reservation_id"], req.if_match, by_hand=True)
     return Result(ReservationOut(**item), etag=item["version"])
 
 
@@ -258,13 +258,14 @@ def _invoice(item: dict) -> Result:
 @endpoint(bp, "/erp/invoices/{invoice_id}/issue", "POST", permission="erp.invoices:update", tag="erp", body=IssueIn,
           response=InvoiceOut, path_params=INVOICE_ID, etag=True, summary="Issue a draft: its issue and due dates")  # fmt: skip
 def issue_invoice(req: Request) -> Result:
-    return _invoice(receivables.issue(STORE, req.me.actor(), req.params["invoice_id"], req.body.issue_date, req.if_match))
+    invoice_id, issue_date = req.params["invoice_id"], req.body.issue_date
+    return _invoice(receivables.issue(STORE, req.me.actor(), invoice_id, issue_date, req.if_match, by_hand=True))
 
 
 @endpoint(bp, "/erp/invoices/{invoice_id}/void", "POST", permission="erp.invoices:update", tag="erp", response=InvoiceOut,
           path_params=INVOICE_ID, etag=True, summary="Void an invoice nothing was paid or credited on")  # fmt: skip
 def void_invoice(req: Request) -> Result:
-    return _invoice(receivables.void(STORE, req.me.actor(), req.params["invoice_id"], req.if_match))
+    return _invoice(receivables.void(STORE, req.me.actor(), req.params["invoice_id"], req.if_match, by_hand=True))
 
 
 @endpoint(bp, "/erp/invoices/{invoice_id}/credit-notes", "POST", permission="erp.invoices:credit", tag="erp",

@@ -84,15 +84,15 @@ def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines:
     """``OrderShipped`` for each sales order whose reserved lines this shipment carries (their
     reservations' references are ``<order>:<line>``), in the shipment's transaction."""
     from chalicelib.erp.reservations import list_page as reservations_of
+    from chalicelib.erp.reservations import order_line
     from chalicelib.handoff import outbox
     from chalicelib.handoff.contracts import SOURCE_ERP, OrderShipped
 
     by_order: dict[str, list[int]] = {}
     for line in lines:
-        order_id, _, number = line["reference"].partition(":")
-        # Only the handoff's own reservation of an order line (its id derived from both) ships an order.
-        if number.isdigit() and line["reservation_id"] == outbox.derived_id("res", order_id, number):
-            by_order.setdefault(order_id, []).append(int(number))
+        held = order_line({"id": line["reservation_id"], "reference": line["reference"]})
+        if held:  # only the handoff's own reservation of an order line ships an order
+            by_order.setdefault(held[0], []).append(int(held[1]))
     operations = []
     for order_id, numbers in by_order.items():
         held = reservations_of(store, tenant_id, f"{order_id}:", 100, None).items
