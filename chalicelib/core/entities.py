@@ -29,7 +29,7 @@ from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
 
 TOMBSTONE_DAYS = 90
-INTERNAL = {"tenant_id"}
+INTERNAL = {"tenant_id", "removing_until"}  # never in an answer (the removal lease: see remove)
 POOL = "none"  # the owner lookup's value for records nobody owns (the shared pool)
 
 Operations = list[dict[str, Any]]
@@ -219,8 +219,17 @@ class UserReference:
         return "user"
 
 
+# While a record's removal checks what still depends on it, it holds this lease (epoch seconds):
+# a new record naming it is refused meanwhile, so nothing slips in between the check and the delete.
+REMOVAL_LEASE = "removing_until"
+LEASE_SECONDS = 30
+
+
 def reference_checks(tenant_id: str, references: Iterable[Reference | UserReference]) -> Operations:
-    return [{"ConditionCheck": {"Key": ref.key(tenant_id), "ConditionExpression": "attribute_exists(pk)"}} for ref in references]
+    """The referenced records exist, and none is being removed (its removal lease has run out)."""
+    condition = f"attribute_exists(pk) AND (attribute_not_exists({REMOVAL_LEASE}) OR {REMOVAL_LEASE} < :now)"
+    check = {"ConditionExpression": condition, "ExpressionAttributeValues": {":now": int(time.time())}}
+    return [{"ConditionCheck": {"Key": ref.key(tenant_id), **check}} for ref in references]
 
 
 def _missing(reference: Reference | UserReference) -> ValidationError:
@@ -537,15 +546,36 @@ def remove(
     if_match: int | None,
     extra: Callable[[dict[str, Any]], Operations] | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    lease: bool = False,
 ) -> dict[str, Any]:
     """Delete a record, its guards and lookups, leaving a tombstone for clients that sync.
 
-    ``check`` may refuse on the state read (the write is conditional on that very version)."""
+    ``check`` may refuse on the state read (the write is conditional on that very version). With
+    ``lease``, the record first takes its removal lease, so a record created meanwhile that names
+    it is refused and ``check`` sees everything that depends on it; a refusal gives the lease back."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
     _check_own(et, actor, before, None)
+    key = keys.entity(actor.tenant_id, et.name, entity_id)
+    if lease:
+        try:
+            until = int(time.time()) + LEASE_SECONDS
+            values = {":until": until, ":v": before["version"]}
+            store.update(
+                Key=key,
+                UpdateExpression=f"SET {REMOVAL_LEASE} = :until",
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues=values,
+            )
+        except ConditionFailed as exc:
+            raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
     if check:
-        check(before)
+        try:
+            check(before)
+        except Exception:
+            if lease:
+                store.update(Key=key, UpdateExpression=f"REMOVE {REMOVAL_LEASE}")
+            raise
     now = utcnow()
     tomb = {
         **keys.tombstone(actor.tenant_id, et.name, entity_id),

@@ -147,7 +147,9 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
 
 def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -> None:
     """Delete a customer with no open business: refused (409 naming them) while orders are open,
-    an invoice is not settled or a payment holds money on account; merge it into another instead."""
+    an invoice is not settled or a payment holds money on account; merge it into another instead.
+    The customer's removal lease makes an order, invoice or payment written meanwhile fail its
+    reference check, so none is left on a deleted customer."""
 
     def check(before: dict[str, Any]) -> None:
         blockers = _open_business(store, actor.tenant_id, customer_id)
@@ -157,4 +159,4 @@ def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -
                 f"The customer still has {what}; finish or cancel them, or merge the customer into another.", **blockers
             )
 
-    entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check)
+    entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check, lease=True)
