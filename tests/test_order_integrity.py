@@ -215,3 +215,29 @@ def test_a_refused_delete_gives_its_lease_back(api, tenant, shop, pump):  # noqa
     again = an_order(api, tenant, customer["id"], [("TEA", 1)])  # the customer takes orders again at once
     assert again["customer_id"] == customer["id"]
     assert "removing_until" not in api.get(f"/crm/customers/{customer['id']}", tenant.token).json
+
+
+def test_a_quote_accepted_while_its_customer_is_deleted_makes_no_order(api, tenant, monkeypatch):
+    from chalicelib.core.errors import ValidationError
+    from chalicelib.core.store import Actor
+    from chalicelib.core.web import STORE
+    from chalicelib.crm import customers, quotes
+
+    customer = a_customer(api, tenant)
+    lines = [{"product_code": "TEA", "quantity": "1", "unit_price": "1"}]
+    quote = api.post("/crm/quotes", tenant.token, {"customer_id": customer["id"], "lines": lines}).json
+    looked = customers._open_business
+    meanwhile: list[Exception] = []
+
+    def accepted_meanwhile(store, tenant_id, customer_id):
+        found = looked(store, tenant_id, customer_id)
+        try:
+            quotes.accept(STORE, Actor(tenant.id, tenant.owner_id), quote["id"], None)
+        except ValidationError as exc:
+            meanwhile.append(exc)
+        return found
+
+    monkeypatch.setattr(customers, "_open_business", accepted_meanwhile)
+    assert api.delete(f"/crm/customers/{customer['id']}", tenant.token).status == 204
+    assert meanwhile, "the quote's order was made on a customer being deleted"
+    assert api.get(f"/crm/quotes/{quote['id']}", tenant.token).json["status"] == "draft"

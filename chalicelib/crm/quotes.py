@@ -86,8 +86,17 @@ def update(store: Store, actor: Actor, quote_id: str, patch: QuotePatch, if_matc
     return entities.public(entities.update(store, actor, QUOTE, quote_id, apply, if_match, references=_references(changes)))
 
 
-def _transition(store: Store, actor: Actor, quote_id: str, if_match: int | None, allowed: set[str], action: str,
-                changes: dict[str, Any], extra: Any = None) -> dict[str, Any]:  # fmt: skip
+def _transition(
+    store: Store,
+    actor: Actor,
+    quote_id: str,
+    if_match: int | None,
+    allowed: set[str],
+    action: str,
+    changes: dict[str, Any],
+    extra: Any = None,
+    references: list[Reference] | None = None,
+) -> dict[str, Any]:
     now = utcnow()
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +106,7 @@ def _transition(store: Store, actor: Actor, quote_id: str, if_match: int | None,
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         return [_entry(after, action, now), *(extra(before, after, now) if extra else [])]
 
-    return entities.update(store, actor, QUOTE, quote_id, apply, if_match, record, action=action)
+    return entities.update(store, actor, QUOTE, quote_id, apply, if_match, record, action=action, references=references or [])
 
 
 def send(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> dict[str, Any]:
@@ -165,7 +174,9 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
 
     changes = {"status": "accepted", "order_id": order_id}
     try:
-        _transition(store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order)
+        # The order names the customer: it must exist and not be being removed (its removal lease).
+        customer = [Reference("customer_id", CUSTOMER, current["customer_id"])]
+        _transition(store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order, customer)
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another accept of the same quote: that one's order is the answer.
         if if_match is None and entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)["status"] == "accepted":
