@@ -154,3 +154,14 @@ def test_a_deals_value_is_exact_to_its_currency(api, tenant):
     assert made.status == 201 and made.json["amount"] == "1000.50"
     moved = api.patch(f"/crm/opportunities/{made.json['id']}", tenant.token, {"currency": "JPY"})
     assert moved.status == 422 and moved.json["errors"][0]["loc"] == ["body", "currency"], moved.body
+
+
+def test_a_currency_is_one_of_iso_4217s_in_use(api, tenant):
+    """Found in review: a payment in "ZZZ" or "XXX" was taken."""
+    customer = a_customer(api, tenant)["id"]
+    for code in ("ZZZ", "XXX", "XAU"):
+        refused = api.post("/erp/payments", tenant.token, {"customer_id": customer, "currency": code, "amount": "1.00"})
+        assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "currency"], refused.body
+    assert api.get(f"/erp/payments?customer_id={customer}", tenant.token).json["items"] == []
+    taken = api.post("/erp/payments", tenant.token, {"customer_id": customer, "currency": "KWD", "amount": "1.005"})
+    assert taken.status == 201 and taken.json["currency"] == "KWD"
