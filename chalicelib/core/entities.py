@@ -391,6 +391,19 @@ def lookup(
     return Page([public(i) for i in items], page.next_cursor)
 
 
+def lookup_all(store: Store, tenant_id: str, et: EntityType, kind: str, value: str) -> list[dict[str, Any]]:
+    """Every record whose ``kind`` is exactly ``value``, page after page (for a customer's
+    invoices, an invoice's credit notes: sets bounded by one record's business)."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = lookup(store, tenant_id, et, kind, value, 100, cursor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            return items
+
+
 class PlainRecords:
     """The service of a record type with no rules of its own (a supplier, a work centre): create
     from the body, list (by name prefix when the type is named), PATCH with required fields that
@@ -601,6 +614,8 @@ def remove(
     try:
         store.transact(operations)
     except ConditionFailed as exc:
+        if lease:  # changed meanwhile: the record stays, and takes new references again at once
+            store.update(Key=key, UpdateExpression=f"REMOVE {REMOVAL_LEASE}")
         raise PreconditionFailedError(f"The {et.label()} was changed meanwhile; read it again.") from exc
     return before
 

@@ -429,9 +429,10 @@ def _check_named_records(principal: Principal, body: Any) -> None:
     from chalicelib.core import entities  # entities -> schemas -> web: imported when first needed
 
     given = getattr(body, "model_fields_set", ())
+    types = {t.name: t for t in entities.OWNED.values()}
     for field, type_name in _NAMED_RECORDS.items():
         record_id = getattr(body, field, None) if field in given else None
-        et = next((t for t in entities.OWNED.values() if t.name == type_name), None)
+        et = types.get(type_name)
         if not record_id or et is None or not principal.own_only(et.read_permission):
             continue
         item = STORE.get(keys.entity(principal.tenant_id, et.name, record_id))

@@ -49,21 +49,11 @@ def _move_receivables(store: Store, actor: Actor, survivor_id: str, duplicate_id
         while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100).items:
             for record in page:
                 if et is INVOICE:
-                    for note in _all(store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]):
+                    for note in entities.lookup_all(store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]):
                         if note["customer_id"] == duplicate_id:
                             move(CREDIT_NOTE, note["id"])
                 move(et, record["id"])
     return moved
-
-
-def _all(store: Store, tenant_id: str, et: EntityType, kind: str, value: str) -> list[dict[str, Any]]:
-    found, cursor = [], None
-    while True:
-        page = entities.lookup(store, tenant_id, et, kind, value, 100, cursor)
-        found += page.items
-        cursor = page.next_cursor
-        if not cursor:
-            return found
 
 
 def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, Any]:

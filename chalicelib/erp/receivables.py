@@ -321,14 +321,7 @@ def list_payments(store: Store, tenant_id: str, customer_id: str | None, limit: 
 
 
 # ---- aging and balances -----------------------------------------------------------------------------------
-def _all(store: Store, tenant_id: str, et: EntityType, kind: str, value: str) -> list[dict[str, Any]]:
-    items, cursor = [], None
-    while True:
-        page = entities.lookup(store, tenant_id, et, kind, value, 100, cursor)
-        items.extend(page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            return items
+_all = entities.lookup_all  # every record of a lookup, page after page
 
 
 def bucket(due_date: str, as_of: dt.date) -> str:
