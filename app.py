@@ -23,14 +23,31 @@ app.register_blueprint(handoff_routes)
 app.register_middleware(web.problem_middleware, "http")
 
 
-@web.endpoint(app, "/health", "GET", permission=None, public=True, tag="meta", summary="Readiness", response=web.HealthOut)
+@web.endpoint(
+    app,
+    "/health",
+    "GET",
+    permission=None,
+    public=True,
+    tag="meta",
+    summary="Readiness",
+    response=web.HealthOut,
+)
 def health(req: web.Request) -> web.HealthOut:
     """Ready when the table answers (one GetItem on a key no tenant can own)."""
     web.STORE.get({"pk": "P#HEALTH", "sk": "HEALTH"})
     return web.HealthOut(status="ok")
 
 
-@web.endpoint(app, "/openapi.json", "GET", permission=None, public=True, tag="meta", summary="This API's OpenAPI 3.1 document")
+@web.endpoint(
+    app,
+    "/openapi.json",
+    "GET",
+    permission=None,
+    public=True,
+    tag="meta",
+    summary="This API's OpenAPI 3.1 document",
+)
 def openapi_document(req: web.Request) -> dict:
     from chalicelib.core import openapi  # built on first request, not at cold start
 
@@ -73,10 +90,15 @@ def crm_dead_letters(event):  # type: ignore[no-untyped-def]
 
 # The table's stream, known once the data stack exists: `TABLE_STREAM_ARN` when packaging (see
 # docs/operations.md), the provisioned one locally. The deployment filters it to outbox inserts.
-_TABLE_STREAM = os.environ.get("TABLE_STREAM_ARN") or f"arn:aws:dynamodb:us-east-1:000000000000:table/crmerp-{_STAGE}/stream/-"
+_TABLE_STREAM = (
+    os.environ.get("TABLE_STREAM_ARN")
+    or f"arn:aws:dynamodb:us-east-1:000000000000:table/crmerp-{_STAGE}/stream/-"
+)
 
 
-@app.on_dynamodb_record(stream_arn=_TABLE_STREAM, batch_size=100, maximum_batching_window_in_seconds=1, name="relay_on_write")
+@app.on_dynamodb_record(
+    stream_arn=_TABLE_STREAM, batch_size=100, maximum_batching_window_in_seconds=1, name="relay_on_write"
+)
 def relay_on_write(event):  # type: ignore[no-untyped-def]
     """A new outbox item on the table's stream relays it at once (no waiting for the sweep)."""
     from chalicelib.handoff import handlers

@@ -68,7 +68,11 @@ def local_api() -> Iterator[tuple[Any, str]]:
             r = api.post(
                 "/tenants",
                 None,
-                {"company_name": "Bench", "owner_email": "bench@example.com", "owner_password": "bench-pass-123"},
+                {
+                    "company_name": "Bench",
+                    "owner_email": "bench@example.com",
+                    "owner_password": "bench-pass-123",
+                },
             )
             assert r.status == 202, r.body
             yield api, login(api, "bench@example.com", "bench-pass-123")

@@ -33,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 def third_party_modules() -> list[str]:
     """Every third-party module (dotted names too: pydantic loads its parts lazily) `import app` loads."""
     probe = "import sys; before = set(sys.modules); import app; print(' '.join(sorted(set(sys.modules) - before)))"
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     stdlib = set(sys.stdlib_module_names)
     own = {"app", "chalicelib"}
     return [m for m in out if m.split(".")[0] not in stdlib | own and not m.split(".")[0].startswith("_")]
@@ -88,7 +90,12 @@ def _request_env(tmp: Path) -> tuple[str, str, str]:
     resources = Path(moto.__file__).parent / "cognitoidp/resources"
     jwks_url = _serve_jwks(tmp)
     private = json.loads(gzip.decompress((resources / "jwks-private.json.gz").read_bytes()))
-    pool, client_id, tenant, user = "us-east-1_bench", "benchclient", "ten_BENCH", "00000000-0000-4000-8000-000000000001"
+    pool, client_id, tenant, user = (
+        "us-east-1_bench",
+        "benchclient",
+        "ten_BENCH",
+        "00000000-0000-4000-8000-000000000001",
+    )
     os.environ.update(
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="x",
@@ -156,7 +163,9 @@ def per_request(requests: int, rounds: int = 5) -> dict[str, Any]:
 
         @bare.route("/crm/customers/{customer_id}")
         def bare_get(customer_id: str) -> dict[str, Any]:
-            item = client.get_item(TableName="bench", Key={"pk": f"T#{tenant}#CUSTOMER", "sk": customer_id}).get("Item")
+            item = client.get_item(
+                TableName="bench", Key={"pk": f"T#{tenant}#CUSTOMER", "sk": customer_id}
+            ).get("Item")
             return {k: v for k, v in item.items() if k not in ("pk", "sk")}
 
         member = {
@@ -187,7 +196,13 @@ def per_request(requests: int, rounds: int = 5) -> dict[str, Any]:
                     sink.append((time.perf_counter() - started) / requests)
             stub.assert_no_pending_responses()
     ours_us, theirs_us = statistics.median(ours) * 1e6, statistics.median(theirs) * 1e6
-    return {"requests": requests, "rounds": rounds, "ours_us": ours_us, "bare_us": theirs_us, "ratio": ours_us / theirs_us}
+    return {
+        "requests": requests,
+        "rounds": rounds,
+        "ours_us": ours_us,
+        "bare_us": theirs_us,
+        "ratio": ours_us / theirs_us,
+    }
 
 
 # ---- (c) DynamoDB calls per operation -----------------------------------------------------------
@@ -211,27 +226,43 @@ def call_counts() -> list[tuple[str, int, str]]:
         api.get("/me", owner_token)  # the principal is cached from here on, as in a warm container
         created = measure(
             "POST /crm/customers (create, with code)",
-            lambda: api.post("/crm/customers", owner_token, {"name": "Zhang Trading", "kind": "company", "code": "Z-1"}),
+            lambda: api.post(
+                "/crm/customers", owner_token, {"name": "Zhang Trading", "kind": "company", "code": "Z-1"}
+            ),
         )
         cid = created.json["id"]
-        measure("GET /crm/customers/{id}, principal cached", lambda: api.get(f"/crm/customers/{cid}", owner_token))
-        measure("GET /crm/customers/{id}, cold principal", lambda: api.get(f"/crm/customers/{cid}", owner_token), warm=False)
+        measure(
+            "GET /crm/customers/{id}, principal cached", lambda: api.get(f"/crm/customers/{cid}", owner_token)
+        )
+        measure(
+            "GET /crm/customers/{id}, cold principal",
+            lambda: api.get(f"/crm/customers/{cid}", owner_token),
+            warm=False,
+        )
         measure("GET /crm/customers (one page)", lambda: api.get("/crm/customers?limit=50", owner_token))
-        measure("GET /crm/customers?name_prefix=zh", lambda: api.get("/crm/customers?name_prefix=zh", owner_token))
+        measure(
+            "GET /crm/customers?name_prefix=zh", lambda: api.get("/crm/customers?name_prefix=zh", owner_token)
+        )
         measure(
             "GET /crm/customers?updated_since=...",
             lambda: api.get("/crm/customers?updated_since=2020-01-01T00:00:00Z", owner_token),
         )
-        measure("PATCH /crm/customers/{id} (rename)", lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"name": "Z2"}))
         measure(
-            "PATCH /crm/customers/{id} (change code)", lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"code": "Z-2"})
+            "PATCH /crm/customers/{id} (rename)",
+            lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"name": "Z2"}),
+        )
+        measure(
+            "PATCH /crm/customers/{id} (change code)",
+            lambda: api.patch(f"/crm/customers/{cid}", owner_token, {"code": "Z-2"}),
         )
         measure("DELETE /crm/customers/{id}", lambda: api.delete(f"/crm/customers/{cid}", owner_token))
         measure("GET /me", lambda: api.get("/me", owner_token))
         measure("GET /admin/audit (one page)", lambda: api.get("/admin/audit", owner_token))
         measure(
             "POST /admin/roles",
-            lambda: api.post("/admin/roles", owner_token, {"name": "clerk", "permissions": ["crm.customers:read"]}),
+            lambda: api.post(
+                "/admin/roles", owner_token, {"name": "clerk", "permissions": ["crm.customers:read"]}
+            ),
         )
         crm_call_counts(api, owner_token, measure)
         measure(
@@ -239,7 +270,11 @@ def call_counts() -> list[tuple[str, int, str]]:
             lambda: api.post(
                 "/tenants",
                 None,
-                {"company_name": "Bench Co", "owner_email": "bench2@example.com", "owner_password": "bench-pass-123"},
+                {
+                    "company_name": "Bench Co",
+                    "owner_email": "bench2@example.com",
+                    "owner_password": "bench-pass-123",
+                },
             ),
         )
     return rows
@@ -255,25 +290,45 @@ def crm_call_counts(api: Any, token: str, measure: Any) -> None:
     for _ in range(3):
         api.post("/crm/orders", token, {"customer_id": customer, "currency": "CNY", "lines": lines})
     activity = {"kind": "call", "customer_id": customer, "subject": "c"}
-    measure("POST /crm/activities (with its timeline entry)", lambda: api.post("/crm/activities", token, activity))
+    measure(
+        "POST /crm/activities (with its timeline entry)", lambda: api.post("/crm/activities", token, activity)
+    )
     timeline = f"/crm/customers/{customer}/timeline"
     first = measure("GET /crm/customers/{id}/timeline (a page of 50)", lambda: api.get(timeline, token))
     measure(
         "GET /crm/customers/{id}/timeline (the next page)",
         lambda: api.get(f"{timeline}?cursor={first.json['next_cursor']}", token),
     )
-    measure("GET /crm/customers/{id}/360 (owner: every part)", lambda: api.get(f"/crm/customers/{customer}/360", token))
-    quote = api.post("/crm/quotes", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json["id"]
-    measure("POST /crm/quotes/{id}/accept (quote, order, timeline)", lambda: api.post(f"/crm/quotes/{quote}/accept", token))
-    measure("POST /crm/quotes/{id}/accept again (answers the order)", lambda: api.post(f"/crm/quotes/{quote}/accept", token))
+    measure(
+        "GET /crm/customers/{id}/360 (owner: every part)",
+        lambda: api.get(f"/crm/customers/{customer}/360", token),
+    )
+    quote = api.post("/crm/quotes", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json[
+        "id"
+    ]
+    measure(
+        "POST /crm/quotes/{id}/accept (quote, order, timeline)",
+        lambda: api.post(f"/crm/quotes/{quote}/accept", token),
+    )
+    measure(
+        "POST /crm/quotes/{id}/accept again (answers the order)",
+        lambda: api.post(f"/crm/quotes/{quote}/accept", token),
+    )
     lead = api.post("/crm/leads", token, {"name": "L", "company_name": "LC"}).json["id"]
     measure("POST /crm/leads/{id}/convert", lambda: api.post(f"/crm/leads/{lead}/convert", token))
-    rows = "code,name,kind,phone,email\n" + "".join(f"B{n:04d},Name {n},company,+86 21 {n:08d},b{n}@x.cn\n" for n in range(1000))
+    rows = "code,name,kind,phone,email\n" + "".join(
+        f"B{n:04d},Name {n},company,+86 21 {n:08d},b{n}@x.cn\n" for n in range(1000)
+    )
     csv_call = {"raw": rows.encode(), "headers": {"content-type": "text/csv"}}
-    made = measure("POST /import/customers (1,000 new rows)", lambda: api.call("POST", "/import/customers", token, **csv_call))
+    made = measure(
+        "POST /import/customers (1,000 new rows)",
+        lambda: api.call("POST", "/import/customers", token, **csv_call),
+    )
     assert made.json["created"] == 1000, made.body[:300]
-    measure("POST /import/customers (the same 1,000 rows again: updates)",
-            lambda: api.call("POST", "/import/customers", token, **csv_call))  # fmt: skip
+    measure(
+        "POST /import/customers (the same 1,000 rows again: updates)",
+        lambda: api.call("POST", "/import/customers", token, **csv_call),
+    )
     ownership_call_counts(api, token, measure)
     erp_call_counts(api, token, measure)
     handoff_call_counts(api, token, measure)
@@ -294,14 +349,19 @@ def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]
     from infra.pump import Pump
 
     calls: collections.Counter[str] = collections.Counter()
-    pump = Pump(app, queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]})
+    pump = Pump(
+        app,
+        queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]},
+    )
     for name, client in (("dynamodb", aws.dynamodb()), ("events", aws.events()), ("sqs", pump._sqs)):
         client.meta.events.register(f"before-call.{name}", lambda model, _n=name, **_: calls.update([_n]))
     api.post("/erp/products", token, {"sku": "RATE", "name": "Rate tea"})
     product = api.get("/erp/products?sku=RATE", token).json["items"][0]["id"]
     warehouse = api.get("/erp/warehouses", token).json["items"][0]["id"]
     api.post(
-        "/erp/stock/adjustments", token, {"product_id": product, "warehouse_id": warehouse, "quantity": "1000", "reason": "b"}
+        "/erp/stock/adjustments",
+        token,
+        {"product_id": product, "warehouse_id": warehouse, "quantity": "1000", "reason": "b"},
     )
     customer = api.post("/crm/customers", token, {"name": "Rate Co", "kind": "company"}).json["id"]
     lines = [{"product_code": "RATE", "quantity": "1", "unit_price": "10"}]
@@ -326,13 +386,27 @@ def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]
     for _ in range(counted.get("dynamodb", 0)):
         aws.dynamodb().get_item(TableName=os.environ["TABLE_NAME"], Key=key)
     for _ in range(counted.get("events", 0)):
-        aws.events().put_events(Entries=[{"Source": "bench.noop", "DetailType": "Noop", "Detail": "{}",
-                                          "EventBusName": os.environ["EVENT_BUS_NAME"]}])  # fmt: skip
+        aws.events().put_events(
+            Entries=[
+                {
+                    "Source": "bench.noop",
+                    "DetailType": "Noop",
+                    "Detail": "{}",
+                    "EventBusName": os.environ["EVENT_BUS_NAME"],
+                }
+            ]
+        )
     for _ in range(counted.get("sqs", 0)):
         pump._sqs.get_queue_attributes(QueueUrl=os.environ["ERP_QUEUE_URL"], AttributeNames=["QueueArn"])
     bare = time.perf_counter() - started
-    return {"orders": orders, "ours_s": ours, "bare_s": bare, "calls": counted, "ours_rate": orders / ours,
-            "bare_rate": orders / bare}  # fmt: skip
+    return {
+        "orders": orders,
+        "ours_s": ours,
+        "bare_s": bare,
+        "calls": counted,
+        "ours_rate": orders / ours,
+        "bare_rate": orders / bare,
+    }
 
 
 def handoff_call_counts(api: Any, token: str, measure: Any) -> None:
@@ -347,19 +421,35 @@ def handoff_call_counts(api: Any, token: str, measure: Any) -> None:
     api.post("/erp/products", token, {"sku": "HAND", "name": "Handoff tea"})
     warehouse = api.get("/erp/warehouses", token).json["items"][0]["id"]
     product = api.get("/erp/products?sku=HAND", token).json["items"][0]["id"]
-    api.post("/erp/stock/adjustments", token, {"product_id": product, "warehouse_id": warehouse, "quantity": "50", "reason": "b"})
+    api.post(
+        "/erp/stock/adjustments",
+        token,
+        {"product_id": product, "warehouse_id": warehouse, "quantity": "50", "reason": "b"},
+    )
     customer = api.post("/crm/customers", token, {"name": "Handoff Co", "kind": "company"}).json["id"]
     lines = [{"product_code": "HAND", "quantity": "1", "unit_price": "10", "tax_rate": "13"}]
-    order = api.post("/crm/orders", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json["id"]
+    order = api.post("/crm/orders", token, {"customer_id": customer, "currency": "CNY", "lines": lines}).json[
+        "id"
+    ]
     measure(
-        "POST /crm/orders/{id}/confirm (1 line; no EventBridge call)", lambda: api.post(f"/crm/orders/{order}/confirm", token)
+        "POST /crm/orders/{id}/confirm (1 line; no EventBridge call)",
+        lambda: api.post(f"/crm/orders/{order}/confirm", token),
     )
     assert not bus_calls
     measure("relay: 1 pending event (and 1 put_events)", handlers.run_relay)
-    pump = Pump(app, queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]})
+    pump = Pump(
+        app,
+        queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]},
+    )
     sources = {s.name: s for s in pump.queue_sources()}
-    measure("ERP consumer: 1 OrderConfirmed (reserve, invoice, 4 answers, relay)", lambda: pump.deliver(sources["erp_consumer"]))
-    measure("CRM consumer: 4 ERP events for the order", lambda: [pump.deliver(sources["crm_consumer"]) for _ in range(3)])
+    measure(
+        "ERP consumer: 1 OrderConfirmed (reserve, invoice, 4 answers, relay)",
+        lambda: pump.deliver(sources["erp_consumer"]),
+    )
+    measure(
+        "CRM consumer: 4 ERP events for the order",
+        lambda: [pump.deliver(sources["crm_consumer"]) for _ in range(3)],
+    )
 
 
 def erp_call_counts(api: Any, token: str, measure: Any) -> None:
@@ -377,28 +467,49 @@ def erp_call_counts(api: Any, token: str, measure: Any) -> None:
     centre = made("/erp/work-centres", {"code": "C", "name": "Packing", "daily_capacity": "100"})["id"]
     components = [{"product_id": leaf, "quantity": "2"}, {"product_id": tin, "quantity": "1"}]
     made("/erp/boms", {"product_id": box, "work_centre_id": centre, "components": components})
-    lines = [{"product_id": leaf, "quantity": "100", "unit_cost": "1"}, {"product_id": tin, "quantity": "50", "unit_cost": "2"}]
+    lines = [
+        {"product_id": leaf, "quantity": "100", "unit_cost": "1"},
+        {"product_id": tin, "quantity": "50", "unit_cost": "2"},
+    ]
     po = made("/erp/purchase-orders", {"supplier_id": supplier, "lines": lines})["id"]
     api.post(f"/erp/purchase-orders/{po}/order", token)
-    receipt = {"warehouse_id": warehouse, "lines": [{"line": 1, "quantity": "100"}, {"line": 2, "quantity": "50"}]}
+    receipt = {
+        "warehouse_id": warehouse,
+        "lines": [{"line": 1, "quantity": "100"}, {"line": 2, "quantity": "50"}],
+    }
     measure(
-        "POST /erp/purchase-orders/{id}/receive (2 lines)", lambda: api.post(f"/erp/purchase-orders/{po}/receive", token, receipt)
+        "POST /erp/purchase-orders/{id}/receive (2 lines)",
+        lambda: api.post(f"/erp/purchase-orders/{po}/receive", token, receipt),
     )
     reservation = {"product_id": leaf, "warehouse_id": warehouse, "quantity": "3", "reference": "SO-BENCH:1"}
-    reserved = measure("POST /erp/reservations (named warehouse)", lambda: api.post("/erp/reservations", token, reservation))
+    reserved = measure(
+        "POST /erp/reservations (named warehouse)", lambda: api.post("/erp/reservations", token, reservation)
+    )
     by_default = {**reservation, "warehouse_id": None, "reference": "SO-BENCH:2"}
-    measure("POST /erp/reservations (default warehouse)", lambda: api.post("/erp/reservations", token, by_default))
+    measure(
+        "POST /erp/reservations (default warehouse)", lambda: api.post("/erp/reservations", token, by_default)
+    )
     shipment = {"lines": [{"reservation_id": reserved.json["id"]}]}
     measure("POST /erp/shipments (1 reservation)", lambda: api.post("/erp/shipments", token, shipment))
-    planned = measure("POST /erp/production-orders (plan: 2 components, 1 day)",
-                      lambda: api.post("/erp/production-orders", token, {"product_id": box, "quantity": "10"}))  # fmt: skip
+    planned = measure(
+        "POST /erp/production-orders (plan: 2 components, 1 day)",
+        lambda: api.post("/erp/production-orders", token, {"product_id": box, "quantity": "10"}),
+    )
     order = planned.json["id"]
-    measure("POST /erp/production-orders/{id}/complete (2 components)",
-            lambda: api.post(f"/erp/production-orders/{order}/complete", token))  # fmt: skip
+    measure(
+        "POST /erp/production-orders/{id}/complete (2 components)",
+        lambda: api.post(f"/erp/production-orders/{order}/complete", token),
+    )
     customer = made("/crm/customers", {"name": "Debtor Co", "kind": "company"})["id"]
-    invoice = made("/erp/invoices", {"customer_id": customer, "lines": [{"quantity": "1", "unit_price": "100"}]})["id"]
+    invoice = made(
+        "/erp/invoices", {"customer_id": customer, "lines": [{"quantity": "1", "unit_price": "100"}]}
+    )["id"]
     api.post(f"/erp/invoices/{invoice}/issue", token, {})
-    payment = {"customer_id": customer, "amount": "60", "allocations": [{"invoice_id": invoice, "amount": "60"}]}
+    payment = {
+        "customer_id": customer,
+        "amount": "60",
+        "allocations": [{"invoice_id": invoice, "amount": "60"}],
+    }
     measure("POST /erp/payments (1 allocation)", lambda: api.post("/erp/payments", token, payment))
     measure("GET /erp/receivables/aging (1 open invoice)", lambda: api.get("/erp/receivables/aging", token))
 
@@ -407,15 +518,26 @@ def ownership_call_counts(api: Any, token: str, measure: Any) -> None:
     """What a permission granted over own records only costs (a sales_rep)."""
     from tests.conftest import PASSWORD, login
 
-    api.post("/admin/users", token, {"email": "rep@bench.example", "roles": ["sales_rep"], "password": PASSWORD})
+    api.post(
+        "/admin/users", token, {"email": "rep@bench.example", "roles": ["sales_rep"], "password": PASSWORD}
+    )
     rep = login(api, "rep@bench.example")
     own = api.post("/crm/customers", rep, {"name": "Rep Own Co", "kind": "company"}).json["id"]
-    pool = api.post("/crm/customers", token, {"name": "Pool Co", "kind": "company", "owner_id": None}).json["id"]
-    measure("GET /crm/customers/{id} (sales_rep, own customer)", lambda: api.get(f"/crm/customers/{own}", rep))
-    measure("PATCH /crm/customers/{id} (sales_rep, own customer)",
-            lambda: api.patch(f"/crm/customers/{own}", rep, {"tags": ["t"]}))  # fmt: skip
+    pool = api.post("/crm/customers", token, {"name": "Pool Co", "kind": "company", "owner_id": None}).json[
+        "id"
+    ]
+    measure(
+        "GET /crm/customers/{id} (sales_rep, own customer)", lambda: api.get(f"/crm/customers/{own}", rep)
+    )
+    measure(
+        "PATCH /crm/customers/{id} (sales_rep, own customer)",
+        lambda: api.patch(f"/crm/customers/{own}", rep, {"tags": ["t"]}),
+    )
     measure("GET /crm/customers (sales_rep: own records, one page)", lambda: api.get("/crm/customers", rep))
-    measure("POST /crm/customers/{id}/claim (from the pool)", lambda: api.post(f"/crm/customers/{pool}/claim", rep))
+    measure(
+        "POST /crm/customers/{id}/claim (from the pool)",
+        lambda: api.post(f"/crm/customers/{pool}/claim", rep),
+    )
     for body in ({"kind": "note", "subject": "Rep's note"}, {"kind": "call", "subject": "Rep's call"}):
         api.post("/crm/activities", rep, {"customer_id": own, **body})
     api.post("/crm/activities", token, {"customer_id": own, "kind": "note", "subject": "The owner's note"})
@@ -423,14 +545,19 @@ def ownership_call_counts(api: Any, token: str, measure: Any) -> None:
         "GET /crm/customers/{id}/timeline (sales_rep: its records checked)",
         lambda: api.get(f"/crm/customers/{own}/timeline", rep),
     )
-    measure("GET /crm/customers/{id}/360 (sales_rep: each record checked)", lambda: api.get(f"/crm/customers/{own}/360", rep))
+    measure(
+        "GET /crm/customers/{id}/360 (sales_rep: each record checked)",
+        lambda: api.get(f"/crm/customers/{own}/360", rep),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--counts-only", action="store_true", help="only the call counts and the handoff throughput")
+    parser.add_argument(
+        "--counts-only", action="store_true", help="only the call counts and the handoff throughput"
+    )
     args = parser.parse_args()
     if args.counts_only:
         return print_counts()
@@ -444,7 +571,9 @@ def main() -> None:
     req = per_request(args.requests)
     print("## Per request: GET /crm/customers/{id}, DynamoDB stubbed\n")
     print(f"| | median per request over {req['rounds']} rounds of {req['requests']} (us) |\n|---|---|")
-    print(f"| our route (JWT authorizer, principal, permission, validation, problem middleware) | {req['ours_us']:.0f} |")
+    print(
+        f"| our route (JWT authorizer, principal, permission, validation, problem middleware) | {req['ours_us']:.0f} |"
+    )
     print(f"| bare Chalice route, same get_item | {req['bare_us']:.0f} |")
     print(f"| ratio (target <= 2.0) | **{req['ratio']:.2f}** |\n")
     print_counts()
@@ -457,8 +586,11 @@ def print_counts() -> None:
         print(f"| {label} | {total} | {which} |")
     t = THROUGHPUT
     print("\n## The order handoff end to end (against moto, in process)\n")
-    print(f"{t['orders']} orders confirmed over the API, relayed, taken by the ERP and CRM consumers; calls on our clients: "
-          + ", ".join(f"{n} {k}" for k, n in sorted(t["calls"].items())) + "\n")  # fmt: skip
+    print(
+        f"{t['orders']} orders confirmed over the API, relayed, taken by the ERP and CRM consumers; calls on our clients: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(t["calls"].items()))
+        + "\n"
+    )
     print("| | seconds | orders per second |\n|---|---|---|")
     print(f"| the handoff | {t['ours_s']:.2f} | {t['ours_rate']:.1f} |")
     print(f"| the same number of bare calls per service | {t['bare_s']:.2f} | {t['bare_rate']:.1f} |")

@@ -51,7 +51,10 @@ def _http(base: str) -> Any:
             base + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
@@ -68,12 +71,26 @@ class Stack:
     def __init__(self, recording: Path) -> None:
         self.port, self.moto_port = _free_port(), _free_port()
         self.recording = recording
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))
+        }
         self.state = recording.parent / "env.json"
-        env.update(PORT=str(self.port), MOTO_PORT=str(self.moto_port), PYTHONUNBUFFERED="1",
-                   MOTO_RECORDER_FILEPATH=str(recording), LOCAL_STATE_FILE=str(self.state))  # fmt: skip
+        env.update(
+            PORT=str(self.port),
+            MOTO_PORT=str(self.moto_port),
+            PYTHONUNBUFFERED="1",
+            MOTO_RECORDER_FILEPATH=str(recording),
+            LOCAL_STATE_FILE=str(self.state),
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "infra.local"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert self.process.stdout is not None
         lines: list[str] = []
@@ -97,7 +114,9 @@ class Stack:
         self.moto = f"http://127.0.0.1:{self.moto_port}"
 
     def recorder(self, action: str) -> str:
-        with urllib.request.urlopen(urllib.request.Request(f"{self.moto}/moto-api/recorder/{action}", method="POST")) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{self.moto}/moto-api/recorder/{action}", method="POST")
+        ) as r:
             return r.read().decode()
 
     def stop(self) -> None:
@@ -114,9 +133,13 @@ def _client(service: str, endpoint: str) -> Any:
     from botocore.config import Config
 
     return boto3.client(
-        service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local",
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
         config=Config(user_agent_extra=TAG),
-    )  # fmt: skip
+    )
 
 
 def calls_by_service(recording: str) -> tuple[collections.Counter[str], collections.Counter[str]]:
@@ -160,12 +183,21 @@ def _measure(stack: Stack, keys: Any, orders: int, clients: int) -> dict[str, An
     token = call("POST", "/auth/login", {"email": OWNER[0], "password": OWNER[1]})[1]["id_token"]
     product = call("POST", "/erp/products", {"sku": "RATE-1", "name": "Rate tea"}, token)[1]
     warehouse = call("GET", "/erp/warehouses", None, token)[1]["items"][0]["id"]
-    adjust = {"product_id": product["id"], "warehouse_id": warehouse, "quantity": str(orders * 10), "reason": "bench"}
+    adjust = {
+        "product_id": product["id"],
+        "warehouse_id": warehouse,
+        "quantity": str(orders * 10),
+        "reason": "bench",
+    }
     assert call("POST", "/erp/stock/adjustments", adjust, token)[0] == 201
     customer = call("POST", "/crm/customers", {"name": "Rate Co", "kind": "company"}, token)[1]["id"]
     lines = [{"product_code": "RATE-1", "quantity": "1", "unit_price": "10", "tax_rate": "13"}]
-    made = [call("POST", "/crm/orders", {"customer_id": customer, "currency": "CNY", "lines": lines}, token)[1]["id"]
-            for _ in range(orders + 5)]  # fmt: skip
+    made = [
+        call("POST", "/crm/orders", {"customer_id": customer, "currency": "CNY", "lines": lines}, token)[1][
+            "id"
+        ]
+        for _ in range(orders + 5)
+    ]
     table = stack.env["TABLE_NAME"]
     ddb = _client("dynamodb", stack.moto)
     order_keys = [{k: {"S": v} for k, v in keys.entity(stack.tenant_id, "order", o).items()} for o in made]
@@ -184,7 +216,9 @@ def _measure(stack: Stack, keys: Any, orders: int, clients: int) -> dict[str, An
                 }
             }
             for i in ddb.batch_get_item(RequestItems=wanted)["Responses"][table]:
-                if i["status"]["S"] == "reserved" and i.get("erp", {}).get("M", {}).get("invoice_id", {}).get("S"):
+                if i["status"]["S"] == "reserved" and i.get("erp", {}).get("M", {}).get("invoice_id", {}).get(
+                    "S"
+                ):
                     waiting.pop(i["id"]["S"])
         return not waiting
 
@@ -215,8 +249,16 @@ def _measure(stack: Stack, keys: Any, orders: int, clients: int) -> dict[str, An
     services, operations = calls_by_service(stack.recording.read_text())
 
     bare = _bare_calls(stack, services, table)
-    return {"orders": len(made), "clients": clients, "latencies": latencies, "ours_s": ours, "confirm_s": confirmed,
-            "bare_s": bare, "services": dict(services), "operations": dict(operations)}  # fmt: skip
+    return {
+        "orders": len(made),
+        "clients": clients,
+        "latencies": latencies,
+        "ours_s": ours,
+        "confirm_s": confirmed,
+        "bare_s": bare,
+        "services": dict(services),
+        "operations": dict(operations),
+    }
 
 
 def _bare_calls(stack: Stack, services: collections.Counter[str], table: str) -> float:
@@ -257,7 +299,10 @@ def report(t: dict[str, Any]) -> str:
         "",
         "| call | count | per order |",
         "|---|---|---|",
-        *(f"| {op} | {n} | {n / t['orders']:.1f} |" for op, n in sorted(t["operations"].items(), key=lambda x: -x[1])),
+        *(
+            f"| {op} | {n} | {n / t['orders']:.1f} |"
+            for op, n in sorted(t["operations"].items(), key=lambda x: -x[1])
+        ),
     ]
     return "\n".join(lines)
 

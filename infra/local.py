@@ -70,10 +70,17 @@ def seed_demo() -> str:
     store = Store()
     _, owner_email, owner_password = DEMO_USERS[0]
     created = service.signup(
-        store, SignupIn(company_name=DEMO_COMPANY, owner_email=owner_email, owner_password=owner_password, plan="business")
+        store,
+        SignupIn(
+            company_name=DEMO_COMPANY, owner_email=owner_email, owner_password=owner_password, plan="business"
+        ),
     )
     owner = access.load_principal(
-        store, VerifiedToken(tenant_id=created["tenant_id"], user_id=created["owner_user_id"], email=owner_email, expires_at=0), 0
+        store,
+        VerifiedToken(
+            tenant_id=created["tenant_id"], user_id=created["owner_user_id"], email=owner_email, expires_at=0
+        ),
+        0,
     )
     for role, email, password in DEMO_USERS[1:]:
         service.create_user(store, owner, UserIn(email=email, roles=[role], password=password))
@@ -89,11 +96,23 @@ def seed_erp(store: Any, actor: Any) -> None:
     from chalicelib.erp.models import ProductIn, SupplierIn, WarehouseIn
 
     warehouse = catalogue.warehouses.create(store, actor, WarehouseIn(code="SH", name="上海仓 Shanghai"))
-    supplier = catalogue.suppliers.create(store, actor, SupplierIn(code="LEAF", name="杭州茶园 Hangzhou Leaf Farm"))
-    tea = catalogue.products.create(store, actor, ProductIn(
-        sku="TEA-001", name="西湖龙井 Longjing tea", unit="box", list_price=Decimal("368.00"), standard_cost=Decimal("210.00"),
-        reorder_point=Decimal(20), lead_time_days=7, default_supplier_id=supplier["id"],
-    ))  # fmt: skip
+    supplier = catalogue.suppliers.create(
+        store, actor, SupplierIn(code="LEAF", name="杭州茶园 Hangzhou Leaf Farm")
+    )
+    tea = catalogue.products.create(
+        store,
+        actor,
+        ProductIn(
+            sku="TEA-001",
+            name="西湖龙井 Longjing tea",
+            unit="box",
+            list_price=Decimal("368.00"),
+            standard_cost=Decimal("210.00"),
+            reorder_point=Decimal(20),
+            lead_time_days=7,
+            default_supplier_id=supplier["id"],
+        ),
+    )
     stock.adjust(store, actor, tea["id"], warehouse["id"], Decimal(100), "opening stock")
 
 

@@ -65,11 +65,17 @@ def _rollback_touched_items_only() -> None:
             if table is None:
                 continue
             source = op["Item"] if op_type == "Put" else op.get("Key", {})
-            if table.hash_key_attr not in source or (table.range_key_attr and table.range_key_attr not in source):
+            if table.hash_key_attr not in source or (
+                table.range_key_attr and table.range_key_attr not in source
+            ):
                 continue  # a malformed operation: moto refuses it before writing anything
             hash_value = DynamoType(source[table.hash_key_attr])
             range_value = DynamoType(source[table.range_key_attr]) if table.range_key_attr else None
-            current = table.items.get(hash_value, {}).get(range_value) if range_value else table.items.get(hash_value)
+            current = (
+                table.items.get(hash_value, {}).get(range_value)
+                if range_value
+                else table.items.get(hash_value)
+            )
             saved.append((table, hash_value, range_value, copy.deepcopy(current)))
         shim.in_transaction = True  # calls are serialised (see above), so the flag is this call's
         try:
@@ -97,7 +103,9 @@ class MotoServer(ThreadedMotoServer):
     def _server_entry(self) -> None:
         _rollback_touched_items_only()
         app = _SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
         self._server_ready_event.set()
         self._server.serve_forever()
 
@@ -111,6 +119,9 @@ def start_local_aws(port: int = 0, region: str = "us-east-1") -> tuple[MotoServe
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(key, None)
     os.environ.update(
-        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_DEFAULT_REGION=region
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_DEFAULT_REGION=region,
     )
     return server, endpoint

@@ -110,9 +110,9 @@ def _ensure_user_pool(stage: str, region: str) -> tuple[str, str]:
         None,
     )
     if pool_id is None:
-        pool_id = idp.create_user_pool(PoolName=name, **{k: v for k, v in pool_props.items() if k != "UserPoolName"})["UserPool"][
-            "Id"
-        ]
+        pool_id = idp.create_user_pool(
+            PoolName=name, **{k: v for k, v in pool_props.items() if k != "UserPoolName"}
+        )["UserPool"]["Id"]
     client_props = _resolve(client_props, {"Stage": stage, "UserPool": pool_id})
     client_name = client_props["ClientName"]
     client_id = next(
@@ -132,7 +132,9 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
     """Create (or find) the stack for ``stage`` and return its resource names."""
     cfn = boto3.client("cloudformation", region_name=region)
     stack_name = f"crmerp-{stage}"
-    existing = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] == "CREATE_COMPLETE"}
+    existing = {
+        s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] == "CREATE_COMPLETE"
+    }
     if stack_name not in existing:
         cfn.create_stack(
             StackName=stack_name,
@@ -140,7 +142,10 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
             Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}],
         )
         cfn.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig={"Delay": 1})
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]}
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
+    }
     pool_id, client_id = _ensure_user_pool(stage, region)
     return Stack(
         stage=stage,

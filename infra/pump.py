@@ -65,8 +65,15 @@ def scheduled_event(name: str, region: str) -> dict[str, Any]:
 
 
 class Pump:
-    def __init__(self, app: Any, region: str = "us-east-1", poll_seconds: float = 0.2, *,
-                 queue_urls: dict[str, str] | None = None, stream_arns: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        app: Any,
+        region: str = "us-east-1",
+        poll_seconds: float = 0.2,
+        *,
+        queue_urls: dict[str, str] | None = None,
+        stream_arns: dict[str, str] | None = None,
+    ) -> None:
         """``queue_urls``: a handler's queue by URL rather than by its declared name (tests run
         stacks of several stages); ``stream_arns``: the stream handlers to feed, with the stream
         each reads (a table's stream ARN exists only once the table does, so it is named here, not
@@ -92,7 +99,11 @@ class Pump:
         return [s for s in self.app.event_sources if type(s).__name__ == "ScheduledEventConfig"]
 
     def stream_sources(self) -> list[Any]:
-        return [s for s in self.app.event_sources if type(s).__name__ == "DynamoDBEventConfig" and s.name in self._stream_arns]
+        return [
+            s
+            for s in self.app.event_sources
+            if type(s).__name__ == "DynamoDBEventConfig" and s.name in self._stream_arns
+        ]
 
     def handler_names(self) -> list[str]:
         return [s.name for s in self.queue_sources() + self.stream_sources() + self.schedule_sources()]
@@ -107,12 +118,17 @@ class Pump:
         """Receive one batch from the source's queue and hand it to the handler; returns its size."""
         url = self._handler_urls.get(source.name) or self._queue_url(source.queue)
         answer = self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(source.batch_size, 10), AttributeNames=["All"], MessageAttributeNames=["All"]
+            QueueUrl=url,
+            MaxNumberOfMessages=min(source.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         messages = answer.get("Messages", [])
         if not messages:
             return 0
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         event = {
             "Records": [
                 {
@@ -133,28 +149,48 @@ class Pump:
             result = self.app.handler_map[source.name](event, LambdaContext(source.name))
         except Exception:
             return len(messages)
-        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} if isinstance(result, dict) else set()
+        failed = (
+            {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            if isinstance(result, dict)
+            else set()
+        )
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
-                QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
         return len(messages)
 
     def _open_shards(self, arn: str, position: str, known: Collection[str] = ()) -> dict[str, str]:
         """Shard id → iterator for the stream's shards not read yet (all of them at the start)."""
         shards = self._streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        return {s["ShardId"]: self._streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"],
-                                                               ShardIteratorType=position)["ShardIterator"]
-                for s in shards if s["ShardId"] not in known}  # fmt: skip
+        return {
+            s["ShardId"]: self._streams.get_shard_iterator(
+                StreamArn=arn, ShardId=s["ShardId"], ShardIteratorType=position
+            )["ShardIterator"]
+            for s in shards
+            if s["ShardId"] not in known
+        }
 
     def deliver_stream(self, source: Any) -> int:
         """One batch of stream records per shard to the handler; returns how many records."""
         arn, shards, done = self._stream_arns[source.name], self._shards[source.name], 0
         for shard_id, iterator in list(shards.items()):
             answer = self._streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
-            records = [{**r, "eventSourceARN": arn, "dynamodb": {**r["dynamodb"], "ApproximateCreationDateTime":
-                        r["dynamodb"]["ApproximateCreationDateTime"].timestamp()}} for r in answer["Records"]]  # fmt: skip
+            records = [
+                {
+                    **r,
+                    "eventSourceARN": arn,
+                    "dynamodb": {
+                        **r["dynamodb"],
+                        "ApproximateCreationDateTime": r["dynamodb"][
+                            "ApproximateCreationDateTime"
+                        ].timestamp(),
+                    },
+                }
+                for r in answer["Records"]
+            ]
             if records:
                 try:
                     self.app.handler_map[source.name]({"Records": records}, LambdaContext(source.name))

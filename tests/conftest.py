@@ -97,7 +97,11 @@ class Api:
         h.update(headers or {})
         if isinstance(body, bytes):
             raw, body = body, None
-        data = raw if raw is not None else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
+        data = (
+            raw
+            if raw is not None
+            else (json.dumps(body, ensure_ascii=False).encode() if body is not None else b"")
+        )
         r = self._http.request(method, path, headers=h, body=data)
         return Reply(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.body)
 
@@ -150,7 +154,10 @@ def login(api: Api, email: str, password: str = PASSWORD) -> str:
 
 def a_tenant(api: Api, name: str = "Acme Trading") -> TenantCtx:
     email = unique_email("owner")
-    r = api.post("/tenants", body={"company_name": name, "owner_email": email, "owner_password": PASSWORD, "plan": "starter"})
+    r = api.post(
+        "/tenants",
+        body={"company_name": name, "owner_email": email, "owner_password": PASSWORD, "plan": "starter"},
+    )
     assert r.status == 202, r.body
     token = login(api, email)
     me = api.get("/me", token).json

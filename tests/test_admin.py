@@ -10,20 +10,32 @@ from tests.conftest import PASSWORD, a_customer, a_tenant, a_user, login, unique
 def test_signup_creates_the_company_and_its_owner(api):
     email = unique_email("founder")
     r = api.post(
-        "/tenants", body={"company_name": "深圳华强电子", "owner_email": email, "owner_password": PASSWORD, "plan": "business"}
+        "/tenants",
+        body={
+            "company_name": "深圳华强电子",
+            "owner_email": email,
+            "owner_password": PASSWORD,
+            "plan": "business",
+        },
     )
     assert r.status == 202 and r.headers["location"] == "/me"
     me = api.get("/me", login(api, email)).json
     assert me["tenant"]["id"].startswith("ten_") and me["tenant"]["created_at"]
     tenant = me["tenant"]
-    assert (tenant["company_name"], tenant["plan"], tenant["default_currency"]) == ("深圳华强电子", "business", "CNY")
+    assert (tenant["company_name"], tenant["plan"], tenant["default_currency"]) == (
+        "深圳华强电子",
+        "business",
+        "CNY",
+    )
     assert me["user"]["email"] == email
     assert me["roles"] == ["owner"]
     assert "tenant.owners:manage" in me["permissions"] and "crm.customers:delete" in me["permissions"]
 
 
 def test_signup_validates_and_makes_nothing_for_a_taken_email(api, tenant):
-    bad = api.post("/tenants", body={"company_name": "", "owner_email": "x", "owner_password": "short", "plan": "gold"})
+    bad = api.post(
+        "/tenants", body={"company_name": "", "owner_email": "x", "owner_password": "short", "plan": "gold"}
+    )
     assert bad.status == 422
     assert {tuple(e["loc"]) for e in bad.json["errors"]} == {
         ("body", "company_name"),
@@ -31,7 +43,10 @@ def test_signup_validates_and_makes_nothing_for_a_taken_email(api, tenant):
         ("body", "owner_password"),
         ("body", "plan"),
     }
-    taken = api.post("/tenants", body={"company_name": "Copy", "owner_email": tenant.owner_email, "owner_password": PASSWORD})
+    taken = api.post(
+        "/tenants",
+        body={"company_name": "Copy", "owner_email": tenant.owner_email, "owner_password": PASSWORD},
+    )
     assert taken.status == 202  # as for a free address (tests/test_identity_privacy.py)
     assert api.get("/me", login(api, tenant.owner_email)).json["tenant"]["company_name"] == "Acme Trading"
 
@@ -43,7 +58,9 @@ def test_signup_is_rate_limited_per_source(api, monkeypatch):
 
     limited = dataclasses.replace(config.settings(), signup_limit_per_hour=0)
     monkeypatch.setattr("chalicelib.tenants.routes.settings", lambda: limited)
-    r = api.post("/tenants", body={"company_name": "Spam", "owner_email": unique_email(), "owner_password": PASSWORD})
+    r = api.post(
+        "/tenants", body={"company_name": "Spam", "owner_email": unique_email(), "owner_password": PASSWORD}
+    )
     assert r.status == 429
     assert int(r.headers["retry-after"]) >= 1
     assert r.json["type"] == "/problems/rate-limited"
@@ -79,11 +96,19 @@ def test_unknown_roles_are_refused(api, tenant):
 def test_nobody_grants_a_permission_they_do_not_hold(api, tenant):
     _, admin = a_user(api, tenant, ["admin"])
     # An admin cannot make owners, nor create a role holding the owner-only permission.
-    assert api.post("/admin/users", admin, {"email": unique_email(), "roles": ["owner"], "password": PASSWORD}).status == 403
+    assert (
+        api.post(
+            "/admin/users", admin, {"email": unique_email(), "roles": ["owner"], "password": PASSWORD}
+        ).status
+        == 403
+    )
     r = api.post("/admin/roles", admin, {"name": "kingmaker", "permissions": ["tenant.owners:manage"]})
     assert r.status == 403
     # ... but can grant what it holds.
-    assert api.post("/admin/roles", admin, {"name": "clerk", "permissions": ["crm.customers:read"]}).status == 201
+    assert (
+        api.post("/admin/roles", admin, {"name": "clerk", "permissions": ["crm.customers:read"]}).status
+        == 201
+    )
     # A user who holds more than the caller cannot be changed by the caller.
     assert api.patch(f"/admin/users/{tenant.owner_id}", admin, {"enabled": False}).status == 403
 
@@ -104,7 +129,9 @@ def test_the_last_owner_cannot_be_removed_disabled_or_demoted(api):
 
 def test_custom_roles_grant_their_permissions(api, tenant):
     r = api.post(
-        "/admin/roles", tenant.token, {"name": "readonly-crm", "description": "Looks only", "permissions": ["crm.customers:read"]}
+        "/admin/roles",
+        tenant.token,
+        {"name": "readonly-crm", "description": "Looks only", "permissions": ["crm.customers:read"]},
     )
     assert r.status == 201 and r.headers["etag"] == '"1"'
     user_id, token = a_user(api, tenant, ["readonly-crm"])
@@ -119,7 +146,9 @@ def test_custom_roles_grant_their_permissions(api, tenant):
     )
     assert r.status == 200 and r.json["version"] == 2
     assert api.post("/crm/customers", token, {"name": "n", "kind": "person"}).status == 201
-    stale = api.put("/admin/roles/readonly-crm", tenant.token, {"permissions": []}, headers={"if-match": '"1"'})
+    stale = api.put(
+        "/admin/roles/readonly-crm", tenant.token, {"permissions": []}, headers={"if-match": '"1"'}
+    )
     assert stale.status == 412
     # A role that somebody holds cannot be deleted.
     assert api.delete("/admin/roles/readonly-crm", tenant.token).status == 409
@@ -169,7 +198,9 @@ def test_audit_filters_by_entity_user_and_time(api):
 def test_a_password_is_used_exactly_as_typed(api):
     email = unique_email("spaces")
     password = " with spaces 42 "
-    r = api.post("/tenants", body={"company_name": "Spaces", "owner_email": email, "owner_password": password})
+    r = api.post(
+        "/tenants", body={"company_name": "Spaces", "owner_email": email, "owner_password": password}
+    )
     assert r.status == 202
     assert api.post("/auth/login", body={"email": email, "password": password}).status == 200
     assert api.post("/auth/login", body={"email": email, "password": password.strip()}).status == 401

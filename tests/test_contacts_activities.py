@@ -26,7 +26,9 @@ def test_a_contact_belongs_to_an_existing_customer(api, tenant):
     )
     assert contact["customer_id"] == customer["id"] and contact["birthday"] == "1985-02-14"
     assert contact["preferences"] == {"channel": "wechat", "language": "zh"}
-    missing = api.post("/crm/contacts", tenant.token, {"customer_id": "cus_01J00000000000000000000000", "name": "x"})
+    missing = api.post(
+        "/crm/contacts", tenant.token, {"customer_id": "cus_01J00000000000000000000000", "name": "x"}
+    )
     assert missing.status == 422 and missing.json["errors"][0]["loc"] == ["body", "customer_id"]
 
 
@@ -34,7 +36,9 @@ def test_marketing_consent_keeps_the_time_it_was_given_or_withdrawn(api, tenant)
     customer = a_customer(api, tenant)
     contact = a_contact(api, tenant, customer["id"], marketing_consent=True)
     given_at = contact["marketing_consent_changed_at"]
-    same = api.patch(f"/crm/contacts/{contact['id']}", tenant.token, {"marketing_consent": True, "title": "CEO"}).json
+    same = api.patch(
+        f"/crm/contacts/{contact['id']}", tenant.token, {"marketing_consent": True, "title": "CEO"}
+    ).json
     assert same["marketing_consent_changed_at"] == given_at
     withdrawn = api.patch(f"/crm/contacts/{contact['id']}", tenant.token, {"marketing_consent": False}).json
     assert withdrawn["marketing_consent"] is False and withdrawn["marketing_consent_changed_at"] > given_at
@@ -68,7 +72,11 @@ def test_activities_fill_the_timeline_newest_first(api, tenant):
     assert api.get(path, tenant.token).json["items"] == []
     made = []
     for n, (kind, when) in enumerate(
-        [("call", "2026-11-01T09:00:00Z"), ("email", "2026-11-03T09:00:00Z"), ("meeting", "2026-11-02T09:00:00Z")]
+        [
+            ("call", "2026-11-01T09:00:00Z"),
+            ("email", "2026-11-03T09:00:00Z"),
+            ("meeting", "2026-11-02T09:00:00Z"),
+        ]
     ):
         r = api.post(
             "/crm/activities",
@@ -83,7 +91,11 @@ def test_activities_fill_the_timeline_newest_first(api, tenant):
     assert [e["summary"]["kind"] for e in rest["items"]] == ["call"] and rest["next_cursor"] is None
     # Moving the call to the newest place, and renaming it, moves and renames its entry.
     call = made[0]
-    api.patch(f"/crm/activities/{call['id']}", tenant.token, {"occurred_at": "2026-11-04T09:00:00Z", "subject": "callback"})
+    api.patch(
+        f"/crm/activities/{call['id']}",
+        tenant.token,
+        {"occurred_at": "2026-11-04T09:00:00Z", "subject": "callback"},
+    )
     entries = api.get(path, tenant.token).json["items"]
     assert (entries[0]["ref_id"], entries[0]["summary"]["subject"]) == (call["id"], "callback")
     assert len(entries) == 3
@@ -105,7 +117,9 @@ def test_tasks_are_assigned_and_done(api, tenant):
             "assignee_id": assignee_id,
         },
     ).json
-    assert task["due_at"] == "2026-12-01T02:00:00.000000Z" and task["done"] is False and task["done_at"] is None
+    assert (
+        task["due_at"] == "2026-12-01T02:00:00.000000Z" and task["done"] is False and task["done_at"] is None
+    )
     mine = api.get(f"/crm/activities?assignee_id={assignee_id}", assignee).json["items"]
     assert [t["id"] for t in mine] == [task["id"]]
     done = api.patch(f"/crm/activities/{task['id']}", assignee, {"done": True}).json
@@ -119,7 +133,12 @@ def test_an_activity_needs_a_real_customer_and_contact(api, tenant):
     r = api.post(
         "/crm/activities",
         tenant.token,
-        {"kind": "call", "customer_id": customer["id"], "subject": "x", "contact_id": "con_01J00000000000000000000000"},
+        {
+            "kind": "call",
+            "customer_id": customer["id"],
+            "subject": "x",
+            "contact_id": "con_01J00000000000000000000000",
+        },
     )
     assert r.status == 422 and r.json["errors"][0]["loc"] == ["body", "contact_id"]
     assert api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"] == []
@@ -131,13 +150,23 @@ def test_the_timeline_of_an_unknown_customer_is_404(api, tenant):
 
 def test_a_probable_duplicate_contact_is_refused_unless_allowed(api, tenant):
     customer = a_customer(api, tenant)
-    first = api.post("/crm/contacts", tenant.token, {"customer_id": customer["id"], "name": "Wang Fang",
-                                                     "emails": [{"address": "wang@fang.example"}]}).json  # fmt: skip
+    first = api.post(
+        "/crm/contacts",
+        tenant.token,
+        {"customer_id": customer["id"], "name": "Wang Fang", "emails": [{"address": "wang@fang.example"}]},
+    ).json
     same_name = api.post("/crm/contacts", tenant.token, {"customer_id": customer["id"], "name": "WANG  fang"})
     assert same_name.status == 409 and same_name.json["existing_id"] == first["id"]
     elsewhere = a_customer(api, tenant)
-    assert api.post("/crm/contacts", tenant.token, {"customer_id": elsewhere["id"], "name": "Wang Fang"}).status == 201
-    same_email = {"customer_id": elsewhere["id"], "name": "F. Wang", "emails": [{"address": "WANG@fang.example"}]}
+    assert (
+        api.post("/crm/contacts", tenant.token, {"customer_id": elsewhere["id"], "name": "Wang Fang"}).status
+        == 201
+    )
+    same_email = {
+        "customer_id": elsewhere["id"],
+        "name": "F. Wang",
+        "emails": [{"address": "WANG@fang.example"}],
+    }
     refused = api.post("/crm/contacts", tenant.token, same_email)
     assert refused.status == 409 and refused.json["errors"][0]["loc"] == ["body", "emails"]
     assert api.post("/crm/contacts?allow_duplicate=true", tenant.token, same_email).status == 201

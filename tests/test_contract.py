@@ -19,7 +19,10 @@ def locs(problem) -> list[list[str]]:
 
 def a_draft_invoice(api, tenant) -> dict:
     customer = a_customer(api, tenant)
-    body = {"customer_id": customer["id"], "lines": [{"description": "goods", "quantity": "1", "unit_price": "10"}]}
+    body = {
+        "customer_id": customer["id"],
+        "lines": [{"description": "goods", "quantity": "1", "unit_price": "10"}],
+    }
     reply = api.post("/erp/invoices", tenant.token, body)
     assert reply.status == 201, reply.body
     return reply.json
@@ -35,7 +38,9 @@ def test_a_query_that_breaks_a_rule_is_400_as_any_bad_query(api, tenant):
 def test_an_impossible_or_overflowing_issue_date_is_422_and_the_invoice_stays_a_draft(api, tenant, day):
     invoice = a_draft_invoice(api, tenant)
     problem = assert_problem(
-        api.post(f"/erp/invoices/{invoice['id']}/issue", tenant.token, {"issue_date": day}), 422, "validation-error"
+        api.post(f"/erp/invoices/{invoice['id']}/issue", tenant.token, {"issue_date": day}),
+        422,
+        "validation-error",
     )
     assert ["body", "issue_date"] in locs(problem)
     assert api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json["status"] == "draft"
@@ -51,11 +56,19 @@ def test_a_payment_received_on_an_impossible_day_is_refused_and_not_stored(api, 
 
 @pytest.mark.parametrize("as_of", ["2024-02-30", "9999-12-32", "0"])
 def test_aging_as_of_an_impossible_day_is_400_naming_it(api, tenant, as_of):
-    problem = assert_problem(api.get(f"/erp/receivables/aging?as_of={as_of}", tenant.token), 400, "bad-request")
+    problem = assert_problem(
+        api.get(f"/erp/receivables/aging?as_of={as_of}", tenant.token), 400, "bad-request"
+    )
     assert ["query", "as_of"] in locs(problem)
 
 
-OVERFLOWING = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "0", "1700000000", "2024-02-30T00:00:00Z"]
+OVERFLOWING = [
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:00:00-05:00",
+    "0",
+    "1700000000",
+    "2024-02-30T00:00:00Z",
+]
 
 
 def sync_lists(api) -> list[str]:
@@ -75,13 +88,17 @@ def test_every_sync_list_refuses_an_instant_out_of_range_or_a_number(api, tenant
             reply = api.get(f"{path}?updated_since={quote(value)}", tenant.token)
             problem = assert_problem(reply, 400, "bad-request")
             assert ["query", "updated_since"] in locs(problem), (path, value)
-        assert api.get(f"{path}?updated_since={quote('2024-01-01T08:00:00+08:00')}", tenant.token).status == 200
+        assert (
+            api.get(f"{path}?updated_since={quote('2024-01-01T08:00:00+08:00')}", tenant.token).status == 200
+        )
 
 
 @pytest.mark.parametrize("name", ["from", "to"])
 def test_the_audit_window_refuses_an_instant_out_of_range(api, tenant, name):
     for value in OVERFLOWING[:2]:
-        problem = assert_problem(api.get(f"/admin/audit?{name}={quote(value)}", tenant.token), 400, "bad-request")
+        problem = assert_problem(
+            api.get(f"/admin/audit?{name}={quote(value)}", tenant.token), 400, "bad-request"
+        )
         assert ["query", name] in locs(problem)
 
 
@@ -108,12 +125,19 @@ def test_json_nested_too_deep_is_400_on_every_json_route(api, tenant, depth):
 
 def test_a_custom_field_integer_beyond_dynamodb_numbers_is_422(api, tenant):
     for value in (10**38, -(10**38), 10**100):
-        raw = json.dumps({"name": "Big Numbers Co", "kind": "company", "custom_fields": {"n": value}}).encode()
-        problem = assert_problem(api.call("POST", "/crm/customers", tenant.token, raw=raw), 422, "validation-error")
+        raw = json.dumps(
+            {"name": "Big Numbers Co", "kind": "company", "custom_fields": {"n": value}}
+        ).encode()
+        problem = assert_problem(
+            api.call("POST", "/crm/customers", tenant.token, raw=raw), 422, "validation-error"
+        )
         assert ["body", "custom_fields", "n"] in locs(problem)
     assert api.get("/crm/customers", tenant.token).json["items"] == []
     largest = a_customer(api, tenant, custom_fields={"n": 10**38 - 1, "m": -(10**38 - 1)})
-    assert api.get(f"/crm/customers/{largest['id']}", tenant.token).json["custom_fields"] == {"n": 10**38 - 1, "m": -(10**38 - 1)}
+    assert api.get(f"/crm/customers/{largest['id']}", tenant.token).json["custom_fields"] == {
+        "n": 10**38 - 1,
+        "m": -(10**38 - 1),
+    }
 
 
 GROWS = "\ufdfa" * 31  # 31 characters, 1,023 bytes once NFKC spells each ligature out
@@ -135,7 +159,9 @@ def test_text_that_grows_past_the_key_limit_under_nfkc_is_422(api, tenant, path,
 
 
 def test_a_name_prefix_that_grows_past_the_key_limit_is_400(api, tenant):
-    problem = assert_problem(api.get(f"/crm/customers?name_prefix={quote(GROWS)}", tenant.token), 400, "bad-request")
+    problem = assert_problem(
+        api.get(f"/crm/customers?name_prefix={quote(GROWS)}", tenant.token), 400, "bad-request"
+    )
     assert ["query", "name_prefix"] in locs(problem)
 
 
@@ -144,34 +170,47 @@ def test_long_names_in_any_script_still_fit(api, tenant):
         assert a_customer(api, tenant, name=name)["name"] == name
 
 
-@pytest.mark.parametrize("email", ["a\x00b@example.com", "a\x07@example.com", "ab@exa\x1fmple.com", "a@example.c\x7fm"])
+@pytest.mark.parametrize(
+    "email", ["a\x00b@example.com", "a\x07@example.com", "ab@exa\x1fmple.com", "a@example.c\x7fm"]
+)
 def test_an_email_with_a_control_character_is_422(api, tenant, email):
-    problem = assert_problem(api.post("/crm/leads", tenant.token, {"name": "Lead", "email": email}), 422, "validation-error")
+    problem = assert_problem(
+        api.post("/crm/leads", tenant.token, {"name": "Lead", "email": email}), 422, "validation-error"
+    )
     assert ["body", "email"] in locs(problem)
 
 
 @pytest.mark.parametrize("email", ["#" * 200 + "@example.com", "a@" + "例" * 200 + ".cn"])
 def test_an_email_too_long_for_its_lookup_key_is_422(api, tenant, email):
-    problem = assert_problem(api.post("/crm/leads", tenant.token, {"name": "Lead", "email": email}), 422, "validation-error")
+    problem = assert_problem(
+        api.post("/crm/leads", tenant.token, {"name": "Lead", "email": email}), 422, "validation-error"
+    )
     assert ["body", "email"] in locs(problem)
     assert api.get("/crm/leads", tenant.token).json["items"] == []
 
 
 def test_the_longest_emails_still_fit(api, tenant):
-    for email in ("#" * 64 + "@example.com", "a@" + "例" * 80 + ".cn"):  # the local part's 64 octets; 246 bytes
+    for email in (
+        "#" * 64 + "@example.com",
+        "a@" + "例" * 80 + ".cn",
+    ):  # the local part's 64 octets; 246 bytes
         reply = api.post("/crm/leads", tenant.token, {"name": "Lead", "email": email})
         assert reply.status == 201 and reply.json["email"] == email
 
 
 # ---- nulls in a PATCH ---------------------------------------------------------------------------------
 def test_a_supplier_patched_with_null_email_and_phone_clears_them_and_still_lists(api, tenant):
-    supplier = api.post("/erp/suppliers", tenant.token, {"code": "S-NULL", "name": "Leaf", "email": "a@leaf.example"}).json
+    supplier = api.post(
+        "/erp/suppliers", tenant.token, {"code": "S-NULL", "name": "Leaf", "email": "a@leaf.example"}
+    ).json
     reply = api.patch(f"/erp/suppliers/{supplier['id']}", tenant.token, {"email": None, "phone": None})
     assert reply.status == 200, reply.body
     assert (reply.json["email"], reply.json["phone"]) == ("", "")
     listed = api.get("/erp/suppliers", tenant.token)
     assert listed.status == 200 and [s["email"] for s in listed.json["items"]] == [""]
-    problem = assert_problem(api.patch(f"/erp/suppliers/{supplier['id']}", tenant.token, {"name": None}), 422, "validation-error")
+    problem = assert_problem(
+        api.patch(f"/erp/suppliers/{supplier['id']}", tenant.token, {"name": None}), 422, "validation-error"
+    )
     assert ["body", "name"] in locs(problem)
 
 
@@ -181,8 +220,16 @@ def test_a_supplier_patched_with_null_email_and_phone_clears_them_and_still_list
     [
         ("/crm/activities", {"kind": "call", "subject": "s", "done": "yes"}, "done"),
         ("/crm/activities", {"kind": "call", "subject": "s", "occurred_at": 0}, "occurred_at"),
-        ("/erp/suppliers", {"code": "S-BOOL", "name": "Leaf", "payment_terms_days": True}, "payment_terms_days"),
-        ("/erp/suppliers", {"code": "S-TEXT", "name": "Leaf", "payment_terms_days": "30"}, "payment_terms_days"),
+        (
+            "/erp/suppliers",
+            {"code": "S-BOOL", "name": "Leaf", "payment_terms_days": True},
+            "payment_terms_days",
+        ),
+        (
+            "/erp/suppliers",
+            {"code": "S-TEXT", "name": "Leaf", "payment_terms_days": "30"},
+            "payment_terms_days",
+        ),
         ("/crm/contacts", {"name": "P", "marketing_consent": 1}, "marketing_consent"),
         ("/crm/customers", {"name": 5, "kind": "company"}, "name"),
         ("/crm/opportunities", {"name": "Deal", "currency": "CNY", "amount": True}, "amount"),
@@ -190,12 +237,20 @@ def test_a_supplier_patched_with_null_email_and_phone_clears_them_and_still_list
         ("/crm/opportunities", {"name": "Deal", "currency": "CNY", "amount": " 12"}, "amount"),
         ("/crm/opportunities", {"name": "Deal", "currency": "CNY", "amount": "١٢"}, "amount"),
         ("/crm/opportunities", {"name": "Deal", "currency": "CNY", "amount": "12\n"}, "amount"),
-        ("/crm/opportunities", {"name": "Deal", "currency": "CNY", "expected_close_date": 0}, "expected_close_date"),
+        (
+            "/crm/opportunities",
+            {"name": "Deal", "currency": "CNY", "expected_close_date": 0},
+            "expected_close_date",
+        ),
     ],
 )
 def test_a_json_body_is_not_coerced(api, tenant, path, body, field):
     customer = a_customer(api, tenant)
-    body = {**body, "customer_id": customer["id"]} if path != "/erp/suppliers" and path != "/crm/customers" else body
+    body = (
+        {**body, "customer_id": customer["id"]}
+        if path != "/erp/suppliers" and path != "/crm/customers"
+        else body
+    )
     problem = assert_problem(api.post(path, tenant.token, body), 422, "validation-error")
     assert ["body", field] in locs(problem)
 
@@ -209,7 +264,9 @@ def test_amounts_are_still_read_exactly_from_json_numbers_and_text(api, tenant):
     assert (reply.json["lines"][0]["quantity"], reply.json["lines"][0]["unit_price"]) == ("1.5", "12.3456")
     lines = [{"product_code": "A", "quantity": "1", "unit_price": "-0"}]
     problem = assert_problem(
-        api.post("/crm/quotes", tenant.token, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}),
+        api.post(
+            "/crm/quotes", tenant.token, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}
+        ),
         422,
         "validation-error",
     )
@@ -219,8 +276,12 @@ def test_amounts_are_still_read_exactly_from_json_numbers_and_text(api, tenant):
 def test_error_locations_are_strings_as_the_schema_says(api, tenant):
     customer = a_customer(api, tenant)
     lines = [{"product_code": "NO-SUCH-SKU", "quantity": "1", "unit_price": "1"}]
-    order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}).json
-    problem = assert_problem(api.post(f"/crm/orders/{order['id']}/confirm", tenant.token), 422, "validation-error")
+    order = api.post(
+        "/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}
+    ).json
+    problem = assert_problem(
+        api.post(f"/crm/orders/{order['id']}/confirm", tenant.token), 422, "validation-error"
+    )
     assert problem["errors"][0]["loc"] == ["body", "lines", "0", "product_code"]
 
 
@@ -229,7 +290,10 @@ def test_a_wrong_method_names_the_allowed_ones(api, tenant):
     reply = api.call("PUT", "/crm/customers", tenant.token, {"name": "x"})
     assert_problem(reply, 405, "method-not-allowed")
     assert set(reply.headers["allow"].split(", ")) == {"GET", "POST"}
-    assert set(api.call("DELETE", "/erp/invoices", tenant.token).headers["allow"].split(", ")) == {"GET", "POST"}
+    assert set(api.call("DELETE", "/erp/invoices", tenant.token).headers["allow"].split(", ")) == {
+        "GET",
+        "POST",
+    }
 
 
 def operation(doc, method: str, path: str) -> dict:
@@ -260,7 +324,11 @@ def test_every_status_the_server_answers_is_declared(api):
 
 def test_bodies_that_may_be_omitted_are_declared_optional(api):
     doc = api.get("/openapi.json").json
-    for path in ("/crm/quotes/{quote_id}/reject", "/erp/invoices/{invoice_id}/issue", "/admin/reconciliation/run"):
+    for path in (
+        "/crm/quotes/{quote_id}/reject",
+        "/erp/invoices/{invoice_id}/issue",
+        "/admin/reconciliation/run",
+    ):
         assert operation(doc, "POST", path)["requestBody"]["required"] is False, path
     assert operation(doc, "POST", "/crm/customers")["requestBody"]["required"] is True
 

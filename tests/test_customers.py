@@ -43,16 +43,28 @@ def test_code_is_unique_per_tenant_case_insensitive(api, tenant):
     assert r.json["errors"][0]["loc"] == ["body", "code"]
     # Another tenant may use the same code.
     other = a_tenant(api)
-    assert api.post("/crm/customers", other.token, {"name": "Mine", "kind": "person", "code": "ACME-7"}).status == 201
+    assert (
+        api.post("/crm/customers", other.token, {"name": "Mine", "kind": "person", "code": "ACME-7"}).status
+        == 201
+    )
 
 
 def test_changing_and_deleting_release_the_code(api, tenant):
     c = a_customer(api, tenant, code="REL-1")
     assert api.patch(f"/crm/customers/{c['id']}", tenant.token, {"code": "REL-2"}).status == 200
-    assert api.post("/crm/customers", tenant.token, {"name": "N1", "kind": "person", "code": "REL-1"}).status == 201
-    assert api.post("/crm/customers", tenant.token, {"name": "N2", "kind": "person", "code": "REL-2"}).status == 409
+    assert (
+        api.post("/crm/customers", tenant.token, {"name": "N1", "kind": "person", "code": "REL-1"}).status
+        == 201
+    )
+    assert (
+        api.post("/crm/customers", tenant.token, {"name": "N2", "kind": "person", "code": "REL-2"}).status
+        == 409
+    )
     assert api.delete(f"/crm/customers/{c['id']}", tenant.token).status == 204
-    assert api.post("/crm/customers", tenant.token, {"name": "N3", "kind": "person", "code": "REL-2"}).status == 201
+    assert (
+        api.post("/crm/customers", tenant.token, {"name": "N3", "kind": "person", "code": "REL-2"}).status
+        == 201
+    )
 
 
 def test_patch_changes_only_given_fields_and_null_clears(api, tenant):
@@ -159,7 +171,9 @@ def test_search_follows_a_rename(api, tenant):
     c = a_customer(api, tenant, name="Oldname Ltd")
     api.patch(f"/crm/customers/{c['id']}", tenant.token, {"name": "Newname Ltd"})
     assert api.get("/crm/customers?name_prefix=oldname", tenant.token).json["items"] == []
-    assert [i["id"] for i in api.get("/crm/customers?name_prefix=newname", tenant.token).json["items"]] == [c["id"]]
+    assert [i["id"] for i in api.get("/crm/customers?name_prefix=newname", tenant.token).json["items"]] == [
+        c["id"]
+    ]
 
 
 def test_updated_since_lists_changes_and_deletions_for_sync(api):
@@ -204,8 +218,16 @@ def test_free_text_round_trips_exactly(api, tenant):
 
 def test_find_by_exact_email_or_phone(api):
     t = a_tenant(api)
-    zhang = a_customer(api, t, name="Zhang", emails=[{"address": "Li#Zhang@Example.CN"}], phones=[{"number": "+86 21 5555-0101"}])
-    a_customer(api, t, name="Other", emails=[{"address": "other@example.cn"}], phones=[{"number": "021 5555 0101"}])
+    zhang = a_customer(
+        api,
+        t,
+        name="Zhang",
+        emails=[{"address": "Li#Zhang@Example.CN"}],
+        phones=[{"number": "+86 21 5555-0101"}],
+    )
+    a_customer(
+        api, t, name="Other", emails=[{"address": "other@example.cn"}], phones=[{"number": "021 5555 0101"}]
+    )
     from urllib.parse import quote
 
     def ids(query: str) -> list[str]:
@@ -226,13 +248,21 @@ def test_find_by_exact_email_or_phone(api):
 
 def test_a_probable_duplicate_is_refused_unless_allowed(api, tenant):
     first = a_customer(
-        api, tenant, name="Zhang Trading", emails=[{"address": "buy@zhang.cn"}], phones=[{"number": "+86 21 1234"}]
+        api,
+        tenant,
+        name="Zhang Trading",
+        emails=[{"address": "buy@zhang.cn"}],
+        phones=[{"number": "+86 21 1234"}],
     )
-    for body in ({"name": "ＺＨＡＮＧ  trading", "kind": "company"},  # same name once normalised
-                 {"name": "Other", "kind": "company", "emails": [{"address": "BUY@zhang.cn"}]},
-                 {"name": "Third", "kind": "company", "phones": [{"number": "+86 (21) 1234"}]}):  # fmt: skip
+    for body in (
+        {"name": "ＺＨＡＮＧ  trading", "kind": "company"},  # same name once normalised
+        {"name": "Other", "kind": "company", "emails": [{"address": "BUY@zhang.cn"}]},
+        {"name": "Third", "kind": "company", "phones": [{"number": "+86 (21) 1234"}]},
+    ):
         r = api.post("/crm/customers", tenant.token, body)
         assert r.status == 409 and r.json["existing_id"] == first["id"], r.body
     assert len(api.get("/crm/customers", tenant.token).json["items"]) == 1
-    allowed = api.post("/crm/customers?allow_duplicate=true", tenant.token, {"name": "Zhang Trading", "kind": "company"})
+    allowed = api.post(
+        "/crm/customers?allow_duplicate=true", tenant.token, {"name": "Zhang Trading", "kind": "company"}
+    )
     assert allowed.status == 201

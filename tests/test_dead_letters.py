@@ -24,16 +24,24 @@ def envelope(tenant_id: str, detail_type: str = "OrderConfirmed") -> dict[str, A
         "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "schema_version": "1.0",
     }
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": "crmerp.crm", "detail": detail}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "crmerp.crm",
+        "detail": detail,
+    }
 
 
 def dead(sqs, dlq_url: str, envelopes: list[dict[str, Any]]) -> None:
     for start in range(0, len(envelopes), 10):
-        entries = [{"Id": str(n), "MessageBody": json.dumps(e)} for n, e in enumerate(envelopes[start : start + 10])]
+        entries = [
+            {"Id": str(n), "MessageBody": json.dumps(e)} for n, e in enumerate(envelopes[start : start + 10])
+        ]
         assert not sqs.send_message_batch(QueueUrl=dlq_url, Entries=entries).get("Failed")
 
 
-def drain(pump) -> None:  # noqa: F811
+def drain(pump) -> None:
     """What the dead-letter queues' event source mappings do in AWS: deliver until nothing is left."""
     while pump.run_once():
         pass
@@ -70,11 +78,15 @@ def delivered(consumer: str, envelopes: list[dict[str, Any]]) -> None:
             }
             for e in envelopes[start : start + 10]
         ]
-        answer = app.handler_map[f"{consumer}_dead_letters"]({"Records": records}, LambdaContext(f"{consumer}_dead_letters"))
+        answer = app.handler_map[f"{consumer}_dead_letters"](
+            {"Records": records}, LambdaContext(f"{consumer}_dead_letters")
+        )
         assert answer["batchItemFailures"] == []
 
 
-def test_a_company_sees_and_redrives_exactly_its_own_dead_letters_behind_a_thousand_of_another(api, aws, tenant, pump):  # noqa: F811
+def test_a_company_sees_and_redrives_exactly_its_own_dead_letters_behind_a_thousand_of_another(
+    api, aws, tenant, pump
+):
     sqs = boto3.client("sqs", region_name=aws.region)
     busy = a_tenant(api, "Busy Failing Co")
     theirs_earlier = [envelope(busy.id) for _ in range(1000)]
@@ -93,7 +105,9 @@ def test_a_company_sees_and_redrives_exactly_its_own_dead_letters_behind_a_thous
     moved = api.post("/admin/dead-letters/redrive", tenant.token, {}).json["redriven"]
     assert sorted(d["event_id"] for d in moved) == sorted(e["detail"]["event_id"] for e in mine)
     back = []
-    while batch := sqs.receive_message(QueueUrl=aws.erp_queue_url, MaxNumberOfMessages=10).get("Messages", []):
+    while batch := sqs.receive_message(QueueUrl=aws.erp_queue_url, MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
         back += [json.loads(m["Body"])["detail"]["event_id"] for m in batch]
     assert sorted(back) == sorted(e["detail"]["event_id"] for e in mine)  # each once, none of theirs
     assert every_dead_letter(api, tenant.token) == []
@@ -102,7 +116,7 @@ def test_a_company_sees_and_redrives_exactly_its_own_dead_letters_behind_a_thous
     assert api.post("/admin/dead-letters/redrive", tenant.token, {}).json["redriven"] == []
 
 
-def test_redriving_chosen_dead_letters_moves_only_those(api, aws, tenant, pump):  # noqa: F811
+def test_redriving_chosen_dead_letters_moves_only_those(api, aws, tenant, pump):
     sqs = boto3.client("sqs", region_name=aws.region)
     mine = [envelope(tenant.id) for _ in range(3)]
     dead(sqs, aws.crm_dlq_url, mine)
@@ -126,8 +140,15 @@ def test_a_dead_letter_naming_no_company_stays_in_its_queue(api, aws, tenant):
     from app import app
     from infra.pump import LambdaContext
 
-    bodies = {"m-good": json.dumps(envelope(tenant.id)), "m-bad": json.dumps({"detail": {"tenant_id": "a#b"}}), "m-junk": "junk"}
-    records = [{"messageId": mid, "receiptHandle": mid, "body": body, "attributes": {}} for mid, body in bodies.items()]
+    bodies = {
+        "m-good": json.dumps(envelope(tenant.id)),
+        "m-bad": json.dumps({"detail": {"tenant_id": "a#b"}}),
+        "m-junk": "junk",
+    }
+    records = [
+        {"messageId": mid, "receiptHandle": mid, "body": body, "attributes": {}}
+        for mid, body in bodies.items()
+    ]
     answer = app.handler_map["crm_dead_letters"]({"Records": records}, LambdaContext("crm_dead_letters"))
     assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == ["m-bad", "m-junk"]
     assert [d["message_id"] for d in every_dead_letter(api, tenant.token)] == ["m-good"]

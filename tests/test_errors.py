@@ -39,7 +39,13 @@ def quiet_tenant(api):
         (b'{"name": "x", "kind": ', {}, 400, "bad-request", ["body"]),
         (b"\xff\xfe not utf8", {}, 400, "bad-request", ["body"]),
         (b"", {}, 400, "bad-request", ["body"]),
-        (json.dumps({"name": "x", "kind": "company", "colour": "red"}).encode(), {}, 422, "validation-error", ["body", "colour"]),
+        (
+            json.dumps({"name": "x", "kind": "company", "colour": "red"}).encode(),
+            {},
+            422,
+            "validation-error",
+            ["body", "colour"],
+        ),
         (json.dumps({"name": "x", "kind": "robot"}).encode(), {}, 422, "validation-error", ["body", "kind"]),
         (json.dumps({"kind": "person"}).encode(), {}, 422, "validation-error", ["body", "name"]),
         (
@@ -89,7 +95,9 @@ def test_a_body_over_one_mebibyte_is_413(api, quiet_tenant):
     assert customer_count(api, quiet_tenant) == before
 
 
-@pytest.mark.parametrize("bad_id", ["123", "cus_short", "cus_01J0000000000000000000000!", "ten_01J00000000000000000000000"])
+@pytest.mark.parametrize(
+    "bad_id", ["123", "cus_short", "cus_01J0000000000000000000000!", "ten_01J00000000000000000000000"]
+)
 def test_a_malformed_id_is_400_naming_the_parameter(api, quiet_tenant, bad_id):
     for method in ("GET", "PATCH", "DELETE"):
         body = {"name": "x"} if method == "PATCH" else None
@@ -104,12 +112,16 @@ def test_an_unknown_query_parameter_is_400(api, quiet_tenant):
 
 
 def test_a_missing_customer_is_404_problem(api, quiet_tenant):
-    assert_problem(api.get("/crm/customers/cus_01J00000000000000000000000", quiet_tenant.token), 404, "not-found")
+    assert_problem(
+        api.get("/crm/customers/cus_01J00000000000000000000000", quiet_tenant.token), 404, "not-found"
+    )
 
 
 def test_a_malformed_if_match_is_412(api, quiet_tenant):
     c = a_customer(api, quiet_tenant)
-    r = api.patch(f"/crm/customers/{c['id']}", quiet_tenant.token, {"name": "y"}, headers={"if-match": "yesterday"})
+    r = api.patch(
+        f"/crm/customers/{c['id']}", quiet_tenant.token, {"name": "y"}, headers={"if-match": "yesterday"}
+    )
     assert_problem(r, 412, "precondition-failed")
     assert api.get(f"/crm/customers/{c['id']}", quiet_tenant.token).json["name"] == c["name"]
 
@@ -123,14 +135,20 @@ def test_a_cursor_cannot_be_edited_or_used_on_another_query_or_tenant(api):
     assert api.get(f"/crm/customers?limit=1&cursor={cursor}", t.token).status == 200
     tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
     assert_problem(api.get(f"/crm/customers?limit=1&cursor={tampered}", t.token), 400, "bad-request")
-    assert_problem(api.get(f"/crm/customers?limit=1&name_prefix=n&cursor={cursor}", t.token), 400, "bad-request")
+    assert_problem(
+        api.get(f"/crm/customers?limit=1&name_prefix=n&cursor={cursor}", t.token), 400, "bad-request"
+    )
     other = a_tenant(api)
     a_customer(api, other)
-    problem = assert_problem(api.get(f"/crm/customers?limit=1&cursor={cursor}", other.token), 400, "bad-request")
+    problem = assert_problem(
+        api.get(f"/crm/customers?limit=1&cursor={cursor}", other.token), 400, "bad-request"
+    )
     assert problem["errors"][0]["loc"] == ["query", "cursor"]
 
 
 def test_a_wrong_method_is_a_405_problem(api, quiet_tenant):
     before = customer_count(api, quiet_tenant)
-    assert_problem(api.call("PUT", "/crm/customers", quiet_tenant.token, {"name": "x"}), 405, "method-not-allowed")
+    assert_problem(
+        api.call("PUT", "/crm/customers", quiet_tenant.token, {"name": "x"}), 405, "method-not-allowed"
+    )
     assert customer_count(api, quiet_tenant) == before

@@ -33,7 +33,12 @@ from tests.test_readme import local_stack  # noqa: F401  (the stack of `make run
 
 # (role, generation mode) -> examples per operation. A sales user is refused most of the ERP and
 # the administration before the body is read (403), so fewer examples say as much there.
-EXAMPLES = {("owner", "positive"): 5, ("owner", "negative"): 3, ("sales", "positive"): 2, ("sales", "negative"): 2}
+EXAMPLES = {
+    ("owner", "positive"): 5,
+    ("owner", "negative"): 3,
+    ("sales", "positive"): 2,
+    ("sales", "negative"): 2,
+}
 LOGINS = {
     "owner": ("owner@demo-trading.example", "demo-owner-pass-1"),
     "sales": ("sales@demo-trading.example", "demo-sales-pass-1"),
@@ -42,7 +47,9 @@ LOGINS = {
 
 def login(base: str, email: str, password: str) -> str:
     body = json.dumps({"email": email, "password": password}).encode()
-    request = urllib.request.Request(f"{base}/auth/login", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/auth/login", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as reply:
         return str(json.loads(reply.read())["id_token"])
 
@@ -80,7 +87,9 @@ class Fuzzer:
         response = case.call(base_url=self.base, session=self.session, headers=headers, timeout=60)
         try:
             case.validate_response(response, checks=CHECKS)
-        except BaseException as exc:  # an exception group naming every check that failed, with a curl to replay it
+        except (
+            BaseException
+        ) as exc:  # an exception group naming every check that failed, with a curl to replay it
             self.failures[label].append(f"{self.role}, {case.meta.generation.mode.value}: {exc}")
 
     def run(self, schema: Any, mode: str, examples: int) -> None:
@@ -101,7 +110,7 @@ class Fuzzer:
 
 
 @pytest.mark.fuzz
-def test_no_generated_request_breaks_the_contract(local_stack):  # noqa: F811
+def test_no_generated_request_breaks_the_contract(local_stack):
     base = f"http://127.0.0.1:{local_stack['port']}"
     schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
     fuzzers = {role: Fuzzer(base, role, login(base, *LOGINS[role])) for role in LOGINS}
@@ -113,5 +122,9 @@ def test_no_generated_request_breaks_the_contract(local_stack):  # noqa: F811
         for label, found in fuzzer.failures.items():
             failures[label].extend(found)
     assert sent > 500
-    report = "\n\n".join(f"== {label}\n" + "\n--\n".join(dict.fromkeys(found)) for label, found in failures.items())
-    assert not failures, f"{sum(map(len, failures.values()))} of {sent} requests broke the contract:\n\n{report}"
+    report = "\n\n".join(
+        f"== {label}\n" + "\n--\n".join(dict.fromkeys(found)) for label, found in failures.items()
+    )
+    assert not failures, (
+        f"{sum(map(len, failures.values()))} of {sent} requests broke the contract:\n\n{report}"
+    )

@@ -50,14 +50,22 @@ def shop(api, tenant):
     cup = a_product(api, tenant, "CUP", default_supplier_id=supplier["id"])
     receive(api, tenant, tea["id"], store["id"], 10)
     receive(api, tenant, tin["id"], store["id"], 10)
-    centre = api.post("/erp/work-centres", tenant.token, {"code": "PACK", "name": "Packing", "daily_capacity": "5"}).json
+    centre = api.post(
+        "/erp/work-centres", tenant.token, {"code": "PACK", "name": "Packing", "daily_capacity": "5"}
+    ).json
     components = [{"product_id": tea["id"], "quantity": "1"}, {"product_id": tin["id"], "quantity": "1"}]
-    api.post("/erp/boms", tenant.token, {"product_id": box["id"], "work_centre_id": centre["id"], "components": components})
+    api.post(
+        "/erp/boms",
+        tenant.token,
+        {"product_id": box["id"], "work_centre_id": centre["id"], "components": components},
+    )
     return {"store": store, "tea": tea, "box": box, "cup": cup, "supplier": supplier}
 
 
 def an_order(api, tenant, customer_id, lines):
-    priced = [{"product_code": sku, "quantity": str(q), "unit_price": "20", "tax_rate": "13"} for sku, q in lines]
+    priced = [
+        {"product_code": sku, "quantity": str(q), "unit_price": "20", "tax_rate": "13"} for sku, q in lines
+    ]
     body = {"customer_id": customer_id, "currency": "CNY", "lines": priced}
     order = api.post("/crm/orders", tenant.token, body)
     assert order.status == 201, order.body
@@ -74,15 +82,33 @@ def test_a_confirmed_order_is_reserved_planned_and_invoiced(api, tenant, shop, p
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "backordered"  # boxes and cups are short
     assert seen["erp"]["last_event"] and len(seen["erp"]["production_order_ids"]) == 1
-    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "3", "available": "7"}
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {
+        "on_hand": "10",
+        "reserved": "3",
+        "available": "7",
+    }
     invoices = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
-    assert [(i["status"], i["total"], i["order_id"]) for i in invoices] == [("issued", order["total"], order["id"])]
+    assert [(i["status"], i["total"], i["order_id"]) for i in invoices] == [
+        ("issued", order["total"], order["id"])
+    ]
     plans = api.get(f"/erp/production-orders?product_id={shop['box']['id']}", tenant.token).json["items"]
     assert [(p["quantity"], p["reference"]) for p in plans] == [("2", f"{order['id']}:2")]
-    purchases = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}", tenant.token).json["items"]
+    purchases = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}", tenant.token).json[
+        "items"
+    ]
     assert [(p["status"], p["lines"][0]["quantity"]) for p in purchases] == [("draft", "4")]
-    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
-    for name in ("OrderAccepted", "OrderBackordered", "ProductionPlanned", "PurchasePlanned", "InvoiceIssued", "confirmed"):
+    events = [
+        e["summary"].get("event")
+        for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]
+    ]
+    for name in (
+        "OrderAccepted",
+        "OrderBackordered",
+        "ProductionPlanned",
+        "PurchasePlanned",
+        "InvoiceIssued",
+        "confirmed",
+    ):
         assert name in events
 
 
@@ -92,7 +118,9 @@ def test_the_tables_stream_relays_a_confirmation_without_waiting_for_the_sweep(a
     from app import app
     from infra.pump import Pump
 
-    pump = Pump(app, aws.region, queue_urls=queue_urls(aws), stream_arns={"relay_on_write": aws.table_stream_arn})
+    pump = Pump(
+        app, aws.region, queue_urls=queue_urls(aws), stream_arns={"relay_on_write": aws.table_stream_arn}
+    )
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1)])
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
@@ -127,21 +155,33 @@ def test_cancelling_a_reserved_order_returns_the_stock_and_voids_the_invoice(api
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "cancelled" and seen["erp"]["cancellation"]["invoice_action"] == "voided"
-    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "0", "available": "10"}
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {
+        "on_hand": "10",
+        "reserved": "0",
+        "available": "10",
+    }
     invoices = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
     assert [i["status"] for i in invoices] == ["void"]
     drafts = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}", tenant.token).json["items"]
     assert [p["status"] for p in drafts] == ["cancelled"]
     trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
     types = [e["type"] for e in trail]
-    assert types[0] == "OrderConfirmed" and types[-1] == "OrderCancellationCompleted" and "OrderCancelled" in types
+    assert (
+        types[0] == "OrderConfirmed"
+        and types[-1] == "OrderCancellationCompleted"
+        and "OrderCancelled" in types
+    )
     assert all(e["published_at"] and e["attempts"] == 1 for e in trail), [
         (e["type"], e["published_at"], e["attempts"]) for e in trail
     ]
     confirmed = trail[0]
     assert "erp" in confirmed["handled"] and "crm" not in confirmed["handled"]
-    answers = [e for e in trail if e["source"] == "crmerp.erp"]  # each handled by the CRM: in its transaction or alone
-    assert len(answers) >= 4 and all(set(e["handled"]) == {"crm"} for e in answers), [(e["type"], e["handled"]) for e in answers]
+    answers = [
+        e for e in trail if e["source"] == "crmerp.erp"
+    ]  # each handled by the CRM: in its transaction or alone
+    assert len(answers) >= 4 and all(set(e["handled"]) == {"crm"} for e in answers), [
+        (e["type"], e["handled"]) for e in answers
+    ]
 
 
 def test_cancelling_an_order_cancels_the_production_it_planned(api, tenant, shop, pump):
@@ -167,7 +207,11 @@ def test_a_paid_invoice_is_credited_and_a_draft_order_cancels_at_once(api, tenan
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
     settle(pump)
     invoice = api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"][0]
-    payment = {"customer_id": customer["id"], "amount": "5", "allocations": [{"invoice_id": invoice["id"], "amount": "5"}]}
+    payment = {
+        "customer_id": customer["id"],
+        "amount": "5",
+        "allocations": [{"invoice_id": invoice["id"], "amount": "5"}],
+    }
     assert api.post("/erp/payments", tenant.token, payment).status == 201
     api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "late"})
     settle(pump)
@@ -218,37 +262,57 @@ def test_fifty_concurrent_orders_for_ten_units(api, tenant, shop, pump, aws):
     [t.start() for t in consumers]
     [t.join() for t in consumers]
     settle(pump, rounds=200)
-    assert level(api, tenant, shop["cup"]["id"], shop["store"]["id"]) == {"on_hand": "10", "reserved": "10", "available": "0"}
+    assert level(api, tenant, shop["cup"]["id"], shop["store"]["id"]) == {
+        "on_hand": "10",
+        "reserved": "10",
+        "available": "0",
+    }
     states = [api.get(f"/crm/orders/{o['id']}", tenant.token).json for o in made]
     assert sorted(s["status"] for s in states).count("reserved") == 10
     backordered = [s for s in states if s["status"] == "backordered"]
     assert len(backordered) == 40 and all(s["erp"]["purchase_order_ids"] for s in backordered)
-    drafts = api.get(f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}&limit=100", tenant.token).json["items"]
+    drafts = api.get(
+        f"/erp/purchase-orders?supplier_id={shop['supplier']['id']}&limit=100", tenant.token
+    ).json["items"]
     assert len(drafts) == 40 and {p["lines"][0]["quantity"] for p in drafts} == {"1"}
 
 
-def test_shipping_and_payment_move_the_order_to_paid_and_a_shipped_order_is_not_cancelled(api, tenant, shop, pump):
+def test_shipping_and_payment_move_the_order_to_paid_and_a_shipped_order_is_not_cancelled(
+    api, tenant, shop, pump
+):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 2)])
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
-    shipped = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]})
+    shipped = api.post(
+        "/erp/shipments",
+        tenant.token,
+        {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]},
+    )
     assert shipped.status == 201, shipped.body
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
-    assert seen["status"] == "invoiced" and seen["erp"]["shipment_ids"] == [shipped.json["id"]]  # shipped, invoice issued
+    assert seen["status"] == "invoiced" and seen["erp"]["shipment_ids"] == [
+        shipped.json["id"]
+    ]  # shipped, invoice issued
     refused = api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "too late"})
     assert refused.status == 409 and "shipped" in refused.json["detail"]
-    payment = {"customer_id": customer["id"], "amount": order["total"],
-               "allocations": [{"invoice_id": seen["erp"]["invoice_id"], "amount": order["total"]}]}  # fmt: skip
+    payment = {
+        "customer_id": customer["id"],
+        "amount": order["total"],
+        "allocations": [{"invoice_id": seen["erp"]["invoice_id"], "amount": order["total"]}],
+    }
     assert api.post("/erp/payments", tenant.token, payment).status == 201
     settle(pump)
     trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "paid", [
         (e["type"], e["handled"], e["published_at"]) for e in trail
     ]
-    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
+    events = [
+        e["summary"].get("event")
+        for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]
+    ]
     assert events[:2] == ["PaymentReceived", "OrderShipped"]
 
 
@@ -256,7 +320,9 @@ def test_an_order_the_erp_cannot_accept_is_rejected_with_the_reason(api, tenant,
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1)])
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
-    api.patch(f"/erp/products/{shop['tea']['id']}", tenant.token, {"sellable": False})  # before the ERP reads the order
+    api.patch(
+        f"/erp/products/{shop['tea']['id']}", tenant.token, {"sellable": False}
+    )  # before the ERP reads the order
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "rejected" and "TEA" in seen["erp"]["rejected_reason"]
@@ -266,7 +332,9 @@ def test_an_order_the_erp_cannot_accept_is_rejected_with_the_reason(api, tenant,
     assert (bought["order_count"], bought["totals"]) == (0, [])  # a rejected order is not a purchase
 
 
-def test_a_closed_customer_gets_no_more_orders_confirmed_and_the_erp_rejects_one_it_had_not_accepted(api, tenant, shop, pump):
+def test_a_closed_customer_gets_no_more_orders_confirmed_and_the_erp_rejects_one_it_had_not_accepted(
+    api, tenant, shop, pump
+):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1)])
     later = an_order(api, tenant, customer["id"], [("TEA", 1)])
@@ -281,15 +349,25 @@ def test_a_closed_customer_gets_no_more_orders_confirmed_and_the_erp_rejects_one
     assert refused.status == 409 and "closed" in refused.json["detail"] and refused.json["state"] == "closed"
     assert api.get(f"/crm/orders/{later['id']}", tenant.token).json["status"] == "draft"
     assert api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": None}).status == 422
-    assert api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": "active"}).json["status"] == "active"
+    assert (
+        api.patch(f"/crm/customers/{customer['id']}", tenant.token, {"status": "active"}).json["status"]
+        == "active"
+    )
     assert api.post(f"/crm/orders/{later['id']}/confirm", tenant.token).json["status"] == "confirmed"
 
 
 def test_contracts_ignore_unknown_fields_and_refuse_unknown_major_versions():
     from chalicelib.handoff import contracts
 
-    detail = {"tenant_id": "ten_1", "event_id": "evt_1", "occurred_at": "2026-11-29T00:00:00Z", "order_id": "ord_1",
-              "lines": 2, "schema_version": "1.3", "added_in_1_3": "ignored"}  # fmt: skip
+    detail = {
+        "tenant_id": "ten_1",
+        "event_id": "evt_1",
+        "occurred_at": "2026-11-29T00:00:00Z",
+        "order_id": "ord_1",
+        "lines": 2,
+        "schema_version": "1.3",
+        "added_in_1_3": "ignored",
+    }
     assert contracts.parse("OrderAccepted", detail).lines == 2
     with pytest.raises(contracts.UnknownMajorVersion):
         contracts.parse("OrderAccepted", {**detail, "schema_version": "2.0"})
@@ -305,8 +383,15 @@ def test_an_order_invoiced_on_delivery_is_invoiced_when_it_ships(api, tenant, sh
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "reserved" and seen["erp"]["invoice_id"] is None
-    assert [i["status"] for i in api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]] == ["draft"]
-    api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]})
+    assert [
+        i["status"]
+        for i in api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"]
+    ] == ["draft"]
+    api.post(
+        "/erp/shipments",
+        tenant.token,
+        {"lines": [{"reservation_id": r} for r in seen["erp"]["reservation_ids"]]},
+    )
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["status"] == "invoiced" and seen["erp"]["invoice_id"]

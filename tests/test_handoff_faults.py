@@ -45,14 +45,18 @@ def counts(api, tenant, customer_id, product_id, warehouse_id) -> tuple[str, int
     return level(api, tenant, product_id, warehouse_id)["reserved"], len(invoices)
 
 
-def test_put_events_failing_three_times_then_succeeding(api, tenant, shop, pump, aws):  # noqa: F811
+def test_put_events_failing_three_times_then_succeeding(api, tenant, shop, pump, aws):
     customer = a_customer(api, tenant)
     order = confirm(api, tenant, customer["id"], [("TEA", 2)])
     flaky = FlakyBus(3)
     for _ in range(3):
         assert outbox.relay(Store(), flaky, aws.event_bus_name) == {"published": 0, "failed": 1}
     trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
-    assert (trail[0]["attempts"], trail[0]["published_at"], "ThrottlingException" in trail[0]["last_error"]) == (3, None, True)
+    assert (
+        trail[0]["attempts"],
+        trail[0]["published_at"],
+        "ThrottlingException" in trail[0]["last_error"],
+    ) == (3, None, True)
     assert outbox.relay(Store(), flaky, aws.event_bus_name)["published"] == 1
     settle(pump)
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "reserved"
@@ -60,7 +64,9 @@ def test_put_events_failing_three_times_then_succeeding(api, tenant, shop, pump,
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("2", 1)
 
 
-def test_a_relay_dying_after_half_a_batch_loses_nothing_and_does_nothing_twice(api, tenant, shop, pump, monkeypatch):  # noqa: F811
+def test_a_relay_dying_after_half_a_batch_loses_nothing_and_does_nothing_twice(
+    api, tenant, shop, pump, monkeypatch
+):
     """Batches of two here: the relay publishes the first and marks it, publishes the second and
     dies before marking it (the Lambda timed out), so those two events reach the bus twice."""
     customer = a_customer(api, tenant)
@@ -77,7 +83,10 @@ def test_a_relay_dying_after_half_a_batch_loses_nothing_and_does_nothing_twice(a
     monkeypatch.setattr(outbox, "_mark_published", dying_mark)
     with pytest.raises(RuntimeError):
         outbox.relay(Store(), clients.events(), settings().event_bus_name)
-    assert len(marked) == 2 and len([i for i in outbox.pending(Store(), 500) if i["tenant_id"] == tenant.id]) == 2
+    assert (
+        len(marked) == 2
+        and len([i for i in outbox.pending(Store(), 500) if i["tenant_id"] == tenant.id]) == 2
+    )
     monkeypatch.setattr(outbox, "_mark_published", real_mark)
     settle(pump)  # the next run publishes the second batch again
     for order in orders:
@@ -97,7 +106,9 @@ class RecordingBus:
         answers = []
         for d in details:
             refused = d["order_id"] == self.refuse_order and self.refuse_order is not None
-            answers.append({"ErrorCode": "InternalFailure", "ErrorMessage": "try again"} if refused else {"EventId": "x"})
+            answers.append(
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"} if refused else {"EventId": "x"}
+            )
             self.refuse_order = None if refused else self.refuse_order
         return {"FailedEntryCount": sum(1 for a in answers if "ErrorCode" in a), "Entries": answers}
 
@@ -112,17 +123,28 @@ def test_the_relay_keeps_each_orders_events_in_order_and_holds_them_behind_a_fai
         return OrderAccepted(tenant_id=tenant.id, order_id=order_id, occurred_at=at, event_id=f"evt_{order_id[4:]}{second:02d}",
                              lines=lines)  # fmt: skip
 
-    a1, a2, a3, b1 = event("ord_RELAYA", 1), event("ord_RELAYA", 2), event("ord_RELAYA", 3), event("ord_RELAYB", 4)
+    a1, a2, a3, b1 = (
+        event("ord_RELAYA", 1),
+        event("ord_RELAYA", 2),
+        event("ord_RELAYA", 3),
+        event("ord_RELAYB", 4),
+    )
     for e in (a3, b1, a1, a2):  # written in any order: the relay goes by time
         assert outbox.write(store, [(e, "crmerp.erp", {})])
     bus = RecordingBus(refuse_order="ord_RELAYA")
     outbox.relay(store, bus, "bus")
     first = [[c for c in call if c[0] in ours] for call in bus.calls]
-    assert [c for c in first if c] == [[("ord_RELAYA", a1.event_id), ("ord_RELAYB", b1.event_id)]]  # a2, a3 wait behind a1
+    assert [c for c in first if c] == [
+        [("ord_RELAYA", a1.event_id), ("ord_RELAYB", b1.event_id)]
+    ]  # a2, a3 wait behind a1
     bus.calls.clear()
     outbox.relay(store, bus, "bus")
     then = [[c for c in call if c[0] in ours] for call in bus.calls]
-    assert [c for c in then if c] == [[("ord_RELAYA", a1.event_id)], [("ord_RELAYA", a2.event_id)], [("ord_RELAYA", a3.event_id)]]
+    assert [c for c in then if c] == [
+        [("ord_RELAYA", a1.event_id)],
+        [("ord_RELAYA", a2.event_id)],
+        [("ord_RELAYA", a3.event_id)],
+    ]
     trail = {e["event_id"]: e for e in outbox.trail(store, tenant.id, "ord_RELAYA")}
     assert (trail[a1.event_id]["attempts"], trail[a2.event_id]["attempts"]) == (2, 1)
     assert not [i for i in outbox.pending(store, 500) if i["order_id"] in ours]
@@ -140,12 +162,22 @@ def confirmed_envelopes(store: Store, tenant_id: str, order_ids: list[str]) -> l
     """The OrderConfirmed events of these orders as the bus would deliver them (from the outbox)."""
     found = []
     for item in outbox.pending(store, 500):
-        if item["tenant_id"] == tenant_id and item["order_id"] in order_ids and item["detail_type"] == "OrderConfirmed":
-            found.append({"source": item["source"], "detail-type": item["detail_type"], "detail": json.loads(item["detail"])})
+        if (
+            item["tenant_id"] == tenant_id
+            and item["order_id"] in order_ids
+            and item["detail_type"] == "OrderConfirmed"
+        ):
+            found.append(
+                {
+                    "source": item["source"],
+                    "detail-type": item["detail_type"],
+                    "detail": json.loads(item["detail"]),
+                }
+            )
     return found
 
 
-def test_one_failing_message_of_ten_comes_back_alone(api, tenant, shop, monkeypatch):  # noqa: F811
+def test_one_failing_message_of_ten_comes_back_alone(api, tenant, shop, monkeypatch):
     customer = a_customer(api, tenant)
     orders = [an_order(api, tenant, customer["id"], [("TEA", 1)]) for _ in range(10)]
     for order in orders:
@@ -172,14 +204,16 @@ def test_one_failing_message_of_ten_comes_back_alone(api, tenant, shop, monkeypa
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "10"
 
 
-def test_the_same_event_three_times_reserves_and_invoices_once(api, tenant, shop, monkeypatch):  # noqa: F811
+def test_the_same_event_three_times_reserves_and_invoices_once(api, tenant, shop, monkeypatch):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 3)])
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
     envelope = confirmed_envelopes(Store(), tenant.id, [order["id"]])[0]
     monkeypatch.setattr(handlers, "run_relay", lambda: {"published": 0, "failed": 0})
     for n in range(3):
-        answer = handlers.consume_batch("erp", sqs_event([(f"copy{n}", envelope, "")]), LambdaContext("erp_consumer"))
+        answer = handlers.consume_batch(
+            "erp", sqs_event([(f"copy{n}", envelope, "")]), LambdaContext("erp_consumer")
+        )
         assert answer["batchItemFailures"] == []
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
     # Below the idempotency layer too: the consumer itself makes nothing twice (derived ids).
@@ -188,7 +222,7 @@ def test_the_same_event_three_times_reserves_and_invoices_once(api, tenant, shop
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
 
 
-def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):  # noqa: F811
+def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):
     customer = a_customer(api, tenant)
     order = confirm(api, tenant, customer["id"], [("TEA", 1)])
     base = {"tenant_id": tenant.id, "order_id": order["id"]}
@@ -200,19 +234,38 @@ def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):  # noqa:
         return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     invoice = make(InvoiceIssued, later(3), invoice_id="inv_X", total="22.60", currency="CNY")
-    reserved = make(StockReserved, later(2), lines=[{"line": 1, "product_id": "p", "reservation_id": "res_X", "quantity": "1"}])
+    reserved = make(
+        StockReserved,
+        later(2),
+        lines=[{"line": 1, "product_id": "p", "reservation_id": "res_X", "quantity": "1"}],
+    )
     accepted = make(OrderAccepted, later(1), lines=1)
     for event in (invoice, reserved, accepted, reserved):  # newest first, and one twice
         crm_consumer.handle(Store(), event)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
-    assert (seen["status"], seen["erp"]["invoice_id"], seen["erp"]["last_event"]) == ("reserved", "inv_X", "InvoiceIssued")
-    events = [e["summary"].get("event") for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]]
-    assert events.count("StockReserved") == 1 and events[:3] == ["InvoiceIssued", "StockReserved", "OrderAccepted"]
+    assert (seen["status"], seen["erp"]["invoice_id"], seen["erp"]["last_event"]) == (
+        "reserved",
+        "inv_X",
+        "InvoiceIssued",
+    )
+    events = [
+        e["summary"].get("event")
+        for e in api.get(f"/crm/customers/{customer['id']}/timeline", tenant.token).json["items"]
+    ]
+    assert events.count("StockReserved") == 1 and events[:3] == [
+        "InvoiceIssued",
+        "StockReserved",
+        "OrderAccepted",
+    ]
     # Events without a trail entry (made by hand here) are handled all the same and leave no stray entry.
-    assert [e["type"] for e in api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]] == ["OrderConfirmed"]
+    assert [
+        e["type"] for e in api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    ] == ["OrderConfirmed"]
 
 
-def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(api, tenant, shop, pump, aws, monkeypatch):  # noqa: F811
+def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(
+    api, tenant, shop, pump, aws, monkeypatch
+):
     # Redelivery at once instead of after the 180 s visibility timeout, so five failures take a moment.
     clients.sqs().set_queue_attributes(QueueUrl=aws.erp_queue_url, Attributes={"VisibilityTimeout": "0"})
     customer = a_customer(api, tenant)
@@ -227,9 +280,13 @@ def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(
         handlers.run_relay()
         pump.run_once()
     listed = api.get("/admin/dead-letters", tenant.token).json["items"]
-    assert [(d["type"], d["order_id"], d["consumer"]) for d in listed] == [("OrderConfirmed", order["id"], "erp")]
+    assert [(d["type"], d["order_id"], d["consumer"]) for d in listed] == [
+        ("OrderConfirmed", order["id"], "erp")
+    ]
     assert listed[0]["receive_count"] >= 5
-    assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "confirmed"  # nothing half-done
+    assert (
+        api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "confirmed"
+    )  # nothing half-done
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
 
     monkeypatch.setattr(erp_consumer, "handle_confirmed", real)  # the fix is deployed

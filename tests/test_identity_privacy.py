@@ -20,7 +20,11 @@ def signup(api, email: str, password: str = PASSWORD, name: str = "Probe Co"):
 def test_signup_answers_a_taken_address_exactly_as_a_free_one(api, tenant):
     free = signup(api, unique_email("free"))
     taken = signup(api, tenant.owner_email, name="Squatter Co")
-    assert (taken.status, taken.json, taken.headers.get("location")) == (free.status, free.json, free.headers.get("location"))
+    assert (taken.status, taken.json, taken.headers.get("location")) == (
+        free.status,
+        free.json,
+        free.headers.get("location"),
+    )
     assert free.status == 202 and tenant.id not in taken.body.decode()
     # Nothing changed for the address's owner: same company, same password.
     assert api.get("/me", login(api, tenant.owner_email)).json["tenant"]["id"] == tenant.id
@@ -29,7 +33,9 @@ def test_signup_answers_a_taken_address_exactly_as_a_free_one(api, tenant):
 def test_a_probe_with_a_weak_password_learns_nothing(api, tenant):
     for email in (tenant.owner_email, unique_email("free")):
         r = signup(api, email, WEAK)
-        assert r.status == 422 and [e["loc"] for e in r.json["errors"]] == [["body", "owner_password"]], r.body
+        assert r.status == 422 and [e["loc"] for e in r.json["errors"]] == [["body", "owner_password"]], (
+            r.body
+        )
         r = api.post("/admin/users", tenant.token, {"email": email, "roles": ["viewer"], "password": WEAK})
         assert r.status == 422 and [e["loc"] for e in r.json["errors"]] == [["body", "password"]], r.body
 
@@ -39,7 +45,11 @@ def test_inviting_another_companys_user_looks_like_inviting_a_new_one(api, tenan
     new = api.post("/admin/users", tenant.token, {"email": unique_email("new"), "roles": ["viewer"]})
     theirs = api.post("/admin/users", tenant.token, {"email": other.owner_email, "roles": ["viewer"]})
     assert new.status == theirs.status == 201, theirs.body
-    assert set(theirs.json) == set(new.json) and theirs.json["enabled"] is True and theirs.json["roles"] == ["viewer"]
+    assert (
+        set(theirs.json) == set(new.json)
+        and theirs.json["enabled"] is True
+        and theirs.json["roles"] == ["viewer"]
+    )
     assert other.id not in theirs.body.decode() and theirs.json["id"] != other.owner_id
     listed = {u["email"] for u in api.get("/admin/users", tenant.token).json["items"]}
     assert other.owner_email in listed
@@ -61,11 +71,16 @@ def test_invitations_are_rate_limited_per_company(api, monkeypatch):
     limited = dataclasses.replace(config.settings(), invite_limit_per_hour=2)
     monkeypatch.setattr("chalicelib.tenants.service.settings", lambda: limited)
     for _ in range(2):
-        assert api.post("/admin/users", first.token, {"email": unique_email(), "roles": ["viewer"]}).status == 201
+        assert (
+            api.post("/admin/users", first.token, {"email": unique_email(), "roles": ["viewer"]}).status
+            == 201
+        )
     refused = api.post("/admin/users", first.token, {"email": unique_email(), "roles": ["viewer"]})
     assert refused.status == 429 and int(refused.headers["retry-after"]) >= 1
     assert "company" in refused.json["detail"]
-    assert api.post("/admin/users", second.token, {"email": unique_email(), "roles": ["viewer"]}).status == 201
+    assert (
+        api.post("/admin/users", second.token, {"email": unique_email(), "roles": ["viewer"]}).status == 201
+    )
 
 
 def test_the_pool_takes_users_from_the_api_only_and_hides_who_exists(aws):
@@ -73,7 +88,9 @@ def test_the_pool_takes_users_from_the_api_only_and_hides_who_exists(aws):
     idp = boto3.client("cognito-idp", region_name=aws.region)
     pool = idp.describe_user_pool(UserPoolId=aws.user_pool_id)["UserPool"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True  # no self sign-up, no squatting
-    client = idp.describe_user_pool_client(UserPoolId=aws.user_pool_id, ClientId=aws.user_pool_client_id)["UserPoolClient"]
+    client = idp.describe_user_pool_client(UserPoolId=aws.user_pool_id, ClientId=aws.user_pool_client_id)[
+        "UserPoolClient"
+    ]
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     # Passwords are checked by the API only (server-side auth), so its rate limit cannot be bypassed.
     assert set(client["ExplicitAuthFlows"]) == {"ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
@@ -82,7 +99,9 @@ def test_the_pool_takes_users_from_the_api_only_and_hides_who_exists(aws):
 def test_the_password_rule_is_the_pools(api):
     from infra.provision import load_template
 
-    policy = load_template("identity.yaml")["Resources"]["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]
+    policy = load_template("identity.yaml")["Resources"]["UserPool"]["Properties"]["Policies"][
+        "PasswordPolicy"
+    ]
     assert (policy["MinimumLength"], policy["RequireLowercase"], policy["RequireNumbers"]) == (10, True, True)
     assert not policy["RequireUppercase"] and not policy["RequireSymbols"]
     for weak in ("short-1", "onlyletters", "ALLCAPS-12345", "1234567890"):

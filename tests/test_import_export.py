@@ -28,8 +28,18 @@ def csv_bytes(rows: list[list[str]], encoding: str, header=HEADER) -> bytes:
 
 def good_row(n: int) -> list[str]:
     city, region = CITIES[n % len(CITIES)]
-    return [f"C{n:05d}", f"{city}第{n}号贸易有限公司", "公司", f"+86 21 5{n:07d}", f"buyer{n}@example.cn",
-            f"{city}市中山路{n}号（近地铁站）", city, region, "CN", "批发;老客户"]  # fmt: skip
+    return [
+        f"C{n:05d}",
+        f"{city}第{n}号贸易有限公司",
+        "公司",
+        f"+86 21 5{n:07d}",
+        f"buyer{n}@example.cn",
+        f"{city}市中山路{n}号（近地铁站）",
+        city,
+        region,
+        "CN",
+        "批发;老客户",
+    ]
 
 
 def import_csv(api, token, data: bytes, query: str = "", entity: str = "customers"):
@@ -72,7 +82,14 @@ def test_five_thousand_gbk_rows_with_fifty_bad_ones(api):
         if n + 2 in bad:
             continue
         record = stored[row[0]]
-        assert (record["name"], record["phone"], record["email"], record["address_line1"], record["city"], record["region"]) == (
+        assert (
+            record["name"],
+            record["phone"],
+            record["email"],
+            record["address_line1"],
+            record["city"],
+            record["region"],
+        ) == (
             row[1],
             row[3],
             row[4],
@@ -93,14 +110,23 @@ def test_utf8_with_bom_upserts_on_code_and_dry_run_writes_nothing(api, tenant):
     assert (done["created"], done["updated"], done["failed"]) == (1, 1, 0)
     updated = api.get(f"/crm/customers/{existing['id']}", tenant.token).json
     assert updated["name"] == good_row(1)[1] and updated["version"] == 2
-    assert api.get("/crm/customers?name_prefix=" + "杭州第1号", tenant.token).json["items"][0]["id"] == existing["id"]
-    api.patch(f"/crm/customers/{existing['id']}", tenant.token, {"status": "closed", "custom_fields": {"vip": True}})
+    assert (
+        api.get("/crm/customers?name_prefix=" + "杭州第1号", tenant.token).json["items"][0]["id"]
+        == existing["id"]
+    )
+    api.patch(
+        f"/crm/customers/{existing['id']}", tenant.token, {"status": "closed", "custom_fields": {"vip": True}}
+    )
     again = import_csv(api, tenant.token, data).json  # the same file twice: nothing new
     assert (again["created"], again["updated"]) == (0, 2)
     assert len(api.get("/crm/customers", tenant.token).json["items"]) == 2
-    kept = api.get(f"/crm/customers/{existing['id']}", tenant.token).json  # no column for them in the file: kept
+    kept = api.get(
+        f"/crm/customers/{existing['id']}", tenant.token
+    ).json  # no column for them in the file: kept
     assert (kept["status"], kept["custom_fields"]) == ("closed", {"vip": True})
-    reopened = import_csv(api, tenant.token, "code,name,kind,状态\nC00001,Old Name,company,正常\n".encode()).json
+    reopened = import_csv(
+        api, tenant.token, "code,name,kind,状态\nC00001,Old Name,company,正常\n".encode()
+    ).json
     assert (reopened["updated"], reopened["failed"]) == (1, 0)
     assert api.get(f"/crm/customers/{existing['id']}", tenant.token).json["status"] == "active"
     wrong = import_csv(api, tenant.token, b"code,name,kind,status\nC00001,Old Name,company,sleeping\n").json
@@ -109,14 +135,19 @@ def test_utf8_with_bom_upserts_on_code_and_dry_run_writes_nothing(api, tenant):
 
 def test_contacts_name_their_customer_by_code_and_leads_upsert_on_email(api, tenant):
     customer = a_customer(api, tenant, code="ACME")
-    contacts = csv_bytes([["ACME", "李雷", "采购", "li@acme.cn"], ["NOPE", "韩梅梅", "", "han@nope.cn"]], "gb18030",
-                         header=["客户编码", "姓名", "职位", "邮箱"])  # fmt: skip
+    contacts = csv_bytes(
+        [["ACME", "李雷", "采购", "li@acme.cn"], ["NOPE", "韩梅梅", "", "han@nope.cn"]],
+        "gb18030",
+        header=["客户编码", "姓名", "职位", "邮箱"],
+    )
     result = import_csv(api, tenant.token, contacts, entity="contacts").json
     assert (result["created"], result["failed"]) == (1, 1)
     assert result["errors"] == [{"row": 3, "field": "customer_code", "reason": "no customer has this code"}]
     listed = api.get(f"/crm/contacts?customer_id={customer['id']}", tenant.token).json["items"]
     assert [(c["name"], c["title"]) for c in listed] == [("李雷", "采购")]
-    leads = csv_bytes([["王五", "王氏茶庄", "wang@tea.cn", "展会"]], "utf-8", header=["姓名", "公司", "邮箱", "来源"])
+    leads = csv_bytes(
+        [["王五", "王氏茶庄", "wang@tea.cn", "展会"]], "utf-8", header=["姓名", "公司", "邮箱", "来源"]
+    )
     assert import_csv(api, tenant.token, leads, entity="leads").json["created"] == 1
     assert import_csv(api, tenant.token, leads, entity="leads").json["updated"] == 1
     exported = api.get("/export/leads", tenant.token, headers={"accept": "text/csv"}).body.decode("utf-8-sig")
@@ -131,7 +162,11 @@ def test_import_refusals(api, tenant):
     assert import_csv(api, tenant.token, csv_bytes([good_row(1)], "utf-8"), entity="invoices").status == 404
     assert import_csv(api, tenant.token, "名称\n张三\n".encode("utf-16")).status == 400
     wrong_type = api.call(
-        "POST", "/import/customers", tenant.token, raw=b"name\nx\n", headers={"content-type": "application/json"}
+        "POST",
+        "/import/customers",
+        tenant.token,
+        raw=b"name\nx\n",
+        headers={"content-type": "application/json"},
     )
     assert wrong_type.status in (400, 415)
     _, viewer = a_user(api, tenant, ["viewer"])
@@ -143,7 +178,18 @@ def test_import_refusals(api, tenant):
 def test_probable_duplicates_become_row_errors_unless_allowed(api, tenant):
     stored = a_customer(api, tenant, name="Xihu Tea 茶业", emails=[{"address": "tea@xihu.example"}])
     rows = [
-        ["D1", "ＸＩＨＵ  tea 茶业", "公司", "", "", "", "", "", "", ""],  # the stored name: full width, case, spaces
+        [
+            "D1",
+            "ＸＩＨＵ  tea 茶业",
+            "公司",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],  # the stored name: full width, case, spaces
         ["D2", "New Tea Co", "公司", "", "TEA@xihu.example", "", "", "", "", ""],  # the stored email
         ["D3", "Fresh Leaf Ltd", "公司", "+86 571 1234", "", "", "", "", "", ""],
         ["D4", "FRESH LEAF LTD", "公司", "", "", "", "", "", "", ""],  # an earlier row of the file
@@ -175,26 +221,45 @@ def test_known_points_are_read_at_once_only_while_the_partitions_are_small(api, 
 
 def test_products_import_from_a_chinese_excel_sheet_and_export(api, tenant):
     header = ["货号", "产品名称", "单位", "售价", "成本", "分类", "安全库存", "采购周期", "类型"]
-    rows = [["TEA-001", "西湖龙井（特级）", "盒", "368.00", "210.5", "茶叶", "20", "7", "库存品"],
-            ["BOX-001", "礼盒装", "套", "88", "", "包装", "5", "0", "自制"],
-            ["BAD-1", "", "个", "1", "", "", "", "", ""],
-            ["TEA-002", "碧螺春", "盒", "-5", "", "", "", "", ""]]  # fmt: skip
+    rows = [
+        ["TEA-001", "西湖龙井（特级）", "盒", "368.00", "210.5", "茶叶", "20", "7", "库存品"],
+        ["BOX-001", "礼盒装", "套", "88", "", "包装", "5", "0", "自制"],
+        ["BAD-1", "", "个", "1", "", "", "", "", ""],
+        ["TEA-002", "碧螺春", "盒", "-5", "", "", "", "", ""],
+    ]
     result = import_csv(api, tenant.token, csv_bytes(rows, "gbk", header), entity="products").json
     assert (result["created"], result["failed"]) == (2, 2), result["errors"]
     assert {(e["row"], e["field"]) for e in result["errors"]} == {(4, "name"), (5, "list_price")}
     tea = api.get("/erp/products?sku=tea-001", tenant.token).json["items"][0]
     assert (tea["name"], tea["unit"], tea["list_price"], tea["standard_cost"], tea["category"]) == (
-        "西湖龙井（特级）", "盒", "368.00", "210.5", "茶叶"
-    )  # fmt: skip
+        "西湖龙井（特级）",
+        "盒",
+        "368.00",
+        "210.5",
+        "茶叶",
+    )
     assert (tea["reorder_point"], tea["lead_time_days"], tea["kind"]) == ("20", 7, "stocked")
-    again = import_csv(api, tenant.token, csv_bytes([["TEA-001", "西湖龙井", "盒", "388", "", "", "", "", ""]], "gbk", header),
-                       entity="products").json  # fmt: skip
+    again = import_csv(
+        api,
+        tenant.token,
+        csv_bytes([["TEA-001", "西湖龙井", "盒", "388", "", "", "", "", ""]], "gbk", header),
+        entity="products",
+    ).json
     assert (again["created"], again["updated"]) == (0, 1)
     updated = api.get(f"/erp/products/{tea['id']}", tenant.token).json
     assert updated["list_price"] == "388"
     # Empty cells change nothing: the cost, category and reorder point stay as they were.
-    assert (updated["standard_cost"], updated["category"], updated["reorder_point"], updated["lead_time_days"]) == (
-        "210.5", "茶叶", "20", 7)  # fmt: skip
+    assert (
+        updated["standard_cost"],
+        updated["category"],
+        updated["reorder_point"],
+        updated["lead_time_days"],
+    ) == (
+        "210.5",
+        "茶叶",
+        "20",
+        7,
+    )
     exported = api.get("/export/products", tenant.token, headers={"accept": "text/csv"})
     text = exported.body.decode("utf-8-sig")
     assert "西湖龙井" in text and "BOX-001" in text and "manufactured" in text
@@ -225,7 +290,9 @@ def test_export_neutralises_formula_cells_and_reimports_them_exactly(api, tenant
     made.append(a_customer(api, tenant, code="P1", phones=phones))
     exported = export_csv(api, tenant.token, "customers")
     rows = {r["code"]: r for r in csv.DictReader(io.StringIO(exported.decode("utf-8-sig")))}
-    assert {code: rows[code]["name"] for code in FORMULAS} == {code: "'" + name for code, name in FORMULAS.items()}
+    assert {code: rows[code]["name"] for code in FORMULAS} == {
+        code: "'" + name for code, name in FORMULAS.items()
+    }
     assert rows["P1"]["phone"] == "+86 21 5555 0101;+1 (555) 010-0199"  # phone numbers are left as they are
 
     again = import_csv(api, tenant.token, exported).json
@@ -283,7 +350,9 @@ def test_an_import_cannot_make_a_product_with_stock_a_service(api, tenant):
     assert api.post("/erp/stock/adjustments", tenant.token, body).status == 201
     refused = api.patch(f"/erp/products/{product['id']}", tenant.token, {"kind": "service"})
     assert refused.status == 409
-    result = import_csv(api, tenant.token, "货号,产品名称,类型\nBOX-9,Box,服务\n".encode("gbk"), entity="products").json
+    result = import_csv(
+        api, tenant.token, "货号,产品名称,类型\nBOX-9,Box,服务\n".encode("gbk"), entity="products"
+    ).json
     assert (result["updated"], result["failed"]) == (0, 1)
     assert result["errors"] == [{"row": 2, "field": "kind", "reason": refused.json["detail"]}]
     assert api.get(f"/erp/products/{product['id']}", tenant.token).json["kind"] == "stocked"
@@ -320,14 +389,27 @@ def test_a_cell_over_128_kib_or_of_only_separators_is_a_row_error(api, tenant):
 
 def test_a_customer_code_that_cannot_be_one_and_an_email_of_separators_are_row_errors(api, tenant):
     a_customer(api, tenant, code="ACME")
-    rows = [["#ACME", "李雷", "li@acme.example"], ["A" * 600, "韩梅梅", "han@acme.example"], ["ACME", "Lucy", ";;"]]
-    contacts = import_csv(api, tenant.token, csv_bytes(rows, "utf-8", ["客户编码", "姓名", "邮箱"]), entity="contacts")
+    rows = [
+        ["#ACME", "李雷", "li@acme.example"],
+        ["A" * 600, "韩梅梅", "han@acme.example"],
+        ["ACME", "Lucy", ";;"],
+    ]
+    contacts = import_csv(
+        api, tenant.token, csv_bytes(rows, "utf-8", ["客户编码", "姓名", "邮箱"]), entity="contacts"
+    )
     assert contacts.status == 200, contacts.body[:300]
-    assert [(e["row"], e["field"]) for e in contacts.json["errors"]] == [(2, "customer_code"), (3, "customer_code"), (4, "email")]
+    assert [(e["row"], e["field"]) for e in contacts.json["errors"]] == [
+        (2, "customer_code"),
+        (3, "customer_code"),
+        (4, "email"),
+    ]
     assert api.get("/crm/contacts", tenant.token).json["items"] == []
     leads = import_csv(api, tenant.token, b'name,email\nWang,;;\nLi,""\n', entity="leads")
     assert leads.status == 200, leads.body[:300]
-    assert ([(e["row"], e["field"]) for e in leads.json["errors"]], leads.json["created"]) == ([(2, "email")], 1)
+    assert ([(e["row"], e["field"]) for e in leads.json["errors"]], leads.json["created"]) == (
+        [(2, "email")],
+        1,
+    )
 
 
 def test_a_file_that_is_not_the_text_it_says_is_a_400_naming_the_body(api, tenant):
@@ -364,10 +446,18 @@ def many_points(n: int) -> list[str]:
 SHAPES = {  # each about 5 MB, of 20,000 rows or of as few or as many as can be
     "2.6 million one-character rows": lambda: b"name\n" + b"a\n" * 2_600_000,
     "one cell of 5 MB": lambda: b"code,name,kind\nC1," + b"x" * (LIMIT - 100) + b",company\n",
-    "one cell of 5 MB, an emoji in it": lambda: ("kind,name\ncompany,😀" + "a" * (LIMIT - 100) + "\n").encode(),
-    "a quoted cell over 2.5 million lines": lambda: b'name,kind\n"' + b"a\n" * 2_500_000 + b'",company\nGood Ltd,company\n',
-    "20000 new customers of ten phones and ten emails": lambda: csv_bytes([many_points(n) for n in range(20_000)], "utf-8"),
-    "20000 rows of bad cells": lambda: csv_bytes([["#", "", "x", WIDE, WIDE, "", "", "", "xx", WIDE]] * 20_000, "utf-8"),
+    "one cell of 5 MB, an emoji in it": lambda: (
+        "kind,name\ncompany,😀" + "a" * (LIMIT - 100) + "\n"
+    ).encode(),
+    "a quoted cell over 2.5 million lines": lambda: (
+        b'name,kind\n"' + b"a\n" * 2_500_000 + b'",company\nGood Ltd,company\n'
+    ),
+    "20000 new customers of ten phones and ten emails": lambda: csv_bytes(
+        [many_points(n) for n in range(20_000)], "utf-8"
+    ),
+    "20000 rows of bad cells": lambda: csv_bytes(
+        [["#", "", "x", WIDE, WIDE, "", "", "", "xx", WIDE]] * 20_000, "utf-8"
+    ),
 }
 
 
@@ -394,8 +484,12 @@ def test_a_value_too_long_for_its_index_key_is_refused_by_the_api_and_the_import
     email = "😀" * 248 + "@x.cn"  # 253 characters, 997 bytes
     refused = api.post("/crm/customers", tenant.token, {"name": name, "kind": "company"})
     assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "name"], refused.body[:300]
-    refused = api.post("/crm/customers", tenant.token, {"name": "Emoji", "kind": "company", "emails": [{"address": email}]})
-    assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "emails", "0", "address"], refused.body[:300]
+    refused = api.post(
+        "/crm/customers", tenant.token, {"name": "Emoji", "kind": "company", "emails": [{"address": email}]}
+    )
+    assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "emails", "0", "address"], (
+        refused.body[:300]
+    )
     result = import_csv(api, tenant.token, f"name,email\n{name},\nEmoji,{email}\n".encode()).json
     assert [(e["row"], e["field"]) for e in result["errors"]] == [(2, "name"), (3, "emails.0.address")]
     assert api.get("/crm/customers", tenant.token).json["items"] == []

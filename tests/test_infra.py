@@ -13,7 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_templates_pass_cfn_lint():
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    done = subprocess.run([str(cfn_lint), "infra/template.yaml", "infra/identity.yaml"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(cfn_lint), "infra/template.yaml", "infra/identity.yaml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -27,25 +32,43 @@ def test_the_packaged_template_wires_every_handler_and_passes_cfn_lint(tmp_path)
 
     project = tmp_path / "project"
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv"))
+    shutil.copytree(
+        ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv")
+    )
     shutil.copy(ROOT / "app.py", project)
     stream = "arn:aws:dynamodb:us-east-1:123456789012:table/crmerp-prod/stream/2026-11-29T00:00:00.000"
     env = {**os.environ, "STAGE": "prod", "TABLE_STREAM_ARN": stream, "AWS_DEFAULT_REGION": "us-east-1"}
     chalice = Path(sys.executable).parent / "chalice"
-    done = subprocess.run([str(chalice), "package", str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(chalice), "package", str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     resources = json.loads((tmp_path / "out" / "sam.json").read_text())["Resources"]
-    events = {name: next(iter(r["Properties"].get("Events", {}).values()), None) for name, r in resources.items()
-              if r["Type"] == "AWS::Serverless::Function"}  # fmt: skip
-    assert events["RelayOnWrite"]["Type"] == "DynamoDB" and events["RelayOnWrite"]["Properties"]["Stream"] == stream
+    events = {
+        name: next(iter(r["Properties"].get("Events", {}).values()), None)
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert (
+        events["RelayOnWrite"]["Type"] == "DynamoDB"
+        and events["RelayOnWrite"]["Properties"]["Stream"] == stream
+    )
     assert events["ErpConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp")
     assert events["CrmConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm")
     assert events["ErpDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp-dlq")
     assert events["CrmDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm-dlq")
-    assert (events["RelayOutbox"]["Properties"]["Schedule"], events["ReconcileOrders"]["Properties"]["Schedule"]) == (
-        "rate(1 minute)", "rate(15 minutes)")  # fmt: skip
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
-                          capture_output=True, text=True)  # fmt: skip
+    assert (
+        events["RelayOutbox"]["Properties"]["Schedule"],
+        events["ReconcileOrders"]["Properties"]["Schedule"],
+    ) == (
+        "rate(1 minute)",
+        "rate(15 minutes)",
+    )
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
+        capture_output=True,
+        text=True,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -60,12 +83,21 @@ def test_the_table_has_the_keys_indexes_and_stream_the_design_needs(aws):
 def test_bus_rules_deliver_to_the_consumer_queues(aws):
     events, sqs = boto3.client("events"), boto3.client("sqs")
     events.put_events(
-        Entries=[{"Source": "crmerp.crm", "DetailType": "Probe", "Detail": '{"n": 1}', "EventBusName": aws.event_bus_name}]
+        Entries=[
+            {
+                "Source": "crmerp.crm",
+                "DetailType": "Probe",
+                "Detail": '{"n": 1}',
+                "EventBusName": aws.event_bus_name,
+            }
+        ]
     )
     got = sqs.receive_message(QueueUrl=aws.erp_queue_url, WaitTimeSeconds=1).get("Messages", [])
     assert len(got) == 1 and '"detail-type": "Probe"' in got[0]["Body"]
     assert sqs.receive_message(QueueUrl=aws.crm_queue_url).get("Messages", []) == []
-    redrive = sqs.get_queue_attributes(QueueUrl=aws.erp_queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    redrive = sqs.get_queue_attributes(QueueUrl=aws.erp_queue_url, AttributeNames=["RedrivePolicy"])[
+        "Attributes"
+    ]
     assert "erp-dlq" in redrive["RedrivePolicy"]
 
 
@@ -79,14 +111,19 @@ def test_dead_letter_queues_feed_their_handlers_then_a_quarantine_and_what_rests
         attributes = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["All"])["Attributes"]
         # A Lambda event source needs the queue's visibility timeout to cover the function's.
         assert int(attributes["VisibilityTimeout"]) >= 60
-        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith("-dead-letter-quarantine")
+        assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(
+            "-dead-letter-quarantine"
+        )
     resources = load_template("template.yaml")["Resources"].values()
     alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
     watched = {(a["MetricName"], str(a["Dimensions"][0]["Value"])) for a in alarms}
     assert ("DeadLettersParked", "crmerp-api") in watched
     assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'ErpQueueDLQ.QueueName'}") in watched
     assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'CrmQueueDLQ.QueueName'}") in watched
-    assert ("ApproximateNumberOfMessagesVisible", "{'Fn::GetAtt': 'DeadLetterQuarantine.QueueName'}") in watched
+    assert (
+        "ApproximateNumberOfMessagesVisible",
+        "{'Fn::GetAtt': 'DeadLetterQuarantine.QueueName'}",
+    ) in watched
 
 
 def test_the_user_pool_carries_an_immutable_tenant_attribute(aws):
@@ -110,15 +147,30 @@ def test_a_failed_transaction_changes_nothing_on_the_local_dynamodb(aws):
     table = aws.table_name
     ddb.put_item(TableName=table, Item={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}, "v": {"N": "1"}})
     with pytest.raises(ClientError, match="TransactionCanceled"):
-        ddb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}}}},
-            {"Update": {"TableName": table, "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}},
-                        "UpdateExpression": "SET v = :two", "ExpressionAttributeValues": {":two": {"N": "2"}}}},
-            {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "absent"}},
-                                "ConditionExpression": "attribute_exists(pk)"}},
-        ])  # fmt: skip
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}},
+                        "UpdateExpression": "SET v = :two",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "T#x#PROBE"}, "sk": {"S": "absent"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "new"}})
-    assert ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}})["Item"]["v"] == {"N": "1"}
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "T#x#PROBE"}, "sk": {"S": "kept"}})["Item"][
+        "v"
+    ] == {"N": "1"}
 
 
 def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(tmp_path):
@@ -132,21 +184,39 @@ def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(tmp_path
 
     project = tmp_path / "project"
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv"))
+    shutil.copytree(
+        ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv")
+    )
     shutil.copy(ROOT / "app.py", project)
     env = {**os.environ, "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
-    command = [str(Path(sys.executable).parent / "chalice"), "package", "--merge-template", str(ROOT / "infra" / "gateway.yaml")]
-    done = subprocess.run([*command, str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True)
+    command = [
+        str(Path(sys.executable).parent / "chalice"),
+        "package",
+        "--merge-template",
+        str(ROOT / "infra" / "gateway.yaml"),
+    ]
+    done = subprocess.run(
+        [*command, str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     packaged = tmp_path / "out" / "sam.yaml"  # a YAML merge template makes the output YAML
     api = yaml.safe_load(packaged.read_text())["Resources"]["RestAPI"]["Properties"]
     assert api["DefinitionBody"]["paths"]  # merged into Chalice's API, not beside it
     responses = api["GatewayResponses"]
-    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= responses.keys()
+    assert {
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    } <= responses.keys()
     example = {"$context.error.messageString": '"Unauthorized"', "$context.path": "/api/crm/customers"}
     for kind, response in responses.items():
         headers = response["ResponseParameters"]["Headers"]
-        assert headers["Content-Type"] == "'application/problem+json'" and headers["X-Request-Id"] == "context.requestId"
+        assert (
+            headers["Content-Type"] == "'application/problem+json'"
+            and headers["X-Request-Id"] == "context.requestId"
+        )
         body = response["ResponseTemplates"]["application/json"]
         for variable, value in example.items():
             body = body.replace(variable, value)

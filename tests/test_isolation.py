@@ -27,10 +27,28 @@ def beta(api):
     return a_tenant(api, "Beta Industries")
 
 
-COLLECTIONS = ["/crm/customers", "/admin/users", "/crm/contacts", "/crm/activities", "/crm/quotes", "/crm/orders", "/crm/leads",
-               "/crm/opportunities", "/erp/products", "/erp/suppliers", "/erp/warehouses", "/erp/stock",
-               "/erp/reservations", "/erp/purchase-orders", "/erp/work-centres", "/erp/boms",
-               "/erp/production-orders", "/erp/invoices", "/erp/payments", "/erp/shipments"]  # fmt: skip
+COLLECTIONS = [
+    "/crm/customers",
+    "/admin/users",
+    "/crm/contacts",
+    "/crm/activities",
+    "/crm/quotes",
+    "/crm/orders",
+    "/crm/leads",
+    "/crm/opportunities",
+    "/erp/products",
+    "/erp/suppliers",
+    "/erp/warehouses",
+    "/erp/stock",
+    "/erp/reservations",
+    "/erp/purchase-orders",
+    "/erp/work-centres",
+    "/erp/boms",
+    "/erp/production-orders",
+    "/erp/invoices",
+    "/erp/payments",
+    "/erp/shipments",
+]
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,9 @@ def test_every_route_is_documented_with_its_permission(api):
     assert doc["paths"]["/tenants"]["post"]["security"] == []
     # Every authenticated POST takes an Idempotency-Key (the promise), and says so.
     posts = [op for ops in doc["paths"].values() for m, op in ops.items() if m == "post" and op["security"]]
-    assert len(posts) > 40 and all(any(p["name"] == "Idempotency-Key" for p in op["parameters"]) for op in posts)
+    assert len(posts) > 40 and all(
+        any(p["name"] == "Idempotency-Key" for p in op["parameters"]) for op in posts
+    )
 
 
 def test_schemas_come_from_the_models(api):

@@ -8,7 +8,7 @@ from tests.test_handoff import an_order, pump, settle, shop  # noqa: F401  (fixt
 from tests.test_stock import level
 
 
-def confirmed(api, tenant, pump, lines):  # noqa: F811
+def confirmed(api, tenant, pump, lines):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], lines)
     assert api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).status == 200
@@ -16,12 +16,14 @@ def confirmed(api, tenant, pump, lines):  # noqa: F811
     return customer, api.get(f"/crm/orders/{order['id']}", tenant.token).json
 
 
-def test_a_hand_made_invoice_naming_an_order_does_not_pay_it(api, tenant, shop, pump):  # noqa: F811
+def test_a_hand_made_invoice_naming_an_order_does_not_pay_it(api, tenant, shop, pump):
     _, finance = a_user(api, tenant, ["finance"])
     customer, order = confirmed(api, tenant, pump, [("TEA", 2)])
     assert order["status"] == "reserved" and order["erp"]["invoice_id"]
     line = {"description": "handling", "quantity": "1", "unit_price": "0.01"}
-    fake = api.post("/erp/invoices", finance, {"customer_id": customer["id"], "lines": [line], "order_id": order["id"]})
+    fake = api.post(
+        "/erp/invoices", finance, {"customer_id": customer["id"], "lines": [line], "order_id": order["id"]}
+    )
     assert fake.status == 201, fake.body
     assert api.post(f"/erp/invoices/{fake.json['id']}/issue", finance, {}).status == 200
     payment = {
@@ -33,22 +35,32 @@ def test_a_hand_made_invoice_naming_an_order_does_not_pay_it(api, tenant, shop, 
     settle(pump)
     after = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert after["status"] == "reserved" and not after["erp"].get("paid_at")
-    assert api.get(f"/erp/invoices/{order['erp']['invoice_id']}", finance).json["status"] == "issued"  # still owed
+    assert (
+        api.get(f"/erp/invoices/{order['erp']['invoice_id']}", finance).json["status"] == "issued"
+    )  # still owed
 
 
-def test_a_manual_reservation_cannot_take_an_order_lines_reference(api, tenant, shop, pump):  # noqa: F811
+def test_a_manual_reservation_cannot_take_an_order_lines_reference(api, tenant, shop, pump):
     _, warehouse = a_user(api, tenant, ["warehouse"])
     customer = a_customer(api, tenant)
     draft = an_order(api, tenant, customer["id"], [("TEA", 1)])
     for reference in (f"{draft['id']}:1", f"{draft['id'].upper()}:1"):
         forged = api.post(
-            "/erp/reservations", warehouse, {"product_id": shop["tea"]["id"], "quantity": "1", "reference": reference}
+            "/erp/reservations",
+            warehouse,
+            {"product_id": shop["tea"]["id"], "quantity": "1", "reference": reference},
         )
         assert forged.status == 422 and forged.json["errors"][0]["loc"] == ["body", "reference"], forged.body
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
-    own = api.post("/erp/reservations", warehouse, {"product_id": shop["tea"]["id"], "quantity": "1", "reference": "SO-7:1"})
+    own = api.post(
+        "/erp/reservations",
+        warehouse,
+        {"product_id": shop["tea"]["id"], "quantity": "1", "reference": "SO-7:1"},
+    )
     assert own.status == 201
-    assert api.post("/erp/shipments", warehouse, {"lines": [{"reservation_id": own.json["id"]}]}).status == 201
+    assert (
+        api.post("/erp/shipments", warehouse, {"lines": [{"reservation_id": own.json["id"]}]}).status == 201
+    )
     settle(pump)
     assert api.get(f"/crm/orders/{draft['id']}", tenant.token).json["status"] == "draft"
 
@@ -58,7 +70,7 @@ def test_a_manual_reservation_cannot_take_an_order_lines_reference(api, tenant, 
     assert api.get(f"/crm/orders/{draft['id']}", tenant.token).json["status"] == "reserved"
 
 
-def test_erp_facts_do_not_move_a_draft(api, tenant, shop, pump):  # noqa: F811
+def test_erp_facts_do_not_move_a_draft(api, tenant, shop, pump):
     """Should an ERP event name a draft (a forged or stray one), the CRM leaves the draft alone."""
     from chalicelib.core.web import STORE
     from chalicelib.handoff import crm_consumer
@@ -66,19 +78,26 @@ def test_erp_facts_do_not_move_a_draft(api, tenant, shop, pump):  # noqa: F811
 
     customer = a_customer(api, tenant)
     draft = an_order(api, tenant, customer["id"], [("TEA", 1)])
-    fields = {"event_id": "evt_stray", "occurred_at": "2026-01-01T00:00:00Z", "shipment_id": "shp_x", "lines": [1]}
+    fields = {
+        "event_id": "evt_stray",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "shipment_id": "shp_x",
+        "lines": [1],
+    }
     stray = OrderShipped(tenant_id=tenant.id, order_id=draft["id"], complete=True, **fields)
     crm_consumer.handle(STORE, stray)
     after = api.get(f"/crm/orders/{draft['id']}", tenant.token).json
     assert after["status"] == "draft" and after["version"] == draft["version"]
 
 
-def test_an_order_shipped_in_part_is_not_cancelled(api, tenant, shop, pump):  # noqa: F811
+def test_an_order_shipped_in_part_is_not_cancelled(api, tenant, shop, pump):
     """Item 3: with one of two units shipped the cancel is refused, naming the shipment; the
     invoice stays issued."""
     _, order = confirmed(api, tenant, pump, [("TEA", 2)])
     reservation = order["erp"]["reservation_ids"][0]
-    shipped = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation, "quantity": "1"}]})
+    shipped = api.post(
+        "/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation, "quantity": "1"}]}
+    )
     assert shipped.status == 201, shipped.body
     settle(pump)
     refused = api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "changed mind"})
@@ -87,22 +106,33 @@ def test_an_order_shipped_in_part_is_not_cancelled(api, tenant, shop, pump):  # 
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "reserved"
 
 
-def test_a_cancellation_that_crosses_a_shipment_keeps_the_invoice(api, tenant, shop, pump):  # noqa: F811
+def test_a_cancellation_that_crosses_a_shipment_keeps_the_invoice(api, tenant, shop, pump):
     """The shipment lands after the CRM accepted the cancel but before the ERP handles it: the
     rest is released, the invoice is kept and a person is told what to credit."""
     _, order = confirmed(api, tenant, pump, [("TEA", 2)])
-    assert api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "changed mind"}).status == 200
+    assert (
+        api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "changed mind"}).status == 200
+    )
     reservation = order["erp"]["reservation_ids"][0]
-    assert api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation, "quantity": "1"}]}).status == 201
+    assert (
+        api.post(
+            "/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation, "quantity": "1"}]}
+        ).status
+        == 201
+    )
     settle(pump)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert seen["erp"]["cancellation"]["invoice_action"] == "kept", seen["erp"]
     assert "credit what will not ship" in seen["erp"]["cancellation"]["needs_attention"][0]
     assert api.get(f"/erp/invoices/{order['erp']['invoice_id']}", tenant.token).json["status"] == "issued"
-    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {"on_hand": "9", "reserved": "0", "available": "9"}
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"]) == {
+        "on_hand": "9",
+        "reserved": "0",
+        "available": "9",
+    }
 
 
-def test_a_customer_who_owes_or_has_open_orders_is_not_deleted(api, tenant, shop, pump):  # noqa: F811
+def test_a_customer_who_owes_or_has_open_orders_is_not_deleted(api, tenant, shop, pump):
     customer, order = confirmed(api, tenant, pump, [("TEA", 1)])
     refused = api.delete(f"/crm/customers/{customer['id']}", tenant.token)
     assert refused.status == 409, refused.body
@@ -123,41 +153,62 @@ def test_a_customer_who_owes_or_has_open_orders_is_not_deleted(api, tenant, shop
     assert api.delete(f"/crm/customers/{free['id']}", tenant.token).status == 204
 
 
-def test_a_merge_moves_invoices_payments_and_credit_notes(api, tenant, shop, pump):  # noqa: F811
+def test_a_merge_moves_invoices_payments_and_credit_notes(api, tenant, shop, pump):
     duplicate, order = confirmed(api, tenant, pump, [("TEA", 2)])
     survivor = a_customer(api, tenant)
     invoice_id = order["erp"]["invoice_id"]
-    credit = api.post(f"/erp/invoices/{invoice_id}/credit-notes", tenant.token, {"amount": "1.00", "reason": "dent"})
+    credit = api.post(
+        f"/erp/invoices/{invoice_id}/credit-notes", tenant.token, {"amount": "1.00", "reason": "dent"}
+    )
     assert credit.status == 201, credit.body
-    payment = {"customer_id": duplicate["id"], "amount": "10.00", "allocations": [{"invoice_id": invoice_id, "amount": "5.00"}]}
+    payment = {
+        "customer_id": duplicate["id"],
+        "amount": "10.00",
+        "allocations": [{"invoice_id": invoice_id, "amount": "5.00"}],
+    }
     assert api.post("/erp/payments", tenant.token, payment).status == 201
 
-    merged = api.post(f"/crm/customers/{survivor['id']}/merge", tenant.token, {"duplicate_id": duplicate["id"]})
+    merged = api.post(
+        f"/crm/customers/{survivor['id']}/merge", tenant.token, {"duplicate_id": duplicate["id"]}
+    )
     assert merged.status == 200, merged.body
-    assert (merged.json["moved"]["invoice"], merged.json["moved"]["payment"], merged.json["moved"]["credit_note"]) == (1, 1, 1)
+    assert (
+        merged.json["moved"]["invoice"],
+        merged.json["moved"]["payment"],
+        merged.json["moved"]["credit_note"],
+    ) == (1, 1, 1)
     invoice = api.get(f"/erp/invoices/{invoice_id}", tenant.token).json
     assert invoice["customer_id"] == survivor["id"]
     rest = invoice["balance"]
-    pays = {"customer_id": survivor["id"], "amount": rest, "allocations": [{"invoice_id": invoice_id, "amount": rest}]}
+    pays = {
+        "customer_id": survivor["id"],
+        "amount": rest,
+        "allocations": [{"invoice_id": invoice_id, "amount": rest}],
+    }
     assert api.post("/erp/payments", tenant.token, pays).status == 201  # the survivor can pay it
     aging = api.get("/erp/receivables/aging", tenant.token).json
     assert duplicate["id"] not in {row["customer_id"] for row in aging["rows"]}
     assert api.get(f"/erp/payments?customer_id={survivor['id']}", tenant.token).json["items"]
 
 
-def test_confirming_a_line_that_is_not_sellable_is_a_422_naming_the_line(api, tenant, shop):  # noqa: F811
+def test_confirming_a_line_that_is_not_sellable_is_a_422_naming_the_line(api, tenant, shop):
     customer = a_customer(api, tenant)
     order = an_order(api, tenant, customer["id"], [("TEA", 1), ("CUP", 1)])
     assert api.patch(f"/erp/products/{shop['cup']['id']}", tenant.token, {"sellable": False}).status == 200
     for _ in range(2):  # the same clear answer each time
         refused = api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
         assert refused.status == 422, refused.body
-        assert [str(part) for part in refused.json["errors"][0]["loc"]] == ["body", "lines", "1", "product_code"]
+        assert [str(part) for part in refused.json["errors"][0]["loc"]] == [
+            "body",
+            "lines",
+            "1",
+            "product_code",
+        ]
         assert "CUP" in refused.json["detail"]
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
 
 
-def test_the_handoffs_reservation_and_invoice_are_not_undone_by_hand(api, tenant, shop, pump):  # noqa: F811
+def test_the_handoffs_reservation_and_invoice_are_not_undone_by_hand(api, tenant, shop, pump):
     """Found in review: releasing an order's reservation or voiding its invoice by hand left the
     order saying reserved and invoiced. Those records are the handoff's: cancel the order instead."""
     _, order = confirmed(api, tenant, pump, [("TEA", 2)])
@@ -171,7 +222,9 @@ def test_the_handoffs_reservation_and_invoice_are_not_undone_by_hand(api, tenant
     assert api.delete(f"/erp/invoices/{invoice}", tenant.token).status == 409
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "2"
     assert api.get(f"/erp/invoices/{invoice}", tenant.token).json["status"] == "issued"
-    credit = api.post(f"/erp/invoices/{invoice}/credit-notes", tenant.token, {"amount": "1.00", "reason": "dent"})
+    credit = api.post(
+        f"/erp/invoices/{invoice}/credit-notes", tenant.token, {"amount": "1.00", "reason": "dent"}
+    )
     assert credit.status == 201  # a credit note stays a person's call
 
     # The cancellation, which owns them, still releases and voids (credits) them.
@@ -196,7 +249,9 @@ def test_an_order_made_while_its_customer_is_deleted_is_refused(api, tenant, mon
 
     def an_order_slips_in(store, tenant_id, customer_id):
         found = looked(store, tenant_id, customer_id)  # nothing open yet
-        body = OrderIn(customer_id=customer_id, lines=[{"product_code": "TEA", "quantity": "1", "unit_price": "1"}])
+        body = OrderIn(
+            customer_id=customer_id, lines=[{"product_code": "TEA", "quantity": "1", "unit_price": "1"}]
+        )
         try:
             orders.create(STORE, Actor(tenant.id, tenant.owner_id), body)
         except ValidationError as exc:
@@ -209,7 +264,7 @@ def test_an_order_made_while_its_customer_is_deleted_is_refused(api, tenant, mon
     assert api.get(f"/crm/orders?customer_id={customer['id']}", tenant.token).json["items"] == []
 
 
-def test_a_refused_delete_gives_its_lease_back(api, tenant, shop, pump):  # noqa: F811
+def test_a_refused_delete_gives_its_lease_back(api, tenant, shop, pump):
     customer, _ = confirmed(api, tenant, pump, [("TEA", 1)])
     assert api.delete(f"/crm/customers/{customer['id']}", tenant.token).status == 409
     again = an_order(api, tenant, customer["id"], [("TEA", 1)])  # the customer takes orders again at once

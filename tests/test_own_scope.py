@@ -63,7 +63,9 @@ def test_a_rep_sees_only_own_records_on_a_shared_or_own_customer(api, company, r
     pool = a_customer(api, company, name=f"Pool {tag}", owner_id=None)
     mine = a_customer(api, TenantCtx(company.id, "", a, a_id), name=f"Mine {tag}")
     theirs = records_on(api, b, pool["id"], f"b-{tag}")  # another rep's records on the shared customer
-    others_on_mine = records_on(api, company.token, mine["id"], f"o-{tag}")  # the owner's, on the rep's customer
+    others_on_mine = records_on(
+        api, company.token, mine["id"], f"o-{tag}"
+    )  # the owner's, on the rep's customer
     own = records_on(api, a, pool["id"], f"a-{tag}")
     own_on_mine = records_on(api, a, mine["id"], f"m-{tag}")
     foreign = set(theirs.values()) | set(others_on_mine.values())
@@ -72,7 +74,9 @@ def test_a_rep_sees_only_own_records_on_a_shared_or_own_customer(api, company, r
         view = api.get(f"/crm/customers/{customer['id']}/360", a)
         assert view.status == 200, view.body
         assert not seen_in_360(view.json) & foreign
-        assert view.json["purchases"]["order_count"] == 0  # drafts are no purchases; the foreign ones are not read
+        assert (
+            view.json["purchases"]["order_count"] == 0
+        )  # drafts are no purchases; the foreign ones are not read
         assert not foreign & seen_in_timeline(api, a, customer["id"])
         assert not any(i in view.body.decode() for i in foreign)
     # The rep's own records are all there (quotes and draft orders are in the timeline only).
@@ -89,12 +93,19 @@ def test_a_rep_sees_only_own_records_on_a_shared_or_own_customer(api, company, r
     assert set(theirs.values()) - {theirs["contacts"]} <= seen_in_timeline(api, company.token, pool["id"])
 
     # Searches and lists by customer hold only the rep's own and the pool's.
-    searches = [f"/crm/{kind}?customer_id={pool['id']}" for kind in ("contacts", "orders", "quotes", "tickets", "activities")]
+    searches = [
+        f"/crm/{kind}?customer_id={pool['id']}"
+        for kind in ("contacts", "orders", "quotes", "tickets", "activities")
+    ]
     searches += [f"/crm/contacts?name_prefix=person b-{tag}", f"/crm/opportunities?name_prefix=deal b-{tag}"]
     lead = created(api.post("/crm/leads", b, {"name": f"Lead b-{tag}", "email": f"lead-b-{tag}@own.example"}))
     foreign.add(lead["id"])
     searches += [f"/crm/leads?name_prefix=lead b-{tag}", f"/crm/leads?email=lead-b-{tag}@own.example"]
-    for path in [*searches, f"/crm/contacts?email=b-{tag}@own.example", f"/crm/customers?name_prefix=pool {tag}"]:
+    for path in [
+        *searches,
+        f"/crm/contacts?email=b-{tag}@own.example",
+        f"/crm/customers?name_prefix=pool {tag}",
+    ]:
         reply = api.get(path, a)
         assert reply.status == 200, (path, reply.body)
         assert not {i["id"] for i in reply.json["items"]} & foreign, path
@@ -103,10 +114,14 @@ def test_a_rep_sees_only_own_records_on_a_shared_or_own_customer(api, company, r
 def test_a_duplicate_is_named_only_to_who_may_read_it(api, company, reps):
     (_, a), (_, b) = reps
     tag = uuid.uuid4().hex[:6]
-    theirs = created(api.post("/crm/customers", b, {"name": f"Hidden {tag}", "kind": "company", "code": f"H-{tag}"}))
+    theirs = created(
+        api.post("/crm/customers", b, {"name": f"Hidden {tag}", "kind": "company", "code": f"H-{tag}"})
+    )
     pool = a_customer(api, company, name=f"Shared {tag}", owner_id=None)
     email = [{"address": f"bo-{tag}@own.example"}]
-    contact = created(api.post("/crm/contacts", b, {"customer_id": pool["id"], "name": f"Bo {tag}", "emails": email}))
+    contact = created(
+        api.post("/crm/contacts", b, {"customer_id": pool["id"], "name": f"Bo {tag}", "emails": email})
+    )
 
     attempts = [
         api.post("/crm/customers", a, {"name": f"Hidden {tag}", "kind": "company"}),
@@ -137,14 +152,18 @@ def test_a_conversion_retried_while_the_first_runs_answers_the_same_ids(api, com
     from chalicelib.crm import customers, leads
     from chalicelib.crm.models import ConvertIn
 
-    lead = created(api.post("/crm/leads", company.token, {"name": "Wu", "company_name": f"Race {uuid.uuid4().hex[:8]}"}))
+    lead = created(
+        api.post("/crm/leads", company.token, {"name": "Wu", "company_name": f"Race {uuid.uuid4().hex[:8]}"})
+    )
     looked_up = customers.probable_duplicates
     first: list[Any] = []
 
     def the_first_commits_meanwhile(*args: Any, **kwargs: Any) -> Any:
         if not first:  # the first conversion runs to its end between the retry's read and its lookup
             first.append("running")
-            first.append(leads.convert(STORE, Actor(company.id, company.owner_id), lead["id"], ConvertIn(), None))
+            first.append(
+                leads.convert(STORE, Actor(company.id, company.owner_id), lead["id"], ConvertIn(), None)
+            )
         return looked_up(*args, **kwargs)
 
     monkeypatch.setattr(customers, "probable_duplicates", the_first_commits_meanwhile)

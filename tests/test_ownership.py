@@ -52,7 +52,11 @@ def test_a_rep_works_own_customers_sees_the_pool_and_nothing_of_the_others(api, 
     assert not ids(api.get("/crm/customers", a)) & {theirs["id"], pool["id"]}
     assert pool["id"] in ids(api.get("/crm/customers?owner=none", a))
     assert ids(api.get(f"/crm/customers?name_prefix=own {tag}", a)) == {mine["id"], pool["id"]}
-    assert ids(api.get(f"/crm/customers?name_prefix=own {tag}", company.token)) == {mine["id"], theirs["id"], pool["id"]}
+    assert ids(api.get(f"/crm/customers?name_prefix=own {tag}", company.token)) == {
+        mine["id"],
+        theirs["id"],
+        pool["id"],
+    }
     assert api.get(f"/crm/customers?owner={b_id}", a).status == 403
     assert theirs["id"] in ids(api.get(f"/crm/customers?owner={b_id}", company.token))
     combined = api.get("/crm/customers?owner=me&name_prefix=x", a)
@@ -91,7 +95,10 @@ def test_claim_and_release_through_the_pool(api, company, reps):
     assert api.post(f"{path}/release", sales).json.get("owner_id") is None  # a manager may release anyone's
 
     actions = [
-        e["action"] for e in api.get(f"/admin/audit?entity_type=customer&entity_id={pool['id']}", company.token).json["items"]
+        e["action"]
+        for e in api.get(f"/admin/audit?entity_type=customer&entity_id={pool['id']}", company.token).json[
+            "items"
+        ]
     ]
     assert actions.count("customer.claim") == 2 and actions.count("customer.release") == 2
 
@@ -110,9 +117,15 @@ def test_reassignment_is_audited_and_moves_visibility(api, company, reps):
     moved = api.post(f"{path}/assign", company.token, {"owner_id": b_id})
     assert moved.status == 200 and moved.json["owner_id"] == b_id
     assert api.get(path, a).status == 404 and api.get(path, b).status == 200
-    audit = api.get(f"/admin/audit?entity_type=customer&entity_id={customer['id']}", company.token).json["items"]
+    audit = api.get(f"/admin/audit?entity_type=customer&entity_id={customer['id']}", company.token).json[
+        "items"
+    ]
     entry = next(e for e in audit if e["action"] == "customer.reassign")
-    assert (entry["before"]["owner_id"], entry["after"]["owner_id"], entry["user_id"]) == (a_id, b_id, company.owner_id)
+    assert (entry["before"]["owner_id"], entry["after"]["owner_id"], entry["user_id"]) == (
+        a_id,
+        b_id,
+        company.owner_id,
+    )
 
     # A rep cannot give a record away by PATCH either, and nothing changes.
     lead = api.post("/crm/leads", b, {"name": "Lead", "source": "fair"}).json
@@ -140,10 +153,19 @@ def test_the_write_checks_the_owner_of_the_version_it_replaces(api, company, rep
 
 
 def test_custom_roles_grant_permissions_over_own_records(api, company, reps):
-    bad = api.post("/admin/roles", company.token, {"name": "badscope", "permissions": ["crm.pipeline:read@own"]})
+    bad = api.post(
+        "/admin/roles", company.token, {"name": "badscope", "permissions": ["crm.pipeline:read@own"]}
+    )
     assert bad.status == 422 and "crm.pipeline:read@own" in bad.body.decode()
-    role = {"name": "dealmaker", "permissions": ["crm.customers:read", "crm.opportunities:create",
-                                                   "crm.opportunities:read@own", "crm.opportunities:update@own"]}  # fmt: skip
+    role = {
+        "name": "dealmaker",
+        "permissions": [
+            "crm.customers:read",
+            "crm.opportunities:create",
+            "crm.opportunities:read@own",
+            "crm.opportunities:update@own",
+        ],
+    }
     assert api.post("/admin/roles", company.token, role).status == 201
     dealer_id, dealer = a_user(api, company, ["dealmaker"])
     assert "crm.opportunities:read@own" in api.get("/me", dealer).json["permissions"]
@@ -167,8 +189,13 @@ def test_custom_roles_grant_permissions_over_own_records(api, company, reps):
 def test_granting_respects_scope():
     held = frozenset({"crm.customers:read@own", "crm.leads:read"})
     assert permissions.uncovered({"crm.customers:read"}, held) == ["crm.customers:read"]
-    assert permissions.uncovered({"crm.customers:read@own", "crm.leads:read@own", "crm.leads:read"}, held) == []
-    assert permissions.expand(("crm.customers:*", "crm.*@own")) >= {"crm.customers:create", "crm.customers:read@own"}
+    assert (
+        permissions.uncovered({"crm.customers:read@own", "crm.leads:read@own", "crm.leads:read"}, held) == []
+    )
+    assert permissions.expand(("crm.customers:*", "crm.*@own")) >= {
+        "crm.customers:create",
+        "crm.customers:read@own",
+    }
     assert not permissions.valid_grant("crm.customers:create@own")
 
 
@@ -176,12 +203,17 @@ def test_records_made_from_a_reps_records_stay_the_reps(api, company, reps):
     (a_id, a), _ = reps
     customer = a_customer(api, company.__class__(company.id, "", a, a_id))
     lines = [{"product_code": "TEA", "quantity": 1, "unit_price": "10"}]
-    quote = api.post("/crm/quotes", a, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}).json
+    quote = api.post(
+        "/crm/quotes", a, {"customer_id": customer["id"], "currency": "CNY", "lines": lines}
+    ).json
     order = api.post(f"/crm/quotes/{quote['id']}/accept", company.token).json  # the manager accepts it
     assert order["owner_id"] == a_id
     assert api.get(f"/crm/orders/{order['id']}", a).status == 200
-    pooled = api.post("/crm/leads", company.token, {"name": "Pool Lead", "company_name": f"Pool {uuid.uuid4().hex[:6]}",
-                                                     "owner_id": None}).json  # fmt: skip
+    pooled = api.post(
+        "/crm/leads",
+        company.token,
+        {"name": "Pool Lead", "company_name": f"Pool {uuid.uuid4().hex[:6]}", "owner_id": None},
+    ).json
     assert api.post(f"/crm/leads/{pooled['id']}/convert", a).status == 403  # claim it first
     assert api.post(f"/crm/leads/{pooled['id']}/claim", a).json["owner_id"] == a_id
     converted = api.post(f"/crm/leads/{pooled['id']}/convert", a).json

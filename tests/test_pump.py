@@ -95,7 +95,9 @@ def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_faile
     app = Chalice("pump-test")
     batches: list[list[tuple[str, str]]] = []
 
-    @app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/declared", name="watch")
+    @app.on_dynamodb_record(
+        stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/declared", name="watch"
+    )
     def watch(event):
         batches.append([(r.event_name, r.new_image["sk"]["S"]) for r in event])
         if len(batches) == 2:
@@ -105,7 +107,9 @@ def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_faile
     key = f"P#PUMP#{uuid.uuid4().hex[:8]}"
     ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "before"}})
     pump = Pump(app, stream_arns={"watch": aws.table_stream_arn})
-    assert pump.handler_names() == ["watch"] and Pump(app).handler_names() == []  # fed only when its stream is named
+    assert (
+        pump.handler_names() == ["watch"] and Pump(app).handler_names() == []
+    )  # fed only when its stream is named
     ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "one"}})
     assert pump.run_once() == 1
     ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "two"}})

@@ -17,10 +17,16 @@ def test_a_purchase_order_from_draft_to_received(api, tenant):
     supplier = a_supplier(api, tenant)
     tea, cup = a_product(api, tenant, "TEA"), a_product(api, tenant, "CUP")
     store = a_warehouse(api, tenant, "SH")
-    lines = [{"product_id": tea["id"], "quantity": "10", "unit_cost": "3.25"}, {"product_id": cup["id"], "quantity": "4"}]
+    lines = [
+        {"product_id": tea["id"], "quantity": "10", "unit_cost": "3.25"},
+        {"product_id": cup["id"], "quantity": "4"},
+    ]
     po = api.post("/erp/purchase-orders", tenant.token, {"supplier_id": supplier["id"], "lines": lines}).json
     assert (po["status"], po["total"], [li["line"] for li in po["lines"]]) == ("draft", "32.50", [1, 2])
-    assert api.patch(f"/erp/purchase-orders/{po['id']}", tenant.token, {"notes": "urgent"}).json["notes"] == "urgent"
+    assert (
+        api.patch(f"/erp/purchase-orders/{po['id']}", tenant.token, {"notes": "urgent"}).json["notes"]
+        == "urgent"
+    )
     path = f"/erp/purchase-orders/{po['id']}"
     early = api.post(f"{path}/receive", tenant.token, {"lines": [{"line": 1, "quantity": "1"}]})
     assert early.status == 409  # a draft is not received
@@ -30,12 +36,23 @@ def test_a_purchase_order_from_draft_to_received(api, tenant):
     part = api.post(f"{path}/receive", tenant.token, {"lines": [{"line": 1, "quantity": "6"}]})
     assert part.json["status"] == "partially_received" and part.json["lines"][0]["received"] == "6"
     assert level(api, tenant, tea["id"], store["id"])["on_hand"] == "6"
-    over = api.post(f"{path}/receive", tenant.token, {"lines": [{"line": 2, "quantity": "4"}, {"line": 1, "quantity": "5"}]})
+    over = api.post(
+        f"{path}/receive",
+        tenant.token,
+        {"lines": [{"line": 2, "quantity": "4"}, {"line": 1, "quantity": "5"}]},
+    )
     assert over.status == 422 and over.json["errors"][0]["loc"] == ["body", "lines", "1", "quantity"]
     assert level(api, tenant, cup["id"], store["id"]) is None  # the refused receipt changed nothing
-    rest = api.post(f"{path}/receive", tenant.token, {"lines": [{"line": 2, "quantity": "4"}, {"line": 1, "quantity": "4"}]})
+    rest = api.post(
+        f"{path}/receive",
+        tenant.token,
+        {"lines": [{"line": 2, "quantity": "4"}, {"line": 1, "quantity": "4"}]},
+    )
     assert rest.json["status"] == "received"
-    assert (level(api, tenant, tea["id"], store["id"])["on_hand"], level(api, tenant, cup["id"], store["id"])["on_hand"]) == (
+    assert (
+        level(api, tenant, tea["id"], store["id"])["on_hand"],
+        level(api, tenant, cup["id"], store["id"])["on_hand"],
+    ) == (
         "10",
         "4",
     )
@@ -46,9 +63,13 @@ def test_a_purchase_order_from_draft_to_received(api, tenant):
         ("receipt", "6", po["id"]),
     ]
 
-    other = api.post("/erp/purchase-orders", tenant.token, {"supplier_id": supplier["id"], "lines": lines}).json
+    other = api.post(
+        "/erp/purchase-orders", tenant.token, {"supplier_id": supplier["id"], "lines": lines}
+    ).json
     assert api.post(f"/erp/purchase-orders/{other['id']}/order", tenant.token).status == 200
-    assert api.delete(f"/erp/purchase-orders/{other['id']}", tenant.token).status == 409  # only a draft is deleted
+    assert (
+        api.delete(f"/erp/purchase-orders/{other['id']}", tenant.token).status == 409
+    )  # only a draft is deleted
     assert api.post(f"/erp/purchase-orders/{other['id']}/cancel", tenant.token).json["status"] == "cancelled"
     listed = api.get("/erp/purchase-orders?status=cancelled", tenant.token).json["items"]
     assert [p["id"] for p in listed] == [other["id"]]
@@ -65,20 +86,40 @@ def test_planning_by_materials_and_capacity_then_completion_all_or_nothing(api, 
     store = a_warehouse(api, tenant, "SH")
     receive(api, tenant, leaf["id"], store["id"], 100)
     receive(api, tenant, tin["id"], store["id"], 3)
-    centre = api.post("/erp/work-centres", tenant.token, {"code": "PACK", "name": "Packing", "daily_capacity": "10"}).json
-    bom = {"product_id": gift["id"], "work_centre_id": centre["id"],
-           "components": [{"product_id": leaf["id"], "quantity": "2"}, {"product_id": tin["id"], "quantity": "1"}]}  # fmt: skip
+    centre = api.post(
+        "/erp/work-centres", tenant.token, {"code": "PACK", "name": "Packing", "daily_capacity": "10"}
+    ).json
+    bom = {
+        "product_id": gift["id"],
+        "work_centre_id": centre["id"],
+        "components": [
+            {"product_id": leaf["id"], "quantity": "2"},
+            {"product_id": tin["id"], "quantity": "1"},
+        ],
+    }
     assert api.post("/erp/boms", tenant.token, bom).status == 201
     assert api.post("/erp/boms", tenant.token, bom).status == 409  # one bill of materials per product
 
-    first = api.post("/erp/production-orders", tenant.token, {"product_id": gift["id"], "quantity": "25"}).json
+    first = api.post(
+        "/erp/production-orders", tenant.token, {"product_id": gift["id"], "quantity": "25"}
+    ).json
     # 25 tins needed, 3 there: tins arrive in 2 days; then 10 a day.
-    assert first["shortages"] == [{"product_id": tin["id"], "needed": "25", "available": "3", "ready_on": day(2)}]
-    assert [(b["day"], b["quantity"]) for b in first["bookings"]] == [(day(2), "10"), (day(3), "10"), (day(4), "5")]
+    assert first["shortages"] == [
+        {"product_id": tin["id"], "needed": "25", "available": "3", "ready_on": day(2)}
+    ]
+    assert [(b["day"], b["quantity"]) for b in first["bookings"]] == [
+        (day(2), "10"),
+        (day(3), "10"),
+        (day(4), "5"),
+    ]
     assert (first["planned_start"], first["planned_finish"], first["status"]) == (day(2), day(4), "planned")
-    second = api.post("/erp/production-orders", tenant.token, {"product_id": gift["id"], "quantity": "10"}).json
+    second = api.post(
+        "/erp/production-orders", tenant.token, {"product_id": gift["id"], "quantity": "10"}
+    ).json
     assert [(b["day"], b["quantity"]) for b in second["bookings"]] == [(day(4), "5"), (day(5), "5")]
-    assert api.post(f"/erp/production-orders/{second['id']}/cancel", tenant.token).json["status"] == "cancelled"
+    assert (
+        api.post(f"/erp/production-orders/{second['id']}/cancel", tenant.token).json["status"] == "cancelled"
+    )
     third = api.post("/erp/production-orders", tenant.token, {"product_id": gift["id"], "quantity": "5"}).json
     assert third["planned_finish"] == day(4)  # the cancelled order's capacity came back
 
@@ -97,7 +138,9 @@ def test_planning_by_materials_and_capacity_then_completion_all_or_nothing(api, 
     assert level(api, tenant, leaf["id"], store["id"])["on_hand"] == "50"
     assert level(api, tenant, tin["id"], store["id"])["on_hand"] == "8"
     assert level(api, tenant, gift["id"], store["id"])["on_hand"] == "25"
-    assert api.post(f"{path}/complete", tenant.token).json["version"] == done.json["version"]  # again: no change
+    assert (
+        api.post(f"{path}/complete", tenant.token).json["version"] == done.json["version"]
+    )  # again: no change
     assert api.post(f"{path}/cancel", tenant.token).status == 409
 
 

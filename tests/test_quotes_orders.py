@@ -18,7 +18,9 @@ LINES = [
 
 
 def a_quote(api, tenant, customer_id, lines=LINES, currency="CNY"):
-    r = api.post("/crm/quotes", tenant.token, {"customer_id": customer_id, "currency": currency, "lines": lines})
+    r = api.post(
+        "/crm/quotes", tenant.token, {"customer_id": customer_id, "currency": currency, "lines": lines}
+    )
     assert r.status == 201, r.body
     return r.json
 
@@ -56,7 +58,9 @@ def test_a_quote_is_priced_on_the_server_exactly(api, tenant):
 def test_changing_lines_or_currency_reprices(api, tenant):
     quote = a_quote(api, tenant, a_customer(api, tenant)["id"])
     r = api.patch(
-        f"/crm/quotes/{quote['id']}", tenant.token, {"lines": [{"product_code": "A", "quantity": 2, "unit_price": "0.125"}]}
+        f"/crm/quotes/{quote['id']}",
+        tenant.token,
+        {"lines": [{"product_code": "A", "quantity": 2, "unit_price": "0.125"}]},
     )
     assert r.json["total"] == "0.25"
     yen = api.patch(f"/crm/quotes/{quote['id']}", tenant.token, {"currency": "JPY"}).json
@@ -73,7 +77,9 @@ def test_send_reject_revise_keeps_every_revision(api, tenant):
     assert rejected["status"] == "rejected" and rejected["reject_reason"] == "太贵了"
     revised = api.post(path + "/revise", tenant.token).json
     assert revised["status"] == "draft" and revised["revision"] == 2 and revised["reject_reason"] is None
-    cheaper = api.patch(path, tenant.token, {"lines": [{"product_code": "TEA-01", "quantity": 3, "unit_price": "17.00"}]}).json
+    cheaper = api.patch(
+        path, tenant.token, {"lines": [{"product_code": "TEA-01", "quantity": 3, "unit_price": "17.00"}]}
+    ).json
     assert cheaper["total"] == "51.00"
     history = api.get(path + "/revisions", tenant.token).json["items"]
     assert [(h["revision"], h["status"], h["total"]) for h in history] == [(1, "rejected", "122.01")]
@@ -121,7 +127,9 @@ def test_order_states(api, tenant):
     customer = a_customer(api, tenant)
     for sku in ("TEA-01", "CUP-02"):
         api.post("/erp/products", tenant.token, {"sku": sku, "name": sku})
-    order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
+    order = api.post(
+        "/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}
+    ).json
     path = f"/crm/orders/{order['id']}"
     confirmed = api.post(path + "/confirm", tenant.token).json
     assert confirmed["status"] == "confirmed" and confirmed["confirmed_at"]
@@ -140,21 +148,32 @@ def test_order_states(api, tenant):
         if e["kind"] == "order"
     ]
     assert events == ["cancelling", "confirmed", "created"]
-    assert [o["id"] for o in api.get("/crm/orders?status=cancelling", tenant.token).json["items"]] == [order["id"]]
+    assert [o["id"] for o in api.get("/crm/orders?status=cancelling", tenant.token).json["items"]] == [
+        order["id"]
+    ]
 
 
 def test_confirming_needs_every_sku_to_be_a_sellable_product(api, tenant):
     customer = a_customer(api, tenant)
     api.post("/erp/products", tenant.token, {"sku": "TEA-01", "name": "Tea"})
-    retired = api.post("/erp/products", tenant.token, {"sku": "CUP-02", "name": "Cup", "sellable": False}).json
-    order = api.post("/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}).json
+    retired = api.post(
+        "/erp/products", tenant.token, {"sku": "CUP-02", "name": "Cup", "sellable": False}
+    ).json
+    order = api.post(
+        "/crm/orders", tenant.token, {"customer_id": customer["id"], "currency": "EUR", "lines": LINES}
+    ).json
     path = f"/crm/orders/{order['id']}/confirm"
     unsellable = api.post(path, tenant.token)
     assert unsellable.status == 422 and "CUP-02" in unsellable.json["detail"]
     assert api.get(f"/crm/orders/{order['id']}", tenant.token).json["status"] == "draft"
     api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-03"})
     unknown = api.post(path, tenant.token)
-    assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == ["body", "lines", "1", "product_code"]
+    assert unknown.status == 422 and unknown.json["errors"][0]["loc"] == [
+        "body",
+        "lines",
+        "1",
+        "product_code",
+    ]
     api.patch(f"/erp/products/{retired['id']}", tenant.token, {"sku": "CUP-02", "sellable": True})
     assert api.post(path, tenant.token).json["status"] == "confirmed"
 
@@ -172,7 +191,12 @@ def test_what_names_no_currency_is_in_the_companys(api):
     from tests.conftest import PASSWORD, login, unique_email
 
     email = unique_email("yen")
-    body = {"company_name": "Yen Trading", "owner_email": email, "owner_password": PASSWORD, "default_currency": "JPY"}
+    body = {
+        "company_name": "Yen Trading",
+        "owner_email": email,
+        "owner_password": PASSWORD,
+        "default_currency": "JPY",
+    }
     assert api.post("/tenants", body=body).status == 202
     token = login(api, email)
     assert api.get("/me", token).json["tenant"]["default_currency"] == "JPY"

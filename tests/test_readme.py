@@ -32,11 +32,22 @@ def port_open(port: int) -> bool:
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory):
     port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))}
-    state = tmp_path_factory.mktemp("stack") / "env.json"  # not the developer's .local/env.json of a `make run` going
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "TABLE_", "USER_POOL", "JWKS", "CURSOR"))
+    }
+    state = (
+        tmp_path_factory.mktemp("stack") / "env.json"
+    )  # not the developer's .local/env.json of a `make run` going
     env.update(PORT=str(port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1", LOCAL_STATE_FILE=str(state))
     process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "infra.local"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     output = []
     deadline = time.monotonic() + 90
@@ -67,7 +78,9 @@ def readme_block(name: str) -> str:
 def test_every_shell_block_of_the_readme_is_run_here():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    assert len(blocks) == 3  # the two commands, the walk-through, the handoff: a new one must be run below too
+    assert (
+        len(blocks) == 3
+    )  # the two commands, the walk-through, the handoff: a new one must be run below too
     assert blocks[1:] == [readme_block("walkthrough"), readme_block("handoff")]
 
 
@@ -79,7 +92,9 @@ def test_make_run_prints_the_demo_logins(local_stack):
 
 
 def test_the_readme_walkthrough_and_handoff_work_as_printed(local_stack):
-    script = readme_block("walkthrough").replace("API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_stack['port']}")
+    script = readme_block("walkthrough").replace(
+        "API=http://127.0.0.1:8000", f"API=http://127.0.0.1:{local_stack['port']}"
+    )
     # The handoff's "sleep 2" becomes a wait of at most 30 s, so a slow machine does not fail it.
     wait = (
         'for _ in $(seq 150); do command curl -s $API/crm/orders/$ORDER -H "Authorization: Bearer $TOKEN" '
@@ -101,7 +116,9 @@ def test_the_readme_walkthrough_and_handoff_work_as_printed(local_stack):
     assert health == {"status": "ok"}
     assert signup["status"] == "accepted"  # the same answer for an address that had an account
     assert me["tenant"]["company_name"] == "Acme Trading" and me["roles"] == ["owner"]
-    assert created["name"] == "上海张记贸易有限公司" and created["address"]["line1"] == "浦东新区世纪大道 100 号"
+    assert (
+        created["name"] == "上海张记贸易有限公司" and created["address"]["line1"] == "浦东新区世纪大道 100 号"
+    )
     assert [c["id"] for c in listed["items"]] == [created["id"]]
     assert [c["id"] for c in found["items"]] == [created["id"]]
     actions = [(e["action"], e["entity_id"]) for e in audit["items"]]
@@ -122,7 +139,10 @@ def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_sta
             base + path,
             method=method,
             data=json.dumps(body).encode() if body else None,
-            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
         )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
@@ -130,7 +150,9 @@ def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_sta
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    token = call("POST", "/auth/login", {"email": "sales@demo-trading.example", "password": "demo-sales-pass-1"})[1]["id_token"]
+    token = call(
+        "POST", "/auth/login", {"email": "sales@demo-trading.example", "password": "demo-sales-pass-1"}
+    )[1]["id_token"]
     assert call("POST", "/crm/customers", {"name": "Walk-in", "kind": "person"}, token)[0] == 201
     status, problem = call("GET", "/admin/audit", token=token)
     assert status == 403 and problem["permission"] == "admin.audit:read"
@@ -139,7 +161,11 @@ def test_the_demo_sales_user_can_work_customers_but_not_read_the_audit(local_sta
     assert level["on_hand"] == "100"
     body = {"product_id": tea["id"], "warehouse_id": level["warehouse_id"], "quantity": "-1", "reason": "x"}
     assert call("POST", "/erp/stock/adjustments", body, token)[1]["permission"] == "erp.stock:adjust"
-    keeper = call("POST", "/auth/login", {"email": "warehouse@demo-trading.example", "password": "demo-warehouse-pass-1"})[1]
+    keeper = call(
+        "POST",
+        "/auth/login",
+        {"email": "warehouse@demo-trading.example", "password": "demo-warehouse-pass-1"},
+    )[1]
     assert call("POST", "/erp/stock/adjustments", body, keeper["id_token"])[0] == 201
 
 
@@ -152,7 +178,10 @@ def _http(base):
             base + path,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {token}"} if token else {}),
+            },
         )
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
@@ -165,10 +194,14 @@ def _http(base):
 
 def test_a_confirmed_order_reaches_the_erp_and_back_within_five_seconds(local_stack):
     call = _http(f"http://127.0.0.1:{local_stack['port']}")
-    token = call("POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"})[1]["id_token"]
+    token = call(
+        "POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"}
+    )[1]["id_token"]
     customer = call("POST", "/crm/customers", {"name": "杭州茶馆", "kind": "company"}, token)[1]
     lines = [{"product_code": "TEA-001", "quantity": "2", "unit_price": "368.00", "tax_rate": "13"}]
-    order = call("POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token)[1]
+    order = call(
+        "POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token
+    )[1]
     started = time.monotonic()
     assert call("POST", f"/crm/orders/{order['id']}/confirm", None, token)[1]["status"] == "confirmed"
     while time.monotonic() - started < 5:
@@ -182,7 +215,8 @@ def test_a_confirmed_order_reaches_the_erp_and_back_within_five_seconds(local_st
     invoices = call("GET", f"/erp/invoices?customer_id={customer['id']}", None, token)[1]["items"]
     assert [(i["status"], i["total"]) for i in invoices] == [("issued", order["total"])]
     timeline = [
-        e["summary"].get("event") for e in call("GET", f"/crm/customers/{customer['id']}/timeline", None, token)[1]["items"]
+        e["summary"].get("event")
+        for e in call("GET", f"/crm/customers/{customer['id']}/timeline", None, token)[1]["items"]
     ]
     assert {"OrderAccepted", "StockReserved", "InvoiceIssued"} <= set(timeline)
 
@@ -191,16 +225,27 @@ def test_fifty_orders_confirmed_concurrently_over_http_for_ten_units(local_stack
     from concurrent.futures import ThreadPoolExecutor
 
     call = _http(f"http://127.0.0.1:{local_stack['port']}")
-    token = call("POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"})[1]["id_token"]
+    token = call(
+        "POST", "/auth/login", {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"}
+    )[1]["id_token"]
     supplier = call("GET", "/erp/suppliers", None, token)[1]["items"][0]["id"]
-    product = call("POST", "/erp/products", {"sku": "RACE-10", "name": "Ten units", "default_supplier_id": supplier}, token)[1]
+    product = call(
+        "POST",
+        "/erp/products",
+        {"sku": "RACE-10", "name": "Ten units", "default_supplier_id": supplier},
+        token,
+    )[1]
     warehouse = call("GET", "/erp/warehouses", None, token)[1]["items"][0]["id"]
     adjust = {"product_id": product["id"], "warehouse_id": warehouse, "quantity": "10", "reason": "race"}
     assert call("POST", "/erp/stock/adjustments", adjust, token)[0] == 201
     customer = call("POST", "/crm/customers", {"name": "Race Co", "kind": "company"}, token)[1]
     lines = [{"product_code": "RACE-10", "quantity": "1", "unit_price": "10"}]
-    orders = [call("POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token)[1]["id"]
-              for _ in range(50)]  # fmt: skip
+    orders = [
+        call(
+            "POST", "/crm/orders", {"customer_id": customer["id"], "currency": "CNY", "lines": lines}, token
+        )[1]["id"]
+        for _ in range(50)
+    ]
     with ThreadPoolExecutor(10) as pool:
         answers = list(pool.map(lambda o: call("POST", f"/crm/orders/{o}/confirm", None, token)[0], orders))
     assert answers == [200] * 50
@@ -219,13 +264,19 @@ def test_fifty_orders_confirmed_concurrently_over_http_for_ten_units(local_stack
 
 def test_ctrl_c_stops_every_process_even_pressed_twice(local_stack):
     process = local_stack["process"]
-    assert json.loads(local_stack["state"].read_text())["TABLE_NAME"]  # the running stack's environment, for `make fire`
+    assert json.loads(local_stack["state"].read_text())[
+        "TABLE_NAME"
+    ]  # the running stack's environment, for `make fire`
     process.send_signal(signal.SIGINT)
     time.sleep(0.05)
-    process.send_signal(signal.SIGINT)  # impatient, or a wrapper forwarding the same signal: the clean-up still runs
+    process.send_signal(
+        signal.SIGINT
+    )  # impatient, or a wrapper forwarding the same signal: the clean-up still runs
     assert process.wait(timeout=30) == 0
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (port_open(local_stack["port"]) or port_open(local_stack["moto_port"])):
+    while time.monotonic() < deadline and (
+        port_open(local_stack["port"]) or port_open(local_stack["moto_port"])
+    ):
         time.sleep(0.2)
     assert not port_open(local_stack["port"]) and not port_open(local_stack["moto_port"])
     assert not local_stack["state"].exists()

@@ -16,8 +16,13 @@ def an_invoice(api, tenant, customer_id, price, issued, terms=30, currency="CNY"
 
 
 def pay(api, tenant, customer_id, amount, allocations=(), currency="CNY", received_on="2026-06-20"):
-    body = {"customer_id": customer_id, "currency": currency, "amount": amount, "received_on": received_on,
-            "allocations": [{"invoice_id": i, "amount": a} for i, a in allocations]}  # fmt: skip
+    body = {
+        "customer_id": customer_id,
+        "currency": currency,
+        "amount": amount,
+        "received_on": received_on,
+        "allocations": [{"invoice_id": i, "amount": a} for i, a in allocations],
+    }
     reply = api.post("/erp/payments", tenant.token, body)
     assert reply.status == 201, reply.body
     return reply.json
@@ -29,29 +34,64 @@ def test_aging_buckets_and_balances_on_a_table_of_cases(api, tenant):
     current = an_invoice(api, tenant, a, "100", "2026-06-15")  # due 07-15 (-15): current
     part_paid = an_invoice(api, tenant, a, "200", "2026-05-01")  # due 05-31 (30): 1-30
     credited = an_invoice(api, tenant, a, "300", "2026-04-01")  # due 05-01 (60): 31-60
-    settled = an_invoice(api, tenant, a, "100", "2026-03-01", tax_rate="13")  # 113.00, due 03-31 (91), settled below
+    settled = an_invoice(
+        api, tenant, a, "100", "2026-03-01", tax_rate="13"
+    )  # 113.00, due 03-31 (91), settled below
     ninety = an_invoice(api, tenant, a, "400", "2026-03-02")  # due 04-01 (90): 61-90
     old = an_invoice(api, tenant, a, "10", "2026-02-28")  # due 03-30 (92): over 90
-    euro = an_invoice(api, tenant, b, "16.675", "2026-06-29", terms=0, currency="EUR", quantity="3")  # 50.025 -> 50.03, (1)
+    euro = an_invoice(
+        api, tenant, b, "16.675", "2026-06-29", terms=0, currency="EUR", quantity="3"
+    )  # 50.025 -> 50.03, (1)
     assert (settled["total"], euro["total"]) == ("113.00", "50.03")
 
     pay(api, tenant, a, "50", [(part_paid["id"], "50")])
-    note = api.post(f"/erp/invoices/{credited['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "damaged"})
-    assert (
-        note.status == 201 and note.json["invoice"]["balance"] == "200.00" and note.json["invoice"]["status"] == "partially_paid"
+    note = api.post(
+        f"/erp/invoices/{credited['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "damaged"}
     )
-    api.post(f"/erp/invoices/{settled['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "goodwill"})
+    assert (
+        note.status == 201
+        and note.json["invoice"]["balance"] == "200.00"
+        and note.json["invoice"]["status"] == "partially_paid"
+    )
+    api.post(
+        f"/erp/invoices/{settled['id']}/credit-notes", tenant.token, {"amount": "100", "reason": "goodwill"}
+    )
     on_account = pay(api, tenant, a, "38", [(settled["id"], "13")])  # 25 stays on account
     assert on_account["unallocated"] == "25.00"
     assert api.get(f"/erp/invoices/{settled['id']}", tenant.token).json["status"] == "paid"
 
     aging = api.get("/erp/receivables/aging?as_of=2026-06-30", tenant.token).json
     rows = {(r["customer_id"], r["currency"]): r for r in aging["rows"]}
-    figures = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90", "open_total", "unapplied", "balance")
+    figures = (
+        "current",
+        "days_1_30",
+        "days_31_60",
+        "days_61_90",
+        "over_90",
+        "open_total",
+        "unapplied",
+        "balance",
+    )
     assert tuple(rows[(a, "CNY")][f] for f in figures) == (
-        "100.00", "150.00", "200.00", "400.00", "10.00", "860.00", "25.00", "835.00"
-    )  # fmt: skip
-    assert tuple(rows[(b, "EUR")][f] for f in figures) == ("0.00", "50.03", "0.00", "0.00", "0.00", "50.03", "0.00", "50.03")
+        "100.00",
+        "150.00",
+        "200.00",
+        "400.00",
+        "10.00",
+        "860.00",
+        "25.00",
+        "835.00",
+    )
+    assert tuple(rows[(b, "EUR")][f] for f in figures) == (
+        "0.00",
+        "50.03",
+        "0.00",
+        "0.00",
+        "0.00",
+        "50.03",
+        "0.00",
+        "50.03",
+    )
     assert {t["currency"]: t["balance"] for t in aging["totals"]} == {"CNY": "835.00", "EUR": "50.03"}
 
     # Before the euro invoice was issued it was not owed yet; a month earlier everything is younger.
@@ -78,14 +118,26 @@ def test_refusals_change_nothing(api, tenant):
     invoice = an_invoice(api, tenant, a, "100", "2026-06-01")
     path = f"/erp/invoices/{invoice['id']}"
     allocate = [{"invoice_id": invoice["id"], "amount": "150"}]
-    too_much = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "150", "allocations": allocate})
-    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "allocations", "0", "amount"]
-    over = api.post("/erp/payments", tenant.token, {"customer_id": a, "amount": "10",
-                                                    "allocations": [{"invoice_id": invoice["id"], "amount": "20"}]})  # fmt: skip
+    too_much = api.post(
+        "/erp/payments", tenant.token, {"customer_id": a, "amount": "150", "allocations": allocate}
+    )
+    assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == [
+        "body",
+        "allocations",
+        "0",
+        "amount",
+    ]
+    over = api.post(
+        "/erp/payments",
+        tenant.token,
+        {"customer_id": a, "amount": "10", "allocations": [{"invoice_id": invoice["id"], "amount": "20"}]},
+    )
     assert over.status == 422 and over.json["errors"][0]["loc"] == ["body", "allocations"]
     other = a_customer(api, tenant)["id"]
     allocate = [{"invoice_id": invoice["id"], "amount": "10"}]
-    wrong_customer = api.post("/erp/payments", tenant.token, {"customer_id": other, "amount": "10", "allocations": allocate})
+    wrong_customer = api.post(
+        "/erp/payments", tenant.token, {"customer_id": other, "amount": "10", "allocations": allocate}
+    )
     assert wrong_customer.status == 422
     big_credit = api.post(f"{path}/credit-notes", tenant.token, {"amount": "100.01", "reason": "x"})
     assert big_credit.status == 422 and big_credit.json["errors"][0]["loc"] == ["body", "amount"]
@@ -97,7 +149,9 @@ def test_refusals_change_nothing(api, tenant):
     refused = api.post(f"{path}/void", tenant.token)  # paid in part
     # The problem's status is the HTTP status; the record's own status travels as "state".
     assert (refused.status, refused.json["status"], refused.json["state"]) == (409, 409, "partially_paid")
-    draft = api.post("/erp/invoices", tenant.token, {"customer_id": a, "lines": [{"quantity": "1", "unit_price": "5"}]}).json
+    draft = api.post(
+        "/erp/invoices", tenant.token, {"customer_id": a, "lines": [{"quantity": "1", "unit_price": "5"}]}
+    ).json
     assert api.post(f"/erp/invoices/{draft['id']}/void", tenant.token).json["status"] == "void"
     assert api.post(f"/erp/invoices/{draft['id']}/issue", tenant.token, {}).status == 409
 
@@ -125,15 +179,26 @@ def test_money_finer_than_the_currencys_unit_is_refused_and_changes_nothing(api,
         ("JPY", "0.4", yen, "0.4", ["body", "amount"]),
     ]
     for currency, paid, invoice, allocated, loc in attempts:
-        body = {"currency": currency, "amount": paid, "allocations": [{"invoice_id": invoice["id"], "amount": allocated}]}
+        body = {
+            "currency": currency,
+            "amount": paid,
+            "allocations": [{"invoice_id": invoice["id"], "amount": allocated}],
+        }
         refused = api.post("/erp/payments", tenant.token, {"customer_id": customer, **body})
         assert refused.status == 422, refused.body
         assert [str(part) for part in refused.json["errors"][0]["loc"]] == loc
-    tiny = api.post(f"/erp/invoices/{cny['id']}/credit-notes", tenant.token, {"amount": "0.0001", "reason": "rounding"})
+    tiny = api.post(
+        f"/erp/invoices/{cny['id']}/credit-notes", tenant.token, {"amount": "0.0001", "reason": "rounding"}
+    )
     assert tiny.status == 422 and tiny.json["errors"][0]["loc"] == ["body", "amount"], tiny.body
     for invoice in (cny, yen):
         seen = api.get(f"/erp/invoices/{invoice['id']}", tenant.token).json
-        expected = {"paid": invoice["paid"], "credited": invoice["credited"], "balance": invoice["total"], "status": "issued"}
+        expected = {
+            "paid": invoice["paid"],
+            "credited": invoice["credited"],
+            "balance": invoice["total"],
+            "status": "issued",
+        }
         assert {k: seen[k] for k in expected} == expected
     assert api.get(f"/erp/payments?customer_id={customer}", tenant.token).json["items"] == []
 
@@ -160,8 +225,14 @@ def test_a_currency_is_one_of_iso_4217s_in_use(api, tenant):
     """Found in review: a payment in "ZZZ" or "XXX" was taken."""
     customer = a_customer(api, tenant)["id"]
     for code in ("ZZZ", "XXX", "XAU"):
-        refused = api.post("/erp/payments", tenant.token, {"customer_id": customer, "currency": code, "amount": "1.00"})
-        assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "currency"], refused.body
+        refused = api.post(
+            "/erp/payments", tenant.token, {"customer_id": customer, "currency": code, "amount": "1.00"}
+        )
+        assert refused.status == 422 and refused.json["errors"][0]["loc"] == ["body", "currency"], (
+            refused.body
+        )
     assert api.get(f"/erp/payments?customer_id={customer}", tenant.token).json["items"] == []
-    taken = api.post("/erp/payments", tenant.token, {"customer_id": customer, "currency": "KWD", "amount": "1.005"})
+    taken = api.post(
+        "/erp/payments", tenant.token, {"customer_id": customer, "currency": "KWD", "amount": "1.005"}
+    )
     assert taken.status == 201 and taken.json["currency"] == "KWD"

@@ -13,7 +13,7 @@ from tests.test_handoff import an_order, pump, settle, shop  # noqa: F401  (fixt
 from tests.test_stock import level
 
 
-def test_reconciliation_repairs_what_is_safe_and_reports_the_rest(api, tenant, shop, pump):  # noqa: F811
+def test_reconciliation_repairs_what_is_safe_and_reports_the_rest(api, tenant, shop, pump):
     store = Store()
     customer = a_customer(api, tenant)
     lost = an_order(api, tenant, customer["id"], [("TEA", 2)])
@@ -22,21 +22,35 @@ def test_reconciliation_repairs_what_is_safe_and_reports_the_rest(api, tenant, s
         if item["order_id"] == lost["id"]:
             store.client.delete_item(TableName=store.table, Key={"pk": item["pk"], "sk": item["sk"]})
     settle(pump)
-    assert api.get(f"/crm/orders/{lost['id']}", tenant.token).json["status"] == "confirmed"  # the ERP never heard of it
+    assert (
+        api.get(f"/crm/orders/{lost['id']}", tenant.token).json["status"] == "confirmed"
+    )  # the ERP never heard of it
 
     priced = an_order(api, tenant, customer["id"], [("TEA", 1)])
     api.post(f"/crm/orders/{priced['id']}/confirm", tenant.token)
     settle(pump)
     invoice_id = api.get(f"/crm/orders/{priced['id']}", tenant.token).json["erp"]["invoice_id"]
-    store.client.update_item(TableName=store.table, Key=keys.entity(tenant.id, "invoice", invoice_id),
-                             UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "total"},
-                             ExpressionAttributeValues={":t": "0.01"})  # fmt: skip
+    store.client.update_item(
+        TableName=store.table,
+        Key=keys.entity(tenant.id, "invoice", invoice_id),
+        UpdateExpression="SET #t = :t",
+        ExpressionAttributeNames={"#t": "total"},
+        ExpressionAttributeValues={":t": "0.01"},
+    )
 
     stray = an_order(api, tenant, customer["id"], [("TEA", 1)])
     api.post(f"/crm/orders/{stray['id']}/cancel", tenant.token, {})  # a draft: cancelled at once
     # The ERP reserved its line although the order was cancelled (no manual route may take that reference).
     reservation_id = outbox.derived_id("res", stray["id"], "1")
-    reserve(store, Actor(tenant.id, "system:erp"), shop["tea"]["id"], None, Decimal(1), f"{stray['id']}:1", reservation_id)
+    reserve(
+        store,
+        Actor(tenant.id, "system:erp"),
+        shop["tea"]["id"],
+        None,
+        Decimal(1),
+        f"{stray['id']}:1",
+        reservation_id,
+    )
 
     report = api.post("/admin/reconciliation/run", tenant.token, {"grace_seconds": 0})
     assert report.status == 201, report.body
@@ -48,4 +62,6 @@ def test_reconciliation_repairs_what_is_safe_and_reports_the_rest(api, tenant, s
 
     settle(pump)
     assert api.get(f"/crm/orders/{lost['id']}", tenant.token).json["status"] == "reserved"
-    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "3"  # 2 + 1; the stray one released
+    assert (
+        level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "3"
+    )  # 2 + 1; the stray one released

@@ -44,15 +44,22 @@ SLA_READ = {("GET", "/crm/sla")}
 PRODUCTS = "/erp/products", "product_id"
 SUPPLIERS = "/erp/suppliers", "supplier_id"
 WAREHOUSES = "/erp/warehouses", "warehouse_id"
-STOCK_READ = {("GET", "/erp/stock"), ("GET", "/erp/stock/movements"), ("GET", "/erp/reservations"),
-              ("GET", "/erp/reservations/{reservation_id}")}  # fmt: skip
+STOCK_READ = {
+    ("GET", "/erp/stock"),
+    ("GET", "/erp/stock/movements"),
+    ("GET", "/erp/reservations"),
+    ("GET", "/erp/reservations/{reservation_id}"),
+}
 PURCHASE_ORDERS = "/erp/purchase-orders", "purchase_order_id"
-PURCHASE_ORDER_WORK = {("POST", f"/erp/purchase-orders/{{purchase_order_id}}/{a}") for a in ("order", "cancel", "receive")}
+PURCHASE_ORDER_WORK = {
+    ("POST", f"/erp/purchase-orders/{{purchase_order_id}}/{a}") for a in ("order", "cancel", "receive")
+}
 WORK_CENTRES = "/erp/work-centres", "work_centre_id"
 BOMS = "/erp/boms", "bom_id"
 PRODUCTION_ORDERS = "/erp/production-orders", "production_order_id"
 PRODUCTION_WORK = {
-    ("POST", f"/erp/production-orders/{{production_order_id}}/{a}") for a in ("release", "start", "complete", "cancel")
+    ("POST", f"/erp/production-orders/{{production_order_id}}/{a}")
+    for a in ("release", "start", "complete", "cancel")
 }
 PRODUCTION_READ = crud(*WORK_CENTRES, "read") | crud(*BOMS, "read") | crud(*PRODUCTION_ORDERS, "read")
 INVOICES = "/erp/invoices", "invoice_id"
@@ -61,8 +68,12 @@ PAYMENTS = {("GET", "/erp/payments"), ("POST", "/erp/payments"), ("GET", "/erp/p
 RECEIVABLES = {("GET", "/erp/receivables/aging"), ("GET", "/erp/receivables/customers/{customer_id}")}
 SHIPMENTS = {("GET", "/erp/shipments"), ("POST", "/erp/shipments"), ("GET", "/erp/shipments/{shipment_id}")}
 REPLENISHMENT = {("GET", "/erp/replenishment"), ("POST", "/erp/replenishment")}
-STOCK_WORK = {("POST", "/erp/stock/adjustments"), ("POST", "/erp/stock/transfers"), ("POST", "/erp/reservations"),
-              ("POST", "/erp/reservations/{reservation_id}/release")}  # fmt: skip
+STOCK_WORK = {
+    ("POST", "/erp/stock/adjustments"),
+    ("POST", "/erp/stock/transfers"),
+    ("POST", "/erp/reservations"),
+    ("POST", "/erp/reservations/{reservation_id}/release"),
+}
 
 # Written out by hand from the documented role table, not derived from the code under test.
 ALLOWED = {
@@ -160,12 +171,18 @@ def test_role_against_every_route(api, company, role):
     targets = fresh_targets(api, company)
     wrong = []
     # Deletes last, the customer's very last: they consume the targets.
-    for call in sorted(CALLS, key=lambda c: (c.method == "DELETE", c.route == "/crm/customers/{customer_id}")):
+    for call in sorted(
+        CALLS, key=lambda c: (c.method == "DELETE", c.route == "/crm/customers/{customer_id}")
+    ):
         path, body = call.make(targets)
         reply = api.call(call.method, path, token, body, headers=call.headers)
         allowed = (call.method, call.route) in ALLOWED[role]
         if allowed and not 200 <= reply.status < 300:
-            wrong.append(f"{call.method} {call.route}: expected success, got {reply.status} {reply.body[:200]!r}")
+            wrong.append(
+                f"{call.method} {call.route}: expected success, got {reply.status} {reply.body[:200]!r}"
+            )
         if not allowed and (reply.status != 403 or reply.json.get("permission") is None):
-            wrong.append(f"{call.method} {call.route}: expected 403 naming the permission, got {reply.status}")
+            wrong.append(
+                f"{call.method} {call.route}: expected 403 naming the permission, got {reply.status}"
+            )
     assert not wrong, "\n".join(wrong)

@@ -13,11 +13,20 @@ def test_shipping_issues_reserved_stock_once(api, tenant):
     reservation = api.post(
         "/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "6", "reference": "SO-S:1"}
     ).json
-    part = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"], "quantity": "2"}],
-                                                    "carrier": "SF Express", "tracking_number": "SF123"})  # fmt: skip
+    part = api.post(
+        "/erp/shipments",
+        tenant.token,
+        {
+            "lines": [{"reservation_id": reservation["id"], "quantity": "2"}],
+            "carrier": "SF Express",
+            "tracking_number": "SF123",
+        },
+    )
     assert part.status == 201 and part.json["lines"][0]["quantity"] == "2"
     assert level(api, tenant, tea["id"], store["id"]) == {"on_hand": "8", "reserved": "4", "available": "4"}
-    too_much = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"], "quantity": "5"}]})
+    too_much = api.post(
+        "/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"], "quantity": "5"}]}
+    )
     assert too_much.status == 422 and too_much.json["errors"][0]["loc"] == ["body", "lines", "0", "quantity"]
     rest = api.post("/erp/shipments", tenant.token, {"lines": [{"reservation_id": reservation["id"]}]})
     assert rest.json["lines"][0]["quantity"] == "4"
@@ -27,31 +36,45 @@ def test_shipping_issues_reserved_stock_once(api, tenant):
     assert again.status == 422  # nothing left: shipping twice is refused
     assert len(api.get("/erp/shipments", tenant.token).json["items"]) == 2
     ledger = api.get(f"/erp/stock/movements?product_id={tea['id']}", tenant.token).json["items"]
-    assert [(m["kind"], m["on_hand_change"], m["reserved_change"]) for m in ledger[:2]] == [("shipment", "-4", "-4"),
-                                                                                           ("shipment", "-2", "-2")]  # fmt: skip
+    assert [(m["kind"], m["on_hand_change"], m["reserved_change"]) for m in ledger[:2]] == [
+        ("shipment", "-4", "-4"),
+        ("shipment", "-2", "-2"),
+    ]
 
 
 def test_replenishment_suggests_per_supplier_and_not_twice(api, tenant):
     leaf, farm = a_supplier(api, tenant, "LEAF"), a_supplier(api, tenant, "FARM")
     store = a_warehouse(api, tenant, "SH")
-    tea = a_product(api, tenant, "TEA", reorder_point="10", default_supplier_id=leaf["id"], standard_cost="2.5")
+    tea = a_product(
+        api, tenant, "TEA", reorder_point="10", default_supplier_id=leaf["id"], standard_cost="2.5"
+    )
     cup = a_product(api, tenant, "CUP", reorder_point="4", default_supplier_id=farm["id"])
     a_product(api, tenant, "FULL", reorder_point="1", default_supplier_id=farm["id"])  # stocked enough below
     loose = a_product(api, tenant, "LOOSE", reorder_point="2")  # no supplier
     box = a_product(api, tenant, "BOX", kind="manufactured", reorder_point="5")
     a_product(api, tenant, "ADVICE", kind="service", reorder_point="5")
     receive(api, tenant, tea["id"], store["id"], 3)
-    receive(api, tenant, api.get("/erp/products?sku=FULL", tenant.token).json["items"][0]["id"], store["id"], 1)
+    receive(
+        api, tenant, api.get("/erp/products?sku=FULL", tenant.token).json["items"][0]["id"], store["id"], 1
+    )
     po = api.post(
-        "/erp/purchase-orders", tenant.token, {"supplier_id": farm["id"], "lines": [{"product_id": cup["id"], "quantity": "1"}]}
+        "/erp/purchase-orders",
+        tenant.token,
+        {"supplier_id": farm["id"], "lines": [{"product_id": cup["id"], "quantity": "1"}]},
     )
     assert po.status == 201
 
     suggested = api.get("/erp/replenishment", tenant.token).json
     by_supplier = {g["supplier_id"]: {li["sku"]: li for li in g["lines"]} for g in suggested["purchase"]}
     assert set(by_supplier) == {leaf["id"], farm["id"], None}
-    assert (by_supplier[leaf["id"]]["TEA"]["available"], by_supplier[leaf["id"]]["TEA"]["suggested_quantity"]) == ("3", "17")
-    assert (by_supplier[farm["id"]]["CUP"]["incoming"], by_supplier[farm["id"]]["CUP"]["suggested_quantity"]) == ("1", "7")
+    assert (
+        by_supplier[leaf["id"]]["TEA"]["available"],
+        by_supplier[leaf["id"]]["TEA"]["suggested_quantity"],
+    ) == ("3", "17")
+    assert (
+        by_supplier[farm["id"]]["CUP"]["incoming"],
+        by_supplier[farm["id"]]["CUP"]["suggested_quantity"],
+    ) == ("1", "7")
     assert list(by_supplier[None]) == ["LOOSE"] and loose["id"] == by_supplier[None]["LOOSE"]["product_id"]
     assert [p["sku"] for p in suggested["produce"]] == ["BOX"] and box["id"]
 

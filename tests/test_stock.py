@@ -28,19 +28,28 @@ def a_warehouse(api, tenant, code: str, **fields):
 
 
 def level(api, tenant, product_id, warehouse_id):
-    items = api.get(f"/erp/stock?product_id={product_id}&warehouse_id={warehouse_id}", tenant.token).json["items"]
+    items = api.get(f"/erp/stock?product_id={product_id}&warehouse_id={warehouse_id}", tenant.token).json[
+        "items"
+    ]
     return {k: items[0][k] for k in ("on_hand", "reserved", "available")} if items else None
 
 
 def receive(api, tenant, product_id, warehouse_id, quantity, reason="opening count"):
-    body = {"product_id": product_id, "warehouse_id": warehouse_id, "quantity": str(quantity), "reason": reason}
+    body = {
+        "product_id": product_id,
+        "warehouse_id": warehouse_id,
+        "quantity": str(quantity),
+        "reason": reason,
+    }
     r = api.post("/erp/stock/adjustments", tenant.token, body)
     assert r.status == 201, r.body
     return r.json
 
 
 def test_products_have_unique_skus_and_are_found_by_sku_and_category(api, tenant):
-    tea = a_product(api, tenant, "TEA-1", list_price="12.50", category="Drinks", reorder_point="5", lead_time_days=3)
+    tea = a_product(
+        api, tenant, "TEA-1", list_price="12.50", category="Drinks", reorder_point="5", lead_time_days=3
+    )
     assert (tea["list_price"], tea["reorder_point"], tea["kind"], tea["invoicing_policy"]) == (
         "12.50",
         "5",
@@ -50,13 +59,20 @@ def test_products_have_unique_skus_and_are_found_by_sku_and_category(api, tenant
     clash = api.post("/erp/products", tenant.token, {"sku": "tea-1", "name": "Other"})
     assert clash.status == 409 and clash.json["existing_id"] == tea["id"]
     assert [p["id"] for p in api.get("/erp/products?sku=Tea-1", tenant.token).json["items"]] == [tea["id"]]
-    assert [p["id"] for p in api.get("/erp/products?category=drinks", tenant.token).json["items"]] == [tea["id"]]
+    assert [p["id"] for p in api.get("/erp/products?category=drinks", tenant.token).json["items"]] == [
+        tea["id"]
+    ]
     bad = api.post("/erp/products", tenant.token, {"sku": "X", "name": "X", "list_price": "-1"})
     assert bad.status == 422 and bad.json["errors"][0]["loc"] == ["body", "list_price"]
     no_supplier = api.post(
-        "/erp/products", tenant.token, {"sku": "Y", "name": "Y", "default_supplier_id": "sup_01M8JZ8N0XHMFZFK7SWV6DBJG9"}
+        "/erp/products",
+        tenant.token,
+        {"sku": "Y", "name": "Y", "default_supplier_id": "sup_01M8JZ8N0XHMFZFK7SWV6DBJG9"},
     )
-    assert no_supplier.status == 422 and no_supplier.json["errors"][0]["loc"] == ["body", "default_supplier_id"]
+    assert no_supplier.status == 422 and no_supplier.json["errors"][0]["loc"] == [
+        "body",
+        "default_supplier_id",
+    ]
     supplier = api.post("/erp/suppliers", tenant.token, {"code": "S1", "name": "Leaf Farm"}).json
     linked = a_product(api, tenant, "TEA-2", default_supplier_id=supplier["id"])
     assert linked["default_supplier_id"] == supplier["id"]
@@ -71,7 +87,10 @@ def test_one_default_warehouse(api, tenant):
     listed = {w["code"]: w["is_default"] for w in api.get("/erp/warehouses", tenant.token).json["items"]}
     assert listed == {"SH": False, "HZ": False, "SZ": True}
     assert api.delete(f"/erp/warehouses/{third['id']}", tenant.token).status == 409
-    assert api.patch(f"/erp/warehouses/{second['id']}", tenant.token, {"is_default": True}).json["is_default"] is True
+    assert (
+        api.patch(f"/erp/warehouses/{second['id']}", tenant.token, {"is_default": True}).json["is_default"]
+        is True
+    )
     listed = {w["code"]: w["is_default"] for w in api.get("/erp/warehouses", tenant.token).json["items"]}
     assert listed == {"SH": False, "HZ": True, "SZ": False}
 
@@ -82,17 +101,31 @@ def test_adjustments_transfers_reservations_and_the_ledger(api, tenant):
     receive(api, tenant, tea["id"], sh["id"], 10)
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "10", "reserved": "0", "available": "10"}
 
-    reserved = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"})
+    reserved = api.post(
+        "/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"}
+    )
     assert reserved.status == 201 and reserved.json["warehouse_id"] == sh["id"]  # the default warehouse
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "10", "reserved": "4", "available": "6"}
-    again = api.post("/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"})
-    assert again.status == 409 and again.json["existing_id"] == reserved.json["id"]  # a retry reserves nothing more
+    again = api.post(
+        "/erp/reservations", tenant.token, {"product_id": tea["id"], "quantity": "4", "reference": "SO-A:1"}
+    )
+    assert (
+        again.status == 409 and again.json["existing_id"] == reserved.json["id"]
+    )  # a retry reserves nothing more
 
     # Removing more than is available (on hand minus reserved) is refused, naming the product; nothing changes.
-    short = api.post("/erp/stock/adjustments", tenant.token,
-                     {"product_id": tea["id"], "warehouse_id": sh["id"], "quantity": "-7", "reason": "broken"})  # fmt: skip
+    short = api.post(
+        "/erp/stock/adjustments",
+        tenant.token,
+        {"product_id": tea["id"], "warehouse_id": sh["id"], "quantity": "-7", "reason": "broken"},
+    )
     assert short.status == 409 and short.json["product_id"] == tea["id"] and short.json["available"] == "6"
-    move = {"product_id": tea["id"], "from_warehouse_id": sh["id"], "to_warehouse_id": hz["id"], "quantity": "5"}
+    move = {
+        "product_id": tea["id"],
+        "from_warehouse_id": sh["id"],
+        "to_warehouse_id": hz["id"],
+        "quantity": "5",
+    }
     moved = api.post("/erp/stock/transfers", tenant.token, move)
     assert moved.status == 201, moved.body
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "5", "reserved": "4", "available": "1"}
@@ -102,7 +135,10 @@ def test_adjustments_transfers_reservations_and_the_ledger(api, tenant):
 
     released = api.post(f"/erp/reservations/{reserved.json['id']}/release", tenant.token)
     assert released.json["status"] == "released"
-    assert api.post(f"/erp/reservations/{reserved.json['id']}/release", tenant.token).json["version"] == released.json["version"]
+    assert (
+        api.post(f"/erp/reservations/{reserved.json['id']}/release", tenant.token).json["version"]
+        == released.json["version"]
+    )
     assert level(api, tenant, tea["id"], sh["id"]) == {"on_hand": "5", "reserved": "0", "available": "5"}
 
     ledger = api.get(f"/erp/stock/movements?product_id={tea['id']}", tenant.token).json["items"]
@@ -110,7 +146,10 @@ def test_adjustments_transfers_reservations_and_the_ledger(api, tenant):
     assert kinds[0] == "release" and set(kinds[1:3]) == {"transfer_in", "transfer_out"}
     assert kinds[3:] == ["reservation", "adjustment"]
     assert sum(Decimal(m["on_hand_change"]) for m in ledger) == 10
-    assert api.get("/erp/reservations?reference=SO-A:", tenant.token).json["items"][0]["id"] == reserved.json["id"]
+    assert (
+        api.get("/erp/reservations?reference=SO-A:", tenant.token).json["items"][0]["id"]
+        == reserved.json["id"]
+    )
 
 
 def test_refusals_name_the_field_and_change_nothing(api, tenant):
@@ -126,7 +165,9 @@ def test_refusals_name_the_field_and_change_nothing(api, tenant):
         {**body, "product_id": tea["id"], "warehouse_id": "whs_01M8JZ8N0XHMFZFK7SWV6DBJG9"},
     )
     assert ghost.status == 422 and ghost.json["errors"][0]["loc"] == ["body", "warehouse_id"]
-    no_reason = api.post("/erp/stock/adjustments", tenant.token, {**body, "product_id": tea["id"], "reason": ""})
+    no_reason = api.post(
+        "/erp/stock/adjustments", tenant.token, {**body, "product_id": tea["id"], "reason": ""}
+    )
     assert no_reason.status == 422 and no_reason.json["errors"][0]["loc"] == ["body", "reason"]
     assert api.get(f"/erp/stock?product_id={tea['id']}", tenant.token).json["items"] == []
     receive(api, tenant, tea["id"], sh["id"], 3)
@@ -187,7 +228,9 @@ OPERATION = st.tuples(
 )
 
 
-@settings(max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(OPERATION, min_size=60, max_size=80))
 def test_on_hand_is_always_the_sum_of_the_ledger_and_never_negative(api, ledger_world, operations):
     tenant, products, warehouses = ledger_world
@@ -202,7 +245,9 @@ def test_on_hand_is_always_the_sum_of_the_ledger_and_never_negative(api, ledger_
                 stock.transfer(store, actor, product, warehouse, other, Decimal(q), "")
             elif kind == "reserve" and q > 0:
                 active.append(
-                    reservations.reserve(store, actor, product, warehouse, Decimal(q), f"inv{n}-{id(operations)}")["id"]
+                    reservations.reserve(
+                        store, actor, product, warehouse, Decimal(q), f"inv{n}-{id(operations)}"
+                    )["id"]
                 )
             elif kind == "release" and active:
                 reservations.release(store, actor, active.pop(q % len(active)), None)
@@ -216,4 +261,6 @@ def test_on_hand_is_always_the_sum_of_the_ledger_and_never_negative(api, ledger_
             ledger = stock.movements(store, tenant.id, product, warehouse, 1000, None).items
             now = stock.level(store, tenant.id, product, warehouse)
             assert Decimal(now["on_hand"]) == sum((Decimal(m["on_hand_change"]) for m in ledger), Decimal(0))
-            assert Decimal(now["reserved"]) == sum((Decimal(m["reserved_change"]) for m in ledger), Decimal(0))
+            assert Decimal(now["reserved"]) == sum(
+                (Decimal(m["reserved_change"]) for m in ledger), Decimal(0)
+            )

@@ -14,7 +14,9 @@ import pytest
 
 from tests.conftest import a_user, login
 
-PRIVATE_JWK = json.loads(gzip.decompress((Path(moto.__file__).parent / "cognitoidp/resources/jwks-private.json.gz").read_bytes()))
+PRIVATE_JWK = json.loads(
+    gzip.decompress((Path(moto.__file__).parent / "cognitoidp/resources/jwks-private.json.gz").read_bytes())
+)
 
 
 def forge(claims: dict, headers: dict | None = None) -> str:

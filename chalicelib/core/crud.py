@@ -12,7 +12,13 @@ from pydantic import BaseModel
 
 from chalicelib.core import entities
 from chalicelib.core.entities import POOL, EntityType
-from chalicelib.core.errors import BadRequestError, ConflictError, NotFoundError, PermissionDeniedError, PreconditionFailedError
+from chalicelib.core.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+)
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.core.web import STORE, Request, Result, endpoint
 
@@ -26,7 +32,9 @@ class Service(Protocol):
 class Editable(Service, Protocol):
     """A service whose records also change and go through PATCH and DELETE (most of them)."""
 
-    def update(self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None) -> dict[str, Any]: ...
+    def update(
+        self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None
+    ) -> dict[str, Any]: ...
 
     def remove(self, store: Store, actor: Actor, entity_id: str, if_match: int | None) -> None: ...
 
@@ -78,7 +86,9 @@ def _list_visible(r: Resource, req: Request) -> Page:
             errors=[{"loc": ["query", others[0]], "msg": "not with owner", "type": "conflict"}],
         )
     if owner is not None or (scoped and not others):
-        return entities.lookup(STORE, req.me.tenant_id, r.et, "owner", owner or me, q.limit, q.cursor, newest_first=True)
+        return entities.lookup(
+            STORE, req.me.tenant_id, r.et, "owner", owner or me, q.limit, q.cursor, newest_first=True
+        )
     page = r.service.list(STORE, req.me.tenant_id, q)
     if scoped:
         return Page(entities.readable(req.me.actor(), r.et, page.items), page.next_cursor)
@@ -89,7 +99,9 @@ def _change_owner(r: Resource, req: Request, decide: Any, action: str) -> dict[s
     """One owner change, as a versioned update; a concurrent change is read again and decided anew."""
     for _attempt in range(3):
         try:
-            return entities.update(STORE, req.me.actor(), r.et, req.params[r.id_param], decide, None, action=action)
+            return entities.update(
+                STORE, req.me.actor(), r.et, req.params[r.id_param], decide, None, action=action
+            )
         except PreconditionFailedError:
             continue
     raise ConflictError(f"The {r.label} keeps changing; try again.")
@@ -110,7 +122,9 @@ def register_pool(bp: Any, r: Resource) -> None:
             if owner not in (None, me):
                 if req.me.own_only(read):
                     raise NotFoundError(f"There is no {r.label} {before['id']}.")
-                raise ConflictError(f"This {r.label} belongs to another user; it must be released first.", owner_id=owner)
+                raise ConflictError(
+                    f"This {r.label} belongs to another user; it must be released first.", owner_id=owner
+                )
             return {"owner_id": me}
 
         item = _change_owner(r, req, decide, "claim")
@@ -134,20 +148,44 @@ def register_pool(bp: Any, r: Resource) -> None:
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
     def assign(req: Request) -> Result:
-        item = entities.update(STORE, req.me.actor(), r.et, req.params[r.id_param], {"owner_id": req.body.owner_id},
-                               req.if_match, action="reassign")  # fmt: skip
+        item = entities.update(
+            STORE,
+            req.me.actor(),
+            r.et,
+            req.params[r.id_param],
+            {"owner_id": req.body.owner_id},
+            req.if_match,
+            action="reassign",
+        )
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
     common = {"tag": r.tag, "path_params": ids, "response": r.out_model}
-    endpoint(bp, f"{item_path}/claim", "POST", permission=f"{r.permissions}:claim",
-             summary=f"Claim a {r.label} from the shared pool (yours already: no change)", **common)(
-        _named(f"claim_{name}", claim))  # fmt: skip
-    endpoint(bp, f"{item_path}/release", "POST", permission=f"{r.permissions}:claim",
-             summary=f"Release your {r.label} into the shared pool (another user's: needs assign)", **common)(
-        _named(f"release_{name}", release))  # fmt: skip
-    endpoint(bp, f"{item_path}/assign", "POST", permission=f"{r.permissions}:assign", body=r.assign_model,
-             summary=f"Give a {r.label} to a user, or to the pool with null", etag=True, **common)(
-        _named(f"assign_{name}", assign))  # fmt: skip
+    endpoint(
+        bp,
+        f"{item_path}/claim",
+        "POST",
+        permission=f"{r.permissions}:claim",
+        summary=f"Claim a {r.label} from the shared pool (yours already: no change)",
+        **common,
+    )(_named(f"claim_{name}", claim))
+    endpoint(
+        bp,
+        f"{item_path}/release",
+        "POST",
+        permission=f"{r.permissions}:claim",
+        summary=f"Release your {r.label} into the shared pool (another user's: needs assign)",
+        **common,
+    )(_named(f"release_{name}", release))
+    endpoint(
+        bp,
+        f"{item_path}/assign",
+        "POST",
+        permission=f"{r.permissions}:assign",
+        body=r.assign_model,
+        summary=f"Give a {r.label} to a user, or to the pool with null",
+        etag=True,
+        **common,
+    )(_named(f"assign_{name}", assign))
 
 
 def register(bp: Any, r: Resource) -> None:
@@ -188,20 +226,65 @@ def register(bp: Any, r: Resource) -> None:
 
     common = {"tag": r.tag}
     if "create" in r.routes:
-        endpoint(bp, r.path, "POST", permission=f"{r.permissions}:create", summary=f"Create a {r.label}", body=r.create_model,
-                 query=r.create_query, response=r.out_model, status=201, **common)(_named(f"create_{name}", create))  # fmt: skip
+        endpoint(
+            bp,
+            r.path,
+            "POST",
+            permission=f"{r.permissions}:create",
+            summary=f"Create a {r.label}",
+            body=r.create_model,
+            query=r.create_query,
+            response=r.out_model,
+            status=201,
+            **common,
+        )(_named(f"create_{name}", create))
     if "list" in r.routes:
-        endpoint(bp, r.path, "GET", permission=f"{r.permissions}:read", summary=f"List or search {r.label}s",
-                 query=r.query_model, response=r.page_model, **common)(_named(f"list_{name}s", list_))  # fmt: skip
+        endpoint(
+            bp,
+            r.path,
+            "GET",
+            permission=f"{r.permissions}:read",
+            summary=f"List or search {r.label}s",
+            query=r.query_model,
+            response=r.page_model,
+            **common,
+        )(_named(f"list_{name}s", list_))
     if "read" in r.routes:
-        endpoint(bp, item_path, "GET", permission=f"{r.permissions}:read", summary=f"Read a {r.label}", response=r.out_model,
-                 path_params=ids, etag=True, **common)(_named(f"get_{name}", read))  # fmt: skip
+        endpoint(
+            bp,
+            item_path,
+            "GET",
+            permission=f"{r.permissions}:read",
+            summary=f"Read a {r.label}",
+            response=r.out_model,
+            path_params=ids,
+            etag=True,
+            **common,
+        )(_named(f"get_{name}", read))
     if "update" in r.routes:
-        endpoint(bp, item_path, "PATCH", permission=f"{r.permissions}:update",
-                 summary=f"Change a {r.label} (fields given replace the stored ones)", body=r.patch_model, response=r.out_model,
-                 path_params=ids, etag=True, **common)(_named(f"update_{name}", update))  # fmt: skip
+        endpoint(
+            bp,
+            item_path,
+            "PATCH",
+            permission=f"{r.permissions}:update",
+            summary=f"Change a {r.label} (fields given replace the stored ones)",
+            body=r.patch_model,
+            response=r.out_model,
+            path_params=ids,
+            etag=True,
+            **common,
+        )(_named(f"update_{name}", update))
     if "delete" in r.routes:
-        endpoint(bp, item_path, "DELETE", permission=f"{r.permissions}:delete", summary=f"Delete a {r.label}", path_params=ids,
-                 status=204, etag=True, **common)(_named(f"delete_{name}", delete))  # fmt: skip
+        endpoint(
+            bp,
+            item_path,
+            "DELETE",
+            permission=f"{r.permissions}:delete",
+            summary=f"Delete a {r.label}",
+            path_params=ids,
+            status=204,
+            etag=True,
+            **common,
+        )(_named(f"delete_{name}", delete))
     if r.assign_model is not None:
         register_pool(bp, r)

@@ -26,7 +26,18 @@ from chalicelib.core.errors import (
     ValidationError,
 )
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Page,
+    Store,
+    audit_entry,
+    delete,
+    put,
+    put_new,
+    strip_keys,
+    utcnow,
+)
 
 TOMBSTONE_DAYS = 90
 INTERNAL = {"tenant_id", "removing_until"}  # never in an answer (the removal lease: see remove)
@@ -116,10 +127,16 @@ def _unique_value(item: dict[str, Any], unique: Unique) -> str | None:
 def _guard_item(et: EntityType, tenant_id: str, unique: Unique, item: dict[str, Any]) -> dict[str, Any]:
     value = _unique_value(item, unique)
     assert value is not None
-    return {**keys.unique_guard(tenant_id, et.name, unique.field, value), "entity_id": item["id"], "value": item[unique.field]}
+    return {
+        **keys.unique_guard(tenant_id, et.name, unique.field, value),
+        "entity_id": item["id"],
+        "value": item[unique.field],
+    }
 
 
-def _lookup_items(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def _lookup_items(
+    et: EntityType, tenant_id: str, item: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
     pairs = list(et.lookups(item)) if et.lookups else []
     if et.owned:
         pairs.append(("owner", item.get("owner_id") or POOL))
@@ -131,13 +148,20 @@ def _lookup_items(et: EntityType, tenant_id: str, item: dict[str, Any]) -> dict[
     return found
 
 
-def lookup_changes(et: EntityType, tenant_id: str, before: dict[str, Any], after: dict[str, Any]) -> Operations:
+def lookup_changes(
+    et: EntityType, tenant_id: str, before: dict[str, Any], after: dict[str, Any]
+) -> Operations:
     """The lookup items to delete and to add when a record changes from ``before`` to ``after``."""
     old, new = _lookup_items(et, tenant_id, before), _lookup_items(et, tenant_id, after)
-    return [*(delete({"pk": k[0], "sk": k[1]}) for k in old.keys() - new.keys()), *(put(new[k]) for k in new.keys() - old.keys())]
+    return [
+        *(delete({"pk": k[0], "sk": k[1]}) for k in old.keys() - new.keys()),
+        *(put(new[k]) for k in new.keys() - old.keys()),
+    ]
 
 
-def _taken(store: Store, actor: Actor, et: EntityType, unique: Unique, exc: ConditionFailed, value: Any) -> ConflictError:
+def _taken(
+    store: Store, actor: Actor, et: EntityType, unique: Unique, exc: ConditionFailed, value: Any
+) -> ConflictError:
     existing = (exc.item or {}).get("entity_id")
     if isinstance(existing, dict):  # the low-level shape, {"S": "..."}
         existing = existing.get("S")
@@ -235,14 +259,23 @@ def reference_checks(tenant_id: str, references: Iterable[Reference | UserRefere
 def _missing(reference: Reference | UserReference) -> ValidationError:
     return ValidationError(
         f"There is no {reference.label()} {reference.entity_id}.",
-        errors=[{"loc": ["body", reference.field], "msg": f"no such {reference.label()}", "type": "reference"}],
+        errors=[
+            {"loc": ["body", reference.field], "msg": f"no such {reference.label()}", "type": "reference"}
+        ],
     )
 
 
-def _owner_reference(et: EntityType, actor: Actor, before: dict[str, Any] | None, after: dict[str, Any]) -> list[UserReference]:
+def _owner_reference(
+    et: EntityType, actor: Actor, before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[UserReference]:
     """A new owner other than the acting user must be a member of the tenant."""
     owner = after.get("owner_id")
-    if not et.owned or owner is None or owner == actor.user_id or (before and before.get("owner_id") == owner):
+    if (
+        not et.owned
+        or owner is None
+        or owner == actor.user_id
+        or (before and before.get("owner_id") == owner)
+    ):
         return []
     return [UserReference("owner_id", owner)]
 
@@ -308,7 +341,9 @@ def create(
     return item
 
 
-def get(store: Store, tenant_id: str, et: EntityType, entity_id: str, *, consistent: bool = False) -> dict[str, Any]:
+def get(
+    store: Store, tenant_id: str, et: EntityType, entity_id: str, *, consistent: bool = False
+) -> dict[str, Any]:
     item = store.get(keys.entity(tenant_id, et.name, entity_id), consistent=consistent)
     if item is None:
         raise NotFoundError(f"There is no {et.label()} {entity_id}.")
@@ -361,7 +396,9 @@ def list_page(
             **common,
         )
     else:
-        page = store.query_page(partition=keys.entity_pk(tenant_id, et.name), query_id=f"all|{filter_id}", **common)
+        page = store.query_page(
+            partition=keys.entity_pk(tenant_id, et.name), query_id=f"all|{filter_id}", **common
+        )
     return Page([public(i) for i in page.items], page.next_cursor)
 
 
@@ -409,17 +446,28 @@ class PlainRecords:
     from the body, list (by name prefix when the type is named), PATCH with required fields that
     ``null`` may not clear, delete."""
 
-    def __init__(self, et: EntityType, required: tuple[str, ...], emptiable: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, et: EntityType, required: tuple[str, ...], emptiable: dict[str, Any] | None = None
+    ) -> None:
         self.et, self.required, self.emptiable = et, required, dict(emptiable or {})
 
     def create(self, store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         return public(create(store, actor, self.et, data.model_dump(mode="json")))
 
     def list(self, store: Store, tenant_id: str, q: Any) -> Page:
-        return list_page(store, tenant_id, self.et, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
-                         name_prefix=getattr(q, "name_prefix", None))  # fmt: skip
+        return list_page(
+            store,
+            tenant_id,
+            self.et,
+            limit=q.limit,
+            cursor=q.cursor,
+            updated_since=q.updated_since,
+            name_prefix=getattr(q, "name_prefix", None),
+        )
 
-    def update(self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
+    def update(
+        self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None
+    ) -> dict[str, Any]:
         changes = patch_fields(given(patch), self.required, self.emptiable)
         return public(update(store, actor, self.et, entity_id, changes, if_match))
 
@@ -432,14 +480,20 @@ def given(patch: Any) -> dict[str, Any]:
     return dict(patch.model_dump(mode="json", include=patch.model_fields_set))
 
 
-def patch_fields(changes: dict[str, Any], required: tuple[str, ...], emptiable: dict[str, Any]) -> dict[str, Any]:
+def patch_fields(
+    changes: dict[str, Any], required: tuple[str, ...], emptiable: dict[str, Any]
+) -> dict[str, Any]:
     """Check a PATCH's fields: ``null`` may not clear a required field; it empties a collection."""
     for field in required:
         if field in changes and changes[field] is None:
             raise ValidationError(
-                f"{field} cannot be null.", errors=[{"loc": ["body", field], "msg": "cannot be null", "type": "null"}]
+                f"{field} cannot be null.",
+                errors=[{"loc": ["body", field], "msg": "cannot be null", "type": "null"}],
             )
-    return {field: emptiable[field] if value is None and field in emptiable else value for field, value in changes.items()}
+    return {
+        field: emptiable[field] if value is None and field in emptiable else value
+        for field, value in changes.items()
+    }
 
 
 def check_version(et: EntityType, item: dict[str, Any], if_match: int | None) -> None:
@@ -620,15 +674,25 @@ def remove(
     return before
 
 
-def lookup_matches(store: Store, tenant_id: str, et: EntityType, points: Iterable[tuple[str, str]],
-                   found: dict[str, str] | None = None) -> dict[str, str]:  # fmt: skip
+def lookup_matches(
+    store: Store,
+    tenant_id: str,
+    et: EntityType,
+    points: Iterable[tuple[str, str]],
+    found: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Records holding any of these exact (kind, value) lookups, id → the kind that matched first:
     one Query per point. For probable duplicates (same email, same phone)."""
     found = {} if found is None else found
     for kind, value in points:
         partition, prefix = keys.lookup_prefix(tenant_id, et.name, kind, value)
-        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(prefix), limit=5,
-                                query_id="duplicates")  # fmt: skip
+        page = store.query_page(
+            tenant_id=tenant_id,
+            partition=partition,
+            sort_condition=Key("sk").begins_with(prefix),
+            limit=5,
+            query_id="duplicates",
+        )
         for item in page.items:
             found.setdefault(item["entity_id"], kind)
     return found

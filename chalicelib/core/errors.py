@@ -35,7 +35,9 @@ class ApiError(Exception):
             body["instance"] = instance
         if self.errors is not None:
             # A location is a list of strings, as the document declares: a list index becomes text.
-            body["errors"] = [{**e, "loc": [str(part) for part in e["loc"]]} if "loc" in e else e for e in self.errors]
+            body["errors"] = [
+                {**e, "loc": [str(part) for part in e["loc"]]} if "loc" in e else e for e in self.errors
+            ]
         body.update(self.extra)
         return body
 

@@ -41,7 +41,9 @@ def persistence(table_name: str, tenant_id: str) -> tuple[Any, Any]:
     # The key names the request (user, method and path, the header); the payload check covers
     # what else makes it this request (body and query), so reusing a key for another one is refused.
     config = IdempotencyConfig(
-        event_key_jmespath="[user, route, key]", payload_validation_jmespath="[body, query]", expires_after_seconds=KEEP_SECONDS
+        event_key_jmespath="[user, route, key]",
+        payload_validation_jmespath="[body, query]",
+        expires_after_seconds=KEEP_SECONDS,
     )
     return layer, config
 
@@ -57,7 +59,10 @@ def keep(store: Store, tenant_id: str, answer: dict[str, Any]) -> dict[str, Any]
     expires = int(time.time()) + KEEP_SECONDS + 3600  # outlives the record that points here
     parts = [data[i : i + PART_BYTES] for i in range(0, len(data), PART_BYTES)]
     store.put_all(
-        [{**keys.idempotent_answer_part(tenant_id, answer_id, n), "data": p, "expires_at": expires} for n, p in enumerate(parts)]
+        [
+            {**keys.idempotent_answer_part(tenant_id, answer_id, n), "data": p, "expires_at": expires}
+            for n, p in enumerate(parts)
+        ]
     )
     return {
         "status": answer["status"],
@@ -73,15 +78,24 @@ def restore(store: Store, tenant_id: str, stored: dict[str, Any]) -> dict[str, A
     """The answer a record stores, its parts read back when it keeps a pointer."""
     if "answer_id" not in stored:
         return stored
-    part_keys = [keys.idempotent_answer_part(tenant_id, stored["answer_id"], n) for n in range(stored["parts"])]
+    part_keys = [
+        keys.idempotent_answer_part(tenant_id, stored["answer_id"], n) for n in range(stored["parts"])
+    ]
     found = {}
     for start in range(0, len(part_keys), 100):
-        found.update({i["sk"]: i["data"] for i in store.batch_get(part_keys[start : start + 100], consistent=True)})
+        found.update(
+            {i["sk"]: i["data"] for i in store.batch_get(part_keys[start : start + 100], consistent=True)}
+        )
     data = b"".join(_bytes(found[k["sk"]]) for k in part_keys)
     if hashlib.sha256(data).hexdigest() != stored["sha256"]:
         raise RuntimeError(f"the kept answer {stored['answer_id']} does not match its checksum")
     body = data.decode("latin-1") if stored["binary"] else data.decode("utf-8")
-    return {"status": stored["status"], "headers": stored["headers"], "body": body, "binary": stored["binary"]}
+    return {
+        "status": stored["status"],
+        "headers": stored["headers"],
+        "body": body,
+        "binary": stored["binary"],
+    }
 
 
 def _bytes(value: Any) -> bytes:

@@ -131,7 +131,10 @@ def tombstone(tenant_id: str, entity_type: str, entity_id: str) -> dict[str, str
 
 def updated_index(tenant_id: str, entity_type: str, updated_at: str, entity_id: str) -> dict[str, str]:
     """gsi1: a type's live items and tombstones in order of last change (incremental sync)."""
-    return {"gsi1pk": tenant_pk(tenant_id, entity_type.upper(), "UPDATED"), "gsi1sk": f"{updated_at}#{entity_id}"}
+    return {
+        "gsi1pk": tenant_pk(tenant_id, entity_type.upper(), "UPDATED"),
+        "gsi1sk": f"{updated_at}#{entity_id}",
+    }
 
 
 def updated_index_pk(tenant_id: str, entity_type: str) -> str:
@@ -214,7 +217,9 @@ def audit_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "AUDIT")
 
 
-def audit(tenant_id: str, at: str, audit_id: str, entity_type: str, entity_id: str, user_id: str) -> dict[str, str]:
+def audit(
+    tenant_id: str, at: str, audit_id: str, entity_type: str, entity_id: str, user_id: str
+) -> dict[str, str]:
     sort = f"{at}#{audit_id}"
     return {
         "pk": audit_pk(tenant_id),

@@ -23,8 +23,23 @@ from typing import Any
 from chalicelib.core.errors import field_error
 
 # Currencies whose minor unit is not the cent (ISO 4217); every other has two decimals.
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "UGX": 0, "XAF": 0, "XOF": 0,
-                "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3}  # fmt: skip
+_MINOR_UNITS = {
+    "JPY": 0,
+    "KRW": 0,
+    "VND": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "UGX": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+}
 HUNDRED = Decimal(100)
 
 
@@ -73,10 +88,13 @@ def totals(lines: Iterable[dict[str, Any]], currency: str) -> dict[str, Any]:
         by_rate[rate] = by_rate.get(rate, Decimal(0)) + net
         priced.append({**line, "net": text(net)})
     taxes = [
-        {"rate": text(rate.normalize() if rate == rate.to_integral() else rate), "base": text(base),
-         "tax": text(round_money(base * rate / HUNDRED, currency))}
+        {
+            "rate": text(rate.normalize() if rate == rate.to_integral() else rate),
+            "base": text(base),
+            "tax": text(round_money(base * rate / HUNDRED, currency)),
+        }
         for rate, base in sorted(by_rate.items())
-    ]  # fmt: skip
+    ]
     subtotal = sum((Decimal(line["net"]) for line in priced), Decimal(0))
     tax_total = sum((Decimal(t["tax"]) for t in taxes), Decimal(0))
     return {

@@ -45,7 +45,9 @@ REQUEST_ID = {
 }
 
 
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "required": True, "schema": {"type": "string"}}}
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait.", "required": True, "schema": {"type": "string"}}
+}
 
 
 def _error_codes(spec: RouteSpec) -> set[int]:
@@ -57,7 +59,9 @@ def _error_codes(spec: RouteSpec) -> set[int]:
         codes |= {409, 413, 415, 422}
     if spec.raw_types:
         codes |= {413, 415}
-    if spec.method == "POST" and not spec.public:  # Idempotency-Key: still running (409), reused with another body (422)
+    if (
+        spec.method == "POST" and not spec.public
+    ):  # Idempotency-Key: still running (409), reused with another body (422)
         codes |= {409, 422}
     if spec.etag and spec.method != "GET":  # If-Match (412), and the state the record is in (409)
         codes |= {409, 412}
@@ -82,7 +86,11 @@ def document() -> dict[str, Any]:
 
     models: list[Any] = []
     for spec in ROUTES:
-        for model, mode in ((spec.body, "validation"), (spec.query, "validation"), (spec.response, "serialization")):
+        for model, mode in (
+            (spec.body, "validation"),
+            (spec.query, "validation"),
+            (spec.response, "serialization"),
+        ):
             if model is not None and (model, mode) not in models:
                 models.append((model, mode))
     keys, defs = models_json_schema(models, ref_template=REF)
@@ -103,7 +111,9 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"}
+            },
         },
     }
 
@@ -136,7 +146,9 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
         model_schema = schemas[ref]
         required = set(model_schema.get("required", []))
         for prop, schema in model_schema.get("properties", {}).items():
-            op["parameters"].append({"name": prop, "in": "query", "required": prop in required, "schema": schema})
+            op["parameters"].append(
+                {"name": prop, "in": "query", "required": prop in required, "schema": schema}
+            )
     if spec.etag and spec.method != "GET":  # every change of a versioned record honours If-Match
         op["parameters"].append(
             {
@@ -160,7 +172,10 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
         )
     if spec.body is not None:
         schema = keys[(spec.body, "validation")]
-        op["requestBody"] = {"required": spec.body_required, "content": {"application/json": {"schema": schema}}}
+        op["requestBody"] = {
+            "required": spec.body_required,
+            "content": {"application/json": {"schema": schema}},
+        }
     elif spec.raw_types:
         content = {media: {"schema": {"type": "string"}} for media in spec.raw_types}
         op["requestBody"] = {"required": True, "content": content}
@@ -171,7 +186,11 @@ def _operation(spec: RouteSpec, keys: dict[Any, Any], schemas: dict[str, Any]) -
     elif media != "application/json":
         success["content"] = {media: {"schema": {"type": "string"}}}
     if spec.etag and spec.method != "DELETE":
-        success["headers"]["ETag"] = {"description": "The record's version.", "required": True, "schema": {"type": "string"}}
+        success["headers"]["ETag"] = {
+            "description": "The record's version.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
     successes = {str(code): success for code in sorted({spec.status, *(c for c in spec.also if c < 400)})}
     op["responses"] = {**successes, **_error_responses(spec)}
     return op

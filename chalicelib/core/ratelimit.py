@@ -16,7 +16,9 @@ def hit(store: Store, bucket: str, source: str, limit: int, window_seconds: int,
     _count(store, key, limit, start, window_seconds, f"Too many {what} from this address")
 
 
-def hit_company(store: Store, tenant_id: str, bucket: str, limit: int, window_seconds: int, what: str) -> None:
+def hit_company(
+    store: Store, tenant_id: str, bucket: str, limit: int, window_seconds: int, what: str
+) -> None:
     """Count one call of the company (its window under its own keys); 429 past ``limit``."""
     start = _window_start(window_seconds)
     key = keys.company_rate_window(tenant_id, bucket, str(start))
@@ -28,7 +30,9 @@ def _window_start(window_seconds: int) -> int:
     return now - now % window_seconds
 
 
-def _count(store: Store, key: dict[str, str], limit: int, start: int, window_seconds: int, message: str) -> None:
+def _count(
+    store: Store, key: dict[str, str], limit: int, start: int, window_seconds: int, message: str
+) -> None:
     try:
         store.update(
             Key=key,

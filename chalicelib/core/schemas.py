@@ -63,14 +63,20 @@ _NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f-\x9f"  # the at sign, white space and control
 Email = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, max_length=254, pattern=rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]+$"
+        strip_whitespace=True,
+        max_length=254,
+        pattern=rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]+$",
     ),
     AfterValidator(_lower),
     AfterValidator(_email_fits),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(fits_a_key)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(fits_a_key)
+]
 # Not stripped: a trailing space ends a word ("zhang " does not match "zhangsan").
-NamePrefix = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100), AfterValidator(fits_a_key)]
+NamePrefix = Annotated[
+    str, StringConstraints(strip_whitespace=False, min_length=1, max_length=100), AfterValidator(fits_a_key)
+]
 Cursor = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")]
 Limit = Annotated[int, Field(ge=1, le=100)]
 
@@ -80,7 +86,9 @@ Limit = Annotated[int, Field(ge=1, le=100)]
 FIRST_DAY, LAST_DAY = date(1, 1, 1), date(9998, 12, 31)
 # ASCII digits only (Python's \d also matches ٢ and ２, which int() would read), and the whole text.
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", re.ASCII | re.IGNORECASE)
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?", re.ASCII | re.IGNORECASE
+)
 _RANGE = f"between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
 
 
@@ -104,11 +112,15 @@ def _instant(value: Any) -> datetime:
         moment = value
     elif isinstance(value, str) and _INSTANT.fullmatch(value):
         try:
-            moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows "t" and "z"; Python reads "T" and "Z"
+            moment = datetime.fromisoformat(
+                value.upper()
+            )  # RFC 3339 allows "t" and "z"; Python reads "T" and "Z"
         except ValueError:
             raise ValueError(f"{value} is not an instant of the calendar") from None
     else:
-        raise ValueError("a date-time as RFC 3339, such as 2024-05-01T08:00:00+08:00 (without an offset: UTC)")
+        raise ValueError(
+            "a date-time as RFC 3339, such as 2024-05-01T08:00:00+08:00 (without an offset: UTC)"
+        )
     try:
         moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except OverflowError:
@@ -129,7 +141,13 @@ IsoDay = Annotated[str, BeforeValidator(_iso_day), WithJsonSchema(_DAY_SCHEMA)]
 Instant = Annotated[
     datetime,
     BeforeValidator(_instant),
-    WithJsonSchema({"type": "string", "format": "date-time", "description": f"RFC 3339; without an offset, UTC; {_RANGE}."}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": f"RFC 3339; without an offset, UTC; {_RANGE}.",
+        }
+    ),
 ]
 
 
@@ -167,7 +185,9 @@ class Exact:
 
     @property
     def pattern(self) -> str:
-        return rf"^{'-?' if self.signed else ''}\d{{1,{self.digits - self.places}}}(\.\d{{1,{self.places}}})?$"
+        return (
+            rf"^{'-?' if self.signed else ''}\d{{1,{self.digits - self.places}}}(\.\d{{1,{self.places}}})?$"
+        )
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         bounds = {"gt": self.gt, "ge": self.ge, "le": self.le}
@@ -175,7 +195,9 @@ class Exact:
         parse = functools.partial(_exact, re.compile(self.pattern, re.ASCII), self.signed)
         return core_schema.no_info_before_validator_function(parse, number)
 
-    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
         whole = self.digits - self.places
         largest = 10**whole - 10**-self.places
         number: dict[str, Any] = {"type": "number", "maximum": largest if self.le is None else self.le}
@@ -207,7 +229,9 @@ class PageOut(PublicModel):
     import, where a generic ``Page[T]`` would build its validator then (cold start).
     """
 
-    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last page.")
+    next_cursor: str | None = Field(
+        description="Pass back as `cursor` for the next page; null on the last page."
+    )
 
 
 # Shared by the CRM's and the ERP's models: one definition each.
@@ -253,5 +277,25 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-__all__ = ["Code", "Currency", "Cursor", "Day", "DeletedOut", "Email", "Exact", "Instant", "IsoDay", "Limit", "ListQuery", "Name",
-           "NamePrefix", "PageOut", "Percent", "Price", "Quantity", "SyncQuery", "fits_a_key", "iso"]  # fmt: skip
+__all__ = [
+    "Code",
+    "Currency",
+    "Cursor",
+    "Day",
+    "DeletedOut",
+    "Email",
+    "Exact",
+    "Instant",
+    "IsoDay",
+    "Limit",
+    "ListQuery",
+    "Name",
+    "NamePrefix",
+    "PageOut",
+    "Percent",
+    "Price",
+    "Quantity",
+    "SyncQuery",
+    "fits_a_key",
+    "iso",
+]

@@ -35,7 +35,12 @@ def replace(
         write = put(after, "version = :v", ExpressionAttributeValues={":v": current["version"]})
     try:
         store.transact(
-            [write, audit_entry(actor, f"{name}.update", name, name, current, {**fields, "version": after["version"]})]
+            [
+                write,
+                audit_entry(
+                    actor, f"{name}.update", name, name, current, {**fields, "version": after["version"]}
+                ),
+            ]
         )
     except ConditionFailed as exc:
         raise PreconditionFailedError(f"The {name} was changed meanwhile; read it again.") from exc

@@ -98,11 +98,15 @@ class Store:
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=consistent).get("Item")
         return to_plain(item) if item else None
 
-    def batch_get(self, key_list: Sequence[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+    def batch_get(
+        self, key_list: Sequence[dict[str, str]], *, consistent: bool = False
+    ) -> list[dict[str, Any]]:
         """Items for up to 100 keys, in no particular order (unprocessed keys are retried); no keys,
         no call (DynamoDB refuses an empty request)."""
         found: list[dict[str, Any]] = []
-        request: dict[str, Any] = {self.table: {"Keys": list(key_list), "ConsistentRead": consistent}} if key_list else {}
+        request: dict[str, Any] = (
+            {self.table: {"Keys": list(key_list), "ConsistentRead": consistent}} if key_list else {}
+        )
         while request:
             answer = self.client.batch_get_item(RequestItems=request)
             found.extend(to_plain(i) for i in answer["Responses"].get(self.table, []))
@@ -150,7 +154,9 @@ class Store:
             next_cursor=pagination.encode(secret, tenant_id, fingerprint, answer.get("LastEvaluatedKey")),
         )
 
-    def query_all(self, *, partition: str, sort_condition: ConditionBase | None = None) -> list[dict[str, Any]]:
+    def query_all(
+        self, *, partition: str, sort_condition: ConditionBase | None = None
+    ) -> list[dict[str, Any]]:
         """Every item of a small partition (roles, members of a tenant); for bounded sets only."""
         condition = Key("pk").eq(partition)
         if sort_condition is not None:
@@ -172,8 +178,11 @@ class Store:
         if not keys.belongs_to(tenant_id, partition):
             raise ValueError("query outside the tenant's key space")
         hash_attr = {"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]
-        params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": Key(hash_attr).eq(partition),
-                                  "Limit": at_most + 1}  # fmt: skip
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": Key(hash_attr).eq(partition),
+            "Limit": at_most + 1,
+        }
         if index:
             params["IndexName"] = index
         items: list[dict[str, Any]] = []
@@ -204,7 +213,9 @@ class Store:
         """Unconditional puts in batches of 25 (unprocessed items are retried): for items that
         belong to no entity and need no audit, such as the parts of a kept answer."""
         for start in range(0, len(items), 25):
-            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+            request: dict[str, Any] = {
+                self.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
             while request:
                 request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
 
@@ -231,7 +242,9 @@ def put_new(item: dict[str, Any]) -> dict[str, Any]:
     return put(item, "attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD")
 
 
-def delete(key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None) -> dict[str, Any]:
+def delete(
+    key: dict[str, str], condition: str | None = None, values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"Key": key}
     if condition:
         body["ConditionExpression"] = condition

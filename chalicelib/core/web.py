@@ -186,7 +186,9 @@ class RouteSpec:
     @property
     def body_required(self) -> bool:
         """A body may be omitted when every field of its model is optional (an action's options)."""
-        return bool(self.raw_types) or (self.body is not None and any(f.is_required() for f in self.body.model_fields.values()))
+        return bool(self.raw_types) or (
+            self.body is not None and any(f.is_required() for f in self.body.model_fields.values())
+        )
 
 
 ROUTES: list[RouteSpec] = []
@@ -308,7 +310,9 @@ def _parse_body(spec: RouteSpec, request: Any) -> Any:
     if not raw.strip():
         if not spec.body_required:
             return spec.body.model_validate({})  # an action whose body is all optional may omit it
-        raise BadRequestError("A JSON body is required.", errors=[{"loc": ["body"], "msg": "missing", "type": "missing"}])
+        raise BadRequestError(
+            "A JSON body is required.", errors=[{"loc": ["body"], "msg": "missing", "type": "missing"}]
+        )
     content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type not in JSON_TYPES:
         raise UnsupportedMediaTypeError("Send the body as application/json.")
@@ -332,7 +336,8 @@ def _parse_body(spec: RouteSpec, request: Any) -> Any:
 
 def _unreadable(reason: str) -> BadRequestError:
     return BadRequestError(
-        f"The body is not valid JSON: {reason}.", errors=[{"loc": ["body"], "msg": reason, "type": "json_invalid"}]
+        f"The body is not valid JSON: {reason}.",
+        errors=[{"loc": ["body"], "msg": reason, "type": "json_invalid"}],
     )
 
 
@@ -356,7 +361,10 @@ def _parse_query(spec: RouteSpec, request: Any) -> Any:
         if given:
             raise BadRequestError(
                 "This operation takes no query parameters.",
-                errors=[{"loc": ["query", k], "msg": "unknown parameter", "type": "extra_forbidden"} for k in given],
+                errors=[
+                    {"loc": ["query", k], "msg": "unknown parameter", "type": "extra_forbidden"}
+                    for k in given
+                ],
             )
         return None
     try:
@@ -389,7 +397,11 @@ def _owner_scope(spec: RouteSpec, principal: Principal, params: dict[str, str], 
     assert spec.permission is not None
     resource = spec.permission.split(":")[0]
     _check_named_records(principal, body)
-    owner = getattr(body, "owner_id", None) if "owner_id" in getattr(body, "model_fields_set", ()) else principal.user_id
+    owner = (
+        getattr(body, "owner_id", None)
+        if "owner_id" in getattr(body, "model_fields_set", ())
+        else principal.user_id
+    )
     if owner != principal.user_id and not (
         f"{resource}:update" in principal.permissions or principal.holds(f"{resource}:assign")
     ):
@@ -443,7 +455,9 @@ def _check_named_records(principal: Principal, body: Any) -> None:
             )
 
 
-def _handle(spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]) -> Response:
+def _handle(
+    spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]
+) -> Response:
     principal = None if spec.public else _authenticate(request)
     if principal is not None and spec.permission is not None:
         principal.require(spec.permission)
@@ -508,12 +522,19 @@ def _idempotent(spec: RouteSpec, view: Callable[[Request], Any], req: Request, k
         config.register_lambda_context(context)  # an in-progress record expires with the invocation
     produced: list[dict[str, Any]] = []
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config, key_prefix="api")
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=config, key_prefix="api"
+    )
     def run(request: dict[str, Any]) -> dict[str, Any]:
         response = _respond(spec, view(req))
         binary = not isinstance(response.body, str)
         body = response.body.decode("latin-1") if binary else response.body
-        answer = {"status": response.status_code, "headers": dict(response.headers), "body": body, "binary": binary}
+        answer = {
+            "status": response.status_code,
+            "headers": dict(response.headers),
+            "body": body,
+            "binary": binary,
+        }
         produced.append(answer)
         return idempotency.keep(STORE, tenant_id, answer)
 
@@ -529,10 +550,18 @@ def _idempotent(spec: RouteSpec, view: Callable[[Request], Any], req: Request, k
     except IdempotencyValidationError as exc:
         raise ValidationError(
             "This Idempotency-Key was used with another request (body or query); use a new key for a new request.",
-            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "reused with another request", "type": "idempotency"}],
+            errors=[
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "reused with another request",
+                    "type": "idempotency",
+                }
+            ],
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
-        raise ConflictError("A request with this Idempotency-Key is still running; retry in a moment.") from exc
+        raise ConflictError(
+            "A request with this Idempotency-Key is still running; retry in a moment."
+        ) from exc
     except IdempotencyPersistenceLayerError:
         if not produced:
             raise
@@ -579,7 +608,10 @@ def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> R
         error_class = STATUS_ERRORS.get(response.status_code, ApiError)
         problem = problem_response(error_class(str(response.body.get("Message", ""))), _path(event))
         # Chalice's own headers stay (a 405's Allow names the path's methods); the body is ours.
-        problem.headers = {**{k: v for k, v in response.headers.items() if k.lower() != "content-type"}, **problem.headers}
+        problem.headers = {
+            **{k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+            **problem.headers,
+        }
         response = problem
     response.headers["X-Request-Id"] = request_id
     observability.finish_request(event, response.status_code, time.perf_counter() - started)

@@ -21,15 +21,24 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "assignee", item["assignee_id"]
 
 
-ACTIVITY = EntityType("activity", "act", name_field=None, lookups=_lookups, owned=True, resource="crm.activities")
+ACTIVITY = EntityType(
+    "activity", "act", name_field=None, lookups=_lookups, owned=True, resource="crm.activities"
+)
 
 
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": item["kind"], "subject": item["subject"], "done": item["done"], "assignee_id": item.get("assignee_id")}
+    return {
+        "kind": item["kind"],
+        "subject": item["subject"],
+        "done": item["done"],
+        "assignee_id": item.get("assignee_id"),
+    }
 
 
 def _entry(item: dict[str, Any]) -> dict[str, Any]:
-    return timeline.entry(item["tenant_id"], item["customer_id"], item["occurred_at"], "activity", item["id"], _summary(item))
+    return timeline.entry(
+        item["tenant_id"], item["customer_id"], item["occurred_at"], "activity", item["id"], _summary(item)
+    )
 
 
 def _references(fields: dict[str, Any]) -> list[Reference]:
@@ -63,12 +72,18 @@ def list(store: Store, tenant_id: str, q: ActivityQuery) -> Page:
     for kind, value in (("customer", q.customer_id), ("assignee", q.assignee_id)):
         if value:
             return entities.lookup(store, tenant_id, ACTIVITY, kind, value, q.limit, q.cursor)
-    return entities.list_page(store, tenant_id, ACTIVITY, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+    return entities.list_page(
+        store, tenant_id, ACTIVITY, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+    )
 
 
-def update(store: Store, actor: Actor, activity_id: str, patch: ActivityPatch, if_match: int | None) -> dict[str, Any]:
+def update(
+    store: Store, actor: Actor, activity_id: str, patch: ActivityPatch, if_match: int | None
+) -> dict[str, Any]:
     changes = entities.patch_fields(
-        _times(patch.model_dump(include=patch.model_fields_set)), ("kind", "subject", "occurred_at", "done"), {"body": ""}
+        _times(patch.model_dump(include=patch.model_fields_set)),
+        ("kind", "subject", "occurred_at", "done"),
+        {"body": ""},
     )
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
@@ -80,20 +95,30 @@ def update(store: Store, actor: Actor, activity_id: str, patch: ActivityPatch, i
         operations = []
         if before["occurred_at"] != after["occurred_at"]:
             operations.append(
-                timeline.remove_entry(before["tenant_id"], before["customer_id"], before["occurred_at"], "activity", before["id"])
+                timeline.remove_entry(
+                    before["tenant_id"],
+                    before["customer_id"],
+                    before["occurred_at"],
+                    "activity",
+                    before["id"],
+                )
             )
         if _summary(before) != _summary(after) or before["occurred_at"] != after["occurred_at"]:
             operations.append(_entry(after))
         return operations
 
-    updated = entities.update(store, actor, ACTIVITY, activity_id, apply, if_match, move_entry, references=_references(changes))
+    updated = entities.update(
+        store, actor, ACTIVITY, activity_id, apply, if_match, move_entry, references=_references(changes)
+    )
     return entities.public(updated)
 
 
 def remove(store: Store, actor: Actor, activity_id: str, if_match: int | None) -> None:
     def drop_entry(before: dict[str, Any]) -> list[dict[str, Any]]:
         return [
-            timeline.remove_entry(before["tenant_id"], before["customer_id"], before["occurred_at"], "activity", before["id"])
+            timeline.remove_entry(
+                before["tenant_id"], before["customer_id"], before["occurred_at"], "activity", before["id"]
+            )
         ]
 
     entities.remove(store, actor, ACTIVITY, activity_id, if_match, drop_entry)

@@ -38,7 +38,9 @@ def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) ->
     return [{"id": contact_id, "matched_on": on} for contact_id, on in found.items()]
 
 
-def create(store: Store, actor: Actor, data: ContactIn, options: CreateOptions | None = None) -> dict[str, Any]:
+def create(
+    store: Store, actor: Actor, data: ContactIn, options: CreateOptions | None = None
+) -> dict[str, Any]:
     fields = new_fields(data.model_dump(mode="json"), actor)
     if not (options and options.allow_duplicate):
         entities.refuse_duplicates(store, actor, CONTACT, probable_duplicates(store, actor.tenant_id, fields))
@@ -47,11 +49,21 @@ def create(store: Store, actor: Actor, data: ContactIn, options: CreateOptions |
 
 
 def list(store: Store, tenant_id: str, q: ContactQuery) -> Page:
-    for kind, value in (("customer", q.customer_id), ("email", q.email), ("phone", q.phone and normalise_phone(q.phone))):
+    for kind, value in (
+        ("customer", q.customer_id),
+        ("email", q.email),
+        ("phone", q.phone and normalise_phone(q.phone)),
+    ):
         if value:
             return entities.lookup(store, tenant_id, CONTACT, kind, value, q.limit, q.cursor)
     return entities.list_page(
-        store, tenant_id, CONTACT, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
+        store,
+        tenant_id,
+        CONTACT,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+        name_prefix=q.name_prefix,
     )
 
 
@@ -68,10 +80,18 @@ def changes(store: Store, actor: Actor, before: dict[str, Any], patch: ContactPa
     return applied
 
 
-def update(store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None) -> dict[str, Any]:
+def update(
+    store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None
+) -> dict[str, Any]:
     references = [Reference("customer_id", CUSTOMER, patch.customer_id)] if patch.customer_id else []
     decided = entities.update(
-        store, actor, CONTACT, contact_id, lambda before: changes(store, actor, before, patch), if_match, references=references
+        store,
+        actor,
+        CONTACT,
+        contact_id,
+        lambda before: changes(store, actor, before, patch),
+        if_match,
+        references=references,
     )
     return entities.public(decided)
 

@@ -23,14 +23,19 @@ def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(phone["number"])
 
 
-CUSTOMER = EntityType("customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True, resource="crm.customers")
+CUSTOMER = EntityType(
+    "customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True, resource="crm.customers"
+)
 public = entities.public
 
 
 def points(fields: dict[str, Any]) -> list[tuple[str, str]]:
     """A customer's name, emails and phones in the form their index keys hold them."""
     points = [("name", entities.normalise_name(fields["name"]))]
-    points.extend((kind, keys.lookup_prefix("t", CUSTOMER.name, kind, value)[1]) for kind, value in contact_points(fields))
+    points.extend(
+        (kind, keys.lookup_prefix("t", CUSTOMER.name, kind, value)[1])
+        for kind, value in contact_points(fields)
+    )
     return points
 
 
@@ -39,8 +44,12 @@ def known_points(store: Store, tenant_id: str, at_most: int) -> dict[tuple[str, 
     partition by partition; None when a partition holds more than ``at_most`` entries (then asking
     record by record is cheaper). For bulk checks: an import of thousands of rows."""
     found: dict[tuple[str, str], str] = {}
-    names = store.query_bounded(tenant_id=tenant_id, partition=keys.name_index_pk(tenant_id, CUSTOMER.name), index="gsi2",
-                                at_most=at_most)  # fmt: skip
+    names = store.query_bounded(
+        tenant_id=tenant_id,
+        partition=keys.name_index_pk(tenant_id, CUSTOMER.name),
+        index="gsi2",
+        at_most=at_most,
+    )
     if names is None:
         return None
     for item in names:
@@ -74,21 +83,29 @@ def probable_duplicates(
         return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
     name = entities.normalise_name(fields["name"])
     named = store.query_page(
-        tenant_id=tenant_id, partition=keys.name_index_pk(tenant_id, CUSTOMER.name), index="gsi2",
-        sort_condition=Key("gsi2sk").begins_with(name + "#"), limit=5, query_id="duplicates",
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        partition=keys.name_index_pk(tenant_id, CUSTOMER.name),
+        index="gsi2",
+        sort_condition=Key("gsi2sk").begins_with(name + "#"),
+        limit=5,
+        query_id="duplicates",
+    )
     for item in named.items:
         found.setdefault(item["id"], "name")
     entities.lookup_matches(store, tenant_id, CUSTOMER, contact_points(fields), found)
     return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
 
 
-def create(store: Store, actor: Actor, data: CustomerIn, options: CreateOptions | None = None) -> dict[str, Any]:
+def create(
+    store: Store, actor: Actor, data: CustomerIn, options: CreateOptions | None = None
+) -> dict[str, Any]:
     fields = data.model_dump(mode="json")
     if "owner_id" not in data.model_fields_set:
         del fields["owner_id"]  # the creator owns it
     if not (options and options.allow_duplicate):
-        entities.refuse_duplicates(store, actor, CUSTOMER, probable_duplicates(store, actor.tenant_id, fields))
+        entities.refuse_duplicates(
+            store, actor, CUSTOMER, probable_duplicates(store, actor.tenant_id, fields)
+        )
     return public(entities.create(store, actor, CUSTOMER, fields))
 
 
@@ -101,19 +118,31 @@ def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
         kind, value = ("email", q.email) if q.email else ("phone", normalise_phone(q.phone or ""))
         return entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit, q.cursor)
     return entities.list_page(
-        store, tenant_id, CUSTOMER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
+        store,
+        tenant_id,
+        CUSTOMER,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+        name_prefix=q.name_prefix,
     )
 
 
 def changes(store: Store, actor: Actor, before: dict[str, Any], patch: CustomerPatch) -> dict[str, Any]:
     """The fields a change of ``before`` sets, by PATCH or by an import's row: the ones given."""
     return entities.patch_fields(
-        entities.given(patch), ("name", "kind", "status"), {"phones": [], "emails": [], "tags": [], "custom_fields": {}}
+        entities.given(patch),
+        ("name", "kind", "status"),
+        {"phones": [], "emails": [], "tags": [], "custom_fields": {}},
     )
 
 
-def update(store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None) -> dict[str, Any]:
-    decided = entities.update(store, actor, CUSTOMER, customer_id, lambda before: changes(store, actor, before, patch), if_match)
+def update(
+    store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None
+) -> dict[str, Any]:
+    decided = entities.update(
+        store, actor, CUSTOMER, customer_id, lambda before: changes(store, actor, before, patch), if_match
+    )
     return public(decided)
 
 
@@ -154,9 +183,13 @@ def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -
     def check(before: dict[str, Any]) -> None:
         blockers = _open_business(store, actor.tenant_id, customer_id)
         if blockers:
-            what = ", ".join(f"{len(ids)} {name.removesuffix('_ids').replace('_', ' ')}(s)" for name, ids in blockers.items())
+            what = ", ".join(
+                f"{len(ids)} {name.removesuffix('_ids').replace('_', ' ')}(s)"
+                for name, ids in blockers.items()
+            )
             raise ConflictError(
-                f"The customer still has {what}; finish or cancel them, or merge the customer into another.", **blockers
+                f"The customer still has {what}; finish or cancel them, or merge the customer into another.",
+                **blockers,
             )
 
     entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check, lease=True)

@@ -52,7 +52,9 @@ def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
 
 
 def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
-    body = data.model_dump(mode="json", exclude={"owner_id"} if "owner_id" not in data.model_fields_set else None)
+    body = data.model_dump(
+        mode="json", exclude={"owner_id"} if "owner_id" not in data.model_fields_set else None
+    )
     return entities.public(entities.create(store, actor, LEAD, new_fields(body, actor)))
 
 
@@ -60,7 +62,13 @@ def list(store: Store, tenant_id: str, q: LeadQuery) -> Page:
     if q.email:
         return entities.lookup(store, tenant_id, LEAD, "email", q.email, q.limit, q.cursor)
     return entities.list_page(
-        store, tenant_id, LEAD, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
+        store,
+        tenant_id,
+        LEAD,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+        name_prefix=q.name_prefix,
     )
 
 
@@ -79,16 +87,22 @@ def changes(store: Store, actor: Actor, before: dict[str, Any], patch: LeadPatch
         if target == "disqualified" and not (applied.get("disqualify_reason") or "").strip():
             raise ValidationError(
                 "Say why the lead is disqualified.",
-                errors=[{"loc": ["body", "disqualify_reason"], "msg": "required to disqualify", "type": "missing"}],
+                errors=[
+                    {"loc": ["body", "disqualify_reason"], "msg": "required to disqualify", "type": "missing"}
+                ],
             )
         if target != "disqualified":
             applied["disqualify_reason"] = None
     return applied
 
 
-def update(store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match: int | None) -> dict[str, Any]:
+def update(
+    store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match: int | None
+) -> dict[str, Any]:
     return entities.public(
-        entities.update(store, actor, LEAD, lead_id, lambda before: changes(store, actor, before, patch), if_match)
+        entities.update(
+            store, actor, LEAD, lead_id, lambda before: changes(store, actor, before, patch), if_match
+        )
     )
 
 
@@ -98,10 +112,18 @@ def _customer_fields(lead: dict[str, Any], owner: str) -> dict[str, Any]:
     emails = [{"address": lead["email"], "label": ""}] if lead.get("email") and not is_company else []
     phones = [{"number": lead["phone"], "label": ""}] if lead.get("phone") and not is_company else []
     return {
-        "name": lead["company_name"] or lead["name"], "kind": "company" if is_company else "person", "code": None,
-        "phones": phones, "emails": emails, "address": None, "tags": [], "custom_fields": {}, "owner_id": owner,
-        "source": lead["source"], "lead_id": lead["id"],
-    }  # fmt: skip
+        "name": lead["company_name"] or lead["name"],
+        "kind": "company" if is_company else "person",
+        "code": None,
+        "phones": phones,
+        "emails": emails,
+        "address": None,
+        "tags": [],
+        "custom_fields": {},
+        "owner_id": owner,
+        "source": lead["source"],
+        "lead_id": lead["id"],
+    }
 
 
 def _derived(prefix: str, lead_id: str) -> str:
@@ -110,14 +132,18 @@ def _derived(prefix: str, lead_id: str) -> str:
     return f"{prefix}_{lead_id.split('_', 1)[1]}"
 
 
-def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match: int | None) -> tuple[dict[str, Any], bool]:
+def convert(
+    store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match: int | None
+) -> tuple[dict[str, Any], bool]:
     """Returns (the converted lead, whether this call converted it)."""
     data = company.with_currency(store, actor.tenant_id, data)
     lead = entities.get(store, actor.tenant_id, LEAD, lead_id, consistent=True)
     if lead["status"] == "converted":
         return entities.public(lead), False
     if lead["status"] == "disqualified":
-        raise ConflictError("A disqualified lead is not converted; move it back to new first.", state="disqualified")
+        raise ConflictError(
+            "A disqualified lead is not converted; move it back to new first.", state="disqualified"
+        )
     now = utcnow()
     owner = lead.get("owner_id") or actor.user_id  # a lead from the pool goes to whoever converts it
     customer_fields = _customer_fields(lead, owner)
@@ -128,7 +154,11 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
         # The customer a conversion of this very lead made is no duplicate: a retry that reads the
         # lead before the first conversion commits and looks for duplicates after it finds that one.
         made = _derived("cus", lead_id)
-        duplicates = [d for d in customers.probable_duplicates(store, actor.tenant_id, customer_fields) if d["id"] != made]
+        duplicates = [
+            d
+            for d in customers.probable_duplicates(store, actor.tenant_id, customer_fields)
+            if d["id"] != made
+        ]
         entities.refuse_duplicates(
             store,
             actor,
@@ -137,22 +167,44 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
             field="customer_id",
             advice="send its id as customer_id to attach the lead to it, or allow_duplicate=true to create a new customer",
         )
-    ids = {"customer": data.customer_id or _derived("cus", lead_id), "contact": _derived("con", lead_id),
-           "opportunity": _derived("opp", lead_id)}  # fmt: skip
+    ids = {
+        "customer": data.customer_id or _derived("cus", lead_id),
+        "contact": _derived("con", lead_id),
+        "opportunity": _derived("opp", lead_id),
+    }
     stages = opportunities.pipeline(store, actor.tenant_id)["stages"]
 
     def make_records(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         emails = [{"address": before["email"], "label": ""}] if before.get("email") else []
         phones = [{"number": before["phone"], "label": ""}] if before.get("phone") else []
         customer = entities.new_item(CUSTOMER, actor, customer_fields, entity_id=ids["customer"], now=now)
-        contact = entities.new_item(CONTACT, actor, {
-            "customer_id": ids["customer"], "name": before["name"], "title": "", "phones": phones, "emails": emails,
-            "birthday": None, "preferences": {}, "marketing_consent": False, "marketing_consent_changed_at": now, "tags": [],
-        }, entity_id=ids["contact"], now=now)  # fmt: skip
+        contact = entities.new_item(
+            CONTACT,
+            actor,
+            {
+                "customer_id": ids["customer"],
+                "name": before["name"],
+                "title": "",
+                "phones": phones,
+                "emails": emails,
+                "birthday": None,
+                "preferences": {},
+                "marketing_consent": False,
+                "marketing_consent_changed_at": now,
+                "tags": [],
+            },
+            entity_id=ids["contact"],
+            now=now,
+        )
         wanted = OpportunityIn(
-            customer_id=ids["customer"], contact_id=ids["contact"], name=data.opportunity_name or customer_fields["name"],
-            amount=data.amount, currency=data.currency, expected_close_date=data.expected_close_date, owner_id=owner,
-        )  # fmt: skip
+            customer_id=ids["customer"],
+            contact_id=ids["contact"],
+            name=data.opportunity_name or customer_fields["name"],
+            amount=data.amount,
+            currency=data.currency,
+            expected_close_date=data.expected_close_date,
+            owner_id=owner,
+        )
         opportunity = entities.new_item(
             opportunities.OPPORTUNITY,
             actor,
@@ -167,8 +219,13 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
         operations.append(opportunities.change_entry(opportunity, opportunity["stage_history"][0]))
         return operations
 
-    changes = {"status": "converted", "customer_id": ids["customer"], "contact_id": ids["contact"],
-               "opportunity_id": ids["opportunity"], "converted_at": now}  # fmt: skip
+    changes = {
+        "status": "converted",
+        "customer_id": ids["customer"],
+        "contact_id": ids["contact"],
+        "opportunity_id": ids["opportunity"],
+        "converted_at": now,
+    }
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         if before["status"] in {"converted", "disqualified"}:
@@ -177,7 +234,15 @@ def convert(store: Store, actor: Actor, lead_id: str, data: ConvertIn, if_match:
 
     try:
         converted = entities.update(
-            store, actor, LEAD, lead_id, apply, if_match, make_records, action="convert", references=references
+            store,
+            actor,
+            LEAD,
+            lead_id,
+            apply,
+            if_match,
+            make_records,
+            action="convert",
+            references=references,
         )
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another conversion of the same lead: its records are the answer.

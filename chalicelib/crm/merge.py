@@ -18,7 +18,14 @@ from chalicelib.core.store import Actor, Store, audit_entry, delete, put
 from chalicelib.crm import activities, contacts, opportunities, orders, quotes, tickets
 from chalicelib.crm.customers import CUSTOMER
 
-MOVABLE = (contacts.CONTACT, activities.ACTIVITY, opportunities.OPPORTUNITY, quotes.QUOTE, orders.ORDER, tickets.TICKET)
+MOVABLE = (
+    contacts.CONTACT,
+    activities.ACTIVITY,
+    opportunities.OPPORTUNITY,
+    quotes.QUOTE,
+    orders.ORDER,
+    tickets.TICKET,
+)
 
 
 def _timeline(store: Store, tenant_id: str, customer_id: str) -> list[dict[str, Any]]:
@@ -49,7 +56,9 @@ def _move_receivables(store: Store, actor: Actor, survivor_id: str, duplicate_id
         while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100).items:
             for record in page:
                 if et is INVOICE:
-                    for note in entities.lookup_all(store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]):
+                    for note in entities.lookup_all(
+                        store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]
+                    ):
                         if note["customer_id"] == duplicate_id:
                             move(CREDIT_NOTE, note["id"])
                 move(et, record["id"])
@@ -84,13 +93,30 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
                         operations.append(put(_moved_entry(entry, actor.tenant_id, survivor_id)))
                     return operations
 
-                entities.update(store, actor, et, record["id"], {"customer_id": survivor_id}, None, move_entries, action="merge")
+                entities.update(
+                    store,
+                    actor,
+                    et,
+                    record["id"],
+                    {"customer_id": survivor_id},
+                    None,
+                    move_entries,
+                    action="merge",
+                )
                 count += 1
         moved[et.name] = count
     moved.update(_move_receivables(store, actor, survivor_id, duplicate_id))
     for left in entries.values():  # entries of records deleted meanwhile: they move too
-        store.transact([op for e in left for op in (delete({"pk": e["pk"], "sk": e["sk"]}),
-                                                    put(_moved_entry(e, actor.tenant_id, survivor_id)))])  # fmt: skip
+        store.transact(
+            [
+                op
+                for e in left
+                for op in (
+                    delete({"pk": e["pk"], "sk": e["sk"]}),
+                    put(_moved_entry(e, actor.tenant_id, survivor_id)),
+                )
+            ]
+        )
     summary = {"survivor_id": survivor_id, "duplicate_id": duplicate_id, "moved": moved}
 
     def record_merge(before: dict[str, Any]) -> list[dict[str, Any]]:

@@ -72,7 +72,9 @@ class OwnedQuery(SyncQuery):
 
 
 class AssignIn(StrictModel):
-    owner_id: UserId | None = Field(description="The new owner, a user of the company; null: the shared pool.")
+    owner_id: UserId | None = Field(
+        description="The new owner, a user of the company; null: the shared pool."
+    )
 
 
 class _CustomerFields(StrictModel):
@@ -97,7 +99,8 @@ class CustomerIn(_CustomerFields):
     custom_fields: Annotated[dict[FieldKey, FieldValue], Field(max_length=50)] = {}
     status: CustomerStatus = Field(default="active", description=CUSTOMER_STATUS)
     owner_id: UserId | None = Field(
-        default=None, description="Default: the creator; `null` puts the customer in the shared pool of unassigned ones."
+        default=None,
+        description="Default: the creator; `null` puts the customer in the shared pool of unassigned ones.",
     )
 
 
@@ -144,9 +147,10 @@ class CreateOptions(StrictModel):
 
 class CustomerQuery(OwnedQuery):
     email: Email | None = Field(default=None, description="Exact email (any of the record's emails).")
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = Field(
-        default=None, description="Exact phone number; spaces and punctuation are ignored."
-    )
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")]
+        | None
+    ) = Field(default=None, description="Exact phone number; spaces and punctuation are ignored.")
     name_prefix: NamePrefix | None = Field(
         default=None,
         description="Case-insensitive prefix of the name (any script, Chinese included); a trailing space ends a word.",
@@ -161,7 +165,9 @@ class CustomerPage(PageOut):
 CustomerId = Annotated[str, StringConstraints(pattern=id_pattern("cus"))]
 ContactId = Annotated[str, StringConstraints(pattern=id_pattern("con"))]
 OpportunityId = Annotated[str, StringConstraints(pattern=id_pattern("opp"))]
-Preferences = Annotated[dict[FieldKey, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=30)]
+Preferences = Annotated[
+    dict[FieldKey, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=30)
+]
 
 
 class ContactIn(_CustomerFields):
@@ -171,7 +177,9 @@ class ContactIn(_CustomerFields):
     phones: Annotated[list[Phone], Field(max_length=10)] = []
     emails: Annotated[list[EmailAddress], Field(max_length=10)] = []
     birthday: Day | None = None
-    preferences: Preferences = Field(default={}, description="What the person prefers: channel, language, products...")
+    preferences: Preferences = Field(
+        default={}, description="What the person prefers: channel, language, products..."
+    )
     marketing_consent: bool = Field(default=False, description="The time it was given or withdrawn is kept.")
     tags: Annotated[list[Tag], Field(max_length=30)] = []
 
@@ -215,7 +223,10 @@ class ContactPage(PageOut):
 class ContactQuery(OwnedQuery):
     customer_id: CustomerId | None = Field(default=None, description="The contacts of one customer.")
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")]
+        | None
+    ) = None
     name_prefix: NamePrefix | None = None
 
 
@@ -232,7 +243,9 @@ class ActivityIn(StrictModel):
     opportunity_id: OpportunityId | None = None
     subject: Subject
     body: Body = ""
-    occurred_at: Instant | None = Field(default=None, description="When it happened (default: now); orders the timeline.")
+    occurred_at: Instant | None = Field(
+        default=None, description="When it happened (default: now); orders the timeline."
+    )
     due_at: Instant | None = None
     assignee_id: UserId | None = None
     done: bool = False
@@ -285,7 +298,9 @@ class TimelineEntry(PublicModel):
     at: str
     kind: str = Field(description="activity, stage_change, quote, order, ticket...")
     ref_id: str = Field(description="What the entry records: the record, or the ERP event on an order.")
-    record_id: str = Field(description="The record the entry is about (an activity, opportunity, quote, order, ticket).")
+    record_id: str = Field(
+        description="The record the entry is about (an activity, opportunity, quote, order, ticket)."
+    )
     summary: dict[str, Any]
 
 
@@ -342,7 +357,9 @@ class QuoteIn(StrictModel):
     customer_id: CustomerId
     contact_id: ContactId | None = None
     opportunity_id: OpportunityId | None = None
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     lines: Lines
     valid_until: Day | None = None
     notes: Body = ""
@@ -393,14 +410,27 @@ class QuoteRevisionPage(PageOut):
     items: list[QuoteOut]
 
 
-OrderStatus = Literal["draft", "confirmed", "accepted", "reserved", "backordered", "shipped", "invoiced", "paid", "rejected",
-                      "cancelling", "cancelled"]  # fmt: skip
+OrderStatus = Literal[
+    "draft",
+    "confirmed",
+    "accepted",
+    "reserved",
+    "backordered",
+    "shipped",
+    "invoiced",
+    "paid",
+    "rejected",
+    "cancelling",
+    "cancelled",
+]
 
 
 class OrderIn(StrictModel):
     customer_id: CustomerId
     contact_id: ContactId | None = None
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     lines: Lines
     notes: Body = ""
 
@@ -427,7 +457,9 @@ class ErpState(PublicModel):
     shipped_at: str | None = None
     paid_at: str | None = None
     rejected_reason: str | None = None
-    cancellation: dict[str, Any] | None = Field(default=None, description="What the ERP undid when the order was cancelled.")
+    cancellation: dict[str, Any] | None = Field(
+        default=None, description="What the ERP undid when the order was cancelled."
+    )
 
 
 class HandoffEvent(PublicModel):
@@ -435,7 +467,9 @@ class HandoffEvent(PublicModel):
     type: str
     source: str
     occurred_at: str
-    published_at: str | None = Field(default=None, description="When the bus took it; null while it waits in the outbox.")
+    published_at: str | None = Field(
+        default=None, description="When the bus took it; null while it waits in the outbox."
+    )
     attempts: int = Field(description="Publication attempts (failed ones included).")
     last_error: str | None = None
     last_attempt_at: str | None = None
@@ -521,9 +555,13 @@ class OpportunityIn(StrictModel):
     contact_id: ContactId | None = None
     name: Name
     amount: Amount = Decimal(0)
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     expected_close_date: Day | None = None
-    stage: StageKey | None = Field(default=None, description="A key of the pipeline; default its first stage.")
+    stage: StageKey | None = Field(
+        default=None, description="A key of the pipeline; default its first stage."
+    )
     owner_id: UserId | None = Field(default=None, description="Default: the creator.")
 
 
@@ -587,21 +625,33 @@ class LeadIn(StrictModel):
     name: Name
     company_name: Line = ""
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")]
+        | None
+    ) = None
     source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] = "other"
     notes: Body = ""
-    owner_id: UserId | None = Field(default=None, description="Default: the creator; `null` puts the lead in the shared pool.")
+    owner_id: UserId | None = Field(
+        default=None, description="Default: the creator; `null` puts the lead in the shared pool."
+    )
 
 
 class LeadPatch(StrictModel):
     name: Name | None = None
     company_name: Line | None = None
     email: Email | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")] | None = None
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()./-]{2,31}$")]
+        | None
+    ) = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None = (
+        None
+    )
     notes: Body | None = None
     owner_id: UserId | None = None
-    status: LeadStatus | None = Field(default=None, description="new → contacted → qualified, or disqualified (with a reason)")
+    status: LeadStatus | None = Field(
+        default=None, description="new → contacted → qualified, or disqualified (with a reason)"
+    )
     disqualify_reason: Reason | None = None
 
 
@@ -639,13 +689,17 @@ class LeadQuery(OwnedQuery):
 class ConvertIn(StrictModel):
     opportunity_name: Name | None = Field(default=None, description="Default: the lead's company or name.")
     amount: Amount = Decimal(0)
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     expected_close_date: Day | None = None
     customer_id: CustomerId | None = Field(
-        default=None, description="Attach the contact and the deal to this existing customer instead of creating one."
+        default=None,
+        description="Attach the contact and the deal to this existing customer instead of creating one.",
     )
     allow_duplicate: bool = Field(
-        default=False, description="Create the customer even when one with the same name, email or phone exists (else 409)."
+        default=False,
+        description="Create the customer even when one with the same name, email or phone exists (else 409).",
     )
 
 
@@ -660,7 +714,8 @@ class ConvertOut(PublicModel):
 class ImportQuery(StrictModel):
     dry_run: bool = Field(default=False, description="Validate and count, write nothing.")
     encoding: Literal["utf-8", "gb18030", "gbk"] | None = Field(
-        default=None, description="Default: UTF-8 (with or without BOM), else GB18030 (GBK), as Chinese Excel saves."
+        default=None,
+        description="Default: UTF-8 (with or without BOM), else GB18030 (GBK), as Chinese Excel saves.",
     )
     allow_duplicates: bool = Field(
         default=False,
@@ -692,7 +747,9 @@ TicketStatus = Literal["open", "in_progress", "resolved", "closed"]
 
 
 class SlaIn(StrictModel):
-    hours: dict[Priority, Annotated[int, Field(ge=1, le=24 * 90)]] = Field(description="Hours to resolve, per priority.")
+    hours: dict[Priority, Annotated[int, Field(ge=1, le=24 * 90)]] = Field(
+        description="Hours to resolve, per priority."
+    )
 
 
 class SlaOut(PublicModel):
@@ -714,7 +771,9 @@ class TicketPatch(StrictModel):
     contact_id: ContactId | None = None
     subject: Subject | None = None
     description: Body | None = None
-    priority: Priority | None = Field(default=None, description="A new priority sets a new due time from the SLA.")
+    priority: Priority | None = Field(
+        default=None, description="A new priority sets a new due time from the SLA."
+    )
     assignee_id: UserId | None = None
     status: TicketStatus | None = Field(
         default=None, description="open → in_progress → resolved → closed; resolved or closed → open reopens"
@@ -753,7 +812,9 @@ class TicketPage(PageOut):
 class TicketQuery(OwnedQuery):
     customer_id: CustomerId | None = None
     assignee_id: UserId | None = None
-    overdue: bool = Field(default=False, description="Only open or in-progress tickets past their due time, most overdue first.")
+    overdue: bool = Field(
+        default=False, description="Only open or in-progress tickets past their due time, most overdue first."
+    )
 
 
 # ---- customer 360 ---------------------------------------------------------------------------------
@@ -771,12 +832,16 @@ class ProductFigure(PublicModel):
 
 
 class PurchaseFigures(PublicModel):
-    order_count: int = Field(description="Orders confirmed or beyond: not drafts, orders the ERP rejected or cancelled ones.")
+    order_count: int = Field(
+        description="Orders confirmed or beyond: not drafts, orders the ERP rejected or cancelled ones."
+    )
     totals: list[CurrencyTotal]
     first_order_at: str | None
     last_order_at: str | None
     average_days_between_orders: str | None
-    next_order_expected_at: str | None = Field(description="The last order plus the average interval: a guess, not a promise.")
+    next_order_expected_at: str | None = Field(
+        description="The last order plus the average interval: a guess, not a promise."
+    )
     top_products: list[ProductFigure]
 
 

@@ -43,7 +43,9 @@ def replace_pipeline(store: Store, actor: Actor, data: PipelineIn, if_match: int
     it until moved (the stage is not silently changed under a salesperson's feet)."""
     current = pipeline(store, actor.tenant_id)
     stages = [s.model_dump() for s in data.stages]
-    return settings_items.replace(store, actor, keys.pipeline(actor.tenant_id), "pipeline", current, {"stages": stages}, if_match)
+    return settings_items.replace(
+        store, actor, keys.pipeline(actor.tenant_id), "pipeline", current, {"stages": stages}, if_match
+    )
 
 
 def _stage(stages: list[dict[str, Any]], key: str | None) -> dict[str, Any]:
@@ -54,15 +56,24 @@ def _stage(stages: list[dict[str, Any]], key: str | None) -> dict[str, Any]:
             return dict(stage)
     raise ValidationError(
         f"There is no stage {key} in the pipeline.",
-        errors=[{"loc": ["body", "stage"], "msg": f"one of {', '.join(s['key'] for s in stages)}", "type": "enum"}],
+        errors=[
+            {"loc": ["body", "stage"], "msg": f"one of {', '.join(s['key'] for s in stages)}", "type": "enum"}
+        ],
     )
 
 
 # ---- opportunities ---------------------------------------------------------------------------------
 def change_entry(item: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
-    summary = {"opportunity": item["name"], "from": change["from_stage"], "to": change["to_stage"], "amount": item["amount"],
-               "currency": item["currency"]}  # fmt: skip
-    return timeline.entry(item["tenant_id"], item["customer_id"], change["at"], "stage_change", item["id"], summary)
+    summary = {
+        "opportunity": item["name"],
+        "from": change["from_stage"],
+        "to": change["to_stage"],
+        "amount": item["amount"],
+        "currency": item["currency"],
+    }
+    return timeline.entry(
+        item["tenant_id"], item["customer_id"], change["at"], "stage_change", item["id"], summary
+    )
 
 
 def new_fields(stages: list[dict[str, Any]], actor: Actor, data: OpportunityIn, now: str) -> dict[str, Any]:
@@ -94,7 +105,9 @@ def create(store: Store, actor: Actor, data: OpportunityIn) -> dict[str, Any]:
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     if data.contact_id:
         references.append(Reference("contact_id", CONTACT, data.contact_id))
-    entities.write_new(store, [(OPPORTUNITY, item)], actor, [change_entry(item, item["stage_history"][0])], references)
+    entities.write_new(
+        store, [(OPPORTUNITY, item)], actor, [change_entry(item, item["stage_history"][0])], references
+    )
     return entities.public(item)
 
 
@@ -102,19 +115,31 @@ def list(store: Store, tenant_id: str, q: OpportunityQuery) -> Page:
     if q.customer_id:
         return entities.lookup(store, tenant_id, OPPORTUNITY, "customer", q.customer_id, q.limit, q.cursor)
     return entities.list_page(
-        store, tenant_id, OPPORTUNITY, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since, name_prefix=q.name_prefix
+        store,
+        tenant_id,
+        OPPORTUNITY,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+        name_prefix=q.name_prefix,
     )
 
 
-def update(store: Store, actor: Actor, opportunity_id: str, patch: OpportunityPatch, if_match: int | None) -> dict[str, Any]:
-    changes = entities.patch_fields(entities.given(patch), ("name", "amount", "currency", "stage", "owner_id"), {})
+def update(
+    store: Store, actor: Actor, opportunity_id: str, patch: OpportunityPatch, if_match: int | None
+) -> dict[str, Any]:
+    changes = entities.patch_fields(
+        entities.given(patch), ("name", "amount", "currency", "stage", "owner_id"), {}
+    )
     stages = pipeline(store, actor.tenant_id)["stages"] if "stage" in changes else []
     now = utcnow()
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         applied = dict(changes)
         if before["status"] != "open" and set(applied) & {"stage", "amount", "currency"}:
-            raise ConflictError(f"The opportunity is {before['status']}; its stage and amount no longer change.")
+            raise ConflictError(
+                f"The opportunity is {before['status']}; its stage and amount no longer change."
+            )
         if "amount" in applied or "currency" in applied:
             currency = applied.get("currency", before["currency"])
             value = patch.amount if patch.amount is not None else Decimal(before["amount"])
@@ -123,7 +148,10 @@ def update(store: Store, actor: Actor, opportunity_id: str, patch: OpportunityPa
         if "stage" in applied and applied["stage"] != before["stage"]:
             stage = _stage(stages, applied["stage"])
             change = {"from_stage": before["stage"], "to_stage": stage["key"], "at": now, "by": actor.user_id}
-            applied.update(probability=stage["probability"], stage_history=[*before["stage_history"], change][-HISTORY_LIMIT:])
+            applied.update(
+                probability=stage["probability"],
+                stage_history=[*before["stage_history"], change][-HISTORY_LIMIT:],
+            )
         return applied
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,13 +159,19 @@ def update(store: Store, actor: Actor, opportunity_id: str, patch: OpportunityPa
             return [change_entry(after, after["stage_history"][-1])]
         return []
 
-    references = [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    references = (
+        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    )
     return entities.public(
-        entities.update(store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, references=references)
+        entities.update(
+            store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, references=references
+        )
     )
 
 
-def close(store: Store, actor: Actor, opportunity_id: str, data: CloseIn, if_match: int | None) -> dict[str, Any]:
+def close(
+    store: Store, actor: Actor, opportunity_id: str, data: CloseIn, if_match: int | None
+) -> dict[str, Any]:
     """Won or lost, with the reason; closing it the same way again is harmless."""
     now = utcnow()
 
@@ -147,15 +181,21 @@ def close(store: Store, actor: Actor, opportunity_id: str, data: CloseIn, if_mat
         if before["status"] != "open":
             raise ConflictError(f"The opportunity is already {before['status']}.", state=before["status"])
         change = {"from_stage": before["stage"], "to_stage": data.outcome, "at": now, "by": actor.user_id}
-        return {"status": data.outcome, "close_reason": data.reason, "closed_at": now,
-                "probability": 100 if data.outcome == "won" else 0,
-                "stage_history": [*before["stage_history"], change][-HISTORY_LIMIT:]}  # fmt: skip
+        return {
+            "status": data.outcome,
+            "close_reason": data.reason,
+            "closed_at": now,
+            "probability": 100 if data.outcome == "won" else 0,
+            "stage_history": [*before["stage_history"], change][-HISTORY_LIMIT:],
+        }
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         return [change_entry(after, after["stage_history"][-1])]
 
     return entities.public(
-        entities.update(store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, action=data.outcome)
+        entities.update(
+            store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, action=data.outcome
+        )
     )
 
 

@@ -34,10 +34,14 @@ def summary(item: dict[str, Any], event: str) -> dict[str, Any]:
 
 
 def timeline_entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:
-    return timeline.entry(item["tenant_id"], item["customer_id"], at, "order", item["id"], summary(item, event))
+    return timeline.entry(
+        item["tenant_id"], item["customer_id"], at, "order", item["id"], summary(item, event)
+    )
 
 
-def order_fields(customer_id: str, contact_id: str | None, currency: str, lines: list[Any], notes: str) -> dict[str, Any]:
+def order_fields(
+    customer_id: str, contact_id: str | None, currency: str, lines: list[Any], notes: str
+) -> dict[str, Any]:
     return {
         "customer_id": customer_id,
         "contact_id": contact_id,
@@ -53,11 +57,15 @@ def order_fields(customer_id: str, contact_id: str | None, currency: str, lines:
 
 def create(store: Store, actor: Actor, data: OrderIn) -> dict[str, Any]:
     data = company.with_currency(store, actor.tenant_id, data)
-    item = entities.new_item(ORDER, actor, order_fields(data.customer_id, data.contact_id, data.currency, data.lines, data.notes))
+    item = entities.new_item(
+        ORDER, actor, order_fields(data.customer_id, data.contact_id, data.currency, data.lines, data.notes)
+    )
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     if data.contact_id:
         references.append(Reference("contact_id", CONTACT, data.contact_id))
-    entities.write_new(store, [(ORDER, item)], actor, [timeline_entry(item, "created", item["created_at"])], references)
+    entities.write_new(
+        store, [(ORDER, item)], actor, [timeline_entry(item, "created", item["created_at"])], references
+    )
     return entities.public(item)
 
 
@@ -69,9 +77,15 @@ def list(store: Store, tenant_id: str, q: OrderQuery) -> Page:
         page = entities.lookup(store, tenant_id, ORDER, "customer", q.customer_id, q.limit, q.cursor)
         return Page([i for i in page.items if not q.status or i["status"] == q.status], page.next_cursor)
     return entities.list_page(
-        store, tenant_id, ORDER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since,
-        filter_condition=status_filter, filter_id=f"status={q.status}",
-    )  # fmt: skip
+        store,
+        tenant_id,
+        ORDER,
+        limit=q.limit,
+        cursor=q.cursor,
+        updated_since=q.updated_since,
+        filter_condition=status_filter,
+        filter_id=f"status={q.status}",
+    )
 
 
 def _require(item: dict[str, Any], allowed: set[str], action: str) -> None:
@@ -82,18 +96,26 @@ def _require(item: dict[str, Any], allowed: set[str], action: str) -> None:
         )
 
 
-def update(store: Store, actor: Actor, order_id: str, patch: OrderPatch, if_match: int | None) -> dict[str, Any]:
+def update(
+    store: Store, actor: Actor, order_id: str, patch: OrderPatch, if_match: int | None
+) -> dict[str, Any]:
     changes = entities.patch_fields(entities.given(patch), ("currency", "lines"), {"notes": ""})
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         _require(before, {"draft"}, "changed")
         return repriced(changes, before, patch.lines)
 
-    references = [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
-    return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, references=references))
+    references = (
+        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    )
+    return entities.public(
+        entities.update(store, actor, ORDER, order_id, apply, if_match, references=references)
+    )
 
 
-def _sellable(store: Store, tenant_id: str, customer_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sellable(
+    store: Store, tenant_id: str, customer_id: str, lines: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Every line's SKU must be a product and the customer not closed (one BatchGetItem of the SKU
     guards and the customer); the transaction then checks each product is still sellable and the
     customer still open. Answers the ConditionChecks."""
@@ -101,43 +123,71 @@ def _sellable(store: Store, tenant_id: str, customer_id: str, lines: list[dict[s
 
     codes = sorted({line["product_code"].upper() for line in lines})
     customer_key = keys.entity(tenant_id, CUSTOMER.name, customer_id)
-    found = store.batch_get([customer_key, *(keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes)])
+    found = store.batch_get(
+        [customer_key, *(keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes)]
+    )
     guards = {g["sk"]: g["entity_id"] for g in found if g["pk"] != customer_key["pk"]}
     customer = next((i for i in found if i["pk"] == customer_key["pk"]), None)
     if customer is None:
         raise ConflictError(f"The order's customer {customer_id} no longer exists.")
     if customer.get("status") == "closed":
-        raise ConflictError(f"The customer {customer_id} is closed: set its status to active to confirm orders.", state="closed")
-    products = {p["id"]: p for p in store.batch_get([keys.entity(tenant_id, PRODUCT.name, i) for i in set(guards.values())])}
+        raise ConflictError(
+            f"The customer {customer_id} is closed: set its status to active to confirm orders.",
+            state="closed",
+        )
+    products = {
+        p["id"]: p
+        for p in store.batch_get([keys.entity(tenant_id, PRODUCT.name, i) for i in set(guards.values())])
+    }
     for n, line in enumerate(lines):
         loc = ["body", "lines", n, "product_code"]
         product = products.get(guards.get(line["product_code"].upper(), ""))
         code = line["product_code"]
         if product is None:
-            raise field_error(f"Line {n + 1}: there is no product with SKU {code}.", loc, "unknown SKU", "reference")
+            raise field_error(
+                f"Line {n + 1}: there is no product with SKU {code}.", loc, "unknown SKU", "reference"
+            )
         if not product.get("sellable", True):
             message = f"Line {n + 1}: the product {code} is not sellable; change the line or the product."
             raise field_error(message, loc, "not sellable", "not_sellable")
-    still_open = {"Key": customer_key, "ExpressionAttributeNames": {"#s": "status"},
-                  "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
-                  "ExpressionAttributeValues": {":closed": "closed"}}  # fmt: skip
+    still_open = {
+        "Key": customer_key,
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
+        "ExpressionAttributeValues": {":closed": "closed"},
+    }
     return [
         {"ConditionCheck": still_open},
-        *({"ConditionCheck": {"Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
-                              "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
-                              "ExpressionAttributeValues": {":yes": True}}}
-          for code in codes),
-    ]  # fmt: skip
+        *(
+            {
+                "ConditionCheck": {
+                    "Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
+                    "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
+                    "ExpressionAttributeValues": {":yes": True},
+                }
+            }
+            for code in codes
+        ),
+    ]
 
 
 def confirmed_event(after: dict[str, Any], now: str) -> OrderConfirmed:
     return OrderConfirmed(
-        tenant_id=after["tenant_id"], event_id=ids.new_id("evt"), occurred_at=now, order_id=after["id"],
-        customer_id=after["customer_id"], currency=after["currency"], subtotal=after["subtotal"], tax_total=after["tax_total"],
-        total=after["total"], warehouse_id=after.get("warehouse_id"),
-        lines=[{"line": n, **{k: str(v) for k, v in line.items() if k in OrderLine.model_fields}}
-               for n, line in enumerate(after["lines"], start=1)],
-    )  # fmt: skip
+        tenant_id=after["tenant_id"],
+        event_id=ids.new_id("evt"),
+        occurred_at=now,
+        order_id=after["id"],
+        customer_id=after["customer_id"],
+        currency=after["currency"],
+        subtotal=after["subtotal"],
+        tax_total=after["tax_total"],
+        total=after["total"],
+        warehouse_id=after.get("warehouse_id"),
+        lines=[
+            {"line": n, **{k: str(v) for k, v in line.items() if k in OrderLine.model_fields}}
+            for n, line in enumerate(after["lines"], start=1)
+        ],
+    )
 
 
 def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
@@ -154,10 +204,16 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         event = confirmed_event(after, now)
-        return [timeline_entry(after, "confirmed", now), *outbox.records(event, SOURCE_CRM, {"total": after["total"]}), *checks]
+        return [
+            timeline_entry(after, "confirmed", now),
+            *outbox.records(event, SOURCE_CRM, {"total": after["total"]}),
+            *checks,
+        ]
 
     try:
-        return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm"))
+        return entities.public(
+            entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm")
+        )
     except ConditionFailed as exc:
         # A product stopped being sellable, or the customer was closed, between the read and the
         # write: read again, so the answer names what changed (422 naming the line, 409 closed).
@@ -180,7 +236,11 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
         erp = before.get("erp") or {}
         shipments = erp.get("shipment_ids") or []
         if shipments or erp.get("shipped_at") or before["status"] in ("shipped", "invoiced", "paid"):
-            whole = "has shipped" if erp.get("shipped_at") else f"has shipped in part ({len(shipments)} shipment(s))"
+            whole = (
+                "has shipped"
+                if erp.get("shipped_at")
+                else f"has shipped in part ({len(shipments)} shipment(s))"
+            )
             raise ConflictError(
                 f"The order {whole}; it cannot be cancelled: what shipped stays billed. Return the goods and credit "
                 "the invoice, or credit what will not ship.",
@@ -194,23 +254,51 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         operations = [timeline_entry(after, after["status"], now)]
         if handed_over and handed_over[0]:
-            event = OrderCancelled(tenant_id=after["tenant_id"], event_id=ids.new_id("evt"), occurred_at=now,
-                                   order_id=after["id"], reason=data.reason, lines=len(after["lines"]))  # fmt: skip
+            event = OrderCancelled(
+                tenant_id=after["tenant_id"],
+                event_id=ids.new_id("evt"),
+                occurred_at=now,
+                order_id=after["id"],
+                reason=data.reason,
+                lines=len(after["lines"]),
+            )
             operations += outbox.records(event, SOURCE_CRM, {"reason": data.reason})
         return operations
 
-    return entities.public(entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="cancel"))
+    return entities.public(
+        entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="cancel")
+    )
 
 
 def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
     """The order's handoff events, oldest first, with their delivery attempts."""
     entities.get(store, tenant_id, ORDER, order_id)  # 404 for another tenant's or no order
-    return [{k: item.get(k) for k in ("event_id", "type", "source", "occurred_at", "published_at", "attempts", "last_error",
-                                      "last_attempt_at", "handled", "summary")}
-            for item in outbox.trail(store, tenant_id, order_id)]  # fmt: skip
+    return [
+        {
+            k: item.get(k)
+            for k in (
+                "event_id",
+                "type",
+                "source",
+                "occurred_at",
+                "published_at",
+                "attempts",
+                "last_error",
+                "last_attempt_at",
+                "handled",
+                "summary",
+            )
+        }
+        for item in outbox.trail(store, tenant_id, order_id)
+    ]
 
 
 def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> None:
     entities.remove(
-        store, actor, ORDER, order_id, if_match, check=lambda item: _require(item, {"draft"}, "deleted (cancel it instead)")
+        store,
+        actor,
+        ORDER,
+        order_id,
+        if_match,
+        check=lambda item: _require(item, {"draft"}, "deleted (cancel it instead)"),
     )

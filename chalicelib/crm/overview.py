@@ -21,7 +21,12 @@ LAST_ACTIVITIES = 10
 ACTIVITIES_EXAMINED = 500  # an @own user's last activities: at most this many read to find them
 MAX_ORDERS = 1000
 TOP_PRODUCTS = 5
-NOT_PURCHASES = {"draft", "rejected", "cancelling", "cancelled"}  # never sent, refused by the ERP, or withdrawn
+NOT_PURCHASES = {
+    "draft",
+    "rejected",
+    "cancelling",
+    "cancelled",
+}  # never sent, refused by the ERP, or withdrawn
 
 
 def _all(store: Store, tenant_id: str, et: Any, customer_id: str, most: int) -> list[dict[str, Any]]:
@@ -42,15 +47,21 @@ def _when(text: str) -> datetime:
 
 def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
     bought = sorted(
-        (o for o in order_items if o["status"] not in NOT_PURCHASES), key=lambda o: o.get("confirmed_at") or o["created_at"]
+        (o for o in order_items if o["status"] not in NOT_PURCHASES),
+        key=lambda o: o.get("confirmed_at") or o["created_at"],
     )
     totals: dict[str, Decimal] = defaultdict(Decimal)
     products: dict[str, dict[str, Any]] = {}
     for order in bought:
         totals[order["currency"]] += Decimal(order["total"])
         for line in order["lines"]:
-            empty = {"product_code": line["product_code"], "description": line.get("description", ""), "orders": set(),
-                     "quantity": Decimal(0), "revenue": defaultdict(Decimal)}  # fmt: skip
+            empty = {
+                "product_code": line["product_code"],
+                "description": line.get("description", ""),
+                "orders": set(),
+                "quantity": Decimal(0),
+                "revenue": defaultdict(Decimal),
+            }
             figure = products.setdefault(line["product_code"], empty)
             figure["orders"].add(order["id"])
             figure["quantity"] += Decimal(line["quantity"])
@@ -62,7 +73,9 @@ def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
         seconds = (dates[-1] - dates[0]).total_seconds() / (len(dates) - 1)
         average = money.text((Decimal(seconds) / Decimal(86400)).quantize(Decimal("0.1")))
         expected = iso(dates[-1] + timedelta(seconds=seconds))
-    top = sorted(products.values(), key=lambda p: (-len(p["orders"]), -p["quantity"], p["product_code"]))[:TOP_PRODUCTS]
+    top = sorted(products.values(), key=lambda p: (-len(p["orders"]), -p["quantity"], p["product_code"]))[
+        :TOP_PRODUCTS
+    ]
     return {
         "order_count": len(bought),
         "totals": [{"currency": c, "total": money.text(t)} for c, t in sorted(totals.items())],
@@ -71,12 +84,16 @@ def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
         "average_days_between_orders": average,
         "next_order_expected_at": expected,
         "top_products": [
-            {"product_code": p["product_code"], "description": p["description"], "orders": len(p["orders"]),
-             "quantity": money.text(p["quantity"]),
-             "revenue": [{"currency": c, "total": money.text(t)} for c, t in sorted(p["revenue"].items())]}
+            {
+                "product_code": p["product_code"],
+                "description": p["description"],
+                "orders": len(p["orders"]),
+                "quantity": money.text(p["quantity"]),
+                "revenue": [{"currency": c, "total": money.text(t)} for c, t in sorted(p["revenue"].items())],
+            }
             for p in top
         ],
-    }  # fmt: skip
+    }
 
 
 def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[str, Any]]:
@@ -87,7 +104,14 @@ def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[
     while len(found) < LAST_ACTIVITIES and examined < ACTIVITIES_EXAMINED:
         size = LAST_ACTIVITIES if actor.reads_all(activities.ACTIVITY.read_permission) else 50
         page = entities.lookup(
-            store, actor.tenant_id, activities.ACTIVITY, "customer", customer_id, size, cursor, newest_first=True
+            store,
+            actor.tenant_id,
+            activities.ACTIVITY,
+            "customer",
+            customer_id,
+            size,
+            cursor,
+            newest_first=True,
         )
         examined += len(page.items)
         found.extend(entities.readable(actor, activities.ACTIVITY, page.items))
@@ -111,22 +135,32 @@ def customer_360(store: Store, actor: Actor, customer_id: str) -> dict[str, Any]
     profile = entities.public(entities.get(store, tenant_id, CUSTOMER, customer_id))
     people = part(contacts.CONTACT, 100)
     deals = part(opportunities.OPPORTUNITY, 200)
-    recent = _last_activities(store, actor, customer_id) if actor.holds(activities.ACTIVITY.read_permission) else None
+    recent = (
+        _last_activities(store, actor, customer_id)
+        if actor.holds(activities.ACTIVITY.read_permission)
+        else None
+    )
     issues = part(tickets.TICKET, 200)
     bought = part(orders.ORDER, MAX_ORDERS)
     preferences = None
     if people is not None:
         preferences = [
-            {"contact_id": p["id"], "name": p["name"], "preferences": p.get("preferences") or {},
-             "marketing_consent": p.get("marketing_consent", False)}
+            {
+                "contact_id": p["id"],
+                "name": p["name"],
+                "preferences": p.get("preferences") or {},
+                "marketing_consent": p.get("marketing_consent", False),
+            }
             for p in people
-        ]  # fmt: skip
+        ]
     return {
         "profile": profile,
         "contacts": people,
         "open_opportunities": None if deals is None else [o for o in deals if o["status"] == "open"],
         "last_activities": recent,
-        "open_tickets": None if issues is None else [tickets.with_overdue(t) for t in issues if t["status"] in tickets.ACTIVE],
+        "open_tickets": None
+        if issues is None
+        else [tickets.with_overdue(t) for t in issues if t["status"] in tickets.ACTIVE],
         "purchases": None if bought is None else purchase_figures(bought),
         "preferences": preferences,
     }

@@ -30,6 +30,9 @@ def repriced(changes: dict[str, Any], before: dict[str, Any], lines: list[Any] |
     currency = changes.get("currency") or before["currency"]
     if lines is None:  # a new currency: the stored lines priced again in it
         stored = before["lines"]
-        return {**changes, "currency": currency, **money.totals(
-            [{k: v for k, v in line.items() if k != "net"} for line in stored], currency)}  # fmt: skip
+        return {
+            **changes,
+            "currency": currency,
+            **money.totals([{k: v for k, v in line.items() if k != "net"} for line in stored], currency),
+        }
     return {**changes, **priced(lines, currency)}

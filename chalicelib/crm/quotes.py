@@ -59,31 +59,40 @@ def create(store: Store, actor: Actor, data: QuoteIn) -> dict[str, Any]:
         "reject_reason": None,
     }
     item = entities.new_item(QUOTE, actor, fields)
-    entities.write_new(store, [(QUOTE, item)], actor, [_entry(item, "created", item["created_at"])], _references(fields))
+    entities.write_new(
+        store, [(QUOTE, item)], actor, [_entry(item, "created", item["created_at"])], _references(fields)
+    )
     return entities.public(item)
 
 
 def list(store: Store, tenant_id: str, q: QuoteQuery) -> Page:
     if q.customer_id:
         return entities.lookup(store, tenant_id, QUOTE, "customer", q.customer_id, q.limit, q.cursor)
-    return entities.list_page(store, tenant_id, QUOTE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+    return entities.list_page(
+        store, tenant_id, QUOTE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+    )
 
 
 def _require(item: dict[str, Any], allowed: set[str], action: str) -> None:
     if item["status"] not in allowed:
         raise ConflictError(
-            f"The quote is {item['status']}; it can be {action} only when {' or '.join(sorted(allowed))}.", state=item["status"]
+            f"The quote is {item['status']}; it can be {action} only when {' or '.join(sorted(allowed))}.",
+            state=item["status"],
         )
 
 
-def update(store: Store, actor: Actor, quote_id: str, patch: QuotePatch, if_match: int | None) -> dict[str, Any]:
+def update(
+    store: Store, actor: Actor, quote_id: str, patch: QuotePatch, if_match: int | None
+) -> dict[str, Any]:
     changes = entities.patch_fields(entities.given(patch), ("currency", "lines"), {"notes": ""})
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         _require(before, {"draft"}, "changed (revise it first)")
         return repriced(changes, before, patch.lines)
 
-    return entities.public(entities.update(store, actor, QUOTE, quote_id, apply, if_match, references=_references(changes)))
+    return entities.public(
+        entities.update(store, actor, QUOTE, quote_id, apply, if_match, references=_references(changes))
+    )
 
 
 def _transition(
@@ -106,11 +115,15 @@ def _transition(
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         return [_entry(after, action, now), *(extra(before, after, now) if extra else [])]
 
-    return entities.update(store, actor, QUOTE, quote_id, apply, if_match, record, action=action, references=references or [])
+    return entities.update(
+        store, actor, QUOTE, quote_id, apply, if_match, record, action=action, references=references or []
+    )
 
 
 def send(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> dict[str, Any]:
-    return entities.public(_transition(store, actor, quote_id, if_match, {"draft"}, "sent", {"status": "sent"}))
+    return entities.public(
+        _transition(store, actor, quote_id, if_match, {"draft"}, "sent", {"status": "sent"})
+    )
 
 
 def reject(store: Store, actor: Actor, quote_id: str, data: RejectIn, if_match: int | None) -> dict[str, Any]:
@@ -123,19 +136,32 @@ def revise(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> d
     current = entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)
 
     def keep(before: dict[str, Any], after: dict[str, Any], now: str) -> list[dict[str, Any]]:
-        return [put({**keys.quote_revision(actor.tenant_id, quote_id, before["revision"]), **entities.public(before)})]
+        return [
+            put(
+                {
+                    **keys.quote_revision(actor.tenant_id, quote_id, before["revision"]),
+                    **entities.public(before),
+                }
+            )
+        ]
 
     changes = {"status": "draft", "revision": current["revision"] + 1, "reject_reason": None}
-    return entities.public(_transition(store, actor, quote_id, if_match, {"sent", "rejected"}, "revised", changes, keep))
+    return entities.public(
+        _transition(store, actor, quote_id, if_match, {"sent", "rejected"}, "revised", changes, keep)
+    )
 
 
 def revisions(store: Store, tenant_id: str, quote_id: str, limit: int, cursor: str | None) -> Page:
     """Earlier revisions, newest first (the current one is the quote itself)."""
     entities.get(store, tenant_id, QUOTE, quote_id)
     page = store.query_page(
-        tenant_id=tenant_id, partition=keys.quote_revisions_pk(tenant_id, quote_id), limit=limit, cursor=cursor,
-        newest_first=True, query_id="revisions",
-    )  # fmt: skip
+        tenant_id=tenant_id,
+        partition=keys.quote_revisions_pk(tenant_id, quote_id),
+        limit=limit,
+        cursor=cursor,
+        newest_first=True,
+        query_id="revisions",
+    )
     return Page([entities.public(i) for i in page.items], page.next_cursor)
 
 
@@ -150,7 +176,9 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
     accepting an accepted quote again answers the same order and creates nothing."""
     current = entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)
     if current["status"] == "accepted":
-        return entities.public(entities.get(store, actor.tenant_id, orders.ORDER, current["order_id"], consistent=True)), False
+        return entities.public(
+            entities.get(store, actor.tenant_id, orders.ORDER, current["order_id"], consistent=True)
+        ), False
     order_id = order_id_for(quote_id)
     made: dict[str, Any] = {}
 
@@ -158,7 +186,16 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
         fields = {
             **{
                 k: before[k]
-                for k in ("customer_id", "contact_id", "currency", "lines", "subtotal", "taxes", "tax_total", "total")
+                for k in (
+                    "customer_id",
+                    "contact_id",
+                    "currency",
+                    "lines",
+                    "subtotal",
+                    "taxes",
+                    "tax_total",
+                    "total",
+                )
             },
             "notes": before.get("notes", ""),
             "status": "draft",
@@ -170,22 +207,37 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
         }
         order = entities.new_item(orders.ORDER, actor, fields, entity_id=order_id, now=now)
         made.update(order)
-        return [*entities.create_operations(orders.ORDER, actor, order), orders.timeline_entry(order, "created", now)]
+        return [
+            *entities.create_operations(orders.ORDER, actor, order),
+            orders.timeline_entry(order, "created", now),
+        ]
 
     changes = {"status": "accepted", "order_id": order_id}
     try:
         # The order names the customer: it must exist and not be being removed (its removal lease).
         customer = [Reference("customer_id", CUSTOMER, current["customer_id"])]
-        _transition(store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order, customer)
+        _transition(
+            store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order, customer
+        )
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another accept of the same quote: that one's order is the answer.
-        if if_match is None and entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)["status"] == "accepted":
-            return entities.public(entities.get(store, actor.tenant_id, orders.ORDER, order_id, consistent=True)), False
+        if (
+            if_match is None
+            and entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)["status"] == "accepted"
+        ):
+            return entities.public(
+                entities.get(store, actor.tenant_id, orders.ORDER, order_id, consistent=True)
+            ), False
         raise
     return entities.public(made), True
 
 
 def remove(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> None:
     entities.remove(
-        store, actor, QUOTE, quote_id, if_match, check=lambda item: _require(item, {"draft", "sent", "rejected"}, "deleted")
+        store,
+        actor,
+        QUOTE,
+        quote_id,
+        if_match,
+        check=lambda item: _require(item, {"draft", "sent", "rejected"}, "deleted"),
     )

@@ -89,36 +89,112 @@ from chalicelib.crm.models import (
 
 bp = Blueprint(__name__)
 
-crud.register(bp, crud.Resource(
-    customers.CUSTOMER, "/crm/customers", "customer_id", "crm.customers", "crm",
-    CustomerIn, CustomerPatch, CustomerOut, CustomerPage, CustomerQuery, DeletedOut, customers, CreateOptions, AssignIn,
-))  # fmt: skip
-crud.register(bp, crud.Resource(
-    contacts.CONTACT, "/crm/contacts", "contact_id", "crm.contacts", "crm",
-    ContactIn, ContactPatch, ContactOut, ContactPage, ContactQuery, DeletedOut, contacts, CreateOptions,
-))  # fmt: skip
-crud.register(bp, crud.Resource(
-    activities.ACTIVITY, "/crm/activities", "activity_id", "crm.activities", "crm",
-    ActivityIn, ActivityPatch, ActivityOut, ActivityPage, ActivityQuery, DeletedOut, activities,
-))  # fmt: skip
+crud.register(
+    bp,
+    crud.Resource(
+        customers.CUSTOMER,
+        "/crm/customers",
+        "customer_id",
+        "crm.customers",
+        "crm",
+        CustomerIn,
+        CustomerPatch,
+        CustomerOut,
+        CustomerPage,
+        CustomerQuery,
+        DeletedOut,
+        customers,
+        CreateOptions,
+        AssignIn,
+    ),
+)
+crud.register(
+    bp,
+    crud.Resource(
+        contacts.CONTACT,
+        "/crm/contacts",
+        "contact_id",
+        "crm.contacts",
+        "crm",
+        ContactIn,
+        ContactPatch,
+        ContactOut,
+        ContactPage,
+        ContactQuery,
+        DeletedOut,
+        contacts,
+        CreateOptions,
+    ),
+)
+crud.register(
+    bp,
+    crud.Resource(
+        activities.ACTIVITY,
+        "/crm/activities",
+        "activity_id",
+        "crm.activities",
+        "crm",
+        ActivityIn,
+        ActivityPatch,
+        ActivityOut,
+        ActivityPage,
+        ActivityQuery,
+        DeletedOut,
+        activities,
+    ),
+)
 
 
-@endpoint(bp, "/crm/customers/{customer_id}/timeline", "GET", permission="crm.customers:read", tag="crm",
-          summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
-          query=TimelineQuery, response=TimelinePage, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/customers/{customer_id}/timeline",
+    "GET",
+    permission="crm.customers:read",
+    tag="crm",
+    summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
+    query=TimelineQuery,
+    response=TimelinePage,
+    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+)
 def customer_timeline(req: Request) -> TimelinePage:
     page = timeline.page(STORE, req.me.actor(), req.params["customer_id"], req.query.limit, req.query.cursor)
     return TimelinePage(items=[TimelineEntry(**e) for e in page.items], next_cursor=page.next_cursor)
 
 
-crud.register(bp, crud.Resource(
-    quotes.QUOTE, "/crm/quotes", "quote_id", "crm.quotes", "crm",
-    QuoteIn, QuotePatch, QuoteOut, QuotePage, QuoteQuery, DeletedOut, quotes,
-))  # fmt: skip
-crud.register(bp, crud.Resource(
-    orders.ORDER, "/crm/orders", "order_id", "crm.orders", "crm",
-    OrderIn, OrderPatch, OrderOut, OrderPage, OrderQuery, DeletedOut, orders,
-))  # fmt: skip
+crud.register(
+    bp,
+    crud.Resource(
+        quotes.QUOTE,
+        "/crm/quotes",
+        "quote_id",
+        "crm.quotes",
+        "crm",
+        QuoteIn,
+        QuotePatch,
+        QuoteOut,
+        QuotePage,
+        QuoteQuery,
+        DeletedOut,
+        quotes,
+    ),
+)
+crud.register(
+    bp,
+    crud.Resource(
+        orders.ORDER,
+        "/crm/orders",
+        "order_id",
+        "crm.orders",
+        "crm",
+        OrderIn,
+        OrderPatch,
+        OrderOut,
+        OrderPage,
+        OrderQuery,
+        DeletedOut,
+        orders,
+    ),
+)
 
 QUOTE_ID = {"quote_id": quotes.QUOTE.id_pattern}
 ORDER_ID = {"order_id": orders.ORDER.id_pattern}
@@ -129,105 +205,247 @@ def _quote(item: dict) -> Result:
 
 
 def _order(item: dict, status: int | None = None) -> Result:
-    return Result(OrderOut(**item), etag=item["version"], status=status, headers={"Location": f"/crm/orders/{item['id']}"})
+    return Result(
+        OrderOut(**item),
+        etag=item["version"],
+        status=status,
+        headers={"Location": f"/crm/orders/{item['id']}"},
+    )
 
 
-@endpoint(bp, "/crm/quotes/{quote_id}/send", "POST", permission="crm.quotes:update", tag="crm", summary="Mark a draft quote sent",
-          response=QuoteOut, path_params=QUOTE_ID, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/quotes/{quote_id}/send",
+    "POST",
+    permission="crm.quotes:update",
+    tag="crm",
+    summary="Mark a draft quote sent",
+    response=QuoteOut,
+    path_params=QUOTE_ID,
+    etag=True,
+)
 def send_quote(req: Request) -> Result:
     return _quote(quotes.send(STORE, req.me.actor(), req.params["quote_id"], req.if_match))
 
 
-@endpoint(bp, "/crm/quotes/{quote_id}/reject", "POST", permission="crm.quotes:update", tag="crm",
-          summary="Record that the customer rejected a sent quote", body=RejectIn, response=QuoteOut, path_params=QUOTE_ID,
-          etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/quotes/{quote_id}/reject",
+    "POST",
+    permission="crm.quotes:update",
+    tag="crm",
+    summary="Record that the customer rejected a sent quote",
+    body=RejectIn,
+    response=QuoteOut,
+    path_params=QUOTE_ID,
+    etag=True,
+)
 def reject_quote(req: Request) -> Result:
     return _quote(quotes.reject(STORE, req.me.actor(), req.params["quote_id"], req.body, req.if_match))
 
 
-@endpoint(bp, "/crm/quotes/{quote_id}/revise", "POST", permission="crm.quotes:update", tag="crm",
-          summary="Start a new draft revision of a sent or rejected quote", response=QuoteOut, path_params=QUOTE_ID,
-          etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/quotes/{quote_id}/revise",
+    "POST",
+    permission="crm.quotes:update",
+    tag="crm",
+    summary="Start a new draft revision of a sent or rejected quote",
+    response=QuoteOut,
+    path_params=QUOTE_ID,
+    etag=True,
+)
 def revise_quote(req: Request) -> Result:
     return _quote(quotes.revise(STORE, req.me.actor(), req.params["quote_id"], req.if_match))
 
 
-@endpoint(bp, "/crm/quotes/{quote_id}/revisions", "GET", permission="crm.quotes:read", tag="crm",
-          summary="Earlier revisions of a quote, newest first", query=ListQuery, response=QuoteRevisionPage,
-          path_params=QUOTE_ID)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/quotes/{quote_id}/revisions",
+    "GET",
+    permission="crm.quotes:read",
+    tag="crm",
+    summary="Earlier revisions of a quote, newest first",
+    query=ListQuery,
+    response=QuoteRevisionPage,
+    path_params=QUOTE_ID,
+)
 def quote_revisions(req: Request) -> QuoteRevisionPage:
-    page = quotes.revisions(STORE, req.me.tenant_id, req.params["quote_id"], req.query.limit, req.query.cursor)
+    page = quotes.revisions(
+        STORE, req.me.tenant_id, req.params["quote_id"], req.query.limit, req.query.cursor
+    )
     return QuoteRevisionPage(items=[QuoteOut(**i) for i in page.items], next_cursor=page.next_cursor)
 
 
-@endpoint(bp, "/crm/quotes/{quote_id}/accept", "POST", permission="crm.quotes:accept", tag="crm",
-          summary="Accept a quote: creates its sales order (201), or answers that order again (200)", response=OrderOut,
-          status=201, also=(200,), path_params=QUOTE_ID, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/quotes/{quote_id}/accept",
+    "POST",
+    permission="crm.quotes:accept",
+    tag="crm",
+    summary="Accept a quote: creates its sales order (201), or answers that order again (200)",
+    response=OrderOut,
+    status=201,
+    also=(200,),
+    path_params=QUOTE_ID,
+    etag=True,
+)
 def accept_quote(req: Request) -> Result:
     order, created = quotes.accept(STORE, req.me.actor(), req.params["quote_id"], req.if_match)
     return _order(order, 201 if created else 200)
 
 
-@endpoint(bp, "/crm/orders/{order_id}/confirm", "POST", permission="crm.orders:confirm", tag="crm",
-          summary="Confirm a draft order (confirming a confirmed order answers it again)", response=OrderOut,
-          path_params=ORDER_ID, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/orders/{order_id}/confirm",
+    "POST",
+    permission="crm.orders:confirm",
+    tag="crm",
+    summary="Confirm a draft order (confirming a confirmed order answers it again)",
+    response=OrderOut,
+    path_params=ORDER_ID,
+    etag=True,
+)
 def confirm_order(req: Request) -> Result:
     return _order(orders.confirm(STORE, req.me.actor(), req.params["order_id"], req.if_match))
 
 
-@endpoint(bp, "/crm/orders/{order_id}/cancel", "POST", permission="crm.orders:cancel", tag="crm",
-          summary="Cancel an order not shipped (a confirmed one via the ERP: cancelling, then cancelled)",
-          body=CancelIn, response=OrderOut, path_params=ORDER_ID,
-          etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/orders/{order_id}/cancel",
+    "POST",
+    permission="crm.orders:cancel",
+    tag="crm",
+    summary="Cancel an order not shipped (a confirmed one via the ERP: cancelling, then cancelled)",
+    body=CancelIn,
+    response=OrderOut,
+    path_params=ORDER_ID,
+    etag=True,
+)
 def cancel_order(req: Request) -> Result:
     return _order(orders.cancel(STORE, req.me.actor(), req.params["order_id"], req.body, req.if_match))
 
 
-@endpoint(bp, "/crm/orders/{order_id}/handoff", "GET", permission="crm.orders:read", tag="crm", response=HandoffOut,
-          path_params=ORDER_ID, summary="The order's events between CRM and ERP: times, attempts, who handled them")  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/orders/{order_id}/handoff",
+    "GET",
+    permission="crm.orders:read",
+    tag="crm",
+    response=HandoffOut,
+    path_params=ORDER_ID,
+    summary="The order's events between CRM and ERP: times, attempts, who handled them",
+)
 def order_handoff(req: Request) -> HandoffOut:
     events = orders.trail(STORE, req.me.tenant_id, req.params["order_id"])
     return HandoffOut(order_id=req.params["order_id"], events=[HandoffEvent(**e) for e in events])
 
 
-crud.register(bp, crud.Resource(
-    leads.LEAD, "/crm/leads", "lead_id", "crm.leads", "crm",
-    LeadIn, LeadPatch, LeadOut, LeadPage, LeadQuery, DeletedOut, leads, assign_model=AssignIn,
-))  # fmt: skip
-crud.register(bp, crud.Resource(
-    opportunities.OPPORTUNITY, "/crm/opportunities", "opportunity_id", "crm.opportunities", "crm",
-    OpportunityIn, OpportunityPatch, OpportunityOut, OpportunityPage, OpportunityQuery, DeletedOut, opportunities,
-))  # fmt: skip
+crud.register(
+    bp,
+    crud.Resource(
+        leads.LEAD,
+        "/crm/leads",
+        "lead_id",
+        "crm.leads",
+        "crm",
+        LeadIn,
+        LeadPatch,
+        LeadOut,
+        LeadPage,
+        LeadQuery,
+        DeletedOut,
+        leads,
+        assign_model=AssignIn,
+    ),
+)
+crud.register(
+    bp,
+    crud.Resource(
+        opportunities.OPPORTUNITY,
+        "/crm/opportunities",
+        "opportunity_id",
+        "crm.opportunities",
+        "crm",
+        OpportunityIn,
+        OpportunityPatch,
+        OpportunityOut,
+        OpportunityPage,
+        OpportunityQuery,
+        DeletedOut,
+        opportunities,
+    ),
+)
 
 
-@endpoint(bp, "/crm/leads/{lead_id}/convert", "POST", permission="crm.leads:convert", tag="crm",
-          summary="Convert a lead: its customer, contact and opportunity in one transaction (201; a retry answers 200)",
-          body=ConvertIn, response=ConvertOut, status=201, also=(200,), path_params={"lead_id": leads.LEAD.id_pattern},
-          etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/leads/{lead_id}/convert",
+    "POST",
+    permission="crm.leads:convert",
+    tag="crm",
+    summary="Convert a lead: its customer, contact and opportunity in one transaction (201; a retry answers 200)",
+    body=ConvertIn,
+    response=ConvertOut,
+    status=201,
+    also=(200,),
+    path_params={"lead_id": leads.LEAD.id_pattern},
+    etag=True,
+)
 def convert_lead(req: Request) -> Result:
     lead, converted = leads.convert(STORE, req.me.actor(), req.params["lead_id"], req.body, req.if_match)
-    body = ConvertOut(lead=LeadOut(**lead), customer_id=lead["customer_id"], contact_id=lead["contact_id"],
-                      opportunity_id=lead["opportunity_id"])  # fmt: skip
+    body = ConvertOut(
+        lead=LeadOut(**lead),
+        customer_id=lead["customer_id"],
+        contact_id=lead["contact_id"],
+        opportunity_id=lead["opportunity_id"],
+    )
     return Result(body, status=201 if converted else 200, etag=lead["version"])
 
 
-@endpoint(bp, "/crm/opportunities/{opportunity_id}/close", "POST", permission="crm.opportunities:close", tag="crm",
-          summary="Close an opportunity as won or lost, with the reason", body=CloseIn, response=OpportunityOut,
-          path_params={"opportunity_id": opportunities.OPPORTUNITY.id_pattern}, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/opportunities/{opportunity_id}/close",
+    "POST",
+    permission="crm.opportunities:close",
+    tag="crm",
+    summary="Close an opportunity as won or lost, with the reason",
+    body=CloseIn,
+    response=OpportunityOut,
+    path_params={"opportunity_id": opportunities.OPPORTUNITY.id_pattern},
+    etag=True,
+)
 def close_opportunity(req: Request) -> Result:
     item = opportunities.close(STORE, req.me.actor(), req.params["opportunity_id"], req.body, req.if_match)
     return Result(OpportunityOut(**item), etag=item["version"])
 
 
-@endpoint(bp, "/crm/pipeline", "GET", permission="crm.pipeline:read", tag="crm",
-          summary="The pipeline's stages and their win probability", response=PipelineOut, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/pipeline",
+    "GET",
+    permission="crm.pipeline:read",
+    tag="crm",
+    summary="The pipeline's stages and their win probability",
+    response=PipelineOut,
+    etag=True,
+)
 def get_pipeline(req: Request) -> Result:
     current = opportunities.pipeline(STORE, req.me.tenant_id)
     return Result(PipelineOut(**current), etag=current["version"])
 
 
-@endpoint(bp, "/crm/pipeline", "PUT", permission="crm.pipeline:write", tag="crm", summary="Replace the pipeline's stages",
-          body=PipelineIn, response=PipelineOut, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/pipeline",
+    "PUT",
+    permission="crm.pipeline:write",
+    tag="crm",
+    summary="Replace the pipeline's stages",
+    body=PipelineIn,
+    response=PipelineOut,
+    etag=True,
+)
 def put_pipeline(req: Request) -> Result:
     current = opportunities.replace_pipeline(STORE, req.me.actor(), req.body, req.if_match)
     return Result(PipelineOut(**current), etag=current["version"])
@@ -236,10 +454,19 @@ def put_pipeline(req: Request) -> Result:
 ENTITY = {"entity": r"^[a-z_]{1,40}$"}
 
 
-@endpoint(bp, "/import/{entity}", "POST", permission="crm.import:run", tag="transfer",
-          summary="Import customers, contacts, leads or products from CSV (UTF-8 or GBK, up to 5 MB); upsert on code, SKU, email",
-          query=ImportQuery, response=ImportOut, path_params=ENTITY, raw_types=("text/csv",),
-          max_body=transfer.MAX_IMPORT_BYTES)  # fmt: skip
+@endpoint(
+    bp,
+    "/import/{entity}",
+    "POST",
+    permission="crm.import:run",
+    tag="transfer",
+    summary="Import customers, contacts, leads or products from CSV (UTF-8 or GBK, up to 5 MB); upsert on code, SKU, email",
+    query=ImportQuery,
+    response=ImportOut,
+    path_params=ENTITY,
+    raw_types=("text/csv",),
+    max_body=transfer.MAX_IMPORT_BYTES,
+)
 def import_csv(req: Request) -> ImportOut:
     entity = req.params["entity"]
     spec = transfer.spec_for(entity)
@@ -247,14 +474,27 @@ def import_csv(req: Request) -> ImportOut:
         req.me.require_all(f"{spec.permission}:{action}")
     q = req.query
     result = transfer.run_import(
-        STORE, req.me.actor(), entity, req.body, dry_run=q.dry_run, encoding=q.encoding, allow_duplicates=q.allow_duplicates
+        STORE,
+        req.me.actor(),
+        entity,
+        req.body,
+        dry_run=q.dry_run,
+        encoding=q.encoding,
+        allow_duplicates=q.allow_duplicates,
     )
     return ImportOut(**result)
 
 
-@endpoint(bp, "/export/{entity}", "GET", permission="crm.export:run", tag="transfer",
-          summary="Export customers, contacts, leads or products as CSV, UTF-8 with BOM (for Excel)", path_params=ENTITY,
-          response_type="text/csv; charset=utf-8")  # fmt: skip
+@endpoint(
+    bp,
+    "/export/{entity}",
+    "GET",
+    permission="crm.export:run",
+    tag="transfer",
+    summary="Export customers, contacts, leads or products as CSV, UTF-8 with BOM (for Excel)",
+    path_params=ENTITY,
+    response_type="text/csv; charset=utf-8",
+)
 def export_csv(req: Request) -> Result:
     entity = req.params["entity"]
     spec = transfer.spec_for(entity)
@@ -263,36 +503,81 @@ def export_csv(req: Request) -> Result:
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
 
 
-crud.register(bp, crud.Resource(
-    tickets.TICKET, "/crm/tickets", "ticket_id", "crm.tickets", "crm",
-    TicketIn, TicketPatch, TicketOut, TicketPage, TicketQuery, DeletedOut, tickets,
-))  # fmt: skip
+crud.register(
+    bp,
+    crud.Resource(
+        tickets.TICKET,
+        "/crm/tickets",
+        "ticket_id",
+        "crm.tickets",
+        "crm",
+        TicketIn,
+        TicketPatch,
+        TicketOut,
+        TicketPage,
+        TicketQuery,
+        DeletedOut,
+        tickets,
+    ),
+)
 
 
-@endpoint(bp, "/crm/sla", "GET", permission="crm.sla:read", tag="crm", summary="Hours to resolve a ticket, per priority",
-          response=SlaOut, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/sla",
+    "GET",
+    permission="crm.sla:read",
+    tag="crm",
+    summary="Hours to resolve a ticket, per priority",
+    response=SlaOut,
+    etag=True,
+)
 def get_sla(req: Request) -> Result:
     current = tickets.sla(STORE, req.me.tenant_id)
     return Result(SlaOut(**current), etag=current["version"])
 
 
-@endpoint(bp, "/crm/sla", "PUT", permission="crm.sla:write", tag="crm", summary="Set the hours to resolve, per priority",
-          body=SlaIn, response=SlaOut, etag=True)  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/sla",
+    "PUT",
+    permission="crm.sla:write",
+    tag="crm",
+    summary="Set the hours to resolve, per priority",
+    body=SlaIn,
+    response=SlaOut,
+    etag=True,
+)
 def put_sla(req: Request) -> Result:
     current = tickets.replace_sla(STORE, req.me.actor(), req.body, req.if_match)
     return Result(SlaOut(**current), etag=current["version"])
 
 
-@endpoint(bp, "/crm/customers/{customer_id}/360", "GET", permission="crm.customers:read", tag="crm",
-          summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
-          response=Customer360, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/customers/{customer_id}/360",
+    "GET",
+    permission="crm.customers:read",
+    tag="crm",
+    summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
+    response=Customer360,
+    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+)
 def customer_360(req: Request) -> Customer360:
     view = overview.customer_360(STORE, req.me.actor(), req.params["customer_id"])
     return Customer360(**view)
 
 
-@endpoint(bp, "/crm/customers/{customer_id}/merge", "POST", permission="crm.customers:merge", tag="crm",
-          summary="Fold a duplicate customer's contacts, activities, opportunities, quotes, orders and tickets into this one",
-          body=MergeIn, response=MergeOut, path_params={"customer_id": customers.CUSTOMER.id_pattern})  # fmt: skip
+@endpoint(
+    bp,
+    "/crm/customers/{customer_id}/merge",
+    "POST",
+    permission="crm.customers:merge",
+    tag="crm",
+    summary="Fold a duplicate customer's contacts, activities, opportunities, quotes, orders and tickets into this one",
+    body=MergeIn,
+    response=MergeOut,
+    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+)
 def merge_customer(req: Request) -> MergeOut:
     return MergeOut(**merge.merge(STORE, req.me.actor(), req.params["customer_id"], req.body.duplicate_id))

@@ -47,7 +47,9 @@ def sla(store: Store, tenant_id: str) -> dict[str, Any]:
 def replace_sla(store: Store, actor: Actor, data: SlaIn, if_match: int | None) -> dict[str, Any]:
     current = sla(store, actor.tenant_id)
     hours = {**current["hours"], **data.hours}
-    return settings_items.replace(store, actor, keys.sla(actor.tenant_id), "sla", current, {"hours": hours}, if_match)
+    return settings_items.replace(
+        store, actor, keys.sla(actor.tenant_id), "sla", current, {"hours": hours}, if_match
+    )
 
 
 def _due(start: str, hours: int) -> str:
@@ -65,7 +67,12 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:
-    summary = {"event": event, "subject": item["subject"], "priority": item["priority"], "status": item["status"]}
+    summary = {
+        "event": event,
+        "subject": item["subject"],
+        "priority": item["priority"],
+        "status": item["status"],
+    }
     return timeline.entry(item["tenant_id"], item["customer_id"], at, "ticket", item["id"], summary)
 
 
@@ -92,21 +99,31 @@ def list(store: Store, tenant_id: str, q: TicketQuery) -> Page:
     if q.overdue:
         partition, _ = keys.lookup_prefix(tenant_id, TICKET.name, "due", "")
         page = store.query_page(
-            tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").lt(utcnow()), limit=q.limit, cursor=q.cursor,
+            tenant_id=tenant_id,
+            partition=partition,
+            sort_condition=Key("sk").lt(utcnow()),
+            limit=q.limit,
+            cursor=q.cursor,
             query_id="overdue",
-        )  # fmt: skip
+        )
         items = entities.get_many(store, tenant_id, TICKET, [i["entity_id"] for i in page.items])
         return Page([with_overdue(entities.public(i)) for i in items], page.next_cursor)
     for kind, value in (("customer", q.customer_id), ("assignee", q.assignee_id)):
         if value:
             page = entities.lookup(store, tenant_id, TICKET, kind, value, q.limit, q.cursor)
             return Page([with_overdue(i) for i in page.items], page.next_cursor)
-    page = entities.list_page(store, tenant_id, TICKET, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+    page = entities.list_page(
+        store, tenant_id, TICKET, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+    )
     return Page([i if i.get("deleted") else with_overdue(i) for i in page.items], page.next_cursor)
 
 
-def update(store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_match: int | None) -> dict[str, Any]:
-    changes = entities.patch_fields(entities.given(patch), ("subject", "priority", "status"), {"description": ""})
+def update(
+    store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_match: int | None
+) -> dict[str, Any]:
+    changes = entities.patch_fields(
+        entities.given(patch), ("subject", "priority", "status"), {"description": ""}
+    )
     hours = sla(store, actor.tenant_id)["hours"] if "priority" in changes else {}
     now = utcnow()
 
@@ -115,7 +132,9 @@ def update(store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_ma
         target = applied.get("status", before["status"])
         if target != before["status"]:
             if target not in MOVES[before["status"]]:
-                raise ConflictError(f"A {before['status']} ticket cannot become {target}.", state=before["status"])
+                raise ConflictError(
+                    f"A {before['status']} ticket cannot become {target}.", state=before["status"]
+                )
             if target == "resolved":
                 applied["resolved_at"] = now
             elif target == "closed":
@@ -128,13 +147,21 @@ def update(store: Store, actor: Actor, ticket_id: str, patch: TicketPatch, if_ma
 
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         if after["status"] != before["status"]:
-            event = "reopened" if after["status"] == "open" and before["status"] in {"resolved", "closed"} else after["status"]
+            event = (
+                "reopened"
+                if after["status"] == "open" and before["status"] in {"resolved", "closed"}
+                else after["status"]
+            )
             return [_entry(after, event, now)]
         return []
 
-    references = [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    references = (
+        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    )
     return with_overdue(
-        entities.public(entities.update(store, actor, TICKET, ticket_id, apply, if_match, record, references=references))
+        entities.public(
+            entities.update(store, actor, TICKET, ticket_id, apply, if_match, record, references=references)
+        )
     )
 
 

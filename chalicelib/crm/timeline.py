@@ -18,7 +18,13 @@ from chalicelib.crm.customers import CUSTOMER
 
 
 def entry(
-    tenant_id: str, customer_id: str, at: str, kind: str, ref_id: str, summary: dict[str, Any], record_id: str | None = None
+    tenant_id: str,
+    customer_id: str,
+    at: str,
+    kind: str,
+    ref_id: str,
+    summary: dict[str, Any],
+    record_id: str | None = None,
 ) -> dict[str, Any]:
     """The Put of a timeline entry, to add to the transaction of the change it records.
     ``record_id``: the record it is about, when ``ref_id`` is not (an ERP event on an order)."""
@@ -61,7 +67,9 @@ def _readable_entries(store: Store, actor: Actor, entries: list[dict[str, Any]])
     if not scoped:
         return entries
     needed = {e["record_id"]: KIND_RECORDS[e["kind"]] for e in scoped}
-    records = store.batch_get([keys.entity(actor.tenant_id, name, record_id) for record_id, (name, _) in needed.items()])
+    records = store.batch_get(
+        [keys.entity(actor.tenant_id, name, record_id) for record_id, (name, _) in needed.items()]
+    )
     visible = {r["id"] for r in records if actor.may_read(needed[r["id"]][1], r)}
     return [e for e in entries if actor.reads_all(KIND_RECORDS[e["kind"]][1]) or e["record_id"] in visible]
 
@@ -83,4 +91,7 @@ def page(store: Store, actor: Actor, customer_id: str, limit: int, cursor: str |
     if not found.items and cursor is None:
         entities.get(store, actor.tenant_id, CUSTOMER, customer_id)
     shown = _readable_entries(store, actor, found.items)
-    return Page([{k: i[k] for k in ("at", "kind", "ref_id", "record_id", "summary")} for i in shown], found.next_cursor)
+    return Page(
+        [{k: i[k] for k in ("at", "kind", "ref_id", "record_id", "summary")} for i in shown],
+        found.next_cursor,
+    )

@@ -82,8 +82,15 @@ ALIASES = {
     "notes": ("notes", "备注"),
 }
 KINDS = {"company": "company", "person": "person", "公司": "company", "企业": "company", "个人": "person"}
-STATUSES = {"active": "active", "closed": "closed", "正常": "active", "活跃": "active", "关闭": "closed", "已关闭": "closed",
-            "停用": "closed"}  # fmt: skip
+STATUSES = {
+    "active": "active",
+    "closed": "closed",
+    "正常": "active",
+    "活跃": "active",
+    "关闭": "closed",
+    "已关闭": "closed",
+    "停用": "closed",
+}
 
 
 @dataclasses.dataclass(slots=True)
@@ -130,7 +137,9 @@ class Spec:
     # Headers that mean something else for this entity (a contact's "客户编码" is its customer's code).
     own_aliases: dict[str, str] = dataclasses.field(default_factory=dict)
     permission: str = ""  # the resource whose create and update an import needs: "crm.customers"
-    create_defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # for a new record's empty cells
+    create_defaults: dict[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # for a new record's empty cells
     names_customer: bool = False  # rows name their customer by its code (contacts)
 
     def __post_init__(self) -> None:
@@ -233,8 +242,13 @@ def _customer_body(row: dict[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = _given(row, ("name", "code"))
     if row.get("kind", "").strip():
         body["kind"] = KINDS.get(row["kind"].strip().lower(), row["kind"].strip())
-    columns = (("line1", "address_line1"), ("line2", "address_line2"), ("city", "city"), ("region", "region"),
-               ("postal_code", "postal_code"))  # fmt: skip
+    columns = (
+        ("line1", "address_line1"),
+        ("line2", "address_line2"),
+        ("city", "city"),
+        ("region", "region"),
+        ("postal_code", "postal_code"),
+    )
     address = {k: row[c] for k, c in columns if row.get(c, "").strip()}
     if row.get("country", "").strip():
         address["country"] = row["country"].strip().upper()
@@ -254,16 +268,46 @@ def _contact_body(row: dict[str, str]) -> dict[str, Any]:
     return {**body, **_contact_points(row)}
 
 
-PRODUCT_KINDS = {"库存品": "stocked", "库存": "stocked", "服务": "service", "自制": "manufactured", "生产": "manufactured"}
-PRODUCT_FIELDS = ("sku", "name", "unit", "list_price", "currency", "standard_cost", "category", "reorder_point", "lead_time_days",
-                  "invoicing_policy")  # fmt: skip
+PRODUCT_KINDS = {
+    "库存品": "stocked",
+    "库存": "stocked",
+    "服务": "service",
+    "自制": "manufactured",
+    "生产": "manufactured",
+}
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "unit",
+    "list_price",
+    "currency",
+    "standard_cost",
+    "category",
+    "reorder_point",
+    "lead_time_days",
+    "invoicing_policy",
+)
 PRODUCT_ALIASES = {
     **{field: field for field in (*PRODUCT_FIELDS, "kind")},
-    "产品编码": "sku", "商品编码": "sku", "物料编码": "sku", "货号": "sku", "产品名称": "name", "商品名称": "name",
-    "单位": "unit", "售价": "list_price", "单价": "list_price", "币种": "currency", "成本": "standard_cost",
-    "类别": "category", "分类": "category", "安全库存": "reorder_point", "补货点": "reorder_point",
-    "采购周期": "lead_time_days", "交货期": "lead_time_days", "类型": "kind",
-}  # fmt: skip
+    "产品编码": "sku",
+    "商品编码": "sku",
+    "物料编码": "sku",
+    "货号": "sku",
+    "产品名称": "name",
+    "商品名称": "name",
+    "单位": "unit",
+    "售价": "list_price",
+    "单价": "list_price",
+    "币种": "currency",
+    "成本": "standard_cost",
+    "类别": "category",
+    "分类": "category",
+    "安全库存": "reorder_point",
+    "补货点": "reorder_point",
+    "采购周期": "lead_time_days",
+    "交货期": "lead_time_days",
+    "类型": "kind",
+}
 
 
 def _product_body(row: dict[str, str]) -> dict[str, Any]:
@@ -284,41 +328,110 @@ def _lead_body(row: dict[str, str]) -> dict[str, Any]:
 
 SPECS = {
     "customers": Spec(
-        CUSTOMER, CustomerIn, CustomerPatch, customers.changes, "code", _customer_body,
+        CUSTOMER,
+        CustomerIn,
+        CustomerPatch,
+        customers.changes,
+        "code",
+        _customer_body,
         lambda body, actor: {**body, "owner_id": None},  # into the pool
-        ("id", "code", "name", "kind", "phone", "email", "address_line1", "address_line2", "city", "region", "postal_code",
-         "country", "tags", "status"),
-        lambda i: {"id": i["id"], "code": i.get("code") or "", "name": i["name"], "kind": i["kind"],
-                   "phone": ";".join(p["number"] for p in i.get("phones") or []),
-                   "email": ";".join(e["address"] for e in i.get("emails") or []),
-                   **{f"address_{k}" if k.startswith("line") else k: (i.get("address") or {}).get(k) or ""
-                      for k in ("line1", "line2", "city", "region", "postal_code", "country")},
-                   "tags": ";".join(i.get("tags") or []), "status": i.get("status", "active")},
+        (
+            "id",
+            "code",
+            "name",
+            "kind",
+            "phone",
+            "email",
+            "address_line1",
+            "address_line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "tags",
+            "status",
+        ),
+        lambda i: {
+            "id": i["id"],
+            "code": i.get("code") or "",
+            "name": i["name"],
+            "kind": i["kind"],
+            "phone": ";".join(p["number"] for p in i.get("phones") or []),
+            "email": ";".join(e["address"] for e in i.get("emails") or []),
+            **{
+                f"address_{k}" if k.startswith("line") else k: (i.get("address") or {}).get(k) or ""
+                for k in ("line1", "line2", "city", "region", "postal_code", "country")
+            },
+            "tags": ";".join(i.get("tags") or []),
+            "status": i.get("status", "active"),
+        },
         {"status": "status", "状态": "status", "客户状态": "status"},  # a lead's status is another thing
         create_defaults={"kind": "company"},
     ),
     "contacts": Spec(
-        CONTACT, ContactIn, ContactPatch, contacts.changes, "email", _contact_body, contacts.new_fields,
+        CONTACT,
+        ContactIn,
+        ContactPatch,
+        contacts.changes,
+        "email",
+        _contact_body,
+        contacts.new_fields,
         ("id", "customer_id", "name", "title", "phone", "email", "birthday", "marketing_consent", "tags"),
-        lambda i: {"id": i["id"], "customer_id": i["customer_id"], "name": i["name"], "title": i.get("title") or "",
-                   "phone": ";".join(p["number"] for p in i.get("phones") or []),
-                   "email": ";".join(e["address"] for e in i.get("emails") or []), "birthday": i.get("birthday") or "",
-                   "marketing_consent": "yes" if i.get("marketing_consent") else "no", "tags": ";".join(i.get("tags") or [])},
-        {"客户编码": "customer_code", "code": "customer_code"}, names_customer=True,
+        lambda i: {
+            "id": i["id"],
+            "customer_id": i["customer_id"],
+            "name": i["name"],
+            "title": i.get("title") or "",
+            "phone": ";".join(p["number"] for p in i.get("phones") or []),
+            "email": ";".join(e["address"] for e in i.get("emails") or []),
+            "birthday": i.get("birthday") or "",
+            "marketing_consent": "yes" if i.get("marketing_consent") else "no",
+            "tags": ";".join(i.get("tags") or []),
+        },
+        {"客户编码": "customer_code", "code": "customer_code"},
+        names_customer=True,
     ),
     "leads": Spec(
-        LEAD, LeadIn, LeadPatch, leads.changes, "email", _lead_body, leads.new_fields,
+        LEAD,
+        LeadIn,
+        LeadPatch,
+        leads.changes,
+        "email",
+        _lead_body,
+        leads.new_fields,
         ("id", "name", "company_name", "email", "phone", "source", "status", "notes"),
-        lambda i: {k: i.get(k) or "" for k in ("id", "name", "company_name", "email", "phone", "source", "status", "notes")},
+        lambda i: {
+            k: i.get(k) or ""
+            for k in ("id", "name", "company_name", "email", "phone", "source", "status", "notes")
+        },
     ),
     "products": Spec(
-        PRODUCT, ProductIn, ProductPatch, products.changes, "sku", _product_body, lambda body, actor: body,
-        ("id", "sku", "name", "unit", "kind", "list_price", "currency", "standard_cost", "category", "reorder_point",
-         "lead_time_days", "invoicing_policy"),
+        PRODUCT,
+        ProductIn,
+        ProductPatch,
+        products.changes,
+        "sku",
+        _product_body,
+        lambda body, actor: body,
+        (
+            "id",
+            "sku",
+            "name",
+            "unit",
+            "kind",
+            "list_price",
+            "currency",
+            "standard_cost",
+            "category",
+            "reorder_point",
+            "lead_time_days",
+            "invoicing_policy",
+        ),
         lambda i: {k: "" if i.get(k) is None else str(i[k]) for k in ("id", "kind", *PRODUCT_FIELDS)},
-        PRODUCT_ALIASES, permission="erp.products",
+        PRODUCT_ALIASES,
+        permission="erp.products",
     ),
-}  # fmt: skip
+}
 
 
 def spec_for(entity: str) -> Spec:
@@ -459,7 +572,11 @@ def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list
                 errors=[{"loc": ["body"], "msg": f"more than {MAX_ROWS} rows", "type": "too_long"}],
             )
         if cells is None:
-            errors.add(number, column, f"the row is longer than 1 MiB ({MAX_ROW} characters); the cell limit is 128 KiB")
+            errors.add(
+                number,
+                column,
+                f"the row is longer than 1 MiB ({MAX_ROW} characters); the cell limit is 128 KiB",
+            )
             continue
         row = _row(number, header, names, columns, cells, errors)
         if row is None:
@@ -487,7 +604,12 @@ def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list
 
 
 def _row(
-    number: int, header: list[str], names: list[str], columns: dict[str, str], cells: list[str], errors: RowErrors
+    number: int,
+    header: list[str],
+    names: list[str],
+    columns: dict[str, str],
+    cells: list[str],
+    errors: RowErrors,
 ) -> dict[str, str] | None:
     """The row's cells by field (an exported cell's apostrophe taken off); None when a cell is bad:
     longer than ``MAX_CELL``, or a list of phones, emails or tags that holds only separators."""
@@ -514,7 +636,9 @@ def _existing_ids(store: Store, tenant_id: str, spec: Spec, values: list[str]) -
     if spec.key_field in GUARDED:
         for start in range(0, len(values), 100):
             chunk = values[start : start + 100]
-            guards = store.batch_get([keys.unique_guard(tenant_id, spec.et.name, spec.key_field, v) for v in chunk])
+            guards = store.batch_get(
+                [keys.unique_guard(tenant_id, spec.et.name, spec.key_field, v) for v in chunk]
+            )
             ids.update({g["sk"]: g["entity_id"] for g in guards})
     else:
         for value in values:
@@ -527,7 +651,9 @@ def _existing_ids(store: Store, tenant_id: str, spec: Spec, values: list[str]) -
 def _customer_ids_by_code(store: Store, tenant_id: str, codes: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(codes), 100):
-        guards = store.batch_get([keys.unique_guard(tenant_id, CUSTOMER.name, "code", c) for c in codes[start : start + 100]])
+        guards = store.batch_get(
+            [keys.unique_guard(tenant_id, CUSTOMER.name, "code", c) for c in codes[start : start + 100]]
+        )
         found.update({g["sk"]: g["entity_id"] for g in guards})
     return found
 
@@ -649,7 +775,11 @@ class Importer:
         try:
             patch = spec.patch_model.model_validate(_over(body, current))
             applied = spec.decide(self.store, self.actor, current, patch)
-            planned = None if self.dry_run else entities.plan_update(self.actor, spec.et, current, applied, action="import")
+            planned = (
+                None
+                if self.dry_run
+                else entities.plan_update(self.actor, spec.et, current, applied, action="import")
+            )
         except PydanticValidationError as exc:
             _pydantic_errors(self.errors, number, exc)
             return None
@@ -708,13 +838,22 @@ class Importer:
                     self.store.transact(ops)
                     done.append((number, creates, ops))
                 except ConditionFailed:
-                    self.errors.add(number, self.spec.key_field, "changed or taken by someone else during the import")
+                    self.errors.add(
+                        number, self.spec.key_field, "changed or taken by someone else during the import"
+                    )
         for _, creates, _ in done:
             self._count(creates)
 
 
 def run_import(
-    store: Store, actor: Actor, entity: str, raw: bytes, *, dry_run: bool, encoding: str | None, allow_duplicates: bool = False
+    store: Store,
+    actor: Actor,
+    entity: str,
+    raw: bytes,
+    *,
+    dry_run: bool,
+    encoding: str | None,
+    allow_duplicates: bool = False,
 ) -> dict[str, Any]:
     spec = spec_for(entity)
     stream, used = _text(raw, encoding)
@@ -726,7 +865,9 @@ def run_import(
     duplicates = None
     if entity == "customers" and not allow_duplicates:
         duplicates = Duplicates(store, tenant_id, fresh=sum(1 for r in rows if r.key not in ids))
-    importer = Importer(store, actor, spec, errors, dry_run, duplicates, _customer_ids_by_code(store, tenant_id, codes))
+    importer = Importer(
+        store, actor, spec, errors, dry_run, duplicates, _customer_ids_by_code(store, tenant_id, codes)
+    )
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
         stored = entities.get_many(store, tenant_id, spec.et, [ids[r.key] for r in batch if r.key in ids])

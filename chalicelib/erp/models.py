@@ -30,7 +30,9 @@ Sku = Code
 Level = Annotated[Decimal, Exact(15, 3, ge=0)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Unit = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(fits_a_key)]
+Category = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), AfterValidator(fits_a_key)
+]
 ProductId = Annotated[str, StringConstraints(pattern=id_pattern("prd"))]
 WarehouseId = Annotated[str, StringConstraints(pattern=id_pattern("whs"))]
 SupplierId = Annotated[str, StringConstraints(pattern=id_pattern("sup"))]
@@ -41,7 +43,9 @@ def _not_an_order_line(value: str) -> str:
     """The ``ord_…:N`` references (any letter case: they are unique case-insensitively) are the
     order handoff's own: a manual reservation there could ship a draft or block the real one."""
     if value.upper().startswith("ORD_"):
-        raise ValueError("references beginning with ord_ belong to the order handoff; use your own, such as SO-42:1")
+        raise ValueError(
+            "references beginning with ord_ belong to the order handoff; use your own, such as SO-42:1"
+        )
     return value
 
 
@@ -123,14 +127,18 @@ class WarehouseIn(StrictModel):
     code: Code
     name: Name
     address: Annotated[str, StringConstraints(max_length=500)] = ""
-    is_default: bool = Field(default=False, description="Make it the default warehouse (the previous one stops being it).")
+    is_default: bool = Field(
+        default=False, description="Make it the default warehouse (the previous one stops being it)."
+    )
 
 
 class WarehousePatch(StrictModel):
     code: Code | None = None
     name: Name | None = None
     address: Annotated[str, StringConstraints(max_length=500)] | None = None
-    is_default: Literal[True] | None = Field(default=None, description="true makes it the default; another takes it away.")
+    is_default: Literal[True] | None = Field(
+        default=None, description="true makes it the default; another takes it away."
+    )
 
 
 class WarehouseOut(PublicModel):
@@ -171,8 +179,18 @@ class StockQuery(ListQuery):
     warehouse_id: WarehouseId | None = None
 
 
-MovementKind = Literal["receipt", "issue", "reservation", "release", "transfer_out", "transfer_in", "adjustment", "shipment",
-                       "consumption", "production"]  # fmt: skip
+MovementKind = Literal[
+    "receipt",
+    "issue",
+    "reservation",
+    "release",
+    "transfer_out",
+    "transfer_in",
+    "adjustment",
+    "shipment",
+    "consumption",
+    "production",
+]
 
 
 class MovementOut(PublicModel):
@@ -504,7 +522,9 @@ class InvoiceLineIn(StrictModel):
 
 class InvoiceIn(StrictModel):
     customer_id: CustomerId
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=200)]
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 30
     order_id: Annotated[str, StringConstraints(pattern=id_pattern("ord"))] | None = None
@@ -568,7 +588,9 @@ class InvoiceQuery(SyncQuery):
 
 
 class IssueIn(StrictModel):
-    issue_date: Day | None = Field(default=None, description="Default: today; the due date follows from the terms.")
+    issue_date: Day | None = Field(
+        default=None, description="Default: today; the due date follows from the terms."
+    )
 
 
 class CreditNoteIn(StrictModel):
@@ -594,13 +616,16 @@ class AllocationIn(StrictModel):
 
 class PaymentIn(StrictModel):
     customer_id: CustomerId
-    currency: Currency | None = Field(default=None, description="Default: the company's currency (chosen at signup).")
+    currency: Currency | None = Field(
+        default=None, description="Default: the company's currency (chosen at signup)."
+    )
     amount: Money
     received_on: Day | None = Field(default=None, description="Default: today.")
     method: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = "bank_transfer"
     reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
     allocations: Annotated[list[AllocationIn], Field(max_length=50)] = Field(
-        default=[], description="Invoices this pays; what is not allocated stays on account (unapplied credit)."
+        default=[],
+        description="Invoices this pays; what is not allocated stays on account (unapplied credit).",
     )
 
 

@@ -58,9 +58,13 @@ def _today() -> dt.date:
 
 
 # ---- work centres and bills of materials ------------------------------------------------------------
-def _bom_references(product_id: str | None, components: list[dict[str, Any]], centre: str | None) -> list[Reference]:
+def _bom_references(
+    product_id: str | None, components: list[dict[str, Any]], centre: str | None
+) -> list[Reference]:
     refs = [Reference("product_id", PRODUCT, product_id)] if product_id else []
-    refs += [Reference(f"components.{n}.product_id", PRODUCT, c["product_id"]) for n, c in enumerate(components)]
+    refs += [
+        Reference(f"components.{n}.product_id", PRODUCT, c["product_id"]) for n, c in enumerate(components)
+    ]
     if centre:
         refs.append(Reference("work_centre_id", WORK_CENTRE, centre))
     return refs
@@ -85,7 +89,9 @@ class _Boms:
     def list(store: Store, tenant_id: str, q: Any) -> Page:
         if q.product_id:
             return Page([entities.public(b) for b in [bom_of(store, tenant_id, q.product_id)] if b], None)
-        return entities.list_page(store, tenant_id, BOM, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+        return entities.list_page(
+            store, tenant_id, BOM, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+        )
 
     @staticmethod
     def update(store: Store, actor: Actor, bom_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
@@ -112,10 +118,19 @@ def bom_of(store: Store, tenant_id: str, product_id: str) -> dict[str, Any] | No
 
 
 # ---- planning ---------------------------------------------------------------------------------------------
-def materials(store: Store, tenant_id: str, components: list[dict[str, Any]], quantity: Decimal, warehouse_id: str,
-              today: dt.date) -> tuple[dt.date, list[dict[str, str]]]:  # fmt: skip
+def materials(
+    store: Store,
+    tenant_id: str,
+    components: list[dict[str, Any]],
+    quantity: Decimal,
+    warehouse_id: str,
+    today: dt.date,
+) -> tuple[dt.date, list[dict[str, str]]]:
     """The day the components are all there, and the shortages with the day each is ready."""
-    products = {p["id"]: p for p in entities.get_many(store, tenant_id, PRODUCT, [c["product_id"] for c in components])}
+    products = {
+        p["id"]: p
+        for p in entities.get_many(store, tenant_id, PRODUCT, [c["product_id"] for c in components])
+    }
     ready, shortages = today, []
     for component in components:
         needed = Decimal(component["quantity"]) * quantity
@@ -124,12 +139,20 @@ def materials(store: Store, tenant_id: str, components: list[dict[str, Any]], qu
             lead = int(products.get(component["product_id"], {}).get("lead_time_days", 0))
             day = today + dt.timedelta(days=lead)
             ready = max(ready, day)
-            shortages.append({"product_id": component["product_id"], "needed": text(needed), "available": text(available),
-                              "ready_on": day.isoformat()})  # fmt: skip
+            shortages.append(
+                {
+                    "product_id": component["product_id"],
+                    "needed": text(needed),
+                    "available": text(available),
+                    "ready_on": day.isoformat(),
+                }
+            )
     return ready, shortages
 
 
-def book(store: Store, tenant_id: str, centre: dict[str, Any], quantity: Decimal, start: dt.date) -> list[dict[str, Any]]:
+def book(
+    store: Store, tenant_id: str, centre: dict[str, Any], quantity: Decimal, start: dt.date
+) -> list[dict[str, Any]]:
     """Day bookings from ``start`` on, filling each day's free capacity (one Query over the horizon)."""
     capacity = Decimal(str(centre["daily_capacity"]))
     end = start + dt.timedelta(days=HORIZON_DAYS)
@@ -154,7 +177,9 @@ def book(store: Store, tenant_id: str, centre: dict[str, Any], quantity: Decimal
     return bookings
 
 
-def booking_updates(tenant_id: str, centre: dict[str, Any], bookings: list[dict[str, Any]], sign: int) -> list[dict[str, Any]]:
+def booking_updates(
+    tenant_id: str, centre: dict[str, Any], bookings: list[dict[str, Any]], sign: int
+) -> list[dict[str, Any]]:
     capacity = Decimal(str(centre["daily_capacity"]))
     operations = []
     for b in bookings:
@@ -174,32 +199,58 @@ def booking_updates(tenant_id: str, centre: dict[str, Any], bookings: list[dict[
 def present(item: dict[str, Any]) -> dict[str, Any]:
     out = entities.public(item)
     out["quantity"] = text(Decimal(str(item["quantity"])))
-    out["bookings"] = [{"day": b["day"], "quantity": text(Decimal(str(b["quantity"])))} for b in item.get("bookings", [])]
+    out["bookings"] = [
+        {"day": b["day"], "quantity": text(Decimal(str(b["quantity"])))} for b in item.get("bookings", [])
+    ]
     return out
 
 
-def plan_order(store: Store, actor: Actor, product_id: str, quantity: Decimal, warehouse_id: str | None,
-               reference: str = "", order_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+def plan_order(
+    store: Store,
+    actor: Actor,
+    product_id: str,
+    quantity: Decimal,
+    warehouse_id: str | None,
+    reference: str = "",
+    order_id: str | None = None,
+) -> dict[str, Any]:
     """A planned production order scheduled by materials and capacity (retried if a day fills meanwhile)."""
     warehouse_id = warehouse_for(store, actor.tenant_id, warehouse_id, product_id)
     bom = bom_of(store, actor.tenant_id, product_id)
     if bom is None:
         error = {"loc": ["body", "product_id"], "msg": "no bill of materials", "type": "reference"}
-        raise ValidationError(f"Product {product_id} has no bill of materials; it cannot be produced.", errors=[error])
+        raise ValidationError(
+            f"Product {product_id} has no bill of materials; it cannot be produced.", errors=[error]
+        )
     centre = entities.get(store, actor.tenant_id, WORK_CENTRE, bom["work_centre_id"])
     for _attempt in range(3):
         today = _today()
         ready, shortages = materials(store, actor.tenant_id, bom["components"], quantity, warehouse_id, today)
         bookings = book(store, actor.tenant_id, centre, quantity, ready)
-        fields = {"product_id": product_id, "quantity": quantity, "warehouse_id": warehouse_id, "work_centre_id": centre["id"],
-                  "status": "planned", "reference": reference, "components": bom["components"],
-                  "materials_ready_on": ready.isoformat(), "planned_start": bookings[0]["day"],
-                  "planned_finish": bookings[-1]["day"], "bookings": bookings, "shortages": shortages,
-                  "completed_at": None}  # fmt: skip
+        fields = {
+            "product_id": product_id,
+            "quantity": quantity,
+            "warehouse_id": warehouse_id,
+            "work_centre_id": centre["id"],
+            "status": "planned",
+            "reference": reference,
+            "components": bom["components"],
+            "materials_ready_on": ready.isoformat(),
+            "planned_start": bookings[0]["day"],
+            "planned_finish": bookings[-1]["day"],
+            "bookings": bookings,
+            "shortages": shortages,
+            "completed_at": None,
+        }
         item = entities.new_item(PRODUCTION_ORDER, actor, fields, entity_id=order_id)
         try:
-            entities.write_new(store, [(PRODUCTION_ORDER, item)], actor, booking_updates(actor.tenant_id, centre, bookings, +1),
-                               references=[Reference("warehouse_id", WAREHOUSE, warehouse_id)])  # fmt: skip
+            entities.write_new(
+                store,
+                [(PRODUCTION_ORDER, item)],
+                actor,
+                booking_updates(actor.tenant_id, centre, bookings, +1),
+                references=[Reference("warehouse_id", WAREHOUSE, warehouse_id)],
+            )
             return present(item)
         except ConditionFailed:
             continue  # a day filled up meanwhile: plan again on fresh bookings
@@ -216,14 +267,29 @@ class _Orders:
     def list(store: Store, tenant_id: str, q: Any) -> Page:
         if q.product_id:
             page = entities.lookup(
-                store, tenant_id, PRODUCTION_ORDER, "product", q.product_id, q.limit, q.cursor, newest_first=True
+                store,
+                tenant_id,
+                PRODUCTION_ORDER,
+                "product",
+                q.product_id,
+                q.limit,
+                q.cursor,
+                newest_first=True,
             )
         else:
-            page = entities.list_page(store, tenant_id, PRODUCTION_ORDER, limit=q.limit, cursor=q.cursor,
-                                      updated_since=q.updated_since)  # fmt: skip
+            page = entities.list_page(
+                store,
+                tenant_id,
+                PRODUCTION_ORDER,
+                limit=q.limit,
+                cursor=q.cursor,
+                updated_since=q.updated_since,
+            )
         return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
 
-    present = staticmethod(present)  # no update or remove: an order changes through its actions and is cancelled
+    present = staticmethod(
+        present
+    )  # no update or remove: an order changes through its actions and is cancelled
 
 
 orders = _Orders()
@@ -238,8 +304,10 @@ def move(store: Store, actor: Actor, order_id: str, action: str, if_match: int |
         if before["status"] == target:
             return {}
         if before["status"] != source:
-            raise ConflictError(f"The production order is {before['status']}; only a {source} one can {action}.",
-                                state=before["status"])  # fmt: skip
+            raise ConflictError(
+                f"The production order is {before['status']}; only a {source} one can {action}.",
+                state=before["status"],
+            )
         return {"status": target}
 
     return present(entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, action=action))
@@ -260,7 +328,9 @@ def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> d
     def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         return booking_updates(actor.tenant_id, centre, before.get("bookings", []), -1)
 
-    return present(entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, extra, action="cancel"))
+    return present(
+        entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, extra, action="cancel")
+    )
 
 
 def complete(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
@@ -270,27 +340,57 @@ def complete(store: Store, actor: Actor, order_id: str, if_match: int | None) ->
     if before["status"] == "done":
         return present(before)
     if before["status"] not in ("released", "in_progress", "planned"):
-        raise ConflictError(f"The production order is {before['status']}; it cannot be completed.", state=before["status"])
+        raise ConflictError(
+            f"The production order is {before['status']}; it cannot be completed.", state=before["status"]
+        )
     quantity = Decimal(str(before["quantity"]))
     warehouse_id = before["warehouse_id"]
-    changes = [stock.Change("consumption", c["product_id"], warehouse_id, on_hand=-(Decimal(c["quantity"]) * quantity),
-                            reference=order_id) for c in before["components"]]  # fmt: skip
-    changes.append(stock.Change("production", before["product_id"], warehouse_id, on_hand=quantity, reference=order_id))
+    changes = [
+        stock.Change(
+            "consumption",
+            c["product_id"],
+            warehouse_id,
+            on_hand=-(Decimal(c["quantity"]) * quantity),
+            reference=order_id,
+        )
+        for c in before["components"]
+    ]
+    changes.append(
+        stock.Change("production", before["product_id"], warehouse_id, on_hand=quantity, reference=order_id)
+    )
     now = utcnow()
-    after = {**before, "status": "done", "completed_at": now, "updated_at": now, "updated_by": actor.user_id,
-             "version": before["version"] + 1}  # fmt: skip
+    after = {
+        **before,
+        "status": "done",
+        "completed_at": now,
+        "updated_at": now,
+        "updated_by": actor.user_id,
+        "version": before["version"] + 1,
+    }
     after.update(entities.indexes(PRODUCTION_ORDER, actor.tenant_id, after))
     head = [
         put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-        audit_entry(actor, "production_order.complete", PRODUCTION_ORDER.name, order_id, entities.public(before),
-                             entities.public(after), now),
+        audit_entry(
+            actor,
+            "production_order.complete",
+            PRODUCTION_ORDER.name,
+            order_id,
+            entities.public(before),
+            entities.public(after),
+            now,
+        ),
         *entities.lookup_changes(PRODUCTION_ORDER, actor.tenant_id, before, after),
-    ]  # fmt: skip
-    skus = {p["id"]: p["sku"] for p in entities.get_many(store, actor.tenant_id, PRODUCT, [c.product_id for c in changes])}
+    ]
+    skus = {
+        p["id"]: p["sku"]
+        for p in entities.get_many(store, actor.tenant_id, PRODUCT, [c.product_id for c in changes])
+    }
     try:
         stock.apply(store, actor, changes, before=head, labels=skus)
     except ConditionFailed as exc:
         if exc.index == 0:
-            raise PreconditionFailedError("The production order was changed meanwhile; read it again.") from exc
+            raise PreconditionFailedError(
+                "The production order was changed meanwhile; read it again."
+            ) from exc
         raise
     return present(after)

@@ -35,13 +35,24 @@ PURCHASE_ORDER = EntityType("purchase_order", "pur", name_field=None, lookups=_l
 
 
 def _lines(lines: list[dict[str, Any]], received: list[Any] | None = None) -> list[dict[str, Any]]:
-    return [{"line": n, "product_id": line["product_id"], "quantity": str(line["quantity"]), "unit_cost": str(line["unit_cost"]),
-             "received": str(received[n - 1]) if received and n <= len(received) else "0"}
-            for n, line in enumerate(lines, start=1)]  # fmt: skip
+    return [
+        {
+            "line": n,
+            "product_id": line["product_id"],
+            "quantity": str(line["quantity"]),
+            "unit_cost": str(line["unit_cost"]),
+            "received": str(received[n - 1]) if received and n <= len(received) else "0",
+        }
+        for n, line in enumerate(lines, start=1)
+    ]
 
 
 def _total(lines: list[dict[str, Any]], currency: str) -> str:
-    return text(round_money(sum((Decimal(li["quantity"]) * Decimal(li["unit_cost"]) for li in lines), Decimal(0)), currency))
+    return text(
+        round_money(
+            sum((Decimal(li["quantity"]) * Decimal(li["unit_cost"]) for li in lines), Decimal(0)), currency
+        )
+    )
 
 
 def _references(supplier_id: str | None, lines: list[dict[str, Any]]) -> list[Reference]:
@@ -54,18 +65,34 @@ def _references(supplier_id: str | None, lines: list[dict[str, Any]]) -> list[Re
     return refs
 
 
-def new_fields(supplier_id: str, currency: str, lines: list[dict[str, Any]], expected_date: str | None = None,
-               notes: str = "", reference: str | None = None) -> dict[str, Any]:  # fmt: skip
+def new_fields(
+    supplier_id: str,
+    currency: str,
+    lines: list[dict[str, Any]],
+    expected_date: str | None = None,
+    notes: str = "",
+    reference: str | None = None,
+) -> dict[str, Any]:
     """``reference``: the sales order a draft was made for (the handoff), so cancelling it finds it."""
     stored = _lines(lines)
-    return {"supplier_id": supplier_id, "status": "draft", "currency": currency, "lines": stored,
-            "total": _total(stored, currency), "expected_date": expected_date, "notes": notes, "ordered_at": None,
-            "reference": reference}  # fmt: skip
+    return {
+        "supplier_id": supplier_id,
+        "status": "draft",
+        "currency": currency,
+        "lines": stored,
+        "total": _total(stored, currency),
+        "expected_date": expected_date,
+        "notes": notes,
+        "ordered_at": None,
+        "reference": reference,
+    }
 
 
 def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
     body = data.model_dump(mode="json")
-    fields = new_fields(body["supplier_id"], body["currency"], body["lines"], body.get("expected_date"), body["notes"])
+    fields = new_fields(
+        body["supplier_id"], body["currency"], body["lines"], body.get("expected_date"), body["notes"]
+    )
     refs = _references(data.supplier_id, body["lines"])
     return entities.public(entities.create(store, actor, PURCHASE_ORDER, fields, references=refs))
 
@@ -73,13 +100,19 @@ def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
 def list(store: Store, tenant_id: str, q: Any) -> Page:
     for kind, value in (("supplier", q.supplier_id), ("status", q.status)):
         if value:
-            return entities.lookup(store, tenant_id, PURCHASE_ORDER, kind, value, q.limit, q.cursor, newest_first=True)
-    return entities.list_page(store, tenant_id, PURCHASE_ORDER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+            return entities.lookup(
+                store, tenant_id, PURCHASE_ORDER, kind, value, q.limit, q.cursor, newest_first=True
+            )
+    return entities.list_page(
+        store, tenant_id, PURCHASE_ORDER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+    )
 
 
 def _draft_only(before: dict[str, Any]) -> None:
     if before["status"] != "draft":
-        raise ConflictError(f"The purchase order is {before['status']}; only a draft changes.", state=before["status"])
+        raise ConflictError(
+            f"The purchase order is {before['status']}; only a draft changes.", state=before["status"]
+        )
 
 
 def update(store: Store, actor: Actor, order_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
@@ -94,7 +127,9 @@ def update(store: Store, actor: Actor, order_id: str, patch: Any, if_match: int 
         return changes
 
     refs = _references(None, changes.get("lines", []))
-    return entities.public(entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, references=refs))
+    return entities.public(
+        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, references=refs)
+    )
 
 
 def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> None:
@@ -110,7 +145,9 @@ def place(store: Store, actor: Actor, order_id: str, if_match: int | None) -> di
         _draft_only(before)
         return {"status": "ordered", "ordered_at": utcnow()}
 
-    return entities.public(entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="order"))
+    return entities.public(
+        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="order")
+    )
 
 
 def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
@@ -118,11 +155,15 @@ def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> d
         if before["status"] == "cancelled":
             return {}
         if before["status"] not in ("draft", "ordered"):
-            raise ConflictError(f"The purchase order is {before['status']}: goods have arrived, it cannot be cancelled.",
-                                state=before["status"])  # fmt: skip
+            raise ConflictError(
+                f"The purchase order is {before['status']}: goods have arrived, it cannot be cancelled.",
+                state=before["status"],
+            )
         return {"status": "cancelled"}
 
-    return entities.public(entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="cancel"))
+    return entities.public(
+        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="cancel")
+    )
 
 
 def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int | None) -> dict[str, Any]:
@@ -133,8 +174,10 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
         warehouse_id = warehouse_for(store, actor.tenant_id, data.warehouse_id)
         refs[:] = [Reference("warehouse_id", WAREHOUSE, warehouse_id)]
         if before["status"] not in ("ordered", "partially_received"):
-            raise ConflictError(f"The purchase order is {before['status']}; only an ordered one is received.",
-                                state=before["status"])  # fmt: skip
+            raise ConflictError(
+                f"The purchase order is {before['status']}; only an ordered one is received.",
+                state=before["status"],
+            )
         lines = [dict(li) for li in before["lines"]]
         changes.clear()
         for n, wanted in enumerate(data.lines):
@@ -146,10 +189,20 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
             if wanted.quantity > remaining:
                 raise ValidationError(
                     f"Line {wanted.line} has {text(remaining)} left to receive, not {text(wanted.quantity)}.",
-                    errors=[{"loc": ["body", "lines", n, "quantity"], "msg": "more than ordered", "type": "value_error"}],
+                    errors=[
+                        {
+                            "loc": ["body", "lines", n, "quantity"],
+                            "msg": "more than ordered",
+                            "type": "value_error",
+                        }
+                    ],
                 )
             line["received"] = text(Decimal(line["received"]) + wanted.quantity)
-            changes.append(stock.Change("receipt", line["product_id"], warehouse_id, on_hand=wanted.quantity, reference=order_id))
+            changes.append(
+                stock.Change(
+                    "receipt", line["product_id"], warehouse_id, on_hand=wanted.quantity, reference=order_id
+                )
+            )
         done = all(Decimal(li["received"]) >= Decimal(li["quantity"]) for li in lines)
         return {"lines": lines, "status": "received" if done else "partially_received"}
 
@@ -157,5 +210,7 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
         return stock.plan(actor, changes, after["updated_at"]).operations
 
     return entities.public(
-        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, extra, action="receive", references=refs)
+        entities.update(
+            store, actor, PURCHASE_ORDER, order_id, apply, if_match, extra, action="receive", references=refs
+        )
     )

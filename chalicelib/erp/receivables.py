@@ -45,7 +45,9 @@ def _payment_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 INVOICE = EntityType("invoice", "inv", name_field=None, lookups=_invoice_lookups)
-CREDIT_NOTE = EntityType("credit_note", "crn", name_field=None, lookups=lambda i: [("invoice", i["invoice_id"])])
+CREDIT_NOTE = EntityType(
+    "credit_note", "crn", name_field=None, lookups=lambda i: [("invoice", i["invoice_id"])]
+)
 PAYMENT = EntityType("payment", "pay", name_field=None, lookups=_payment_lookups)
 
 
@@ -91,34 +93,62 @@ def priced(lines: list[dict[str, Any]], currency: str) -> dict[str, Any]:
     return {**figures, "balance": _d(figures["total"])}
 
 
-def new_fields(customer_id: str, currency: str, lines: list[dict[str, Any]], terms: int = 30, order_id: str | None = None,
-               notes: str = "") -> dict[str, Any]:  # fmt: skip
-    return {"customer_id": customer_id, "currency": currency, "status": "draft", **priced(lines, currency), "paid": ZERO,
-            "credited": ZERO, "payment_terms_days": terms, "issue_date": None, "due_date": None, "order_id": order_id,
-            "notes": notes}  # fmt: skip
+def new_fields(
+    customer_id: str,
+    currency: str,
+    lines: list[dict[str, Any]],
+    terms: int = 30,
+    order_id: str | None = None,
+    notes: str = "",
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "currency": currency,
+        "status": "draft",
+        **priced(lines, currency),
+        "paid": ZERO,
+        "credited": ZERO,
+        "payment_terms_days": terms,
+        "issue_date": None,
+        "due_date": None,
+        "order_id": order_id,
+        "notes": notes,
+    }
 
 
 class _Invoices:
     @staticmethod
     def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         body = company.with_currency(store, actor.tenant_id, data).model_dump(mode="json")
-        fields = new_fields(body["customer_id"], body["currency"], body["lines"], body["payment_terms_days"], body["order_id"],
-                            body["notes"])  # fmt: skip
+        fields = new_fields(
+            body["customer_id"],
+            body["currency"],
+            body["lines"],
+            body["payment_terms_days"],
+            body["order_id"],
+            body["notes"],
+        )
         refs = [Reference("customer_id", CUSTOMER, data.customer_id)]
         return present(entities.create(store, actor, INVOICE, fields, references=refs))
 
     @staticmethod
     def list(store: Store, tenant_id: str, q: Any) -> Page:
         if q.customer_id:
-            page = entities.lookup(store, tenant_id, INVOICE, "customer", q.customer_id, q.limit, q.cursor, True)
+            page = entities.lookup(
+                store, tenant_id, INVOICE, "customer", q.customer_id, q.limit, q.cursor, True
+            )
         elif q.status == "open":
             page = entities.lookup(store, tenant_id, INVOICE, "open", "yes", q.limit, q.cursor, True)
         else:
-            page = entities.list_page(store, tenant_id, INVOICE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since)
+            page = entities.list_page(
+                store, tenant_id, INVOICE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+            )
         return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
 
     @staticmethod
-    def update(store: Store, actor: Actor, invoice_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
+    def update(
+        store: Store, actor: Actor, invoice_id: str, patch: Any, if_match: int | None
+    ) -> dict[str, Any]:
         changes = entities.patch_fields(entities.given(patch), ("lines", "payment_terms_days"), {"notes": ""})
 
         def apply(before: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +184,10 @@ def not_the_handoffs(before: dict[str, Any]) -> None:
 def _draft_only(before: dict[str, Any]) -> None:
     not_the_handoffs(before)
     if before["status"] != "draft":
-        raise ConflictError(f"The invoice is {before['status']}; only a draft changes (issue a credit note instead).",
-                            state=before["status"])  # fmt: skip
+        raise ConflictError(
+            f"The invoice is {before['status']}; only a draft changes (issue a credit note instead).",
+            state=before["status"],
+        )
 
 
 def issued(draft: dict[str, Any], issue_date: str | None) -> dict[str, Any]:
@@ -166,7 +198,13 @@ def issued(draft: dict[str, Any], issue_date: str | None) -> dict[str, Any]:
 
 
 def issue(
-    store: Store, actor: Actor, invoice_id: str, issue_date: str | None, if_match: int | None, *, by_hand: bool = False
+    store: Store,
+    actor: Actor,
+    invoice_id: str,
+    issue_date: str | None,
+    if_match: int | None,
+    *,
+    by_hand: bool = False,
 ) -> dict[str, Any]:
     """Draft → issued, with its issue and due dates; issuing again changes nothing."""
 
@@ -182,7 +220,9 @@ def issue(
     return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="issue"))
 
 
-def void(store: Store, actor: Actor, invoice_id: str, if_match: int | None, *, by_hand: bool = False) -> dict[str, Any]:
+def void(
+    store: Store, actor: Actor, invoice_id: str, if_match: int | None, *, by_hand: bool = False
+) -> dict[str, Any]:
     """A draft, or an issued invoice nothing was paid or credited on; else credit it."""
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
@@ -191,20 +231,27 @@ def void(store: Store, actor: Actor, invoice_id: str, if_match: int | None, *, b
         if before["status"] == "void":
             return {}
         if _d(before["paid"]) > 0 or _d(before["credited"]) > 0:
-            raise ConflictError("Payments or credits are recorded on this invoice; issue a credit note for the rest instead.",
-                                state=before["status"])  # fmt: skip
+            raise ConflictError(
+                "Payments or credits are recorded on this invoice; issue a credit note for the rest instead.",
+                state=before["status"],
+            )
         return {"status": "void", "balance": ZERO}
 
     return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="void"))
 
 
-def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, reason: str) -> dict[str, Any]:
+def credit(
+    store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, reason: str
+) -> dict[str, Any]:
     """A credit note: the invoice owes ``credit_amount`` less (at most its balance), in one transaction."""
     note: dict[str, Any] = {}
 
     def apply(before: dict[str, Any]) -> dict[str, Any]:
         if before["status"] not in OPEN:
-            raise ConflictError(f"The invoice is {before['status']}; only an open invoice is credited.", state=before["status"])
+            raise ConflictError(
+                f"The invoice is {before['status']}; only an open invoice is credited.",
+                state=before["status"],
+            )
         money.exact(credit_amount, before["currency"], ["body", "amount"])
         if credit_amount > _d(before["balance"]):
             raise field_error(
@@ -213,12 +260,24 @@ def credit(store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, 
                 "more than the balance",
             )
         credited = _d(before["credited"]) + credit_amount
-        note.update(entities.new_item(CREDIT_NOTE, actor, {"invoice_id": invoice_id, "customer_id": before["customer_id"],
-                                                            "currency": before["currency"],
-                                                            "amount": amount(credit_amount, before["currency"]),
-                                                            "reason": reason}))  # fmt: skip
-        return {"credited": credited, "balance": _d(before["balance"]) - credit_amount,
-                "status": status_for(_d(before["total"]), _d(before["paid"]), credited)}  # fmt: skip
+        note.update(
+            entities.new_item(
+                CREDIT_NOTE,
+                actor,
+                {
+                    "invoice_id": invoice_id,
+                    "customer_id": before["customer_id"],
+                    "currency": before["currency"],
+                    "amount": amount(credit_amount, before["currency"]),
+                    "reason": reason,
+                },
+            )
+        )
+        return {
+            "credited": credited,
+            "balance": _d(before["balance"]) - credit_amount,
+            "status": status_for(_d(before["total"]), _d(before["paid"]), credited),
+        }
 
     def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         return entities.create_operations(CREDIT_NOTE, actor, note)
@@ -235,7 +294,11 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         money.exact(allocation.amount, data.currency, ["body", "allocations", n, "amount"])
     allocated = sum((a.amount for a in data.allocations), ZERO)
     if allocated > data.amount:
-        raise field_error("The allocations add up to more than the payment.", ["body", "allocations"], "more than the amount")
+        raise field_error(
+            "The allocations add up to more than the payment.",
+            ["body", "allocations"],
+            "more than the amount",
+        )
     wanted = [a.invoice_id for a in data.allocations]
     if len(set(wanted)) != len(wanted):
         raise field_error("Each invoice once per payment.", ["body", "allocations"], "repeated invoice")
@@ -249,7 +312,10 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
             loc = ["body", "allocations", n]
             if before is None or before["customer_id"] != data.customer_id:
                 raise field_error(
-                    f"The customer has no invoice {allocation.invoice_id}.", [*loc, "invoice_id"], "no such invoice", "reference"
+                    f"The customer has no invoice {allocation.invoice_id}.",
+                    [*loc, "invoice_id"],
+                    "no such invoice",
+                    "reference",
                 )
             if before["status"] not in OPEN or before["currency"] != data.currency:
                 raise field_error(
@@ -260,29 +326,56 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                 )
             if allocation.amount > _d(before["balance"]):
                 raise field_error(
-                    f"Invoice {allocation.invoice_id} owes {text(_d(before['balance']))}.", [*loc, "amount"], "more than owed"
+                    f"Invoice {allocation.invoice_id} owes {text(_d(before['balance']))}.",
+                    [*loc, "amount"],
+                    "more than owed",
                 )
             paid = _d(before["paid"]) + allocation.amount
-            after = {**before, "paid": paid, "balance": _d(before["balance"]) - allocation.amount,
-                     "status": status_for(_d(before["total"]), paid, _d(before["credited"])), "version": before["version"] + 1,
-                     "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
+            after = {
+                **before,
+                "paid": paid,
+                "balance": _d(before["balance"]) - allocation.amount,
+                "status": status_for(_d(before["total"]), paid, _d(before["credited"])),
+                "version": before["version"] + 1,
+                "updated_at": now,
+                "updated_by": actor.user_id,
+            }
             after.update(entities.indexes(INVOICE, actor.tenant_id, after))
             if order_invoice(before):
                 received.append((before, after, allocation.amount))
-            operations += [put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-                           audit_entry(actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)),
-                           *entities.lookup_changes(INVOICE, actor.tenant_id, before, after)]  # fmt: skip
-        payment = entities.new_item(PAYMENT, actor, {
-            "customer_id": data.customer_id, "currency": data.currency, "amount": amount(data.amount, data.currency),
-            "unallocated": amount(data.amount - allocated, data.currency),
-            "received_on": data.received_on or _today().isoformat(),
-            "method": data.method, "reference": data.reference,
-            "allocations": [{"invoice_id": a.invoice_id, "amount": amount(a.amount, data.currency)} for a in data.allocations],
-        }, now=now)  # fmt: skip
+            operations += [
+                put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
+                audit_entry(
+                    actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)
+                ),
+                *entities.lookup_changes(INVOICE, actor.tenant_id, before, after),
+            ]
+        payment = entities.new_item(
+            PAYMENT,
+            actor,
+            {
+                "customer_id": data.customer_id,
+                "currency": data.currency,
+                "amount": amount(data.amount, data.currency),
+                "unallocated": amount(data.amount - allocated, data.currency),
+                "received_on": data.received_on or _today().isoformat(),
+                "method": data.method,
+                "reference": data.reference,
+                "allocations": [
+                    {"invoice_id": a.invoice_id, "amount": amount(a.amount, data.currency)}
+                    for a in data.allocations
+                ],
+            },
+            now=now,
+        )
         operations += _payment_events(payment, received)
         try:
             entities.write_new(
-                store, [(PAYMENT, payment)], actor, operations, [Reference("customer_id", CUSTOMER, data.customer_id)]
+                store,
+                [(PAYMENT, payment)],
+                actor,
+                operations,
+                [Reference("customer_id", CUSTOMER, data.customer_id)],
             )
             return entities.public(payment)
         except ConditionFailed:
@@ -314,7 +407,9 @@ def _payment_events(
     return operations
 
 
-def list_payments(store: Store, tenant_id: str, customer_id: str | None, limit: int, cursor: str | None) -> Page:
+def list_payments(
+    store: Store, tenant_id: str, customer_id: str | None, limit: int, cursor: str | None
+) -> Page:
     if customer_id:
         return entities.lookup(store, tenant_id, PAYMENT, "customer", customer_id, limit, cursor, True)
     return entities.list_page(store, tenant_id, PAYMENT, limit=limit, cursor=cursor)
@@ -341,8 +436,12 @@ def aging(store: Store, tenant_id: str, as_of: str | None, customer_id: str | No
     """Open invoices bucketed per customer and currency, less their unapplied payments."""
     day = dt.date.fromisoformat(as_of) if as_of else _today()
     if customer_id:
-        open_invoices = [i for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN]
-        payments = [p for p in _all(store, tenant_id, PAYMENT, "customer", customer_id) if _d(p["unallocated"]) > 0]
+        open_invoices = [
+            i for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN
+        ]
+        payments = [
+            p for p in _all(store, tenant_id, PAYMENT, "customer", customer_id) if _d(p["unallocated"]) > 0
+        ]
     else:
         open_invoices = _all(store, tenant_id, INVOICE, "open", "yes")
         payments = _all(store, tenant_id, PAYMENT, "unapplied", "yes")
@@ -354,7 +453,9 @@ def aging(store: Store, tenant_id: str, as_of: str | None, customer_id: str | No
     for invoice in open_invoices:
         # An invoice issued after as_of did not exist then; its due date decides the bucket.
         if invoice.get("issue_date") and invoice["issue_date"] <= day.isoformat():
-            row(invoice["customer_id"], invoice["currency"])[bucket(invoice["due_date"], day)] += _d(invoice["balance"])
+            row(invoice["customer_id"], invoice["currency"])[bucket(invoice["due_date"], day)] += _d(
+                invoice["balance"]
+            )
     for payment in payments:
         if payment["received_on"] <= day.isoformat():
             row(payment["customer_id"], payment["currency"])["unapplied"] += _d(payment["unallocated"])
@@ -364,18 +465,29 @@ def aging(store: Store, tenant_id: str, as_of: str | None, customer_id: str | No
         total = totals.setdefault(currency, {b: ZERO for b in (*BUCKETS, "unapplied")})
         for key, value in figures.items():
             total[key] += value
-    return {"as_of": day.isoformat(), "rows": out, "totals": [_row("*", c, f) for c, f in sorted(totals.items())]}
+    return {
+        "as_of": day.isoformat(),
+        "rows": out,
+        "totals": [_row("*", c, f) for c, f in sorted(totals.items())],
+    }
 
 
 def _row(customer: str, currency: str, figures: dict[str, Decimal]) -> dict[str, str]:
     open_total = sum((figures[b] for b in BUCKETS), ZERO)
-    return {"customer_id": customer, "currency": currency, **{b: amount(figures[b], currency) for b in BUCKETS},
-            "open_total": amount(open_total, currency), "unapplied": amount(figures["unapplied"], currency),
-            "balance": amount(open_total - figures["unapplied"], currency)}  # fmt: skip
+    return {
+        "customer_id": customer,
+        "currency": currency,
+        **{b: amount(figures[b], currency) for b in BUCKETS},
+        "open_total": amount(open_total, currency),
+        "unapplied": amount(figures["unapplied"], currency),
+        "balance": amount(open_total - figures["unapplied"], currency),
+    }
 
 
 def balance(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
     entities.get(store, tenant_id, CUSTOMER, customer_id)  # 404 for an unknown customer
-    invoices_open = [present(i) for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN]
+    invoices_open = [
+        present(i) for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN
+    ]
     figures = aging(store, tenant_id, None, customer_id)["rows"]
     return {"customer_id": customer_id, "balances": figures, "open_invoices": invoices_open}

@@ -35,7 +35,9 @@ def _every(store: Store, tenant_id: str, et: EntityType) -> list[dict[str, Any]]
             return items
 
 
-def _by_status(store: Store, tenant_id: str, et: EntityType, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+def _by_status(
+    store: Store, tenant_id: str, et: EntityType, statuses: tuple[str, ...]
+) -> list[dict[str, Any]]:
     found = []
     for status in statuses:
         cursor = None
@@ -51,14 +53,18 @@ def _by_status(store: Store, tenant_id: str, et: EntityType, statuses: tuple[str
 def suggestions(store: Store, tenant_id: str) -> dict[str, Any]:
     available: dict[str, Decimal] = {}
     for level in store.query_all(partition=keys.stock_pk(tenant_id)):
-        available[level["product_id"]] = available.get(level["product_id"], ZERO) + Decimal(str(level["available"]))
+        available[level["product_id"]] = available.get(level["product_id"], ZERO) + Decimal(
+            str(level["available"])
+        )
     incoming: dict[str, Decimal] = {}
     for order in _by_status(store, tenant_id, purchasing.PURCHASE_ORDER, purchasing.OPEN):
         for line in order["lines"]:
             left = Decimal(line["quantity"]) - Decimal(line["received"])
             incoming[line["product_id"]] = incoming.get(line["product_id"], ZERO) + left
     for order in _by_status(store, tenant_id, PRODUCTION_ORDER, ("planned", "released", "in_progress")):
-        incoming[order["product_id"]] = incoming.get(order["product_id"], ZERO) + Decimal(str(order["quantity"]))
+        incoming[order["product_id"]] = incoming.get(order["product_id"], ZERO) + Decimal(
+            str(order["quantity"])
+        )
     purchase: dict[str | None, list[dict[str, str]]] = {}
     produce = []
     for product in _every(store, tenant_id, PRODUCT):
@@ -68,14 +74,23 @@ def suggestions(store: Store, tenant_id: str) -> dict[str, Any]:
         have, coming = available.get(product["id"], ZERO), incoming.get(product["id"], ZERO)
         if have + coming >= point:
             continue
-        line = {"product_id": product["id"], "sku": product["sku"], "available": text(have), "incoming": text(coming),
-                "reorder_point": text(point), "suggested_quantity": text(2 * point - have - coming),
-                "unit_cost": product["standard_cost"]}  # fmt: skip
+        line = {
+            "product_id": product["id"],
+            "sku": product["sku"],
+            "available": text(have),
+            "incoming": text(coming),
+            "reorder_point": text(point),
+            "suggested_quantity": text(2 * point - have - coming),
+            "unit_cost": product["standard_cost"],
+        }
         if product["kind"] == "manufactured":
             produce.append(line)
         else:
             purchase.setdefault(product.get("default_supplier_id"), []).append(line)
-    groups = [{"supplier_id": s, "lines": lines} for s, lines in sorted(purchase.items(), key=lambda kv: kv[0] or "~")]
+    groups = [
+        {"supplier_id": s, "lines": lines}
+        for s, lines in sorted(purchase.items(), key=lambda kv: kv[0] or "~")
+    ]
     return {"purchase": groups, "produce": produce}
 
 
@@ -86,9 +101,17 @@ def order(store: Store, actor: Actor, supplier_ids: list[str] | None) -> list[di
         supplier = group["supplier_id"]
         if supplier is None or (supplier_ids is not None and supplier not in supplier_ids):
             continue
-        lines = [{"product_id": li["product_id"], "quantity": li["suggested_quantity"], "unit_cost": li["unit_cost"]}
-                 for li in group["lines"]]  # fmt: skip
+        lines = [
+            {
+                "product_id": li["product_id"],
+                "quantity": li["suggested_quantity"],
+                "unit_cost": li["unit_cost"],
+            }
+            for li in group["lines"]
+        ]
         supplier_item = entities.get(store, actor.tenant_id, purchasing.SUPPLIER, supplier)
-        fields = purchasing.new_fields(supplier, supplier_item.get("currency", "CNY"), lines, notes="From replenishment.")
+        fields = purchasing.new_fields(
+            supplier, supplier_item.get("currency", "CNY"), lines, notes="From replenishment."
+        )
         created.append(entities.public(entities.create(store, actor, purchasing.PURCHASE_ORDER, fields)))
     return created

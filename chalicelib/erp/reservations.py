@@ -30,7 +30,9 @@ def present(item: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None, product_id: str | None = None) -> str:
+def warehouse_for(
+    store: Store, tenant_id: str, warehouse_id: str | None, product_id: str | None = None
+) -> str:
     """The warehouse named, else the default; without one, a missing product is the first error."""
     chosen = warehouse_id or default_warehouse_id(store, tenant_id)
     if chosen is None:
@@ -44,13 +46,30 @@ def warehouse_for(store: Store, tenant_id: str, warehouse_id: str | None, produc
     return chosen
 
 
-def reserve(store: Store, actor: Actor, product_id: str, warehouse_id: str | None, quantity: Decimal, reference: str,
-            reservation_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+def reserve(
+    store: Store,
+    actor: Actor,
+    product_id: str,
+    warehouse_id: str | None,
+    quantity: Decimal,
+    reference: str,
+    reservation_id: str | None = None,
+) -> dict[str, Any]:
     """One transaction: reference checks, the reservation and its guard and audit, the level."""
     warehouse_id = warehouse_for(store, actor.tenant_id, warehouse_id, product_id)
-    item = entities.new_item(RESERVATION, actor, {"product_id": product_id, "warehouse_id": warehouse_id, "quantity": quantity,
-                                                  "shipped": Decimal(0), "status": "active", "reference": reference},
-                             entity_id=reservation_id)  # fmt: skip
+    item = entities.new_item(
+        RESERVATION,
+        actor,
+        {
+            "product_id": product_id,
+            "warehouse_id": warehouse_id,
+            "quantity": quantity,
+            "shipped": Decimal(0),
+            "status": "active",
+            "reference": reference,
+        },
+        entity_id=reservation_id,
+    )
     head, errors = stock.checks(
         actor.tenant_id, [("product_id", "product", product_id), ("warehouse_id", "warehouse", warehouse_id)]
     )
@@ -65,7 +84,9 @@ def reserve(store: Store, actor: Actor, product_id: str, warehouse_id: str | Non
             raise ConflictError(f"The reservation {item['id']} exists.", existing_id=item["id"]) from exc
         if exc.index == len(head) + 2:
             existing = _by_reference(store, actor.tenant_id, reference)
-            raise ConflictError(f"The reference {reference} is already reserved.", existing_id=existing) from exc
+            raise ConflictError(
+                f"The reference {reference} is already reserved.", existing_id=existing
+            ) from exc
         raise
     return present(item)
 
@@ -86,7 +107,9 @@ def order_line(item: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def release(store: Store, actor: Actor, reservation_id: str, if_match: int | None, *, by_hand: bool = False) -> dict[str, Any]:
+def release(
+    store: Store, actor: Actor, reservation_id: str, if_match: int | None, *, by_hand: bool = False
+) -> dict[str, Any]:
     """Give back what is still reserved (not shipped); releasing again changes nothing. By hand, an
     order's own reservation is not released: the order's cancellation does that (409)."""
     outstanding: list[Decimal] = []
@@ -95,7 +118,8 @@ def release(store: Store, actor: Actor, reservation_id: str, if_match: int | Non
         held = order_line(before) if by_hand else None
         if held:
             raise ConflictError(
-                f"This reservation holds line {held[1]} of order {held[0]}: cancel the order to release it.", order_id=held[0]
+                f"This reservation holds line {held[1]} of order {held[0]}: cancel the order to release it.",
+                order_id=held[0],
             )
         if before["status"] != "active":
             return {}
@@ -103,11 +127,18 @@ def release(store: Store, actor: Actor, reservation_id: str, if_match: int | Non
         return {"status": "released"}
 
     def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        change = stock.Change("release", before["product_id"], before["warehouse_id"], reserved=-outstanding[-1],
-                              reference=reservation_id)  # fmt: skip
+        change = stock.Change(
+            "release",
+            before["product_id"],
+            before["warehouse_id"],
+            reserved=-outstanding[-1],
+            reference=reservation_id,
+        )
         return stock.plan(actor, [change], after["updated_at"]).operations
 
-    return present(entities.update(store, actor, RESERVATION, reservation_id, decide, if_match, extra, action="release"))
+    return present(
+        entities.update(store, actor, RESERVATION, reservation_id, decide, if_match, extra, action="release")
+    )
 
 
 def list_page(store: Store, tenant_id: str, reference: str | None, limit: int, cursor: str | None) -> Page:
@@ -117,8 +148,14 @@ def list_page(store: Store, tenant_id: str, reference: str | None, limit: int, c
         return Page([present(i) for i in items], None)
     if reference:  # a prefix: every line of an order (the guards sort by value)
         partition = keys.unique_guard(tenant_id, RESERVATION.name, "reference", "X")["pk"]
-        page = store.query_page(tenant_id=tenant_id, partition=partition, sort_condition=Key("sk").begins_with(reference.upper()),
-                                limit=limit, cursor=cursor, query_id=f"res|{reference}")  # fmt: skip
+        page = store.query_page(
+            tenant_id=tenant_id,
+            partition=partition,
+            sort_condition=Key("sk").begins_with(reference.upper()),
+            limit=limit,
+            cursor=cursor,
+            query_id=f"res|{reference}",
+        )
         items = entities.get_many(store, tenant_id, RESERVATION, [g["entity_id"] for g in page.items])
         return Page([present(i) for i in items], page.next_cursor)
     page = entities.list_page(store, tenant_id, RESERVATION, limit=limit, cursor=cursor)

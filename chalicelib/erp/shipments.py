@@ -33,32 +33,74 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         for n, line in enumerate(data.lines):
             reservation = current.get(line.reservation_id)
             if reservation is None:
-                raise field_error(f"There is no reservation {line.reservation_id}.", ["body", "lines", n, "reservation_id"],
-                                  "no such reservation", "reference")  # fmt: skip
+                raise field_error(
+                    f"There is no reservation {line.reservation_id}.",
+                    ["body", "lines", n, "reservation_id"],
+                    "no such reservation",
+                    "reference",
+                )
             remaining = Decimal(str(reservation["quantity"])) - Decimal(str(reservation.get("shipped", 0)))
             if reservation["status"] != "active" or remaining <= 0:
-                raise field_error(f"Reservation {line.reservation_id} is {reservation['status']}: nothing left to ship.",
-                                  ["body", "lines", n, "reservation_id"], "not active")  # fmt: skip
+                raise field_error(
+                    f"Reservation {line.reservation_id} is {reservation['status']}: nothing left to ship.",
+                    ["body", "lines", n, "reservation_id"],
+                    "not active",
+                )
             quantity = line.quantity or remaining
             if quantity > remaining:
-                raise field_error(f"Reservation {line.reservation_id} holds {text(remaining)}.", ["body", "lines", n, "quantity"],
-                                  "more than reserved")  # fmt: skip
+                raise field_error(
+                    f"Reservation {line.reservation_id} holds {text(remaining)}.",
+                    ["body", "lines", n, "quantity"],
+                    "more than reserved",
+                )
             shipped = Decimal(str(reservation.get("shipped", 0))) + quantity
             done = shipped >= Decimal(str(reservation["quantity"]))
-            after = {**reservation, "shipped": shipped, "status": "shipped" if done else "active",
-                     "version": reservation["version"] + 1, "updated_at": now, "updated_by": actor.user_id}  # fmt: skip
+            after = {
+                **reservation,
+                "shipped": shipped,
+                "status": "shipped" if done else "active",
+                "version": reservation["version"] + 1,
+                "updated_at": now,
+                "updated_by": actor.user_id,
+            }
             after.update(entities.indexes(RESERVATION, actor.tenant_id, after))
-            updates.append(put(after, "version = :v", ExpressionAttributeValues={":v": reservation["version"]}))
-            changes.append(stock.Change("shipment", reservation["product_id"], reservation["warehouse_id"], on_hand=-quantity,
-                                        reserved=-quantity, reference=reservation["id"]))  # fmt: skip
-            lines.append({"reservation_id": reservation["id"], "product_id": reservation["product_id"],
-                          "warehouse_id": reservation["warehouse_id"], "quantity": text(quantity),
-                          "reference": reservation["reference"]})  # fmt: skip
-        fields = {"lines": lines, "carrier": data.carrier, "tracking_number": data.tracking_number, "reference": data.reference}
+            updates.append(
+                put(after, "version = :v", ExpressionAttributeValues={":v": reservation["version"]})
+            )
+            changes.append(
+                stock.Change(
+                    "shipment",
+                    reservation["product_id"],
+                    reservation["warehouse_id"],
+                    on_hand=-quantity,
+                    reserved=-quantity,
+                    reference=reservation["id"],
+                )
+            )
+            lines.append(
+                {
+                    "reservation_id": reservation["id"],
+                    "product_id": reservation["product_id"],
+                    "warehouse_id": reservation["warehouse_id"],
+                    "quantity": text(quantity),
+                    "reference": reservation["reference"],
+                }
+            )
+        fields = {
+            "lines": lines,
+            "carrier": data.carrier,
+            "tracking_number": data.tracking_number,
+            "reference": data.reference,
+        }
         item = entities.new_item(SHIPMENT, actor, fields, now=now)
-        after_ship = {line.reservation_id: u["Put"]["Item"] for line, u in zip(data.lines, updates, strict=True)}
-        head = [*entities.create_operations(SHIPMENT, actor, item), *updates,
-                *_order_events(store, actor.tenant_id, item, lines, after_ship)]  # fmt: skip
+        after_ship = {
+            line.reservation_id: u["Put"]["Item"] for line, u in zip(data.lines, updates, strict=True)
+        }
+        head = [
+            *entities.create_operations(SHIPMENT, actor, item),
+            *updates,
+            *_order_events(store, actor.tenant_id, item, lines, after_ship),
+        ]
         try:
             stock.apply(store, actor, changes, before=head)
         except ConditionFailed:
@@ -79,8 +121,13 @@ def _invoice_shipped_orders(store: Store, actor: Actor, operations: list[dict[st
             invoice_on_delivery(store, actor, item["order_id"])
 
 
-def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines: list[dict[str, Any]],
-                  after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+def _order_events(
+    store: Store,
+    tenant_id: str,
+    shipment: dict[str, Any],
+    lines: list[dict[str, Any]],
+    after: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     """``OrderShipped`` for each sales order whose reserved lines this shipment carries (their
     reservations' references are ``<order>:<line>``), in the shipment's transaction."""
     from chalicelib.erp.reservations import list_page as reservations_of
@@ -96,7 +143,9 @@ def _order_events(store: Store, tenant_id: str, shipment: dict[str, Any], lines:
     operations = []
     for order_id, numbers in by_order.items():
         held = reservations_of(store, tenant_id, f"{order_id}:", 100, None).items
-        complete = all((after.get(r["id"]) or r)["status"] == "shipped" for r in held if r["status"] != "released")
+        complete = all(
+            (after.get(r["id"]) or r)["status"] == "shipped" for r in held if r["status"] != "released"
+        )
         event = OrderShipped(
             tenant_id=tenant_id,
             event_id=outbox.derived_id("evt", order_id, shipment["id"]),

@@ -43,12 +43,21 @@ class InsufficientStock(ConflictError):
     title = "Not enough stock"
 
 
-def level_update(tenant_id: str, product_id: str, warehouse_id: str, on_hand: Decimal, reserved: Decimal,
-                 now: str) -> dict[str, Any]:  # fmt: skip
+def level_update(
+    tenant_id: str, product_id: str, warehouse_id: str, on_hand: Decimal, reserved: Decimal, now: str
+) -> dict[str, Any]:
     """The level's arithmetic and the conditions that keep it valid, as one transaction item."""
     available = on_hand - reserved
-    values: dict[str, Any] = {":z": ZERO, ":oh": on_hand, ":rs": reserved, ":av": available, ":p": product_id,
-                              ":w": warehouse_id, ":now": now, ":one": 1}  # fmt: skip
+    values: dict[str, Any] = {
+        ":z": ZERO,
+        ":oh": on_hand,
+        ":rs": reserved,
+        ":av": available,
+        ":p": product_id,
+        ":w": warehouse_id,
+        ":now": now,
+        ":one": 1,
+    }
     conditions = []
     for attr, delta in (("on_hand", on_hand), ("reserved", reserved), ("available", available)):
         if delta < 0:  # the result must stay >= 0: the current value must cover the decrease
@@ -109,7 +118,9 @@ def plan(actor: Actor, changes: list[Change], now: str, offset: int = 0) -> Plan
     return Planned(operations, levels, movements)
 
 
-def shortage(store: Store, tenant_id: str, planned: Planned, index: int | None, labels: dict[str, str]) -> InsufficientStock:
+def shortage(
+    store: Store, tenant_id: str, planned: Planned, index: int | None, labels: dict[str, str]
+) -> InsufficientStock:
     """The refusal naming the product and warehouse whose condition failed, with what is there."""
     product_id, warehouse_id = planned.levels.get(index or -1, ("", ""))
     level = store.get(keys.stock_level(tenant_id, product_id, warehouse_id), consistent=True) or {}
@@ -124,8 +135,15 @@ def shortage(store: Store, tenant_id: str, planned: Planned, index: int | None, 
     )
 
 
-def apply(store: Store, actor: Actor, changes: list[Change], *, before: list[dict[str, Any]] | None = None,
-          after: list[dict[str, Any]] | None = None, labels: dict[str, str] | None = None) -> Planned:  # fmt: skip
+def apply(
+    store: Store,
+    actor: Actor,
+    changes: list[Change],
+    *,
+    before: list[dict[str, Any]] | None = None,
+    after: list[dict[str, Any]] | None = None,
+    labels: dict[str, str] | None = None,
+) -> Planned:
     """Apply stock changes in one transaction with ``before`` items first and ``after`` items last
     (a record, its audit entry, reference checks); a failed level condition names the product."""
     head = list(before or [])
@@ -159,7 +177,9 @@ def warehouse_check(tenant_id: str, warehouse_id: str) -> dict[str, Any]:
     }
 
 
-def checks(tenant_id: str, fields: list[tuple[str, str, str]]) -> tuple[list[dict[str, Any]], list[ValidationError]]:
+def checks(
+    tenant_id: str, fields: list[tuple[str, str, str]]
+) -> tuple[list[dict[str, Any]], list[ValidationError]]:
     """ConditionChecks for (field, kind, id) references, and the error for each if it fails."""
     operations, errors = [], []
     for field, kind, entity_id in fields:
@@ -170,12 +190,20 @@ def checks(tenant_id: str, fields: list[tuple[str, str, str]]) -> tuple[list[dic
             check = warehouse_check(tenant_id, entity_id)
             message = f"There is no warehouse {entity_id}."
         operations.append(check)
-        errors.append(ValidationError(message, errors=[{"loc": ["body", field], "msg": message, "type": "reference"}]))
+        errors.append(
+            ValidationError(message, errors=[{"loc": ["body", field], "msg": message, "type": "reference"}])
+        )
     return operations, errors
 
 
-def run(store: Store, actor: Actor, changes: list[Change], references: list[tuple[str, str, str]], action: str,
-        record: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+def run(
+    store: Store,
+    actor: Actor,
+    changes: list[Change],
+    references: list[tuple[str, str, str]],
+    action: str,
+    record: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Check references, apply the changes, audit the operation: one transaction."""
     head, errors = checks(actor.tenant_id, references)
     audit = audit_entry(actor, f"stock.{action}", "stock", changes[0].product_id, None, record)
@@ -198,13 +226,24 @@ def present_level(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def present_movement(item: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: item.get(k, "") for k in ("id", "kind", "product_id", "warehouse_id", "reason", "reference", "at", "by")},
-            "on_hand_change": text(Decimal(item["on_hand_change"])),
-            "reserved_change": text(Decimal(item["reserved_change"]))}  # fmt: skip
+    return {
+        **{
+            k: item.get(k, "")
+            for k in ("id", "kind", "product_id", "warehouse_id", "reason", "reference", "at", "by")
+        },
+        "on_hand_change": text(Decimal(item["on_hand_change"])),
+        "reserved_change": text(Decimal(item["reserved_change"])),
+    }
 
 
-def levels(store: Store, tenant_id: str, product_id: str | None, warehouse_id: str | None, limit: int,
-           cursor: str | None) -> Page:  # fmt: skip
+def levels(
+    store: Store,
+    tenant_id: str,
+    product_id: str | None,
+    warehouse_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
     """Levels of one product (its key prefix) and/or one warehouse (filtered), a page at a time."""
     page = store.query_page(
         tenant_id=tenant_id,
@@ -223,8 +262,9 @@ def level(store: Store, tenant_id: str, product_id: str, warehouse_id: str) -> d
     return present_level(item or {"product_id": product_id, "warehouse_id": warehouse_id})
 
 
-def movements(store: Store, tenant_id: str, product_id: str, warehouse_id: str | None, limit: int,
-              cursor: str | None) -> Page:  # fmt: skip
+def movements(
+    store: Store, tenant_id: str, product_id: str, warehouse_id: str | None, limit: int, cursor: str | None
+) -> Page:
     page = store.query_page(
         tenant_id=tenant_id,
         partition=keys.movements_pk(tenant_id, product_id),
@@ -238,41 +278,70 @@ def movements(store: Store, tenant_id: str, product_id: str, warehouse_id: str |
     return Page([present_movement(i) for i in page.items], page.next_cursor)
 
 
-def adjust(store: Store, actor: Actor, product_id: str, warehouse_id: str, quantity: Decimal, reason: str) -> dict[str, Any]:
+def adjust(
+    store: Store, actor: Actor, product_id: str, warehouse_id: str, quantity: Decimal, reason: str
+) -> dict[str, Any]:
     if quantity == 0:
         raise ValidationError(
             "An adjustment changes something.",
             errors=[{"loc": ["body", "quantity"], "msg": "must not be 0", "type": "value_error"}],
         )
     change = Change("adjustment", product_id, warehouse_id, on_hand=quantity, reason=reason)
-    record = {"product_id": product_id, "warehouse_id": warehouse_id, "quantity": text(quantity), "reason": reason}
-    moved = run(store, actor, [change], [("product_id", "product", product_id), ("warehouse_id", "warehouse", warehouse_id)],
-                "adjust", record)  # fmt: skip
+    record = {
+        "product_id": product_id,
+        "warehouse_id": warehouse_id,
+        "quantity": text(quantity),
+        "reason": reason,
+    }
+    moved = run(
+        store,
+        actor,
+        [change],
+        [("product_id", "product", product_id), ("warehouse_id", "warehouse", warehouse_id)],
+        "adjust",
+        record,
+    )
     return {
         "movements": [present_movement(m) for m in moved],
         "levels": [level(store, actor.tenant_id, product_id, warehouse_id)],
     }
 
 
-def transfer(store: Store, actor: Actor, product_id: str, source: str, target: str, quantity: Decimal,
-             reason: str) -> dict[str, Any]:  # fmt: skip
+def transfer(
+    store: Store, actor: Actor, product_id: str, source: str, target: str, quantity: Decimal, reason: str
+) -> dict[str, Any]:
     if source == target:
         raise ValidationError(
             "A transfer goes to another warehouse.",
             errors=[{"loc": ["body", "to_warehouse_id"], "msg": "same as from", "type": "value_error"}],
         )
     reference = ids.new_id("trf")
-    changes = [Change("transfer_out", product_id, source, on_hand=-quantity, reason=reason, reference=reference),
-               Change("transfer_in", product_id, target, on_hand=quantity, reason=reason, reference=reference)]  # fmt: skip
-    refs = [("product_id", "product", product_id), ("from_warehouse_id", "warehouse", source),
-            ("to_warehouse_id", "warehouse", target)]  # fmt: skip
-    record = {"product_id": product_id, "from": source, "to": target, "quantity": text(quantity), "reference": reference}
+    changes = [
+        Change("transfer_out", product_id, source, on_hand=-quantity, reason=reason, reference=reference),
+        Change("transfer_in", product_id, target, on_hand=quantity, reason=reason, reference=reference),
+    ]
+    refs = [
+        ("product_id", "product", product_id),
+        ("from_warehouse_id", "warehouse", source),
+        ("to_warehouse_id", "warehouse", target),
+    ]
+    record = {
+        "product_id": product_id,
+        "from": source,
+        "to": target,
+        "quantity": text(quantity),
+        "reference": reference,
+    }
     moved = run(store, actor, changes, refs, "transfer", record)
-    return {"movements": [present_movement(m) for m in moved],
-            "levels": [level(store, actor.tenant_id, product_id, w) for w in (source, target)]}  # fmt: skip
+    return {
+        "movements": [present_movement(m) for m in moved],
+        "levels": [level(store, actor.tenant_id, product_id, w) for w in (source, target)],
+    }
 
 
-def holds_stock(store: Store, tenant_id: str, *, product_id: str | None = None, warehouse_id: str | None = None) -> bool:
+def holds_stock(
+    store: Store, tenant_id: str, *, product_id: str | None = None, warehouse_id: str | None = None
+) -> bool:
     """Whether any level of the product (or in the warehouse) has stock on hand or reserved."""
     cursor = None
     while True:

@@ -162,5 +162,7 @@ def parse(detail_type: str, detail: dict) -> Event:
         raise UnknownMajorVersion(f"unknown event type {detail_type}")
     major = int(str(detail.get("schema_version", "1.0")).split(".")[0])
     if major != MAJOR:
-        raise UnknownMajorVersion(f"{detail_type} version {detail.get('schema_version')}: this consumer reads {MAJOR}.x")
+        raise UnknownMajorVersion(
+            f"{detail_type} version {detail.get('schema_version')}: this consumer reads {MAJOR}.x"
+        )
     return model.model_validate(detail)

@@ -53,13 +53,21 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
         erp["accepted_at"] = erp.get("accepted_at") or event.occurred_at
     elif isinstance(event, StockReserved):
         erp["stock"] = "reserved"
-        erp["reservation_ids"] = sorted({*erp.get("reservation_ids", []), *(li.reservation_id for li in event.lines)})
+        erp["reservation_ids"] = sorted(
+            {*erp.get("reservation_ids", []), *(li.reservation_id for li in event.lines)}
+        )
     elif isinstance(event, OrderBackordered):
         erp["stock"] = erp.get("stock") if erp.get("stock") == "reserved" else "backordered"
-        erp["backordered_lines"] = sorted({*erp.get("backordered_lines", []), *(li.line for li in event.lines)})
-        erp["reservation_ids"] = sorted({*erp.get("reservation_ids", []), *(li.reservation_id for li in event.reserved)})
+        erp["backordered_lines"] = sorted(
+            {*erp.get("backordered_lines", []), *(li.line for li in event.lines)}
+        )
+        erp["reservation_ids"] = sorted(
+            {*erp.get("reservation_ids", []), *(li.reservation_id for li in event.reserved)}
+        )
     elif isinstance(event, ProductionPlanned):
-        erp["production_order_ids"] = sorted({*erp.get("production_order_ids", []), *event.production_order_ids})
+        erp["production_order_ids"] = sorted(
+            {*erp.get("production_order_ids", []), *event.production_order_ids}
+        )
     elif isinstance(event, PurchasePlanned):
         erp["purchase_order_ids"] = sorted({*erp.get("purchase_order_ids", []), *event.purchase_order_ids})
     elif isinstance(event, InvoiceIssued):
@@ -75,8 +83,11 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
     elif isinstance(event, OrderRejected):
         erp["rejected_reason"] = event.reason
     elif isinstance(event, OrderCancellationCompleted):
-        erp["cancellation"] = {"released_reservations": event.released_reservations, "invoice_action": event.invoice_action,
-                               "needs_attention": event.needs_attention}  # fmt: skip
+        erp["cancellation"] = {
+            "released_reservations": event.released_reservations,
+            "invoice_action": event.invoice_action,
+            "needs_attention": event.needs_attention,
+        }
     if event.occurred_at >= (erp.get("last_event_at") or ""):
         erp["last_event"], erp["last_event_at"] = type(event).__name__, event.occurred_at
     erp["state"] = state_of(erp)
@@ -106,15 +117,25 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
     def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
         summary = {"event": type(event).__name__, "order_id": event.order_id, "status": after["status"]}
         at, customer_id = event.occurred_at, after["customer_id"]
-        entry = timeline.entry(event.tenant_id, customer_id, at, "order", event.event_id, summary, event.order_id)
+        entry = timeline.entry(
+            event.tenant_id, customer_id, at, "order", event.event_id, summary, event.order_id
+        )
         marked[:] = marking
         return [entry, *([{"Update": outbox.handled_update(event, "crm")}] if marking[0] else [])]
 
     for _attempt in range(6):
         marked.clear()
         try:
-            after = entities.update(store, actor, ORDER, event.order_id, decide, None, record,
-                                    action=f"erp.{type(event).__name__}")  # fmt: skip
+            after = entities.update(
+                store,
+                actor,
+                ORDER,
+                event.order_id,
+                decide,
+                None,
+                record,
+                action=f"erp.{type(event).__name__}",
+            )
             break
         except PreconditionFailedError:
             continue  # another event moved the order meanwhile: apply on top of it

@@ -27,7 +27,16 @@ from chalicelib.core.store import ConditionFailed, Page, Store, delete, utcnow
 
 REDRIVE_AT_MOST = 100  # per request; the answer says when more are left
 _OCCURRED_AT = re.compile(r"^[0-9T:.+\-Z]{1,40}$")
-PUBLIC = ("message_id", "consumer", "type", "event_id", "order_id", "occurred_at", "receive_count", "parked_at")
+PUBLIC = (
+    "message_id",
+    "consumer",
+    "type",
+    "event_id",
+    "order_id",
+    "occurred_at",
+    "receive_count",
+    "parked_at",
+)
 
 
 class UnreadableDeadLetterError(ValueError):
@@ -42,7 +51,9 @@ def parked(consumer: str, message_id: str, body: str, receive_count: int) -> dic
     """The item that keeps a message of ``consumer``'s dead-letter queue under its company's key."""
     try:
         envelope = json.loads(body)
-        detail = envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
+        detail = (
+            envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
+        )
         tenant_id = detail["tenant_id"]
     except (ValueError, KeyError, TypeError) as exc:
         raise UnreadableDeadLetterError(f"dead letter {message_id} is not an event naming a company") from exc
@@ -68,7 +79,9 @@ def park(store: Store, items: list[dict[str, Any]]) -> None:
     """Write parked items (a message delivered again overwrites its own item), count and log them."""
     store.put_all(items)
     for item in items:
-        observability.logger().warning("dead letter parked", extra={"tenant_id": item["tenant_id"], **_public(item)})
+        observability.logger().warning(
+            "dead letter parked", extra={"tenant_id": item["tenant_id"], **_public(item)}
+        )
     if items:
         observability.count("DeadLettersParked", len(items))
 
@@ -80,7 +93,11 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 def listing(store: Store, tenant_id: str, limit: int, cursor: str | None) -> Page:
     """The company's parked dead letters, oldest event first."""
     page = store.query_page(
-        tenant_id=tenant_id, partition=keys.dead_letters_pk(tenant_id), limit=limit, cursor=cursor, query_id="dead-letters"
+        tenant_id=tenant_id,
+        partition=keys.dead_letters_pk(tenant_id),
+        limit=limit,
+        cursor=cursor,
+        query_id="dead-letters",
     )
     return Page([_public(i) for i in page.items], page.next_cursor)
 
@@ -95,7 +112,11 @@ def redrive(store: Store, tenant_id: str, message_ids: list[str] | None) -> tupl
         for start in range(0, len(items), 10):
             batch = items[start : start + 10]
             entries = [{"Id": str(n), "MessageBody": i["body"]} for n, i in enumerate(batch)]
-            sent = aws.sqs().send_message_batch(QueueUrl=_source_queue(consumer), Entries=entries).get("Successful", [])
+            sent = (
+                aws.sqs()
+                .send_message_batch(QueueUrl=_source_queue(consumer), Entries=entries)
+                .get("Successful", [])
+            )
             for entry in sent:
                 item = batch[int(entry["Id"])]
                 key = {"pk": item["pk"], "sk": item["sk"]}
@@ -114,7 +135,11 @@ def _choose(store: Store, tenant_id: str, wanted: set[str] | None) -> tuple[list
     cursor: str | None = None
     while True:
         page = store.query_page(
-            tenant_id=tenant_id, partition=keys.dead_letters_pk(tenant_id), limit=100, cursor=cursor, query_id="redrive"
+            tenant_id=tenant_id,
+            partition=keys.dead_letters_pk(tenant_id),
+            limit=100,
+            cursor=cursor,
+            query_id="redrive",
         )
         for item in page.items:
             if wanted is None or item["message_id"] in wanted:

@@ -40,13 +40,22 @@ ZERO = Decimal(0)
 
 
 def _answer(cls: type[Event], event: Event, **fields: Any) -> Event:
-    return cls(tenant_id=event.tenant_id, order_id=event.order_id, occurred_at=utcnow(),
-               event_id=outbox.derived_id("evt", event.order_id, event.event_id, cls.__name__), **fields)  # fmt: skip
+    return cls(
+        tenant_id=event.tenant_id,
+        order_id=event.order_id,
+        occurred_at=utcnow(),
+        event_id=outbox.derived_id("evt", event.order_id, event.event_id, cls.__name__),
+        **fields,
+    )
 
 
 def _read(store: Store, wanted: dict[Any, dict[str, str]]) -> dict[Any, dict[str, Any] | None]:
     """The items at these keys (None where there is none), in one consistent BatchGetItem."""
-    found = {(i["pk"], i["sk"]): i for i in store.batch_get(list(wanted.values()), consistent=True)} if wanted else {}
+    found = (
+        {(i["pk"], i["sk"]): i for i in store.batch_get(list(wanted.values()), consistent=True)}
+        if wanted
+        else {}
+    )
     return {name: found.get((key["pk"], key["sk"])) for name, key in wanted.items()}
 
 
@@ -59,16 +68,26 @@ class Known:
     def __init__(self, store: Store, event: OrderConfirmed) -> None:
         tenant = event.tenant_id
         skus = sorted({li.product_code.upper() for li in event.lines})
-        first = _read(store, {
-            "cancelled": _cancel_marker(tenant, event.order_id),
-            "customer": keys.entity(tenant, CUSTOMER.name, event.customer_id),
-            "default_warehouse": keys.default_warehouse(tenant),
-            "invoice": keys.entity(tenant, receivables.INVOICE.name, outbox.derived_id("inv", event.order_id)),
-            **{("sku", s): keys.unique_guard(tenant, catalogue.PRODUCT.name, "sku", s) for s in skus},
-            **{("reservation", li.line): keys.entity(tenant, reservations.RESERVATION.name,
-                                                     outbox.derived_id("res", event.order_id, str(li.line)))
-               for li in event.lines},
-        })  # fmt: skip
+        first = _read(
+            store,
+            {
+                "cancelled": _cancel_marker(tenant, event.order_id),
+                "customer": keys.entity(tenant, CUSTOMER.name, event.customer_id),
+                "default_warehouse": keys.default_warehouse(tenant),
+                "invoice": keys.entity(
+                    tenant, receivables.INVOICE.name, outbox.derived_id("inv", event.order_id)
+                ),
+                **{("sku", s): keys.unique_guard(tenant, catalogue.PRODUCT.name, "sku", s) for s in skus},
+                **{
+                    ("reservation", li.line): keys.entity(
+                        tenant,
+                        reservations.RESERVATION.name,
+                        outbox.derived_id("res", event.order_id, str(li.line)),
+                    )
+                    for li in event.lines
+                },
+            },
+        )
         self.cancelled = first["cancelled"] is not None
         self.customer = first["customer"]
         self.invoice = first["invoice"]
@@ -76,15 +95,29 @@ class Known:
         self.warehouse_id = event.warehouse_id or (pointer["warehouse_id"] if pointer else None)
         self.reservations = {li.line: first[("reservation", li.line)] for li in event.lines}
         guards = {s: first[("sku", s)]["entity_id"] for s in skus if first[("sku", s)]}
-        second = _read(store, {
-            **{("product", pid): keys.entity(tenant, catalogue.PRODUCT.name, pid) for pid in guards.values()},
-            **({("level", pid): keys.stock_level(tenant, pid, self.warehouse_id) for pid in guards.values()}
-               if self.warehouse_id else {}),
-        })  # fmt: skip
+        second = _read(
+            store,
+            {
+                **{
+                    ("product", pid): keys.entity(tenant, catalogue.PRODUCT.name, pid)
+                    for pid in guards.values()
+                },
+                **(
+                    {
+                        ("level", pid): keys.stock_level(tenant, pid, self.warehouse_id)
+                        for pid in guards.values()
+                    }
+                    if self.warehouse_id
+                    else {}
+                ),
+            },
+        )
         self.products = {s: second[("product", pid)] for s, pid in guards.items() if second[("product", pid)]}
         empty = {"warehouse_id": self.warehouse_id}
-        self.levels = {pid: stock.present_level(second.get(("level", pid)) or {**empty, "product_id": pid})
-                       for pid in guards.values()}  # fmt: skip
+        self.levels = {
+            pid: stock.present_level(second.get(("level", pid)) or {**empty, "product_id": pid})
+            for pid in guards.values()
+        }
 
 
 def _reject(store: Store, event: OrderConfirmed, reason: str, line: int | None = None) -> list[Event]:
@@ -93,8 +126,16 @@ def _reject(store: Store, event: OrderConfirmed, reason: str, line: int | None =
     return [answer]
 
 
-def _reserve(store: Store, actor: Actor, order_id: str, line: int, product_id: str, warehouse_id: str,
-             wanted: Decimal, known: Known) -> dict[str, Any] | None:  # fmt: skip
+def _reserve(
+    store: Store,
+    actor: Actor,
+    order_id: str,
+    line: int,
+    product_id: str,
+    warehouse_id: str,
+    wanted: Decimal,
+    known: Known,
+) -> dict[str, Any] | None:
     """This line's reservation: the one made before, or as much as is available now (none if 0)."""
     reservation_id = outbox.derived_id("res", order_id, str(line))
     if known.reservations.get(line):
@@ -107,7 +148,9 @@ def _reserve(store: Store, actor: Actor, order_id: str, line: int, product_id: s
         if take <= 0:
             return None
         try:
-            return reservations.reserve(store, actor, product_id, warehouse_id, take, f"{order_id}:{line}", reservation_id)
+            return reservations.reserve(
+                store, actor, product_id, warehouse_id, take, f"{order_id}:{line}", reservation_id
+            )
         except stock.InsufficientStock:
             continue  # someone else took some meanwhile: look again
         except ConflictError:
@@ -116,27 +159,42 @@ def _reserve(store: Store, actor: Actor, order_id: str, line: int, product_id: s
     return None
 
 
-def _plan_production(store: Store, actor: Actor, order_id: str, line: int, product_id: str, quantity: Decimal,
-                     warehouse_id: str) -> dict[str, Any] | None:  # fmt: skip
+def _plan_production(
+    store: Store,
+    actor: Actor,
+    order_id: str,
+    line: int,
+    product_id: str,
+    quantity: Decimal,
+    warehouse_id: str,
+) -> dict[str, Any] | None:
     plan_id = outbox.derived_id("mfg", order_id, str(line))
     found = entities.get_many(store, actor.tenant_id, production.PRODUCTION_ORDER, [plan_id])
     if found:
         return found[0]
     if production.bom_of(store, actor.tenant_id, product_id) is None:
         return None
-    return production.plan_order(store, actor, product_id, quantity, warehouse_id, reference=f"{order_id}:{line}",
-                                  order_id=plan_id)  # fmt: skip
+    return production.plan_order(
+        store, actor, product_id, quantity, warehouse_id, reference=f"{order_id}:{line}", order_id=plan_id
+    )
 
 
-def _plan_purchases(store: Store, actor: Actor, order_id: str, shortfalls: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _plan_purchases(
+    store: Store, actor: Actor, order_id: str, shortfalls: dict[str, list[dict[str, Any]]]
+) -> list[str]:
     """One draft purchase order per default supplier for this order's shortfalls."""
     made = []
     for supplier_id, lines in sorted(shortfalls.items()):
         po_id = outbox.derived_id("pur", order_id, supplier_id)
         if not entities.get_many(store, actor.tenant_id, purchasing.PURCHASE_ORDER, [po_id]):
             supplier = entities.get(store, actor.tenant_id, catalogue.SUPPLIER, supplier_id)
-            fields = purchasing.new_fields(supplier_id, supplier.get("currency", "CNY"), lines, notes=f"For order {order_id}.",
-                                           reference=order_id)  # fmt: skip
+            fields = purchasing.new_fields(
+                supplier_id,
+                supplier.get("currency", "CNY"),
+                lines,
+                notes=f"For order {order_id}.",
+                reference=order_id,
+            )
             item = entities.new_item(purchasing.PURCHASE_ORDER, actor, fields, entity_id=po_id)
             try:
                 entities.write_new(store, [(purchasing.PURCHASE_ORDER, item)], actor)
@@ -147,14 +205,24 @@ def _plan_purchases(store: Store, actor: Actor, order_id: str, shortfalls: dict[
     return made
 
 
-def _invoice(store: Store, actor: Actor, event: OrderConfirmed, known: Known, issue: bool = True) -> dict[str, Any]:
+def _invoice(
+    store: Store, actor: Actor, event: OrderConfirmed, known: Known, issue: bool = True
+) -> dict[str, Any]:
     """The order's invoice (derived id), written issued at once, or a draft to issue when the order
     ships; one made by an earlier attempt is issued if it should be and is not yet."""
     invoice_id = outbox.derived_id("inv", event.order_id)
     if known.invoice is None:
-        lines = [{"product_code": li.product_code, "description": li.description, "quantity": li.quantity,
-                  "unit_price": li.unit_price, "discount_percent": li.discount_percent, "tax_rate": li.tax_rate}
-                 for li in event.lines]  # fmt: skip
+        lines = [
+            {
+                "product_code": li.product_code,
+                "description": li.description,
+                "quantity": li.quantity,
+                "unit_price": li.unit_price,
+                "discount_percent": li.discount_percent,
+                "tax_rate": li.tax_rate,
+            }
+            for li in event.lines
+        ]
         fields = receivables.new_fields(event.customer_id, event.currency, lines, order_id=event.order_id)
         if issue:
             fields.update(receivables.issued(fields, None))
@@ -163,7 +231,9 @@ def _invoice(store: Store, actor: Actor, event: OrderConfirmed, known: Known, is
             entities.write_new(store, [(receivables.INVOICE, item)], actor)
             return receivables.present(item)
         except ConditionFailed:  # written by an earlier attempt at the same moment: it is there now
-            known.invoice = entities.get(store, actor.tenant_id, receivables.INVOICE, invoice_id, consistent=True)
+            known.invoice = entities.get(
+                store, actor.tenant_id, receivables.INVOICE, invoice_id, consistent=True
+            )
     if issue and known.invoice["status"] == "draft":
         return receivables.issue(store, actor, invoice_id, None, None)
     return receivables.present(known.invoice)
@@ -177,9 +247,16 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> Event | No
     if not found or found[0]["status"] != "draft":
         return None
     invoice = receivables.issue(store, actor, invoice_id, None, None)
-    answer = InvoiceIssued(tenant_id=actor.tenant_id, order_id=order_id, occurred_at=utcnow(),
-                           event_id=outbox.derived_id("evt", order_id, "InvoiceIssued", "on_delivery"), invoice_id=invoice_id,
-                           total=invoice["total"], currency=invoice["currency"], due_date=invoice.get("due_date"))  # fmt: skip
+    answer = InvoiceIssued(
+        tenant_id=actor.tenant_id,
+        order_id=order_id,
+        occurred_at=utcnow(),
+        event_id=outbox.derived_id("evt", order_id, "InvoiceIssued", "on_delivery"),
+        invoice_id=invoice_id,
+        total=invoice["total"],
+        currency=invoice["currency"],
+        due_date=invoice.get("due_date"),
+    )
     outbox.write(store, [(answer, SOURCE_ERP, {"total": invoice["total"], "on": "delivery"})])
     return answer
 
@@ -198,7 +275,9 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     for li in event.lines:
         product = products.get(li.product_code.upper())
         if product is None or not product.get("sellable", True):
-            return _reject(store, event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line)
+            return _reject(
+                store, event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line
+            )
     if known.customer is None:
         return _reject(store, event, f"The customer {event.customer_id} no longer exists.")
     if known.customer.get("status") == "closed":
@@ -214,46 +293,94 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
         if product["kind"] == "service":
             continue
         wanted = Decimal(li.quantity)
-        made = _reserve(store, actor, event.order_id, li.line, product["id"], warehouse_id or "", wanted, known)
+        made = _reserve(
+            store, actor, event.order_id, li.line, product["id"], warehouse_id or "", wanted, known
+        )
         got = Decimal(made["quantity"]) if made else ZERO
         if made:
             reserved.append(
-                {"line": li.line, "product_id": product["id"], "reservation_id": made["id"], "quantity": made["quantity"]}
+                {
+                    "line": li.line,
+                    "product_id": product["id"],
+                    "reservation_id": made["id"],
+                    "quantity": made["quantity"],
+                }
             )
         if got >= wanted:
             continue
         missing = wanted - got
-        shortfall = {"line": li.line, "product_id": product["id"], "ordered": li.quantity, "reserved": text(got),
-                     "short": text(missing), "plan": "none", "plan_id": None}  # fmt: skip
+        shortfall = {
+            "line": li.line,
+            "product_id": product["id"],
+            "ordered": li.quantity,
+            "reserved": text(got),
+            "short": text(missing),
+            "plan": "none",
+            "plan_id": None,
+        }
         if product["kind"] == "manufactured":
-            plan = _plan_production(store, actor, event.order_id, li.line, product["id"], missing, warehouse_id or "")
+            plan = _plan_production(
+                store, actor, event.order_id, li.line, product["id"], missing, warehouse_id or ""
+            )
             if plan:
                 plans.append(plan)
                 shortfall.update(plan="production", plan_id=plan["id"])
         elif product.get("default_supplier_id"):
             purchases.setdefault(product["default_supplier_id"], []).append(
-                {"product_id": product["id"], "quantity": text(missing), "unit_cost": product.get("standard_cost", "0")}
+                {
+                    "product_id": product["id"],
+                    "quantity": text(missing),
+                    "unit_cost": product.get("standard_cost", "0"),
+                }
             )
-            shortfall.update(plan="purchase", plan_id=outbox.derived_id("pur", event.order_id, product["default_supplier_id"]))
+            shortfall.update(
+                plan="purchase",
+                plan_id=outbox.derived_id("pur", event.order_id, product["default_supplier_id"]),
+            )
         short.append(shortfall)
     purchase_ids = _plan_purchases(store, actor, event.order_id, purchases)
 
     answers: list[tuple[Event, str, dict[str, Any]]] = []
     answers.append((_answer(OrderAccepted, event, lines=len(event.lines)), SOURCE_ERP, {}))
     if short:
-        answers.append((_answer(OrderBackordered, event, lines=short, reserved=reserved), SOURCE_ERP, {"short": len(short)}))
+        answers.append(
+            (
+                _answer(OrderBackordered, event, lines=short, reserved=reserved),
+                SOURCE_ERP,
+                {"short": len(short)},
+            )
+        )
     else:
         answers.append((_answer(StockReserved, event, lines=reserved), SOURCE_ERP, {"lines": len(reserved)}))
     if plans:
         finish = max(p["planned_finish"] for p in plans)
-        answers.append((_answer(ProductionPlanned, event, production_order_ids=[p["id"] for p in plans], planned_finish=finish),
-                        SOURCE_ERP, {"planned_finish": finish}))  # fmt: skip
+        answers.append(
+            (
+                _answer(
+                    ProductionPlanned,
+                    event,
+                    production_order_ids=[p["id"] for p in plans],
+                    planned_finish=finish,
+                ),
+                SOURCE_ERP,
+                {"planned_finish": finish},
+            )
+        )
     if purchase_ids:
         answers.append((_answer(PurchasePlanned, event, purchase_order_ids=purchase_ids), SOURCE_ERP, {}))
-    if any(products[li.product_code.upper()].get("invoicing_policy", "on_order") == "on_order" for li in event.lines):
+    if any(
+        products[li.product_code.upper()].get("invoicing_policy", "on_order") == "on_order"
+        for li in event.lines
+    ):
         invoice = _invoice(store, actor, event, known)
-        issued = _answer(InvoiceIssued, event, invoice_id=invoice["id"], total=invoice["total"], currency=invoice["currency"],
-                         due_date=invoice.get("due_date"))  # fmt: skip
+        issued = _answer(
+            InvoiceIssued,
+            event,
+            invoice_id=invoice["id"],
+            total=invoice["total"],
+            currency=invoice["currency"],
+            due_date=invoice.get("due_date"),
+        )
         answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
     else:
         _invoice(store, actor, event, known, issue=False)  # a draft, issued when the order ships
@@ -265,7 +392,9 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
     voided (nothing paid) or credited for its balance. Each step is idempotent."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    store.client.put_item(TableName=store.table, Item={**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()})
+    store.client.put_item(
+        TableName=store.table, Item={**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()}
+    )
     released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
         if Decimal(str(item.get("shipped", 0))) > 0:
@@ -276,19 +405,25 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     plans = 0
     plan_ids = [outbox.derived_id("mfg", event.order_id, str(line)) for line in range(1, event.lines + 1)]
     for start in range(0, len(plan_ids), 100):  # the lines' production plans, a hundred a read
-        for plan in entities.get_many(store, event.tenant_id, production.PRODUCTION_ORDER, plan_ids[start : start + 100]):
+        for plan in entities.get_many(
+            store, event.tenant_id, production.PRODUCTION_ORDER, plan_ids[start : start + 100]
+        ):
             if plan["status"] in ("planned", "released"):
                 production.cancel(store, actor, plan["id"], None)
                 plans += 1
     purchases, attention = 0, []
-    for po in entities.lookup(store, event.tenant_id, purchasing.PURCHASE_ORDER, "reference", event.order_id, 100).items:
+    for po in entities.lookup(
+        store, event.tenant_id, purchasing.PURCHASE_ORDER, "reference", event.order_id, 100
+    ).items:
         if po["status"] == "draft":
             purchasing.cancel(store, actor, po["id"], None)
             purchases += 1
         elif po["status"] != "cancelled":
             attention.append(f"Purchase order {po['id']} is {po['status']}: cancel it with the supplier.")
     action = "none"
-    found = entities.get_many(store, event.tenant_id, receivables.INVOICE, [outbox.derived_id("inv", event.order_id)])
+    found = entities.get_many(
+        store, event.tenant_id, receivables.INVOICE, [outbox.derived_id("inv", event.order_id)]
+    )
     if found and shipped:
         # Goods left before the cancellation arrived (the CRM refuses a cancel once it knows of a
         # shipment): what shipped stays billed, so the invoice is kept and a person settles the rest.
@@ -306,12 +441,25 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
             receivables.void(store, actor, invoice["id"], None)
             action = "voided"
         elif Decimal(str(invoice["balance"])) > 0:
-            receivables.credit(store, actor, invoice["id"], Decimal(str(invoice["balance"])), f"Order {event.order_id} cancelled")
+            receivables.credit(
+                store,
+                actor,
+                invoice["id"],
+                Decimal(str(invoice["balance"])),
+                f"Order {event.order_id} cancelled",
+            )
             action = "credited"
             attention.append(f"Invoice {invoice['id']} was partly paid: refund the customer what they paid.")
         else:
             attention.append(f"Invoice {invoice['id']} is paid: refund the customer.")
-    answer = _answer(OrderCancellationCompleted, event, released_reservations=released, cancelled_production_orders=plans,
-                     cancelled_purchase_orders=purchases, invoice_action=action, needs_attention=attention)  # fmt: skip
+    answer = _answer(
+        OrderCancellationCompleted,
+        event,
+        released_reservations=released,
+        cancelled_production_orders=plans,
+        cancelled_purchase_orders=purchases,
+        invoice_action=action,
+        needs_attention=attention,
+    )
     outbox.write(store, [(answer, SOURCE_ERP, {"released": released, "invoice": action})])
     return [answer]

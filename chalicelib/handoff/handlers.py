@@ -41,11 +41,22 @@ CONSUMERS: dict[str, Callable[[contracts.Event], list[str]]] = {"erp": _erp, "cr
 @functools.cache
 def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
     """The consumer wrapped in Powertools idempotency, its records on our table (platform keys)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
 
-    persistence = DynamoDBPersistenceLayer(table_name=table_name, key_attr="pk", sort_key_attr="sk",
-                                           static_pk_value=f"P#IDEMPOTENCY#{consumer}", expiry_attr="expires_at")  # fmt: skip
-    config = IdempotencyConfig(event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=f"P#IDEMPOTENCY#{consumer}",
+        expiry_attr="expires_at",
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400
+    )
     handle = CONSUMERS[consumer]
 
     @idempotent_function(data_keyword_argument="detail", persistence_store=persistence, config=config)
@@ -63,9 +74,15 @@ def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
 def record_handler(consumer: str) -> Callable[[Any], Any]:
     def handle(record: Any) -> Any:
         envelope = json.loads(record.body)
-        detail = envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
-        contracts.parse(envelope["detail-type"], detail)  # poison (unknown type or major version) fails before idempotency
-        return _idempotent(consumer, settings().table_name)(detail=detail, detail_type=envelope["detail-type"])
+        detail = (
+            envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
+        )
+        contracts.parse(
+            envelope["detail-type"], detail
+        )  # poison (unknown type or major version) fails before idempotency
+        return _idempotent(consumer, settings().table_name)(
+            detail=detail, detail_type=envelope["detail-type"]
+        )
 
     return handle
 
@@ -75,8 +92,9 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
 
     _idempotent(consumer, settings().table_name).config.register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS)
-    answer = process_partial_response(event=raw_event, record_handler=record_handler(consumer), processor=processor,
-                                      context=context)  # fmt: skip
+    answer = process_partial_response(
+        event=raw_event, record_handler=record_handler(consumer), processor=processor, context=context
+    )
     if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)
         run_relay()
     return answer
@@ -101,7 +119,10 @@ def park_batch(consumer: str, raw_event: dict[str, Any]) -> dict[str, Any]:
 def relay_on_stream(event: dict[str, Any]) -> dict[str, int]:
     """The table's stream: relay when a batch of changes holds a new outbox item, else nothing."""
     inserted = [r for r in event.get("Records", []) if r.get("eventName") == "INSERT"]
-    if not any(r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == outbox.OUTBOX_INDEX_PK for r in inserted):
+    if not any(
+        r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == outbox.OUTBOX_INDEX_PK
+        for r in inserted
+    ):
         return {"published": 0, "failed": 0}
     return run_relay()
 

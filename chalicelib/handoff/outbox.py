@@ -44,16 +44,28 @@ def records(event: Event, source: str, summary: dict[str, Any] | None = None) ->
     sort = f"{event.occurred_at}#{event.event_id}"
     detail_type = type(event).__name__
     outbox = {
-        "pk": keys.tenant_pk(event.tenant_id, "OUTBOX"), "sk": sort, "gsi1pk": OUTBOX_INDEX_PK,
-        "gsi1sk": f"{event.occurred_at}#{event.tenant_id}#{event.event_id}", "event_id": event.event_id,
-        "tenant_id": event.tenant_id, "order_id": event.order_id, "source": source, "detail_type": detail_type,
+        "pk": keys.tenant_pk(event.tenant_id, "OUTBOX"),
+        "sk": sort,
+        "gsi1pk": OUTBOX_INDEX_PK,
+        "gsi1sk": f"{event.occurred_at}#{event.tenant_id}#{event.event_id}",
+        "event_id": event.event_id,
+        "tenant_id": event.tenant_id,
+        "order_id": event.order_id,
+        "source": source,
+        "detail_type": detail_type,
         "detail": event.model_dump_json(),
-    }  # fmt: skip
+    }
     trail = {
-        "pk": trail_pk(event.tenant_id, event.order_id), "sk": sort, "event_id": event.event_id, "type": detail_type,
-        "source": source, "occurred_at": event.occurred_at, "attempts": 0, "handled": {},
+        "pk": trail_pk(event.tenant_id, event.order_id),
+        "sk": sort,
+        "event_id": event.event_id,
+        "type": detail_type,
+        "source": source,
+        "occurred_at": event.occurred_at,
+        "attempts": 0,
+        "handled": {},
         "summary": summary or {},
-    }  # fmt: skip
+    }
     return [put_new(outbox), put_new(trail)]
 
 
@@ -69,7 +81,10 @@ def write(store: Store, events: list[tuple[Event, str, dict[str, Any]]]) -> bool
 
 def pending(store: Store, limit: int) -> list[dict[str, Any]]:
     answer = store.client.query(
-        TableName=store.table, IndexName="gsi1", KeyConditionExpression=Key("gsi1pk").eq(OUTBOX_INDEX_PK), Limit=limit
+        TableName=store.table,
+        IndexName="gsi1",
+        KeyConditionExpression=Key("gsi1pk").eq(OUTBOX_INDEX_PK),
+        Limit=limit,
     )
     return answer.get("Items", [])
 
@@ -80,7 +95,11 @@ def _trail_update(item: dict[str, Any], now: str, error: str | None) -> dict[str
         "Key": {"pk": trail_pk(item["tenant_id"], item["order_id"]), "sk": item["sk"]},
         "UpdateExpression": "ADD attempts :one SET last_attempt_at = :now"
         + (", published_at = if_not_exists(published_at, :now)" if published else ", last_error = :error"),
-        "ExpressionAttributeValues": {":one": 1, ":now": now, **({} if published else {":error": (error or "")[:500]})},
+        "ExpressionAttributeValues": {
+            ":one": 1,
+            ":now": now,
+            **({} if published else {":error": (error or "")[:500]}),
+        },
     }
 
 
@@ -88,8 +107,16 @@ def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
     """One transaction for a batch the bus took: each outbox item removed, its trail entry updated
     (no conditions, distinct items: it cannot be refused for what it holds)."""
     now = utcnow()
-    store.transact([op for i in items for op in
-                    ({"Delete": {"Key": {"pk": i["pk"], "sk": i["sk"]}}}, {"Update": _trail_update(i, now, None)})])  # fmt: skip
+    store.transact(
+        [
+            op
+            for i in items
+            for op in (
+                {"Delete": {"Key": {"pk": i["pk"], "sk": i["sk"]}}},
+                {"Update": _trail_update(i, now, None)},
+            )
+        ]
+    )
 
 
 def _mark_failed(store: Store, item: dict[str, Any], error: str) -> None:
@@ -114,8 +141,15 @@ def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> 
             batch.append(item)
         if not batch:
             break
-        entries = [{"Source": i["source"], "DetailType": i["detail_type"], "Detail": i["detail"], "EventBusName": bus_name}
-                   for i in batch]  # fmt: skip
+        entries = [
+            {
+                "Source": i["source"],
+                "DetailType": i["detail_type"],
+                "Detail": i["detail"],
+                "EventBusName": bus_name,
+            }
+            for i in batch
+        ]
         try:
             answer = events_client.put_events(Entries=entries)
             results = answer.get("Entries", [])
@@ -140,10 +174,15 @@ def handled_update(event: Event, consumer: str) -> dict[str, Any]:
     """The trail's note that ``consumer`` handled the event (first time only), as an Update for a
     transaction; its condition fails for an event that has no trail entry."""
     return {
-        "Key": {"pk": trail_pk(event.tenant_id, event.order_id), "sk": f"{event.occurred_at}#{event.event_id}"},
-        "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)", "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeNames": {"#c": consumer}, "ExpressionAttributeValues": {":now": utcnow()},
-    }  # fmt: skip
+        "Key": {
+            "pk": trail_pk(event.tenant_id, event.order_id),
+            "sk": f"{event.occurred_at}#{event.event_id}",
+        },
+        "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeNames": {"#c": consumer},
+        "ExpressionAttributeValues": {":now": utcnow()},
+    }
 
 
 def handled(store: Store, event: Event, consumer: str) -> None:

@@ -57,14 +57,17 @@ class Principal:
 
     def require(self, permission: str) -> None:
         if not self.holds(permission):
-            raise PermissionDeniedError(f"This action needs the permission {permission}.", permission=permission)
+            raise PermissionDeniedError(
+                f"This action needs the permission {permission}.", permission=permission
+            )
 
     def require_all(self, permission: str) -> None:
         """Granted over every record of the tenant (bulk operations such as import and export)."""
         if permission not in self.permissions:
             scope = " (you hold it over your own records only)" if self.holds(permission) else ""
             raise PermissionDeniedError(
-                f"This action needs the permission {permission} over all records{scope}.", permission=permission
+                f"This action needs the permission {permission} over all records{scope}.",
+                permission=permission,
             )
 
 

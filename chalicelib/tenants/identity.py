@@ -71,7 +71,9 @@ def create_user(email: str, tenant_id: str, password: str | None, password_field
         if _code(exc) == "UsernameExistsException":
             existing = _user(email) or {}
             attributes = existing.get("UserAttributes", [])
-            raise EmailTakenError(_attribute(attributes, "sub") or "", _attribute(attributes, TENANT_CLAIM)) from exc
+            raise EmailTakenError(
+                _attribute(attributes, "sub") or "", _attribute(attributes, TENANT_CLAIM)
+            ) from exc
         raise
     user_id = str(_attribute(user["Attributes"], "sub"))
     if password is not None:

@@ -33,7 +33,8 @@ class SignupIn(StrictModel):
     owner_password: Password
     plan: Plan = "free"
     default_currency: Currency = Field(
-        default="CNY", description="ISO 4217: what orders, quotes, deals, invoices and payments are in when they name none."
+        default="CNY",
+        description="ISO 4217: what orders, quotes, deals, invoices and payments are in when they name none.",
     )
 
 
@@ -90,7 +91,8 @@ class UserIn(StrictModel):
     email: Email
     roles: Annotated[list[RoleName], Field(min_length=1, max_length=10)]
     password: Password | None = Field(
-        default=None, description="Set as the user's permanent password; without it Cognito sends an invitation."
+        default=None,
+        description="Set as the user's permanent password; without it Cognito sends an invitation.",
     )
 
 

@@ -180,8 +180,16 @@ BUILTIN_ROLE_DESCRIPTIONS = {
 
 
 # Record types with an owner: their permissions (but create, claim, assign) may be granted @own.
-SCOPABLE = ("crm.customers", "crm.contacts", "crm.activities", "crm.quotes", "crm.orders", "crm.leads",
-            "crm.opportunities", "crm.tickets")  # fmt: skip
+SCOPABLE = (
+    "crm.customers",
+    "crm.contacts",
+    "crm.activities",
+    "crm.quotes",
+    "crm.orders",
+    "crm.leads",
+    "crm.opportunities",
+    "crm.tickets",
+)
 _UNSCOPED_ACTIONS = ("create", "claim", "assign", "merge")
 
 

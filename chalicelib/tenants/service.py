@@ -20,7 +20,18 @@ from chalicelib.core.errors import (
     ValidationError,
 )
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, put, put_new, strip_keys, utcnow
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Page,
+    Store,
+    audit_entry,
+    delete,
+    put,
+    put_new,
+    strip_keys,
+    utcnow,
+)
 from chalicelib.tenants import identity, permissions
 from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import AuditQuery, RoleIn, RolePut, SignupIn, UserIn, UserPatch
@@ -57,7 +68,12 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
         "version": 1,
     }
     member = _member_item(tenant_id, user_id, data.owner_email, [OWNER], now)
-    registry = {**keys.tenant_registry(tenant_id), "tenant_id": tenant_id, "plan": data.plan, "created_at": now}
+    registry = {
+        **keys.tenant_registry(tenant_id),
+        "tenant_id": tenant_id,
+        "plan": data.plan,
+        "created_at": now,
+    }
     role_set = {**keys.role_set(tenant_id), "roles": {}, "created_at": now}
     try:
         store.transact(
@@ -143,7 +159,12 @@ def _check_grantable(principal: Principal, perms: list[str]) -> None:
         raise ValidationError(
             f"Unknown permissions: {', '.join(unknown)}.",
             errors=[
-                {"loc": ["body", "permissions"], "msg": f"unknown permission {p}", "type": "unknown_permission"} for p in unknown
+                {
+                    "loc": ["body", "permissions"],
+                    "msg": f"unknown permission {p}",
+                    "type": "unknown_permission",
+                }
+                for p in unknown
             ],
         )
     missing = permissions.uncovered(set(perms), principal.permissions)
@@ -193,7 +214,9 @@ def get_custom_role(store: Store, tenant_id: str, name: str) -> dict[str, Any]:
     return role
 
 
-def replace_role(store: Store, principal: Principal, name: str, data: RolePut, if_match: int | None) -> dict[str, Any]:
+def replace_role(
+    store: Store, principal: Principal, name: str, data: RolePut, if_match: int | None
+) -> dict[str, Any]:
     before = get_custom_role(store, principal.tenant_id, name)
     if if_match is not None and if_match != before["version"]:
         raise PreconditionFailedError(f"The role is at version {before['version']}, not {if_match}.")
@@ -236,7 +259,9 @@ def delete_role(store: Store, principal: Principal, name: str, if_match: int | N
     holders = store.query_all(partition=keys.members_pk(principal.tenant_id))
     in_use = [m["email"] for m in holders if name in m.get("roles", [])]
     if in_use:
-        raise ConflictError(f"The role {name} is held by {len(in_use)} user(s); take it from them first.", users=in_use[:20])
+        raise ConflictError(
+            f"The role {name} is held by {len(in_use)} user(s); take it from them first.", users=in_use[:20]
+        )
     try:
         store.transact(
             [
@@ -281,14 +306,21 @@ def _role_permissions(store: Store, tenant_id: str, roles: list[str]) -> frozens
     if unknown:
         raise ValidationError(
             f"Unknown roles: {', '.join(unknown)}.",
-            errors=[{"loc": ["body", "roles"], "msg": f"unknown role {r}", "type": "unknown_role"} for r in unknown],
+            errors=[
+                {"loc": ["body", "roles"], "msg": f"unknown role {r}", "type": "unknown_role"}
+                for r in unknown
+            ],
         )
     return permissions.effective(roles, custom)
 
 
 def list_users(store: Store, tenant_id: str, limit: int, cursor: str | None) -> Page:
     page = store.query_page(
-        tenant_id=tenant_id, partition=keys.members_pk(tenant_id), limit=limit, cursor=cursor, query_id="users"
+        tenant_id=tenant_id,
+        partition=keys.members_pk(tenant_id),
+        limit=limit,
+        cursor=cursor,
+        query_id="users",
     )
     return Page([_user_out(i) for i in page.items], page.next_cursor)
 
@@ -310,7 +342,9 @@ def create_user(store: Store, principal: Principal, data: UserIn) -> dict[str, A
     missing = permissions.uncovered(perms, principal.permissions)
     if missing:
         raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
-    ratelimit.hit_company(store, principal.tenant_id, "invite", settings().invite_limit_per_hour, 3600, "invitations")
+    ratelimit.hit_company(
+        store, principal.tenant_id, "invite", settings().invite_limit_per_hour, 3600, "invitations"
+    )
     guard = store.get(keys.member_email(principal.tenant_id, data.email), consistent=True)
     if guard is not None:
         raise _already_member(data.email, guard["user_id"])
@@ -377,7 +411,9 @@ def _guard_target(store: Store, principal: Principal, target: dict[str, Any]) ->
         raise PermissionDeniedError("This user holds permissions you do not have; ask an owner.")
 
 
-def update_user(store: Store, principal: Principal, user_id: str, data: UserPatch, if_match: int | None) -> dict[str, Any]:
+def update_user(
+    store: Store, principal: Principal, user_id: str, data: UserPatch, if_match: int | None
+) -> dict[str, Any]:
     before = get_user(store, principal.tenant_id, user_id)
     if if_match is not None and if_match != before["version"]:
         raise PreconditionFailedError(f"The user is at version {before['version']}, not {if_match}.")
@@ -388,7 +424,9 @@ def update_user(store: Store, principal: Principal, user_id: str, data: UserPatc
         granted = _role_permissions(store, principal.tenant_id, roles)
         missing = permissions.uncovered(granted, principal.permissions)
         if missing:
-            raise PermissionDeniedError(f"You cannot grant permissions you do not hold: {', '.join(missing)}.")
+            raise PermissionDeniedError(
+                f"You cannot grant permissions you do not hold: {', '.join(missing)}."
+            )
         after["roles"] = roles
     if data.enabled is not None:
         after["enabled"] = data.enabled
@@ -403,7 +441,9 @@ def update_user(store: Store, principal: Principal, user_id: str, data: UserPatc
     after.update(version=before["version"] + 1, updated_at=now)
     operations = [
         put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-        audit_entry(principal.actor(), "user.update", "user", user_id, strip_keys(before), strip_keys(after), now),
+        audit_entry(
+            principal.actor(), "user.update", "user", user_id, strip_keys(before), strip_keys(after), now
+        ),
     ]
     owner_delta = int(_is_active_owner(after)) - int(_is_active_owner(before))
     if owner_delta:
@@ -465,7 +505,11 @@ def list_audit(store: Store, tenant_id: str, q: AuditQuery) -> Page:
     upper = iso(q.to) + "~" if q.to else ""
     filters = []
     if q.entity_type and q.entity_id:
-        index, partition, sort_attr = "gsi1", keys.audit_entity_pk(tenant_id, q.entity_type, q.entity_id), "gsi1sk"
+        index, partition, sort_attr = (
+            "gsi1",
+            keys.audit_entity_pk(tenant_id, q.entity_type, q.entity_id),
+            "gsi1sk",
+        )
         if q.user_id:
             filters.append(Attr("user_id").eq(q.user_id))
     elif q.user_id:
