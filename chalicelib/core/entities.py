@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +24,7 @@ from chalicelib.core.errors import (
     PreconditionFailedError,
     ValidationError,
 )
+from chalicelib.core.normalise import normalise_name, normalise_prefix
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import (
     Actor,
@@ -44,23 +44,6 @@ INTERNAL = {"tenant_id", "removing_until"}  # never in an answer (the removal le
 POOL = "none"  # the owner lookup's value for records nobody owns (the shared pool)
 
 Operations = list[dict[str, Any]]
-
-
-def normalise_name(name: str) -> str:
-    """Search form of a name: NFKC (full-width to half-width), case-folded, spaces collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def normalise_prefix(prefix: str) -> str:
-    """Search form of a typed prefix: as a name, but a trailing space is kept (it ends a word)."""
-    normalised = normalise_name(prefix)
-    return normalised + " " if normalised and prefix[-1].isspace() else normalised
-
-
-def normalise_phone(number: str) -> str:
-    """Lookup form of a phone number: its digits, with a leading + kept."""
-    digits = "".join(c for c in number if c.isdigit())
-    return ("+" + digits) if number.strip().startswith("+") else digits
 
 
 @dataclasses.dataclass(frozen=True)

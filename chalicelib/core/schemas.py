@@ -26,7 +26,8 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
-from chalicelib.core.web import PublicModel, StrictModel
+from chalicelib.core.models import PublicModel, StrictModel
+from chalicelib.core.normalise import normalise_name
 
 # ---- text that becomes part of a key ------------------------------------------------------------
 # A sort key holds at most 1,024 bytes (and a key segment 512 characters, core/keys.py); a name's
@@ -38,7 +39,6 @@ KEY_TEXT_CHARACTERS = 512
 
 def fits_a_key(value: str) -> str:
     """Text that becomes part of a key (a name, a category) fits one once normalised."""
-    from chalicelib.core.entities import normalise_name  # entities -> schemas: imported when first needed
 
     normalised = normalise_name(value)
     if len(normalised) > KEY_TEXT_CHARACTERS or len(normalised.encode()) > KEY_TEXT_BYTES:

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference, normalise_phone
+from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm.customers import CUSTOMER, contact_points
 from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery, CreateOptions

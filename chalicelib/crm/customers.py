@@ -9,8 +9,9 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Unique, normalise_phone
+from chalicelib.core.entities import EntityType, Unique
 from chalicelib.core.errors import ConflictError
+from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 

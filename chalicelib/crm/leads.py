@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference, normalise_phone
+from chalicelib.core.entities import EntityType, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
+from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import customers, opportunities
 from chalicelib.crm.contacts import CONTACT

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from chalicelib.core.ids import id_pattern
+from chalicelib.core.models import PublicModel, StrictModel
 from chalicelib.core.schemas import (
     Code,
     Currency,
@@ -27,7 +28,6 @@ from chalicelib.core.schemas import (
     Quantity,
     SyncQuery,
 )
-from chalicelib.core.web import PublicModel, StrictModel
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.core.ids import id_pattern
+from chalicelib.core.models import PublicModel, StrictModel
 from chalicelib.core.schemas import (
     Code,
     Currency,
@@ -24,7 +25,6 @@ from chalicelib.core.schemas import (
     SyncQuery,
     fits_a_key,
 )
-from chalicelib.core.web import PublicModel, StrictModel
 
 Sku = Code
 Level = Annotated[Decimal, Exact(15, 3, ge=0)]

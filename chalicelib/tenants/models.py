@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from chalicelib.core.models import PublicModel, StrictModel
 from chalicelib.core.schemas import Currency, Email, Instant, ListQuery, Name, PageOut
-from chalicelib.core.web import PublicModel, StrictModel
 
 Plan = Literal["free", "starter", "business"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core import crud
-from chalicelib.core.web import STORE, Request, Result, endpoint
+from chalicelib.api import crud
+from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.erp import (
     catalogue,
     production,

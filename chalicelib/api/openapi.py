@@ -6,8 +6,8 @@ import functools
 import re
 from typing import Any
 
+from chalicelib.api.web import ROUTES, RouteSpec
 from chalicelib.core.errors import STATUS_ERRORS
-from chalicelib.core.web import ROUTES, RouteSpec
 
 REF = "#/components/schemas/{model}"
 

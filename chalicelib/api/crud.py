@@ -10,6 +10,7 @@ from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
+from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import entities
 from chalicelib.core.entities import POOL, EntityType
 from chalicelib.core.errors import (
@@ -20,7 +21,6 @@ from chalicelib.core.errors import (
     PreconditionFailedError,
 )
 from chalicelib.core.store import Actor, Page, Store
-from chalicelib.core.web import STORE, Request, Result, endpoint
 
 
 class Service(Protocol):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import ratelimit
 from chalicelib.core.config import settings
 from chalicelib.core.schemas import ListQuery
-from chalicelib.core.web import STORE, Request, Result, endpoint
 from chalicelib.tenants import identity, service
 from chalicelib.tenants.models import (
     USER_ID,

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from chalice import Blueprint
-from pydantic import Field
 
+from chalicelib.api.web import STORE, Request, endpoint
 from chalicelib.core.schemas import ListQuery
-from chalicelib.core.web import STORE, PublicModel, Request, StrictModel, endpoint
 from chalicelib.handoff import dead_letters, reconciliation
+from chalicelib.handoff.models import (
+    DeadLetterList,
+    DeadLetterOut,
+    ReconcileIn,
+    ReconciliationReport,
+    RedriveIn,
+    RedriveOut,
+)
 
 bp = Blueprint(__name__)
-
-
-class DeadLetterOut(PublicModel):
-    message_id: str
-    consumer: str
-    type: str
-    event_id: str
-    order_id: str
-    occurred_at: str
-    receive_count: int
-    parked_at: str
-
-
-class DeadLetterList(PublicModel):
-    items: list[DeadLetterOut]
-    next_cursor: str | None = None
-
-
-class RedriveIn(StrictModel):
-    message_ids: Annotated[list[str], Field(max_length=100)] | None = Field(
-        default=None, description="Only these messages; default: every dead letter of the company."
-    )
-
-
-class RedriveOut(PublicModel):
-    redriven: list[DeadLetterOut]
-    more: bool = Field(
-        default=False, description=f"More are left: at most {dead_letters.REDRIVE_AT_MOST} move per request."
-    )
 
 
 @endpoint(
@@ -71,31 +47,6 @@ def list_dead_letters(req: Request) -> DeadLetterList:
 def redrive_dead_letters(req: Request) -> RedriveOut:
     moved, more = dead_letters.redrive(STORE, req.me.tenant_id, req.body.message_ids)
     return RedriveOut(redriven=[DeadLetterOut(**d) for d in moved], more=more)
-
-
-class Finding(PublicModel):
-    order_id: str
-    problem: str
-    action: str = Field(description="redriven, released, invoiced (repaired) or needs_person")
-    detail: str = ""
-
-
-class ReconciliationReport(PublicModel):
-    id: str
-    started_at: str
-    finished_at: str
-    started_by: str
-    grace_seconds: int
-    repaired: int
-    needs_person: int
-    findings: list[Finding]
-
-
-class ReconcileIn(StrictModel):
-    grace_seconds: Annotated[int, Field(ge=0, le=86400)] = Field(
-        default=reconciliation.GRACE_SECONDS,
-        description="How long a confirmed order may wait for the ERP before it is re-driven.",
-    )
 
 
 @endpoint(

@@ -22,7 +22,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import AuthResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import keys, observability
@@ -40,6 +40,7 @@ from chalicelib.core.errors import (
     UnsupportedMediaTypeError,
     ValidationError,
 )
+from chalicelib.core.models import PublicModel
 from chalicelib.core.store import Store
 from chalicelib.core.tokens import TokenError, VerifiedToken, verify
 from chalicelib.tenants.access import Principal, load_principal
@@ -50,20 +51,6 @@ PROBLEM_JSON = "application/problem+json"
 JSON_TYPES = ("application/json",)
 
 core = Blueprint(__name__)
-
-
-class StrictModel(BaseModel):
-    """Base of every request model: unknown fields are refused. Text is kept exactly as sent;
-    only fields whose type says so (names, codes, emails) are stripped of outer whitespace."""
-
-    # defer_build: a model's validator is built on first use, not at import (cold start).
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-
-class PublicModel(BaseModel):
-    """Base of every response model."""
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class HealthOut(PublicModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.core import crud
+from chalicelib.api import crud
+from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core.schemas import ListQuery
-from chalicelib.core.web import STORE, Request, Result, endpoint
 from chalicelib.crm import (
     activities,
     contacts,
