@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api import handlers
 from chalicelib.core import aws as clients
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
-from chalicelib.handoff import crm_consumer, erp_consumer, handlers, outbox
+from chalicelib.crm import order_progress
+from chalicelib.erp import intake
+from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import InvoiceIssued, OrderAccepted, StockReserved
 from infra.pump import LambdaContext
 from tests.conftest import a_customer
@@ -185,20 +188,20 @@ def test_one_failing_message_of_ten_comes_back_alone(api, tenant, shop, monkeypa
     envelopes = confirmed_envelopes(Store(), tenant.id, [o["id"] for o in orders])
     assert len(envelopes) == 10
     broken = envelopes[3]["detail"]["order_id"]
-    real = erp_consumer.handle_confirmed
+    real = intake.handle_confirmed
 
     def failing(store, event):
         if event.order_id == broken:
             raise RuntimeError("database hiccup")
         return real(store, event)
 
-    monkeypatch.setattr(erp_consumer, "handle_confirmed", failing)
+    monkeypatch.setattr(intake, "handle_confirmed", failing)
     monkeypatch.setattr(handlers, "run_relay", lambda: {"published": 0, "failed": 0})
     batch = [(f"m{n}", envelope, "") for n, envelope in enumerate(envelopes)]
     answer = handlers.consume_batch("erp", sqs_event(batch), LambdaContext("erp_consumer"))
     assert answer["batchItemFailures"] == [{"itemIdentifier": "m3"}]
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "9"
-    monkeypatch.setattr(erp_consumer, "handle_confirmed", real)
+    monkeypatch.setattr(intake, "handle_confirmed", real)
     again = handlers.consume_batch("erp", sqs_event([batch[3]]), LambdaContext("erp_consumer"))
     assert again["batchItemFailures"] == []
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "10"
@@ -218,7 +221,7 @@ def test_the_same_event_three_times_reserves_and_invoices_once(api, tenant, shop
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
     # Below the idempotency layer too: the consumer itself makes nothing twice (derived ids).
     event = handlers.contracts.parse("OrderConfirmed", envelope["detail"])
-    erp_consumer.handle_confirmed(Store(), event)
+    intake.handle_confirmed(Store(), event)
     assert counts(api, tenant, customer["id"], shop["tea"]["id"], shop["store"]["id"]) == ("3", 1)
 
 
@@ -241,7 +244,7 @@ def test_events_out_of_order_end_in_the_right_state(api, tenant, shop):
     )
     accepted = make(OrderAccepted, later(1), lines=1)
     for event in (invoice, reserved, accepted, reserved):  # newest first, and one twice
-        crm_consumer.handle(Store(), event)
+        order_progress.handle(Store(), event)
     seen = api.get(f"/crm/orders/{order['id']}", tenant.token).json
     assert (seen["status"], seen["erp"]["invoice_id"], seen["erp"]["last_event"]) == (
         "reserved",
@@ -270,12 +273,12 @@ def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(
     clients.sqs().set_queue_attributes(QueueUrl=aws.erp_queue_url, Attributes={"VisibilityTimeout": "0"})
     customer = a_customer(api, tenant)
     order = confirm(api, tenant, customer["id"], [("TEA", 2)])
-    real = erp_consumer.handle_confirmed
+    real = intake.handle_confirmed
 
     def buggy(store, event):
         raise KeyError("a bug in this release")
 
-    monkeypatch.setattr(erp_consumer, "handle_confirmed", buggy)
+    monkeypatch.setattr(intake, "handle_confirmed", buggy)
     for _ in range(12):
         handlers.run_relay()
         pump.run_once()
@@ -289,7 +292,7 @@ def test_a_poison_message_rests_in_the_dlq_is_listed_and_redriven_after_the_fix(
     )  # nothing half-done
     assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
 
-    monkeypatch.setattr(erp_consumer, "handle_confirmed", real)  # the fix is deployed
+    monkeypatch.setattr(intake, "handle_confirmed", real)  # the fix is deployed
     redriven = api.post("/admin/dead-letters/redrive", tenant.token, {}).json["redriven"]
     assert [d["message_id"] for d in redriven] == [listed[0]["message_id"]]
     settle(pump)

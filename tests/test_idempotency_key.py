@@ -89,7 +89,7 @@ def test_the_same_key_with_another_query_is_not_answered_with_the_first_answer(a
 def test_an_answer_over_the_item_limit_is_kept_and_replayed(api, tenant, monkeypatch):
     # One good row and thousands of bad ones, every error listed: an answer well over 400 KB. (The
     # import lists 1,000 at most; any route's answer may outgrow an item, so the cap is lifted here.)
-    from chalicelib.crm import transfer
+    from chalicelib.core import tabular as transfer
 
     monkeypatch.setattr(transfer, "MAX_ERRORS", 10_000)
     rows = [("BIG-1", "Big Answer Co", "buyer@big.example")]

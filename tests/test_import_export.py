@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.crm.transfer import FORMULA_START, neutralise, restore
+from chalicelib.core.tabular import FORMULA_START, neutralise, restore
 from tests.conftest import a_customer, a_tenant, a_user
 
 HEADER = ["客户编码", "客户名称", "类型", "电话", "邮箱", "地址", "城市", "省份", "国家", "标签"]
@@ -209,7 +209,7 @@ def test_probable_duplicates_become_row_errors_unless_allowed(api, tenant):
 
 
 def test_known_points_are_read_at_once_only_while_the_partitions_are_small(api, tenant):
-    from chalicelib.core.web import STORE
+    from chalicelib.api.web import STORE
     from chalicelib.crm import customers
 
     for n in range(3):

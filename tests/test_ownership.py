@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
+from chalicelib.api.web import STORE
 from chalicelib.core import entities
 from chalicelib.core.errors import PermissionDeniedError
 from chalicelib.core.store import Actor
-from chalicelib.core.web import STORE
-from chalicelib.crm.customers import CUSTOMER
+from chalicelib.crm.types import CUSTOMER
 from chalicelib.tenants import permissions
 from tests.conftest import a_customer, a_tenant, a_user
 

@@ -17,21 +17,23 @@ from typing import Any
 from chalicelib.core import aws, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
-from chalicelib.handoff import contracts, crm_consumer, dead_letters, erp_consumer, outbox
+from chalicelib.crm import order_progress
+from chalicelib.erp import intake
+from chalicelib.handoff import contracts, dead_letters, outbox
 
 STORE = Store()
 
 
 def _erp(event: contracts.Event) -> list[str]:
     if isinstance(event, contracts.OrderConfirmed):
-        return [a.event_id for a in erp_consumer.handle_confirmed(STORE, event)]
+        return [a.event_id for a in intake.handle_confirmed(STORE, event)]
     if isinstance(event, contracts.OrderCancelled):
-        return [a.event_id for a in erp_consumer.handle_cancelled(STORE, event)]
+        return [a.event_id for a in intake.handle_cancelled(STORE, event)]
     return []  # events the ERP does not act on
 
 
 def _crm(event: contracts.Event) -> list[str]:
-    crm_consumer.handle(STORE, event)  # marks the event handled on its trail itself
+    order_progress.handle(STORE, event)  # marks the event handled on its trail itself
     return [event.event_id]
 
 

@@ -54,9 +54,25 @@ class Unique:
 
 
 @dataclasses.dataclass(frozen=True)
-class EntityType:
+class Kind:
+    """A record type known by its name and id prefix alone: what another context needs to name (refer
+    to, check the existence of) a record of a type it does not own."""
+
     name: str
     prefix: str
+
+    @property
+    def id_pattern(self) -> str:
+        return ids.id_pattern(self.prefix)
+
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+
+@dataclasses.dataclass(frozen=True)
+class EntityType(Kind):
+    """A record type of the context that owns it: its searchable name, unique fields, lookups, owner."""
+
     name_field: str | None = "name"
     uniques: tuple[Unique, ...] = ()
     # Exact-match lookups: (kind, value) pairs of an item, e.g. ("email", "a@b.c"), ("phone", "+861")
@@ -70,13 +86,6 @@ class EntityType:
             raise ValueError(f"{self.name}: a record type with an owner names its permissions' resource")
         if self.owned:
             OWNED[self.id_pattern] = self
-
-    @property
-    def id_pattern(self) -> str:
-        return ids.id_pattern(self.prefix)
-
-    def label(self) -> str:
-        return self.name.replace("_", " ")
 
     @property
     def read_permission(self) -> str:
@@ -202,7 +211,7 @@ class Reference:
     """A field naming another record of the tenant, which must exist when the write happens."""
 
     field: str
-    et: EntityType
+    et: Kind
     entity_id: str
 
     def key(self, tenant_id: str) -> dict[str, str]:
@@ -325,7 +334,7 @@ def create(
 
 
 def get(
-    store: Store, tenant_id: str, et: EntityType, entity_id: str, *, consistent: bool = False
+    store: Store, tenant_id: str, et: Kind, entity_id: str, *, consistent: bool = False
 ) -> dict[str, Any]:
     item = store.get(keys.entity(tenant_id, et.name, entity_id), consistent=consistent)
     if item is None:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import ActivityIn, ActivityPatch, ActivityQuery
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "customer", item["customer_id"]
-    if item.get("assignee_id"):
-        yield "assignee", item["assignee_id"]
-
-
-ACTIVITY = EntityType(
-    "activity", "act", name_field=None, lookups=_lookups, owned=True, resource="crm.activities"
-)
+from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER
 
 
 def _summary(item: dict[str, Any]) -> dict[str, Any]:

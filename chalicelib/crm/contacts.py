@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
-from chalicelib.crm.customers import CUSTOMER, contact_points
 from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery, CreateOptions
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield from contact_points(item)
-    yield "customer", item["customer_id"]
-
-
-CONTACT = EntityType("contact", "con", lookups=_lookups, owned=True, resource="crm.contacts")
+from chalicelib.crm.types import CONTACT, CUSTOMER, contact_points
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Unique
+from chalicelib.core.entities import EntityType
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
+from chalicelib.crm.types import CUSTOMER, ORDER, contact_points
+from chalicelib.erp import published as erp
 
-
-def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    """Exact-match lookups of a customer or contact: each email and each phone number."""
-    for email in item.get("emails") or []:
-        yield "email", email["address"]
-    for phone in item.get("phones") or []:
-        yield "phone", normalise_phone(phone["number"])
-
-
-CUSTOMER = EntityType(
-    "customer", "cus", uniques=(Unique("code"),), lookups=contact_points, owned=True, resource="crm.customers"
-)
 public = entities.public
 
 
@@ -154,8 +142,6 @@ SHOWN = 10  # blockers named in a refusal
 def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, list[str]]:
     """What ties a customer to the company's books: orders not yet finished (drafts included: they
     would be confirmed for nobody), invoices not void or paid, payments with money on account."""
-    from chalicelib.crm.orders import ORDER
-    from chalicelib.erp.receivables import INVOICE, PAYMENT
 
     def matching(et: EntityType, keep: Any) -> list[str]:
         found, cursor = [], None
@@ -169,8 +155,7 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
 
     blockers = {
         "open_order_ids": matching(ORDER, lambda o: o["status"] not in FINAL_ORDER_STATES),
-        "open_invoice_ids": matching(INVOICE, lambda i: i["status"] not in ("void", "paid")),
-        "unapplied_payment_ids": matching(PAYMENT, lambda p: Decimal(str(p["unallocated"])) > 0),
+        **erp.open_receivables(store, tenant_id, customer_id, SHOWN),
     }
     return {name: ids for name, ids in blockers.items() if ids}
 

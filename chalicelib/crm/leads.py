@@ -4,19 +4,16 @@ exactly once however often it is retried."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
-from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import customers, opportunities
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import ConvertIn, LeadIn, LeadPatch, LeadQuery, OpportunityIn
-from chalicelib.tenants import company
+from chalicelib.crm.types import CONTACT, CUSTOMER, LEAD, OPPORTUNITY
+from chalicelib.tenants import published as company
 
 # Where a lead may go from each status (converting is its own action).
 MOVES = {
@@ -26,16 +23,6 @@ MOVES = {
     "disqualified": {"new"},
     "converted": set(),
 }
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    if item.get("email"):
-        yield "email", item["email"]
-    if item.get("phone"):
-        yield "phone", normalise_phone(item["phone"])
-
-
-LEAD = EntityType("lead", "lea", lookups=_lookups, owned=True, resource="crm.leads")
 
 
 def new_fields(body: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -207,14 +194,14 @@ def convert(
             owner_id=owner,
         )
         opportunity = entities.new_item(
-            opportunities.OPPORTUNITY,
+            OPPORTUNITY,
             actor,
             opportunities.new_fields(stages, actor, wanted, now),
             entity_id=ids["opportunity"],
             now=now,
         )
         operations = []
-        made = [(CONTACT, contact), (opportunities.OPPORTUNITY, opportunity)]
+        made = [(CONTACT, contact), (OPPORTUNITY, opportunity)]
         for et, item in made if data.customer_id else [(CUSTOMER, customer), *made]:
             operations.extend(entities.create_operations(et, actor, item))
         operations.append(opportunities.change_entry(opportunity, opportunity["stage_history"][0]))

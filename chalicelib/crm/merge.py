@@ -12,19 +12,18 @@ from collections import defaultdict
 from typing import Any
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType
 from chalicelib.core.errors import ValidationError
 from chalicelib.core.store import Actor, Store, audit_entry, delete, put
-from chalicelib.crm import activities, contacts, opportunities, orders, quotes, tickets
-from chalicelib.crm.customers import CUSTOMER
+from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, QUOTE, TICKET
+from chalicelib.erp import published as erp
 
 MOVABLE = (
-    contacts.CONTACT,
-    activities.ACTIVITY,
-    opportunities.OPPORTUNITY,
-    quotes.QUOTE,
-    orders.ORDER,
-    tickets.TICKET,
+    CONTACT,
+    ACTIVITY,
+    OPPORTUNITY,
+    QUOTE,
+    ORDER,
+    TICKET,
 )
 
 
@@ -39,30 +38,6 @@ def _moved_entry(entry: dict[str, Any], tenant_id: str, survivor_id: str) -> dic
         **moved,
         "customer_id": survivor_id,
     }
-
-
-def _move_receivables(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, int]:
-    """The duplicate's invoices (each with its credit notes, moved first so that a merge cut short
-    finds them again) and payments follow it: nothing owed is left on a customer that is gone."""
-    from chalicelib.erp.receivables import CREDIT_NOTE, INVOICE, PAYMENT
-
-    moved = {"invoice": 0, "credit_note": 0, "payment": 0}
-
-    def move(et: EntityType, record_id: str) -> None:
-        entities.update(store, actor, et, record_id, {"customer_id": survivor_id}, None, action="merge")
-        moved[et.name] += 1
-
-    for et in (INVOICE, PAYMENT):
-        while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100).items:
-            for record in page:
-                if et is INVOICE:
-                    for note in entities.lookup_all(
-                        store, actor.tenant_id, CREDIT_NOTE, "invoice", record["id"]
-                    ):
-                        if note["customer_id"] == duplicate_id:
-                            move(CREDIT_NOTE, note["id"])
-                move(et, record["id"])
-    return moved
 
 
 def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> dict[str, Any]:
@@ -105,7 +80,7 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
                 )
                 count += 1
         moved[et.name] = count
-    moved.update(_move_receivables(store, actor, survivor_id, duplicate_id))
+    moved.update(erp.move_receivables(store, actor, survivor_id, duplicate_id))
     for left in entries.values():  # entries of records deleted meanwhile: they move too
         store.transact(
             [

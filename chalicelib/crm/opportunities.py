@@ -3,19 +3,17 @@ through it; every stage change is kept on the opportunity and on the customer's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities, keys, money, settings_items
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import CloseIn, OpportunityIn, OpportunityPatch, OpportunityQuery, PipelineIn
-from chalicelib.tenants import company
+from chalicelib.crm.types import CONTACT, CUSTOMER, OPPORTUNITY
+from chalicelib.tenants import published as company
 
 DEFAULT_STAGES = [
     {"key": "prospecting", "name": "Prospecting", "probability": 10},
@@ -24,13 +22,6 @@ DEFAULT_STAGES = [
     {"key": "negotiation", "name": "Negotiation", "probability": 75},
 ]
 HISTORY_LIMIT = 200
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "customer", item["customer_id"]
-
-
-OPPORTUNITY = EntityType("opportunity", "opp", lookups=_lookups, owned=True, resource="crm.opportunities")
 
 
 # ---- pipeline --------------------------------------------------------------------------------------

@@ -5,28 +5,20 @@ What the ERP does with a confirmed order is the order handoff's work; here are t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities, ids, keys
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.errors import ConflictError, field_error
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
 from chalicelib.crm import timeline
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
+from chalicelib.crm.types import CONTACT, CUSTOMER, ORDER
+from chalicelib.erp import published as erp
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import SOURCE_CRM, OrderCancelled, OrderConfirmed, OrderLine
-from chalicelib.tenants import company
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "customer", item["customer_id"]
-
-
-ORDER = EntityType("order", "ord", name_field=None, lookups=_lookups, owned=True, resource="crm.orders")
+from chalicelib.tenants import published as company
 
 
 def summary(item: dict[str, Any], event: str) -> dict[str, Any]:
@@ -119,14 +111,9 @@ def _sellable(
     """Every line's SKU must be a product and the customer not closed (one BatchGetItem of the SKU
     guards and the customer); the transaction then checks each product is still sellable and the
     customer still open. Answers the ConditionChecks."""
-    from chalicelib.erp.catalogue import PRODUCT
-
     codes = sorted({line["product_code"].upper() for line in lines})
     customer_key = keys.entity(tenant_id, CUSTOMER.name, customer_id)
-    found = store.batch_get(
-        [customer_key, *(keys.unique_guard(tenant_id, PRODUCT.name, "sku", c) for c in codes)]
-    )
-    guards = {g["sk"]: g["entity_id"] for g in found if g["pk"] != customer_key["pk"]}
+    found = store.batch_get([customer_key, *erp.product_keys(tenant_id, codes)])
     customer = next((i for i in found if i["pk"] == customer_key["pk"]), None)
     if customer is None:
         raise ConflictError(f"The order's customer {customer_id} no longer exists.")
@@ -135,19 +122,16 @@ def _sellable(
             f"The customer {customer_id} is closed: set its status to active to confirm orders.",
             state="closed",
         )
-    products = {
-        p["id"]: p
-        for p in store.batch_get([keys.entity(tenant_id, PRODUCT.name, i) for i in set(guards.values())])
-    }
+    products = erp.products_named(store, tenant_id, [g for g in found if g["pk"] != customer_key["pk"]])
     for n, line in enumerate(lines):
         loc = ["body", "lines", n, "product_code"]
-        product = products.get(guards.get(line["product_code"].upper(), ""))
+        product = products.get(line["product_code"].upper())
         code = line["product_code"]
         if product is None:
             raise field_error(
                 f"Line {n + 1}: there is no product with SKU {code}.", loc, "unknown SKU", "reference"
             )
-        if not product.get("sellable", True):
+        if not erp.sellable(product):
             message = f"Line {n + 1}: the product {code} is not sellable; change the line or the product."
             raise field_error(message, loc, "not sellable", "not_sellable")
     still_open = {
@@ -158,16 +142,7 @@ def _sellable(
     }
     return [
         {"ConditionCheck": still_open},
-        *(
-            {
-                "ConditionCheck": {
-                    "Key": keys.entity(tenant_id, PRODUCT.name, guards[code]),
-                    "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
-                    "ExpressionAttributeValues": {":yes": True},
-                }
-            }
-            for code in codes
-        ),
+        *(erp.still_sellable(tenant_id, products[code]["id"]) for code in codes),
     ]
 
 

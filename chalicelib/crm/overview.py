@@ -14,8 +14,8 @@ from typing import Any
 from chalicelib.core import entities, money
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Store
-from chalicelib.crm import activities, contacts, opportunities, orders, tickets
-from chalicelib.crm.customers import CUSTOMER
+from chalicelib.crm import tickets
+from chalicelib.crm.types import ACTIVE, ACTIVITY, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, TICKET
 
 LAST_ACTIVITIES = 10
 ACTIVITIES_EXAMINED = 500  # an @own user's last activities: at most this many read to find them
@@ -102,11 +102,11 @@ def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[
     found: list[dict[str, Any]] = []
     cursor, examined = None, 0
     while len(found) < LAST_ACTIVITIES and examined < ACTIVITIES_EXAMINED:
-        size = LAST_ACTIVITIES if actor.reads_all(activities.ACTIVITY.read_permission) else 50
+        size = LAST_ACTIVITIES if actor.reads_all(ACTIVITY.read_permission) else 50
         page = entities.lookup(
             store,
             actor.tenant_id,
-            activities.ACTIVITY,
+            ACTIVITY,
             "customer",
             customer_id,
             size,
@@ -114,7 +114,7 @@ def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[
             newest_first=True,
         )
         examined += len(page.items)
-        found.extend(entities.readable(actor, activities.ACTIVITY, page.items))
+        found.extend(entities.readable(actor, ACTIVITY, page.items))
         cursor = page.next_cursor
         if not cursor:
             break
@@ -133,15 +133,11 @@ def customer_360(store: Store, actor: Actor, customer_id: str) -> dict[str, Any]
         return entities.readable(actor, et, _all(store, tenant_id, et, customer_id, most))
 
     profile = entities.public(entities.get(store, tenant_id, CUSTOMER, customer_id))
-    people = part(contacts.CONTACT, 100)
-    deals = part(opportunities.OPPORTUNITY, 200)
-    recent = (
-        _last_activities(store, actor, customer_id)
-        if actor.holds(activities.ACTIVITY.read_permission)
-        else None
-    )
-    issues = part(tickets.TICKET, 200)
-    bought = part(orders.ORDER, MAX_ORDERS)
+    people = part(CONTACT, 100)
+    deals = part(OPPORTUNITY, 200)
+    recent = _last_activities(store, actor, customer_id) if actor.holds(ACTIVITY.read_permission) else None
+    issues = part(TICKET, 200)
+    bought = part(ORDER, MAX_ORDERS)
     preferences = None
     if people is not None:
         preferences = [
@@ -160,7 +156,7 @@ def customer_360(store: Store, actor: Actor, customer_id: str) -> dict[str, Any]
         "last_activities": recent,
         "open_tickets": None
         if issues is None
-        else [tickets.with_overdue(t) for t in issues if t["status"] in tickets.ACTIVE],
+        else [tickets.with_overdue(t) for t in issues if t["status"] in ACTIVE],
         "purchases": None if bought is None else purchase_figures(bought),
         "preferences": preferences,
     }

@@ -4,26 +4,17 @@ new draft revision, and every earlier revision stays readable."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError
 from chalicelib.core.store import Actor, Page, Store, put, utcnow
 from chalicelib.crm import orders, timeline
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import QuoteIn, QuotePatch, QuoteQuery, RejectIn
 from chalicelib.crm.pricing import priced, repriced
-from chalicelib.tenants import company
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "customer", item["customer_id"]
-
-
-QUOTE = EntityType("quote", "quo", name_field=None, lookups=_lookups, owned=True, resource="crm.quotes")
+from chalicelib.crm.types import CONTACT, CUSTOMER, ORDER, QUOTE
+from chalicelib.tenants import published as company
 
 
 def _entry(item: dict[str, Any], event: str, at: str) -> dict[str, Any]:
@@ -177,7 +168,7 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
     current = entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)
     if current["status"] == "accepted":
         return entities.public(
-            entities.get(store, actor.tenant_id, orders.ORDER, current["order_id"], consistent=True)
+            entities.get(store, actor.tenant_id, ORDER, current["order_id"], consistent=True)
         ), False
     order_id = order_id_for(quote_id)
     made: dict[str, Any] = {}
@@ -205,10 +196,10 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             "cancel_reason": None,
             "owner_id": before.get("owner_id"),  # the quote's owner owns its order
         }
-        order = entities.new_item(orders.ORDER, actor, fields, entity_id=order_id, now=now)
+        order = entities.new_item(ORDER, actor, fields, entity_id=order_id, now=now)
         made.update(order)
         return [
-            *entities.create_operations(orders.ORDER, actor, order),
+            *entities.create_operations(ORDER, actor, order),
             orders.timeline_entry(order, "created", now),
         ]
 
@@ -226,7 +217,7 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             and entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)["status"] == "accepted"
         ):
             return entities.public(
-                entities.get(store, actor.tenant_id, orders.ORDER, order_id, consistent=True)
+                entities.get(store, actor.tenant_id, ORDER, order_id, consistent=True)
             ), False
         raise
     return entities.public(made), True

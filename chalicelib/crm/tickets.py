@@ -3,41 +3,27 @@ priority; open → in_progress → resolved → closed, and reopened from resolv
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys, settings_items
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Reference
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.models import SlaIn, TicketIn, TicketPatch, TicketQuery
+from chalicelib.crm.types import ACTIVE, CONTACT, CUSTOMER, TICKET
 
 DEFAULT_SLA = {"urgent": 4, "high": 8, "normal": 24, "low": 72}
-ACTIVE = {"open", "in_progress"}
 MOVES = {
     "open": {"in_progress", "resolved"},
     "in_progress": {"open", "resolved"},
     "resolved": {"closed", "open"},
     "closed": {"open"},
 }
-
-
-def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    yield "customer", item["customer_id"]
-    if item.get("assignee_id"):
-        yield "assignee", item["assignee_id"]
-    if item["status"] in ACTIVE:
-        yield "due", item["due_at"]  # only active tickets can be overdue: the overdue list is one range Query
-
-
-TICKET = EntityType("ticket", "tic", name_field=None, lookups=_lookups, owned=True, resource="crm.tickets")
 
 
 def sla(store: Store, tenant_id: str) -> dict[str, Any]:

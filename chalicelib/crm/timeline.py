@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Attr
 
 from chalicelib.core import entities, keys
 from chalicelib.core.store import Actor, Page, Store, delete, put
-from chalicelib.crm.customers import CUSTOMER
+from chalicelib.crm.types import CUSTOMER
 
 
 def entry(

@@ -22,8 +22,8 @@ from chalicelib.core.entities import EntityType, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
-from chalicelib.crm.customers import CUSTOMER
-from chalicelib.tenants import company
+from chalicelib.handoff.contracts import CUSTOMER
+from chalicelib.tenants import published as company
 
 ZERO = Decimal(0)
 OPEN = ("issued", "partially_paid")

@@ -113,7 +113,7 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
 def _invoice_shipped_orders(store: Store, actor: Actor, operations: list[dict[str, Any]]) -> None:
     """Orders invoiced on delivery that this shipment completed get their invoice issued (if this
     step is cut short, the reconciliation issues it)."""
-    from chalicelib.handoff.erp_consumer import invoice_on_delivery
+    from chalicelib.erp.intake import invoice_on_delivery
 
     for op in operations:
         item = op.get("Put", {}).get("Item", {})

@@ -9,6 +9,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.core.entities import Kind
+
+# The CRM's customer is master data the ERP names (an invoice's, an order's customer) but never
+# writes: its kind (name and id prefix) is part of the contract, so the ERP needs nothing of the CRM.
+CUSTOMER = Kind("customer", "cus")
+
 SOURCE_CRM = "crmerp.crm"
 SOURCE_ERP = "crmerp.erp"
 MAJOR = 1

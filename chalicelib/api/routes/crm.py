@@ -6,6 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.api import crud
 from chalicelib.api.web import STORE, Request, Result, endpoint
+from chalicelib.core import tabular
+from chalicelib.core.errors import NotFoundError
 from chalicelib.core.schemas import ListQuery
 from chalicelib.crm import (
     activities,
@@ -19,8 +21,8 @@ from chalicelib.crm import (
     quotes,
     tickets,
     timeline,
-    transfer,
 )
+from chalicelib.crm import imports as crm_imports
 from chalicelib.crm.models import (
     ActivityIn,
     ActivityOut,
@@ -86,13 +88,15 @@ from chalicelib.crm.models import (
     TimelinePage,
     TimelineQuery,
 )
+from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER, LEAD, OPPORTUNITY, ORDER, QUOTE, TICKET
+from chalicelib.erp import imports as erp_imports
 
 bp = Blueprint(__name__)
 
 crud.register(
     bp,
     crud.Resource(
-        customers.CUSTOMER,
+        CUSTOMER,
         "/crm/customers",
         "customer_id",
         "crm.customers",
@@ -111,7 +115,7 @@ crud.register(
 crud.register(
     bp,
     crud.Resource(
-        contacts.CONTACT,
+        CONTACT,
         "/crm/contacts",
         "contact_id",
         "crm.contacts",
@@ -129,7 +133,7 @@ crud.register(
 crud.register(
     bp,
     crud.Resource(
-        activities.ACTIVITY,
+        ACTIVITY,
         "/crm/activities",
         "activity_id",
         "crm.activities",
@@ -154,7 +158,7 @@ crud.register(
     summary="A customer's timeline, newest first: activities, stage changes, quotes, orders, tickets",
     query=TimelineQuery,
     response=TimelinePage,
-    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+    path_params={"customer_id": CUSTOMER.id_pattern},
 )
 def customer_timeline(req: Request) -> TimelinePage:
     page = timeline.page(STORE, req.me.actor(), req.params["customer_id"], req.query.limit, req.query.cursor)
@@ -164,7 +168,7 @@ def customer_timeline(req: Request) -> TimelinePage:
 crud.register(
     bp,
     crud.Resource(
-        quotes.QUOTE,
+        QUOTE,
         "/crm/quotes",
         "quote_id",
         "crm.quotes",
@@ -181,7 +185,7 @@ crud.register(
 crud.register(
     bp,
     crud.Resource(
-        orders.ORDER,
+        ORDER,
         "/crm/orders",
         "order_id",
         "crm.orders",
@@ -196,8 +200,8 @@ crud.register(
     ),
 )
 
-QUOTE_ID = {"quote_id": quotes.QUOTE.id_pattern}
-ORDER_ID = {"order_id": orders.ORDER.id_pattern}
+QUOTE_ID = {"quote_id": QUOTE.id_pattern}
+ORDER_ID = {"order_id": ORDER.id_pattern}
 
 
 def _quote(item: dict) -> Result:
@@ -344,7 +348,7 @@ def order_handoff(req: Request) -> HandoffOut:
 crud.register(
     bp,
     crud.Resource(
-        leads.LEAD,
+        LEAD,
         "/crm/leads",
         "lead_id",
         "crm.leads",
@@ -362,7 +366,7 @@ crud.register(
 crud.register(
     bp,
     crud.Resource(
-        opportunities.OPPORTUNITY,
+        OPPORTUNITY,
         "/crm/opportunities",
         "opportunity_id",
         "crm.opportunities",
@@ -389,7 +393,7 @@ crud.register(
     response=ConvertOut,
     status=201,
     also=(200,),
-    path_params={"lead_id": leads.LEAD.id_pattern},
+    path_params={"lead_id": LEAD.id_pattern},
     etag=True,
 )
 def convert_lead(req: Request) -> Result:
@@ -412,7 +416,7 @@ def convert_lead(req: Request) -> Result:
     summary="Close an opportunity as won or lost, with the reason",
     body=CloseIn,
     response=OpportunityOut,
-    path_params={"opportunity_id": opportunities.OPPORTUNITY.id_pattern},
+    path_params={"opportunity_id": OPPORTUNITY.id_pattern},
     etag=True,
 )
 def close_opportunity(req: Request) -> Result:
@@ -452,6 +456,13 @@ def put_pipeline(req: Request) -> Result:
 
 
 ENTITY = {"entity": r"^[a-z_]{1,40}$"}
+IMPORTABLE: dict[str, tabular.Spec] = {**crm_imports.SPECS, **erp_imports.SPECS}
+
+
+def _spec(entity: str) -> tabular.Spec:
+    if entity not in IMPORTABLE:
+        raise NotFoundError(f"Nothing to import or export as {entity}; try one of {', '.join(IMPORTABLE)}.")
+    return IMPORTABLE[entity]
 
 
 @endpoint(
@@ -465,18 +476,19 @@ ENTITY = {"entity": r"^[a-z_]{1,40}$"}
     response=ImportOut,
     path_params=ENTITY,
     raw_types=("text/csv",),
-    max_body=transfer.MAX_IMPORT_BYTES,
+    max_body=tabular.MAX_IMPORT_BYTES,
 )
 def import_csv(req: Request) -> ImportOut:
     entity = req.params["entity"]
-    spec = transfer.spec_for(entity)
+    spec = _spec(entity)
     for action in ("create", "update"):
         req.me.require_all(f"{spec.permission}:{action}")
     q = req.query
-    result = transfer.run_import(
+    result = tabular.run_import(
         STORE,
         req.me.actor(),
         entity,
+        spec,
         req.body,
         dry_run=q.dry_run,
         encoding=q.encoding,
@@ -497,16 +509,16 @@ def import_csv(req: Request) -> ImportOut:
 )
 def export_csv(req: Request) -> Result:
     entity = req.params["entity"]
-    spec = transfer.spec_for(entity)
+    spec = _spec(entity)
     req.me.require_all(f"{spec.permission}:read")
-    body = transfer.export(STORE, req.me.tenant_id, entity)
+    body = tabular.export(STORE, req.me.tenant_id, spec)
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
 
 
 crud.register(
     bp,
     crud.Resource(
-        tickets.TICKET,
+        TICKET,
         "/crm/tickets",
         "ticket_id",
         "crm.tickets",
@@ -561,7 +573,7 @@ def put_sla(req: Request) -> Result:
     tag="crm",
     summary="Customer 360: profile, contacts, open opportunities and tickets, last activities, purchases, preferences",
     response=Customer360,
-    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+    path_params={"customer_id": CUSTOMER.id_pattern},
 )
 def customer_360(req: Request) -> Customer360:
     view = overview.customer_360(STORE, req.me.actor(), req.params["customer_id"])
@@ -577,7 +589,7 @@ def customer_360(req: Request) -> Customer360:
     summary="Fold a duplicate customer's contacts, activities, opportunities, quotes, orders and tickets into this one",
     body=MergeIn,
     response=MergeOut,
-    path_params={"customer_id": customers.CUSTOMER.id_pattern},
+    path_params={"customer_id": CUSTOMER.id_pattern},
 )
 def merge_customer(req: Request) -> MergeOut:
     return MergeOut(**merge.merge(STORE, req.me.actor(), req.params["customer_id"], req.body.duplicate_id))

@@ -6,6 +6,7 @@ from chalice import Blueprint
 
 from chalicelib.api.web import STORE, Request, endpoint
 from chalicelib.core.schemas import ListQuery
+from chalicelib.crm import reconciliation as crm_reconciliation
 from chalicelib.handoff import dead_letters, reconciliation
 from chalicelib.handoff.models import (
     DeadLetterList,
@@ -61,7 +62,7 @@ def redrive_dead_letters(req: Request) -> RedriveOut:
     summary="Compare CRM orders with the ERP; repair what is safe",
 )
 def run_reconciliation(req: Request) -> ReconciliationReport:
-    report = reconciliation.run(STORE, req.me.tenant_id, req.body.grace_seconds, req.me.user_id)
+    report = crm_reconciliation.run(STORE, req.me.tenant_id, req.body.grace_seconds, req.me.user_id)
     return ReconciliationReport(**report)
 
 

@@ -14,7 +14,7 @@ from chalicelib.core import entities
 from chalicelib.core.errors import NotFoundError, PreconditionFailedError
 from chalicelib.core.store import Actor, ConditionFailed, Store
 from chalicelib.crm import timeline
-from chalicelib.crm.orders import ORDER
+from chalicelib.crm.types import ORDER
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
     Event,

@@ -17,10 +17,10 @@ from chalicelib.core import entities, keys
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Store, utcnow
-from chalicelib.crm.customers import CUSTOMER
 from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
+    CUSTOMER,
     SOURCE_ERP,
     Event,
     InvoiceIssued,

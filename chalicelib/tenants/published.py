@@ -1,4 +1,5 @@
-"""The company's settings that the other contexts read: its default currency, chosen at signup."""
+"""What the tenants context promises the others (the one module of it they may import): the company's
+settings they read, its default currency chosen at signup."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Import from and export to CSV as Excel writes and reads it.
+"""Import from and export to CSV as Excel writes and reads it: the engine, for any record type that
+gives a ``Spec`` (the CRM's customers, contacts and leads in ``crm.imports``, the ERP's products in
+``erp.imports``).
 
 Import decodes UTF-8 (with or without BOM) or GB18030 (a superset of GBK, what Chinese Excel writes
 by default) and maps the columns (English field names or the usual Chinese headers). The file is
@@ -28,23 +30,15 @@ import json
 import re
 from array import array
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import EntityType, Operations
-from chalicelib.core.errors import ApiError, BadRequestError, NotFoundError
-from chalicelib.core.schemas import Code
+from chalicelib.core.errors import ApiError, BadRequestError
 from chalicelib.core.store import Actor, ConditionFailed, Store
-from chalicelib.crm import contacts, customers, leads
-from chalicelib.crm.contacts import CONTACT
-from chalicelib.crm.customers import CUSTOMER
-from chalicelib.crm.leads import LEAD
-from chalicelib.crm.models import ContactIn, ContactPatch, CustomerIn, CustomerPatch, LeadIn, LeadPatch
-from chalicelib.erp.catalogue import PRODUCT, products
-from chalicelib.erp.models import ProductIn, ProductPatch
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -59,38 +53,6 @@ BOM = b"\xef\xbb\xbf"
 # place in a quoted cell; ``Lines`` bounds a row (and so a cell) instead, and MAX_CELL is checked per
 # cell, as a row error naming the column.
 csv.field_size_limit(max(csv.field_size_limit(), MAX_ROW + 1))
-
-# Column headers as people write them, Chinese included, to the field they mean.
-ALIASES = {
-    "name": ("name", "名称", "客户名称", "姓名", "公司名称", "客户"),
-    "kind": ("kind", "类型", "客户类型"),
-    "code": ("code", "编码", "客户编码", "编号", "客户编号"),
-    "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
-    "email": ("email", "邮箱", "电子邮件", "电子邮箱"),
-    "address_line1": ("address_line1", "address", "地址", "详细地址"),
-    "address_line2": ("address_line2",),
-    "city": ("city", "城市"),
-    "region": ("region", "省份", "地区", "省"),
-    "postal_code": ("postal_code", "邮编", "邮政编码"),
-    "country": ("country", "国家"),
-    "tags": ("tags", "标签"),
-    "customer_code": ("customer_code", "所属客户编码"),
-    "title": ("title", "职位", "职务"),
-    "birthday": ("birthday", "生日"),
-    "company_name": ("company_name", "公司", "公司名称", "单位"),
-    "source": ("source", "来源", "线索来源"),
-    "notes": ("notes", "备注"),
-}
-KINDS = {"company": "company", "person": "person", "公司": "company", "企业": "company", "个人": "person"}
-STATUSES = {
-    "active": "active",
-    "closed": "closed",
-    "正常": "active",
-    "活跃": "active",
-    "关闭": "closed",
-    "已关闭": "closed",
-    "停用": "closed",
-}
 
 
 @dataclasses.dataclass(slots=True)
@@ -123,6 +85,24 @@ class RowErrors:
 Decide = Callable[[Store, Actor, dict[str, Any], Any], dict[str, Any]]
 
 
+class DuplicateCheck(Protocol):
+    """Probable duplicates among the new records of one import (stored ones and earlier rows)."""
+
+    def of(self, number: int, fields: dict[str, Any]) -> RowError | None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeReference:
+    """Rows name a record of another type by its code in one column (a contact's customer): the
+    code is checked with ``code`` as the row is read, and ``resolve`` gives the ids of the codes."""
+
+    column: str  # "customer_code"
+    field: str  # the id field it fills: "customer_id"
+    label: str  # "customer"
+    code: TypeAdapter[str]
+    resolve: Callable[[Store, str, list[str]], dict[str, str]]  # codes (upper case) → ids
+
+
 @dataclasses.dataclass
 class Spec:
     et: EntityType
@@ -134,16 +114,14 @@ class Spec:
     new_fields: Callable[[dict[str, Any], Actor], dict[str, Any]]
     export_columns: tuple[str, ...]
     to_row: Callable[[dict[str, Any]], dict[str, str]]
-    # Headers that mean something else for this entity (a contact's "客户编码" is its customer's code).
-    own_aliases: dict[str, str] = dataclasses.field(default_factory=dict)
-    permission: str = ""  # the resource whose create and update an import needs: "crm.customers"
+    aliases: dict[str, str]  # every header this entity knows (lower case) → its field
+    permission: str  # the resource whose create and update an import needs: "crm.customers"
     create_defaults: dict[str, Any] = dataclasses.field(
         default_factory=dict
     )  # for a new record's empty cells
-    names_customer: bool = False  # rows name their customer by its code (contacts)
-
-    def __post_init__(self) -> None:
-        self.permission = self.permission or f"crm.{self.et.name}s"
+    reference: CodeReference | None = None  # rows name another record by its code
+    # New records that are probably stored ones (customers): a check per import, skipped on request.
+    duplicates: Callable[[Store, str, int], DuplicateCheck] | None = None
 
 
 GUARDED = ("code", "sku")  # upsert keys held by unique guards (the others are email lookups)
@@ -212,232 +190,24 @@ def _undecodable(raw: bytes, start: int, encoding: str) -> int | None:
     return None
 
 
-def _columns(header: list[str], own_aliases: dict[str, str]) -> dict[str, str]:
+def aliases(by_field: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Headers as people write them (field → its names) as a Spec's ``aliases`` (header → field)."""
+    return {name.strip().lower(): field for field, names in by_field.items() for name in names}
+
+
+def _columns(header: list[str], known: dict[str, str]) -> dict[str, str]:
     """Our field for each header that we know; the others are ignored and reported."""
-    lookup = {alias.strip().lower(): field for field, aliases in ALIASES.items() for alias in aliases}
-    lookup.update(own_aliases)
-    return {h: lookup[h.strip().lower()] for h in header if h.strip().lower() in lookup}
+    return {h: known[h.strip().lower()] for h in header if h.strip().lower() in known}
 
 
-def _split(value: str) -> list[str]:
+def split(value: str) -> list[str]:
+    """The values of a cell holding several (phones, emails, tags), separated by ";" or ","."""
     return [part.strip() for part in value.replace("；", ";").replace(",", ";").split(";") if part.strip()]
 
 
-def _given(row: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
+def given(row: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
     """The row's cells for these fields, but the empty ones (an empty cell changes nothing)."""
     return {f: row[f] for f in fields if row.get(f, "").strip()}
-
-
-def _contact_points(row: dict[str, str]) -> dict[str, Any]:
-    """Phones and emails when the file has their column: the row's replace the stored ones."""
-    points: dict[str, Any] = {}
-    if "phone" in row:
-        points["phones"] = [{"number": p} for p in _split(row["phone"])]
-    if "email" in row:
-        points["emails"] = [{"address": e} for e in _split(row["email"])]
-    return points
-
-
-def _customer_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = _given(row, ("name", "code"))
-    if row.get("kind", "").strip():
-        body["kind"] = KINDS.get(row["kind"].strip().lower(), row["kind"].strip())
-    columns = (
-        ("line1", "address_line1"),
-        ("line2", "address_line2"),
-        ("city", "city"),
-        ("region", "region"),
-        ("postal_code", "postal_code"),
-    )
-    address = {k: row[c] for k, c in columns if row.get(c, "").strip()}
-    if row.get("country", "").strip():
-        address["country"] = row["country"].strip().upper()
-    if address:
-        body["address"] = address  # the parts given; an update keeps the others (``_over``)
-    if row.get("tags", "").strip():
-        body["tags"] = _split(row["tags"])
-    if row.get("status", "").strip():  # else an update keeps the customer's status
-        body["status"] = STATUSES.get(row["status"].strip().lower(), row["status"].strip())
-    return {**body, **_contact_points(row)}
-
-
-def _contact_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = _given(row, ("name", "title", "birthday"))
-    if row.get("tags", "").strip():
-        body["tags"] = _split(row["tags"])
-    return {**body, **_contact_points(row)}
-
-
-PRODUCT_KINDS = {
-    "库存品": "stocked",
-    "库存": "stocked",
-    "服务": "service",
-    "自制": "manufactured",
-    "生产": "manufactured",
-}
-PRODUCT_FIELDS = (
-    "sku",
-    "name",
-    "unit",
-    "list_price",
-    "currency",
-    "standard_cost",
-    "category",
-    "reorder_point",
-    "lead_time_days",
-    "invoicing_policy",
-)
-PRODUCT_ALIASES = {
-    **{field: field for field in (*PRODUCT_FIELDS, "kind")},
-    "产品编码": "sku",
-    "商品编码": "sku",
-    "物料编码": "sku",
-    "货号": "sku",
-    "产品名称": "name",
-    "商品名称": "name",
-    "单位": "unit",
-    "售价": "list_price",
-    "单价": "list_price",
-    "币种": "currency",
-    "成本": "standard_cost",
-    "类别": "category",
-    "分类": "category",
-    "安全库存": "reorder_point",
-    "补货点": "reorder_point",
-    "采购周期": "lead_time_days",
-    "交货期": "lead_time_days",
-    "类型": "kind",
-}
-
-
-def _product_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: row[k].strip() for k in PRODUCT_FIELDS if row.get(k, "").strip()}
-    if row.get("kind", "").strip():
-        body["kind"] = PRODUCT_KINDS.get(row["kind"].strip(), row["kind"].strip().lower())
-    return body
-
-
-def _lead_body(row: dict[str, str]) -> dict[str, Any]:
-    body: dict[str, Any] = _given(row, ("name", "company_name", "source", "notes"))
-    for field in ("email", "phone"):
-        first = _split(row.get(field, ""))[:1]
-        if first:
-            body[field] = first[0]
-    return body
-
-
-SPECS = {
-    "customers": Spec(
-        CUSTOMER,
-        CustomerIn,
-        CustomerPatch,
-        customers.changes,
-        "code",
-        _customer_body,
-        lambda body, actor: {**body, "owner_id": None},  # into the pool
-        (
-            "id",
-            "code",
-            "name",
-            "kind",
-            "phone",
-            "email",
-            "address_line1",
-            "address_line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "tags",
-            "status",
-        ),
-        lambda i: {
-            "id": i["id"],
-            "code": i.get("code") or "",
-            "name": i["name"],
-            "kind": i["kind"],
-            "phone": ";".join(p["number"] for p in i.get("phones") or []),
-            "email": ";".join(e["address"] for e in i.get("emails") or []),
-            **{
-                f"address_{k}" if k.startswith("line") else k: (i.get("address") or {}).get(k) or ""
-                for k in ("line1", "line2", "city", "region", "postal_code", "country")
-            },
-            "tags": ";".join(i.get("tags") or []),
-            "status": i.get("status", "active"),
-        },
-        {"status": "status", "状态": "status", "客户状态": "status"},  # a lead's status is another thing
-        create_defaults={"kind": "company"},
-    ),
-    "contacts": Spec(
-        CONTACT,
-        ContactIn,
-        ContactPatch,
-        contacts.changes,
-        "email",
-        _contact_body,
-        contacts.new_fields,
-        ("id", "customer_id", "name", "title", "phone", "email", "birthday", "marketing_consent", "tags"),
-        lambda i: {
-            "id": i["id"],
-            "customer_id": i["customer_id"],
-            "name": i["name"],
-            "title": i.get("title") or "",
-            "phone": ";".join(p["number"] for p in i.get("phones") or []),
-            "email": ";".join(e["address"] for e in i.get("emails") or []),
-            "birthday": i.get("birthday") or "",
-            "marketing_consent": "yes" if i.get("marketing_consent") else "no",
-            "tags": ";".join(i.get("tags") or []),
-        },
-        {"客户编码": "customer_code", "code": "customer_code"},
-        names_customer=True,
-    ),
-    "leads": Spec(
-        LEAD,
-        LeadIn,
-        LeadPatch,
-        leads.changes,
-        "email",
-        _lead_body,
-        leads.new_fields,
-        ("id", "name", "company_name", "email", "phone", "source", "status", "notes"),
-        lambda i: {
-            k: i.get(k) or ""
-            for k in ("id", "name", "company_name", "email", "phone", "source", "status", "notes")
-        },
-    ),
-    "products": Spec(
-        PRODUCT,
-        ProductIn,
-        ProductPatch,
-        products.changes,
-        "sku",
-        _product_body,
-        lambda body, actor: body,
-        (
-            "id",
-            "sku",
-            "name",
-            "unit",
-            "kind",
-            "list_price",
-            "currency",
-            "standard_cost",
-            "category",
-            "reorder_point",
-            "lead_time_days",
-            "invoicing_policy",
-        ),
-        lambda i: {k: "" if i.get(k) is None else str(i[k]) for k in ("id", "kind", *PRODUCT_FIELDS)},
-        PRODUCT_ALIASES,
-        permission="erp.products",
-    ),
-}
-
-
-def spec_for(entity: str) -> Spec:
-    if entity not in SPECS:
-        raise NotFoundError(f"Nothing to import or export as {entity}; try one of {', '.join(SPECS)}.")
-    return SPECS[entity]
 
 
 def _key_value(spec: Spec, body: dict[str, Any]) -> str | None:
@@ -448,25 +218,25 @@ def _key_value(spec: Spec, body: dict[str, Any]) -> str | None:
 
 
 # ---- reading: a row at a time ----------------------------------------------------------------------
-_CUSTOMER_CODE: TypeAdapter[str] = TypeAdapter(Code)
 
 
 @dataclasses.dataclass(slots=True)
 class Row:
     """A row read and validated: what it says, as the JSON of its patch model (compact enough to
-    hold 20,000 of), its upsert key, and the code of the customer it names (contacts)."""
+    hold 20,000 of), its upsert key, and the code of the record it names (a contact's customer)."""
 
     number: int
     body: str
     key: str | None
-    customer_code: str | None
+    code: str | None
 
 
-def _pydantic_errors(errors: RowErrors, number: int, exc: PydanticValidationError) -> None:
+def _pydantic_errors(spec: Spec, errors: RowErrors, number: int, exc: PydanticValidationError) -> None:
+    ref = spec.reference
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         field = ".".join(str(p) for p in err["loc"]) or "row"
-        if field == "customer_id":
-            errors.add(number, "customer_code", "no customer has this code")
+        if ref and field == ref.field:
+            errors.add(number, ref.column, f"no {ref.label} has this code")
         else:
             errors.add(number, field, err["msg"])
 
@@ -541,7 +311,7 @@ def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list
             errors=[{"loc": ["body"], "msg": "the first row must name the columns", "type": "header"}],
         )
     lines.next_row()
-    columns = _columns(header, spec.own_aliases)
+    columns = _columns(header, spec.aliases)
     names = [columns.get(h, h.strip()) for h in header]  # what a row error calls each column
     ignored = [h for h in header if h not in columns and h.strip()]
     rows: list[Row] = []
@@ -582,16 +352,17 @@ def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list
         if row is None:
             continue
         code = None
-        if spec.names_customer and row.get("customer_code", "").strip():
+        ref = spec.reference
+        if ref and row.get(ref.column, "").strip():
             try:
-                code = _CUSTOMER_CODE.validate_python(row["customer_code"]).upper()
+                code = ref.code.validate_python(row[ref.column]).upper()
             except PydanticValidationError as exc:
-                errors.add(number, "customer_code", exc.errors(include_url=False)[0]["msg"])
+                errors.add(number, ref.column, exc.errors(include_url=False)[0]["msg"])
                 continue
         try:
             patch = spec.patch_model.model_validate(spec.to_body(row))
         except PydanticValidationError as exc:
-            _pydantic_errors(errors, number, exc)
+            _pydantic_errors(spec, errors, number, exc)
             continue
         key = _key_value(spec, patch.model_dump(mode="json", include={"code", "sku", "email", "emails"}))
         if key:
@@ -623,7 +394,7 @@ def _row(
         return None
     row = {columns[h]: restore(cell) for h, cell in zip(header, cells, strict=False) if h in columns}
     for field in LISTS:
-        if row.get(field, "").strip() and not _split(row[field]):
+        if row.get(field, "").strip() and not split(row[field]):
             errors.add(number, field, "only separators, no value")
             bad = True
     return None if bad else row
@@ -646,16 +417,6 @@ def _existing_ids(store: Store, tenant_id: str, spec: Spec, values: list[str]) -
             if page.items:
                 ids[value] = page.items[0]["id"]
     return ids
-
-
-def _customer_ids_by_code(store: Store, tenant_id: str, codes: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(codes), 100):
-        guards = store.batch_get(
-            [keys.unique_guard(tenant_id, CUSTOMER.name, "code", c) for c in codes[start : start + 100]]
-        )
-        found.update({g["sk"]: g["entity_id"] for g in guards})
-    return found
 
 
 class FirstRows:
@@ -699,32 +460,6 @@ class FirstRows:
             self.count += 1
 
 
-class Duplicates:
-    """New customers that are probably ones already stored, or earlier rows of the same file: the
-    same normalised name, email or phone. The stored names, emails and phones are read once when
-    there are fewer than 500 per new row (a Query returns about a thousand per page), else asked
-    row by row (a Query per name, email and phone)."""
-
-    def __init__(self, store: Store, tenant_id: str, fresh: int) -> None:
-        self.store, self.tenant_id = store, tenant_id
-        self.known = customers.known_points(store, tenant_id, at_most=500 * fresh) if fresh else None
-        self.seen = FirstRows()
-
-    def of(self, number: int, fields: dict[str, Any]) -> RowError | None:
-        points = customers.points(fields)
-        for kind, value in points:
-            earlier = self.seen.get((kind, value))
-            if earlier:
-                return RowError(number, kind, f"probably the same customer as row {earlier} (same {kind})")
-        stored = customers.probable_duplicates(self.store, self.tenant_id, fields, self.known, points)
-        if stored:
-            field = stored[0]["matched_on"]
-            return RowError(number, field, f"probably customer {stored[0]['id']} (same {field})")
-        for point in points:
-            self.seen.add(point, number)
-        return None
-
-
 def _over(body: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
     """A row's fields over the stored record's: an address changes only in the parts the file has."""
     if isinstance(body.get("address"), dict) and isinstance(current.get("address"), dict):
@@ -752,7 +487,7 @@ class Importer:
     spec: Spec
     errors: RowErrors
     dry_run: bool
-    duplicates: Duplicates | None
+    duplicates: DuplicateCheck | None
     by_code: dict[str, str]
     created: int = 0
     updated: int = 0
@@ -761,11 +496,12 @@ class Importer:
 
     def row(self, row: Row, current: dict[str, Any] | None) -> None:
         body = json.loads(row.body)
-        if row.customer_code:
-            if row.customer_code not in self.by_code:
-                self.errors.add(row.number, "customer_code", "no customer has this code")
+        ref = self.spec.reference
+        if ref and row.code:
+            if row.code not in self.by_code:
+                self.errors.add(row.number, ref.column, f"no {ref.label} has this code")
                 return
-            body["customer_id"] = self.by_code[row.customer_code]
+            body[ref.field] = self.by_code[row.code]
         operations = self._update(row.number, body, current) if current else self._create(row.number, body)
         if operations is not None:
             self._add(row.number, current is None, operations)
@@ -781,7 +517,7 @@ class Importer:
                 else entities.plan_update(self.actor, spec.et, current, applied, action="import")
             )
         except PydanticValidationError as exc:
-            _pydantic_errors(self.errors, number, exc)
+            _pydantic_errors(spec, self.errors, number, exc)
             return None
         except ApiError as exc:
             self.errors.add(number, _field_of(exc), exc.detail)
@@ -793,7 +529,7 @@ class Importer:
         try:
             data = spec.create_model.model_validate({**spec.create_defaults, **body})
         except PydanticValidationError as exc:
-            _pydantic_errors(self.errors, number, exc)
+            _pydantic_errors(spec, self.errors, number, exc)
             return None
         fields = data.model_dump(mode="json")
         if "owner_id" in fields and "owner_id" not in data.model_fields_set:
@@ -849,25 +585,24 @@ def run_import(
     store: Store,
     actor: Actor,
     entity: str,
+    spec: Spec,
     raw: bytes,
     *,
     dry_run: bool,
     encoding: str | None,
     allow_duplicates: bool = False,
 ) -> dict[str, Any]:
-    spec = spec_for(entity)
     stream, used = _text(raw, encoding)
     errors = RowErrors()
     rows, ignored, count = _read(stream, spec, errors)
     tenant_id = actor.tenant_id
     ids = _existing_ids(store, tenant_id, spec, [r.key for r in rows if r.key])
-    codes = sorted({r.customer_code for r in rows if r.customer_code})
+    codes = sorted({r.code for r in rows if r.code})
+    by_code = spec.reference.resolve(store, tenant_id, codes) if spec.reference and codes else {}
     duplicates = None
-    if entity == "customers" and not allow_duplicates:
-        duplicates = Duplicates(store, tenant_id, fresh=sum(1 for r in rows if r.key not in ids))
-    importer = Importer(
-        store, actor, spec, errors, dry_run, duplicates, _customer_ids_by_code(store, tenant_id, codes)
-    )
+    if spec.duplicates and not allow_duplicates:
+        duplicates = spec.duplicates(store, tenant_id, sum(1 for r in rows if r.key not in ids))
+    importer = Importer(store, actor, spec, errors, dry_run, duplicates, by_code)
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
         stored = entities.get_many(store, tenant_id, spec.et, [ids[r.key] for r in batch if r.key in ids])
@@ -888,10 +623,9 @@ def run_import(
     }
 
 
-def export(store: Store, tenant_id: str, entity: str) -> bytes:
+def export(store: Store, tenant_id: str, spec: Spec) -> bytes:
     """The whole collection as CSV, UTF-8 with a BOM (what Excel needs to show Chinese right), every
     cell that a spreadsheet would run as a formula neutralised."""
-    spec = spec_for(entity)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(spec.export_columns), lineterminator="\r\n")
     writer.writeheader()

@@ -1,0 +1,104 @@
+"""The CRM's record types: each aggregate's name, id prefix, exact-match lookups and owner rule.
+
+Every aggregate module imports its own type and the types it refers to from here, never from another
+aggregate's module, so the aggregates (a contact names a customer, an order names a contact, a
+customer's removal looks for its orders) never import each other in a circle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib.core.entities import EntityType, Unique
+from chalicelib.core.normalise import normalise_phone
+from chalicelib.handoff import contracts
+
+ACTIVE = {"open", "in_progress"}  # ticket states that can run late (the due lookup)
+
+
+def contact_points(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """Exact-match lookups of a customer or contact: each email and each phone number."""
+    for email in item.get("emails") or []:
+        yield "email", email["address"]
+    for phone in item.get("phones") or []:
+        yield "phone", normalise_phone(phone["number"])
+
+
+CUSTOMER = EntityType(
+    contracts.CUSTOMER.name,
+    contracts.CUSTOMER.prefix,
+    uniques=(Unique("code"),),
+    lookups=contact_points,
+    owned=True,
+    resource="crm.customers",
+)
+
+
+def _contacts_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield from contact_points(item)
+    yield "customer", item["customer_id"]
+
+
+CONTACT = EntityType("contact", "con", lookups=_contacts_lookups, owned=True, resource="crm.contacts")
+
+
+def _leads_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    if item.get("email"):
+        yield "email", item["email"]
+    if item.get("phone"):
+        yield "phone", normalise_phone(item["phone"])
+
+
+LEAD = EntityType("lead", "lea", lookups=_leads_lookups, owned=True, resource="crm.leads")
+
+
+def _opportunities_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+
+
+OPPORTUNITY = EntityType(
+    "opportunity", "opp", lookups=_opportunities_lookups, owned=True, resource="crm.opportunities"
+)
+
+
+def _activities_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+    if item.get("assignee_id"):
+        yield "assignee", item["assignee_id"]
+
+
+ACTIVITY = EntityType(
+    "activity", "act", name_field=None, lookups=_activities_lookups, owned=True, resource="crm.activities"
+)
+
+
+def _quotes_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+
+
+QUOTE = EntityType(
+    "quote", "quo", name_field=None, lookups=_quotes_lookups, owned=True, resource="crm.quotes"
+)
+
+
+def _orders_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+
+
+ORDER = EntityType(
+    "order", "ord", name_field=None, lookups=_orders_lookups, owned=True, resource="crm.orders"
+)
+
+
+def _tickets_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    yield "customer", item["customer_id"]
+    if item.get("assignee_id"):
+        yield "assignee", item["assignee_id"]
+    if item["status"] in ACTIVE:
+        yield "due", item["due_at"]  # only active tickets can be overdue: the overdue list is one range Query
+
+
+TICKET = EntityType(
+    "ticket", "tic", name_field=None, lookups=_tickets_lookups, owned=True, resource="crm.tickets"
+)

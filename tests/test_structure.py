@@ -1,0 +1,156 @@
+"""The shape of the code, checked: the edge (chalicelib/api, app.py) is the only part that knows Chalice
+or HTTP; the contexts import one another only through a published module (or the handoff's shared
+kernel), never in a circle; no module imports another in a circle, lazy imports inside functions
+counted. docs/architecture.md explains the layout these rules keep."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CONTEXTS = ("tenants", "crm", "erp", "handoff")
+FRAMEWORK = ("chalice",)
+# Which contexts a context may import, and through which of their modules ("*": any module).
+MAY_IMPORT: dict[str, dict[str, str]] = {
+    "core": {},
+    "tenants": {},
+    "handoff": {},  # the shared kernel: contracts, outbox and relay, dead letters, reconciliation's plumbing
+    "crm": {"tenants": "published", "erp": "published", "handoff": "*"},
+    "erp": {"tenants": "published", "handoff": "*"},
+}
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    found = {"app": ROOT / "app.py"}
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: pathlib.Path) -> list[tuple[str, int]]:
+    """Every module ``name`` imports (top level or inside a function), as (module, line)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                found.append((full if full in MODULES else base, node.lineno))
+    return found
+
+
+def _ours(imported: str) -> str | None:
+    """The module of ours an import names (``chalicelib.crm`` for ``chalicelib.crm``), or None."""
+    while imported and imported not in MODULES:
+        imported = imported.rpartition(".")[0]
+    return imported or None
+
+
+GRAPH = {name: {(_ours(m), m, line) for m, line in _imports(name, path)} for name, path in MODULES.items()}
+
+
+def _context(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "chalicelib" and len(parts) > 1 else "edge"
+
+
+def test_no_module_imports_another_in_a_circle() -> None:
+    edges = {a: {b for b, _, _ in targets if b and b != a} for a, targets in GRAPH.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in edges[v]:
+                cycles.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    assert cycles == [], f"modules importing each other in a circle: {cycles}"
+
+
+def test_contexts_and_core_never_import_the_edge_or_the_framework() -> None:
+    wrong = []
+    for name, targets in GRAPH.items():
+        if _context(name) == "edge" or name.startswith("chalicelib.api"):
+            continue
+        for ours, imported, line in targets:
+            if imported.split(".")[0] in FRAMEWORK or (ours or "").startswith("chalicelib.api"):
+                wrong.append(f"{MODULES[name].relative_to(ROOT)}:{line} imports {imported}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_a_context_reaches_another_only_through_what_it_publishes() -> None:
+    wrong = []
+    for name, targets in GRAPH.items():
+        here = _context(name)
+        if here in ("edge", "api"):
+            continue
+        for ours, _, line in targets:
+            if not ours or not ours.startswith("chalicelib."):
+                continue
+            there = _context(ours)
+            if there == here or ours == "chalicelib":
+                continue
+            if there == "core" and here != "core":
+                continue
+            allowed = MAY_IMPORT[here].get(there)
+            module = ours.split(".")[2] if ours.count(".") >= 2 else ""
+            if allowed is None or (allowed != "*" and module != allowed):
+                wrong.append(f"{MODULES[name].relative_to(ROOT)}:{line} ({here}) imports {ours}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_importing_any_context_loads_no_framework() -> None:
+    """Run, not read: every module of core and the contexts imported together leaves Chalice unloaded."""
+    wanted = sorted(m for m in MODULES if m.startswith("chalicelib.") and _context(m) in ("core", *CONTEXTS))
+    code = "import sys\n" + "".join(f"import {m}\n" for m in wanted)
+    code += "loaded = sorted(m for m in sys.modules if m == 'chalice' or m.startswith(('chalice.', 'chalicelib.api')))\n"
+    code += "print(','.join(loaded))\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing the contexts loaded {out.stdout.strip()}"
+
+
+def test_the_rules_see_the_imports_they_judge() -> None:
+    """The walk finds lazy imports and the edges these rules are about (a walk that found nothing
+    would pass every rule above)."""
+    assert ("chalicelib.erp.published", "chalicelib.erp.published") in {
+        (ours, imported) for ours, imported, _ in GRAPH["chalicelib.crm.orders"]
+    }
+    assert any(ours == "chalicelib.api.web" for ours, _, _ in GRAPH["app"])
+    lazy = [m for m, line in _imports("app", MODULES["app"]) if line > 20]
+    assert lazy, "app.py's handlers import their modules inside the function"
