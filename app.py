@@ -1,4 +1,5 @@
-"""The CRM + ERP API: Chalice app wiring. Routes live in chalicelib/<context>/routes.py."""
+"""The CRM + ERP API: Chalice app wiring. Routes live in chalicelib/api/routes/, listed in
+chalicelib/api/route_table.py; queue, stream and schedule handlers in chalicelib/api/handlers.py."""
 
 from __future__ import annotations
 
@@ -6,20 +7,13 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import web
-from chalicelib.api.routes.crm import bp as crm_routes
-from chalicelib.api.routes.erp import bp as erp_routes
-from chalicelib.api.routes.handoff import bp as handoff_routes
-from chalicelib.api.routes.tenants import bp as tenant_routes
+from chalicelib.api import route_table, web
 
 app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
 app.api.binary_types.append("text/csv")
 app.register_blueprint(web.core)
-app.register_blueprint(tenant_routes)
-app.register_blueprint(crm_routes)
-app.register_blueprint(erp_routes)
-app.register_blueprint(handoff_routes)
+web.serve(app, route_table.TABLE)  # each route's module is imported on its first request
 app.register_middleware(web.problem_middleware, "http")
 
 

@@ -154,3 +154,22 @@ def test_the_rules_see_the_imports_they_judge() -> None:
     assert any(ours == "chalicelib.api.web" for ours, _, _ in GRAPH["app"])
     lazy = [m for m, line in _imports("app", MODULES["app"]) if line > 20]
     assert lazy, "app.py's handlers import their modules inside the function"
+
+
+def test_the_route_table_is_what_the_route_modules_declare() -> None:
+    """app.py registers routes from chalicelib/api/route_table.py and imports each module on its
+    first request; a route added, moved or changed in a module without the table would be missing or
+    wrong at the gateway. `python -m chalicelib.api.route_table` writes the table again."""
+    from chalicelib.api import route_table
+
+    assert list(route_table.TABLE) == route_table.declared()
+    assert len(route_table.TABLE) > 100
+
+
+def test_a_cold_start_builds_no_route_module_and_no_model() -> None:
+    code = "import sys, app\nprint(','.join(m for m in sys.modules if m.startswith('chalicelib.') and "
+    code += (
+        "(m.startswith('chalicelib.api.routes') or m.endswith('.models') and m != 'chalicelib.core.models')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -17,14 +17,14 @@ from typing import Any
 from chalicelib.core import aws, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
-from chalicelib.crm import order_progress
-from chalicelib.erp import intake
 from chalicelib.handoff import contracts, dead_letters, outbox
 
 STORE = Store()
 
 
 def _erp(event: contracts.Event) -> list[str]:
+    from chalicelib.erp import intake  # each consumer's Lambda loads only its own context
+
     if isinstance(event, contracts.OrderConfirmed):
         return [a.event_id for a in intake.handle_confirmed(STORE, event)]
     if isinstance(event, contracts.OrderCancelled):
@@ -33,6 +33,8 @@ def _erp(event: contracts.Event) -> list[str]:
 
 
 def _crm(event: contracts.Event) -> list[str]:
+    from chalicelib.crm import order_progress  # each consumer's Lambda loads only its own context
+
     order_progress.handle(STORE, event)  # marks the event handled on its trail itself
     return [event.event_id]
 

@@ -6,6 +6,7 @@ import functools
 import re
 from typing import Any
 
+from chalicelib.api import route_table
 from chalicelib.api.web import ROUTES, RouteSpec
 from chalicelib.core.errors import STATUS_ERRORS
 
@@ -84,8 +85,12 @@ def _error_responses(spec: RouteSpec) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema  # only when the document is asked for
 
+    route_table.load_all()
+    rank = {module: n for n, module in enumerate(route_table.MODULES)}
+    # The route modules' order, then each one's (imported on first request, they came in any order).
+    routes = sorted(ROUTES, key=lambda s: rank.get(s.module, len(rank)))
     models: list[Any] = []
-    for spec in ROUTES:
+    for spec in routes:
         for model, mode in (
             (spec.body, "validation"),
             (spec.query, "validation"),
@@ -97,7 +102,7 @@ def document() -> dict[str, Any]:
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     paths: dict[str, Any] = {}
-    for spec in ROUTES:
+    for spec in routes:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, keys, schemas)
     return {
         "openapi": "3.1.0",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import json
 import re
 import time
@@ -169,6 +170,7 @@ class RouteSpec:
     max_body: int = MAX_BODY_BYTES
     response_type: str = "application/json"
     also: tuple[int, ...] = ()  # statuses answered besides those the route's shape implies (openapi.py)
+    module: str = ""  # the module that declares it (the route table's entry imports it)
 
     @property
     def body_required(self) -> bool:
@@ -179,6 +181,40 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}  # (method, path) → the declared handler
+APP: Any = None  # the Chalice app serving the routes (``serve``): where the current request is
+
+
+def serve(app: Any, table: tuple[Any, ...]) -> None:
+    """Register every route of ``table`` on ``app`` at once, as it will be answered, each importing
+    the module that declares it on its first request: a cold start builds no route module and no
+    model. The gateway sees the same routes, authorizer and content types as if declared eagerly."""
+    global APP
+    APP = app
+    for entry in table:
+        route_kwargs: dict[str, Any] = {
+            "methods": [entry.method],
+            "content_types": [*JSON_TYPES, *entry.raw_types],
+            "name": entry.name,
+        }
+        if not entry.public:
+            route_kwargs["authorizer"] = jwt_auth
+        app.route(entry.path, **route_kwargs)(_on_first_request(entry.method, entry.path, entry.module))
+
+
+def _on_first_request(method: str, path: str, module: str) -> Callable[..., Response]:
+    def view(**params: str) -> Response:
+        handler = HANDLERS.get((method, path))
+        if handler is None:
+            importlib.import_module(module)  # declares its routes: HANDLERS holds this one now
+            handler = HANDLERS[(method, path)]
+        return handler(**params)
+
+    return view
+
+
+def _current_request(blueprint: Any) -> Any:
+    return APP.current_request if APP is not None else blueprint.current_request
 
 
 def endpoint(
@@ -231,21 +267,24 @@ def endpoint(
             max_body,
             response_type,
             also,
+            getattr(blueprint, "_import_name", None) or blueprint.app_name,
         )
         ROUTES.append(spec)
 
         @functools.wraps(view)
         def handler(**params: str) -> Response:
-            request = blueprint.current_request
+            request = _current_request(blueprint)
             try:
                 return _handle(spec, view, request, params)
             except ApiError as exc:
                 return problem_response(exc, _path(request))
 
-        route_kwargs: dict[str, Any] = {"methods": [method], "content_types": [*JSON_TYPES, *raw_types]}
-        if not public:
-            route_kwargs["authorizer"] = jwt_auth
-        blueprint.route(path, **route_kwargs)(handler)
+        HANDLERS[(method, path)] = handler
+        if not isinstance(blueprint, Blueprint):  # the app itself (its own few routes): at once
+            route_kwargs: dict[str, Any] = {"methods": [method], "content_types": [*JSON_TYPES, *raw_types]}
+            if not public:
+                route_kwargs["authorizer"] = jwt_auth
+            blueprint.route(path, **route_kwargs)(handler)
         return handler
 
     return decorate
