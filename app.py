@@ -7,14 +7,14 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.api import route_table, web
+from chalicelib.api import auth, problems, route_table, web
 
 app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
 app.api.binary_types.append("text/csv")
-app.register_blueprint(web.core)
+app.register_blueprint(auth.core)
 web.serve(app, route_table.TABLE)  # each route's module is imported on its first request
-app.register_middleware(web.problem_middleware, "http")
+app.register_middleware(problems.problem_middleware, "http")
 
 
 @web.endpoint(

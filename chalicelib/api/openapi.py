@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from chalicelib.api import route_table
-from chalicelib.api.web import ROUTES, RouteSpec
+from chalicelib.api.shapes import RouteSpec
+from chalicelib.api.web import ROUTES
 from chalicelib.core.errors import STATUS_ERRORS
 
 REF = "#/components/schemas/{model}"
