@@ -6,7 +6,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.core import web
+from chalicelib.core import keys, web
 from chalicelib.crm.routes import bp as crm_routes
 from chalicelib.erp.routes import bp as erp_routes
 from chalicelib.handoff.routes import bp as handoff_routes
@@ -35,7 +35,7 @@ app.register_middleware(web.problem_middleware, "http")
 )
 def health(req: web.Request) -> web.HealthOut:
     """Ready when the table answers (one GetItem on a key no tenant can own)."""
-    web.STORE.get({"pk": "P#HEALTH", "sk": "HEALTH"})
+    web.STORE.get(keys.health())
     return web.HealthOut(status="ok")
 
 

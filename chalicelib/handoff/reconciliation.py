@@ -30,7 +30,7 @@ SYSTEM_USER = "system:reconciliation"
 
 
 def report_key(tenant_id: str, report_id: str) -> dict[str, str]:
-    return {"pk": keys.tenant_pk(tenant_id, "RECONCILIATION"), "sk": report_id}
+    return keys.reconciliation_report(tenant_id, report_id)
 
 
 def _orders(store: Store, tenant_id: str, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -151,7 +151,7 @@ def read(store: Store, tenant_id: str, report_id: str) -> dict[str, Any]:
 
 def run_all(store: Store) -> int:
     """The scheduled run: every tenant of the registry."""
-    tenants = store.query_all(partition="P#TENANTS")
+    tenants = store.query_all(partition=keys.tenant_registry_pk())
     for tenant in tenants:
         run(store, tenant["sk"])
     return len(tenants)
