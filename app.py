@@ -8,6 +8,7 @@ import os
 from chalice import Chalice
 
 from chalicelib.api import auth, problems, route_table, web
+from chalicelib.core import keys
 
 app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
@@ -29,7 +30,7 @@ app.register_middleware(problems.problem_middleware, "http")
 )
 def health(req: web.Request) -> web.HealthOut:
     """Ready when the table answers (one GetItem on a key no tenant can own)."""
-    web.STORE.get({"pk": "P#HEALTH", "sk": "HEALTH"})
+    web.STORE.get(keys.health())
     return web.HealthOut(status="ok")
 
 

@@ -1,6 +1,13 @@
+import ast
+from pathlib import Path
+
 import pytest
 
 from chalicelib.core import keys
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ROOT / "chalicelib" / "core" / "keys.py"
+STORE = ROOT / "chalicelib" / "core" / "store.py"
 
 
 def test_tenant_acme_never_reaches_acme_corp():
@@ -70,3 +77,106 @@ def test_dead_letters_of_acme_are_not_acme_corps():
     assert not keys.belongs_to("acme", keys.dead_letter("acme-corp", "2026", "3f2a")["pk"])
     with pytest.raises(keys.InvalidKeyError):
         keys.dead_letter("acme", "2026", "a#b")
+
+
+def test_the_handoff_and_platform_keys_are_the_ones_stored():
+    """The families built in keys.py since: the strings are the data format, byte for byte."""
+    assert keys.outbox("acme", "2026-01-01T00:00:00Z", "evt_1") == {
+        "pk": "T#acme#OUTBOX",
+        "sk": "2026-01-01T00:00:00Z#evt_1",
+        "gsi1pk": "P#OUTBOX",
+        "gsi1sk": "2026-01-01T00:00:00Z#acme#evt_1",
+    }
+    assert keys.outbox_index_pk() == "P#OUTBOX"
+    assert keys.handoff_trail("acme", "ord_1", "2026", "evt_1") == {
+        "pk": "T#acme#HANDOFF#ord_1",
+        "sk": "2026#evt_1",
+    }
+    assert keys.handoff_trail_pk("acme", "ord_1") == "T#acme#HANDOFF#ord_1"
+    assert keys.erp_cancelled("acme", "ord_1") == {"pk": "T#acme#ERP#CANCELLED", "sk": "ord_1"}
+    assert keys.reconciliation_report("acme", "rec_1") == {"pk": "T#acme#RECONCILIATION", "sk": "rec_1"}
+    assert keys.capacity_day("acme", "wct_1", "2026-03-01") == {
+        "pk": "T#acme#CAPACITY#wct_1",
+        "sk": "2026-03-01",
+    }
+    assert keys.capacity_pk("acme", "wct_1") == "T#acme#CAPACITY#wct_1"
+    assert keys.consumer_idempotency_pk("erp") == "P#IDEMPOTENCY#erp"
+    assert keys.tenant_registry_pk() == "P#TENANTS" == keys.tenant_registry("acme")["pk"]
+    assert keys.health() == {"pk": "P#HEALTH", "sk": "HEALTH"}
+    assert keys.stock_level("acme", "prd_1", "wh_1")["sk"].startswith(keys.stock_prefix("prd_1"))
+    assert keys.name_index("acme", "customer", "tea", "c")["gsi2sk"].startswith(keys.name_index_prefix("tea"))
+    assert keys.updated_index("acme", "customer", "2026", "c")["gsi1sk"] < keys.updated_after("2026")
+    assert keys.updated_after("2026") < keys.updated_index("acme", "customer", "2026-01", "c")["gsi1sk"]
+    for tenant_key in (
+        keys.outbox("acme-corp", "t", "e")["pk"],
+        keys.handoff_trail_pk("acme-corp", "o"),
+        keys.erp_cancelled("acme-corp", "o")["pk"],
+        keys.reconciliation_report("acme-corp", "r")["pk"],
+        keys.capacity_pk("acme-corp", "w"),
+    ):
+        assert keys.belongs_to("acme-corp", tenant_key) and not keys.belongs_to("acme", tenant_key)
+
+
+def _sources() -> list[Path]:
+    return [
+        ROOT / "app.py",
+        *sorted((ROOT / "chalicelib").rglob("*.py")),
+        *sorted((ROOT / "infra").rglob("*.py")),
+    ]
+
+
+def _key_literal(node: ast.AST) -> str | None:
+    """The text of a string literal (or an f-string's leading literal part) that opens a key."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        node = node.values[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(("T#", "P#")):
+        return node.value
+    return None
+
+
+def _key_builder(node: ast.AST) -> str | None:
+    """A call of keys.py's generic builders (``keys.tenant_pk(t, "OUTBOX")``): a family of its own."""
+    if isinstance(node, ast.Call):
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name in ("tenant_pk", "tenant_prefix"):
+            return f"{name}(...)"
+    return None
+
+
+def test_every_key_is_built_in_keys_py():
+    """No "T#..." or "P#..." string (literal or f-string) outside chalicelib/core/keys.py, nor a key
+    made there with its generic ``tenant_pk``: a key family spelled elsewhere is one keys.py does
+    not know about (the isolation tests, IAM's LeadingKeys and the key layout all read keys.py)."""
+    found = sorted(
+        {
+            f"{path.relative_to(ROOT)}:{node.lineno}: {text!r}"
+            for path in _sources()
+            if path != KEYS
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if (text := _key_literal(node) or _key_builder(node)) is not None
+        }
+    )
+    assert found == []
+
+
+def _boto3_factory(node: ast.Attribute) -> bool:
+    """``boto3.client(...)`` and ``resource.meta.client`` (core/aws.py, which makes the Store's own
+    client): boto3 making a client, not code reaching past a Store into its client."""
+    value = node.value
+    return (isinstance(value, ast.Name) and value.id == "boto3") or (
+        isinstance(value, ast.Attribute) and value.attr == "meta"
+    )
+
+
+def test_nothing_but_the_store_touches_its_dynamodb_client():
+    """``.client`` (or ``._client``) is the Store's alone: every read and write goes through its
+    methods, which map DynamoDB's errors to its own. (Powertools' idempotency persistence makes
+    its own client, through core/aws.py or boto3: no ``.client`` of ours.)"""
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: .{node.attr}"
+        for path in _sources()
+        if path != STORE
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in ("client", "_client") and not _boto3_factory(node)
+    ]
+    assert found == []

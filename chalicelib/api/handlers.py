@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.core import aws, observability
+from chalicelib.core import aws, keys, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
 from chalicelib.handoff import contracts, dead_letters, outbox
@@ -55,7 +55,7 @@ def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
         table_name=table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=f"P#IDEMPOTENCY#{consumer}",
+        static_pk_value=keys.consumer_idempotency_pk(consumer),
         expiry_attr="expires_at",
     )
     config = IdempotencyConfig(

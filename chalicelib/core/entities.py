@@ -383,7 +383,7 @@ def list_page(
         page = store.query_page(
             partition=keys.updated_index_pk(tenant_id, et.name),
             index="gsi1",
-            sort_condition=Key("gsi1sk").gt(since + "#~"),
+            sort_condition=Key("gsi1sk").gt(keys.updated_after(since)),
             query_id=f"since|{since}|{filter_id}",
             **common,
         )

@@ -2,7 +2,8 @@
 
 Tenant data lives under partition keys that start with ``T#<tenant_id>#``: the delimiter is part of
 the prefix, so tenant ``acme`` never matches ``acme-corp`` and IAM ``dynamodb:LeadingKeys`` can scope
-credentials to one tenant.  Platform items (the tenant registry, rate limits) start with ``P#``.
+credentials to one tenant.  Platform items (the tenant registry, rate limits, the relay's outbox
+index, the queue consumers' idempotency records, the health check) start with ``P#``.
 """
 
 from __future__ import annotations
@@ -81,10 +82,20 @@ def member_email(tenant_id: str, email: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "UNIQUE", "USER", "EMAIL"), "sk": _segment(escaped)}
 
 
-def tenant_registry(tenant_id: str) -> dict[str, str]:
+def tenant_registry_pk() -> str:
     """The platform's list of tenants (one partition, read by platform jobs such as backups)."""
+    return "P#TENANTS"
+
+
+def tenant_registry(tenant_id: str) -> dict[str, str]:
+    """A tenant's entry in the platform's list of tenants."""
     tenant_prefix(tenant_id)
-    return {"pk": "P#TENANTS", "sk": tenant_id}
+    return {"pk": tenant_registry_pk(), "sk": tenant_id}
+
+
+def health() -> dict[str, str]:
+    """The item the readiness check reads: a key no tenant can own (it need not exist)."""
+    return {"pk": "P#HEALTH", "sk": "HEALTH"}
 
 
 def idempotency_pk(tenant_id: str) -> str:
@@ -95,6 +106,11 @@ def idempotency_pk(tenant_id: str) -> str:
 def idempotent_answer_part(tenant_id: str, answer_id: str, part: int) -> dict[str, str]:
     """One part of an answer too large for its idempotency record, in a partition of its own."""
     return {"pk": tenant_pk(tenant_id, "IDEMPOTENCY", "ANSWER", answer_id), "sk": f"{part:04d}"}
+
+
+def consumer_idempotency_pk(consumer: str) -> str:
+    """A queue consumer's idempotency records, by event id (Powertools writes the sort key)."""
+    return f"P#IDEMPOTENCY#{_segment(consumer)}"
 
 
 def dead_letters_pk(tenant_id: str) -> str:
@@ -141,6 +157,11 @@ def updated_index_pk(tenant_id: str, entity_type: str) -> str:
     return tenant_pk(tenant_id, entity_type.upper(), "UPDATED")
 
 
+def updated_after(since: str) -> str:
+    """A gsi1 sort key above every entry changed at ``since`` (ids sort below "~"), below any later."""
+    return f"{since}#~"
+
+
 def name_index(tenant_id: str, entity_type: str, normalised_name: str, entity_id: str) -> dict[str, str]:
     """gsi2: a type's items by normalised name, for case-insensitive prefix search."""
     return {"gsi2pk": name_index_pk(tenant_id, entity_type), "gsi2sk": f"{normalised_name}#{entity_id}"}
@@ -148,6 +169,11 @@ def name_index(tenant_id: str, entity_type: str, normalised_name: str, entity_id
 
 def name_index_pk(tenant_id: str, entity_type: str) -> str:
     return tenant_pk(tenant_id, entity_type.upper(), "NAME")
+
+
+def name_index_prefix(normalised_name: str) -> str:
+    """The gsi2 sort key prefix of the items of exactly this normalised name."""
+    return f"{normalised_name}#"
 
 
 def unique_guard(tenant_id: str, entity_type: str, field: str, value: str) -> dict[str, str]:
@@ -211,6 +237,61 @@ def movements_pk(tenant_id: str, product_id: str) -> str:
 
 def default_warehouse(tenant_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "TENANT"), "sk": "DEFAULT_WAREHOUSE"}
+
+
+def stock_prefix(product_id: str) -> str:
+    """The sort key prefix of a product's levels (every warehouse) in the stock partition."""
+    return f"{product_id}#"
+
+
+# ---- ERP production --------------------------------------------------------------------------------
+def capacity_pk(tenant_id: str, work_centre_id: str) -> str:
+    return tenant_pk(tenant_id, "CAPACITY", work_centre_id)
+
+
+def capacity_day(tenant_id: str, work_centre_id: str, day: str) -> dict[str, str]:
+    """A work centre's booked quantity on one day (ISO date): a range of days is one Query."""
+    return {"pk": capacity_pk(tenant_id, work_centre_id), "sk": _segment(day)}
+
+
+# ---- the handoff between CRM and ERP ---------------------------------------------------------------
+# An event's sort key is its time then its id, as the event carries them (they come off the wire and
+# are not checked here: a consumer answers any event, and its idempotency absorbs a redelivery).
+def _event_sort(occurred_at: str, event_id: str) -> str:
+    return f"{occurred_at}#{event_id}"
+
+
+def outbox_index_pk() -> str:
+    """gsi1: every tenant's pending outbox events under one platform partition, in time order."""
+    return "P#OUTBOX"
+
+
+def outbox(tenant_id: str, occurred_at: str, event_id: str) -> dict[str, str]:
+    """An event waiting to be relayed to the bus, under the company's keys and on the relay's index."""
+    return {
+        "pk": tenant_pk(tenant_id, "OUTBOX"),
+        "sk": _event_sort(occurred_at, event_id),
+        "gsi1pk": outbox_index_pk(),
+        "gsi1sk": f"{occurred_at}#{tenant_id}#{event_id}",
+    }
+
+
+def handoff_trail_pk(tenant_id: str, order_id: str) -> str:
+    return tenant_pk(tenant_id, "HANDOFF", order_id)
+
+
+def handoff_trail(tenant_id: str, order_id: str, occurred_at: str, event_id: str) -> dict[str, str]:
+    """An order's event trail entry: the event, its delivery attempts and who handled it when."""
+    return {"pk": handoff_trail_pk(tenant_id, order_id), "sk": _event_sort(occurred_at, event_id)}
+
+
+def erp_cancelled(tenant_id: str, order_id: str) -> dict[str, str]:
+    """The ERP's marker that an order's cancellation was handled (a late confirmation is dropped)."""
+    return {"pk": tenant_pk(tenant_id, "ERP", "CANCELLED"), "sk": order_id}
+
+
+def reconciliation_report(tenant_id: str, report_id: str) -> dict[str, str]:
+    return {"pk": tenant_pk(tenant_id, "RECONCILIATION"), "sk": _segment(report_id)}
 
 
 def audit_pk(tenant_id: str) -> str:

@@ -194,6 +194,19 @@ class Store:
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
         return items if len(items) <= at_most else None
 
+    def query_first(self, *, partition: str, index: str | None = None, limit: int) -> list[dict[str, Any]]:
+        """The first items (at most ``limit``, in sort key order) of any partition, a platform one
+        included (the relay's outbox index): for platform jobs, never for an answer to a tenant."""
+        hash_attr = {"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": Key(hash_attr).eq(partition),
+            "Limit": limit,
+        }
+        if index:
+            params["IndexName"] = index
+        return [to_plain(i) for i in self.client.query(**params).get("Items", [])]
+
     # ---- writes ------------------------------------------------------------------------------
     def transact(self, operations: Sequence[dict[str, Any]]) -> None:
         """Write all operations or none; raises ConditionFailed naming the item whose check failed."""
@@ -218,6 +231,15 @@ class Store:
             }
             while request:
                 request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+    def put_one(self, item: dict[str, Any], **params: Any) -> None:
+        """A single PutItem, conditional if ``params`` say so (for a marker that carries no audit)."""
+        try:
+            self.client.put_item(TableName=self.table, Item=item, **params)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConditionFailed(0, exc.response.get("Item")) from exc
+            raise
 
     def update(self, **params: Any) -> dict[str, Any]:
         """A single conditional UpdateItem (for counters that carry no audit entry)."""

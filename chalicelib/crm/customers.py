@@ -75,7 +75,7 @@ def probable_duplicates(
         tenant_id=tenant_id,
         partition=keys.name_index_pk(tenant_id, CUSTOMER.name),
         index="gsi2",
-        sort_condition=Key("gsi2sk").begins_with(name + "#"),
+        sort_condition=Key("gsi2sk").begins_with(keys.name_index_prefix(name)),
         limit=5,
         query_id="duplicates",
     )

@@ -262,7 +262,7 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> Event | No
 
 
 def _cancel_marker(tenant_id: str, order_id: str) -> dict[str, str]:
-    return {"pk": keys.tenant_pk(tenant_id, "ERP", "CANCELLED"), "sk": order_id}
+    return keys.erp_cancelled(tenant_id, order_id)
 
 
 def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
@@ -392,9 +392,7 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
     voided (nothing paid) or credited for its balance. Each step is idempotent."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    store.client.put_item(
-        TableName=store.table, Item={**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()}
-    )
+    store.put_one({**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()})
     released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
         if Decimal(str(item.get("shipped", 0))) > 0:

@@ -50,7 +50,7 @@ PRODUCTION_ORDER = EntityType("production_order", "mfg", name_field=None, lookup
 
 
 def capacity_pk(tenant_id: str, work_centre_id: str) -> str:
-    return keys.tenant_pk(tenant_id, "CAPACITY", work_centre_id)
+    return keys.capacity_pk(tenant_id, work_centre_id)
 
 
 def _today() -> dt.date:
@@ -185,7 +185,7 @@ def booking_updates(
     for b in bookings:
         quantity = Decimal(str(b["quantity"]))
         update: dict[str, Any] = {
-            "Key": {"pk": capacity_pk(tenant_id, centre["id"]), "sk": b["day"]},
+            "Key": keys.capacity_day(tenant_id, centre["id"], b["day"]),
             "UpdateExpression": "SET booked = if_not_exists(booked, :z) + :q",
             "ExpressionAttributeValues": {":z": Decimal(0), ":q": quantity * sign},
         }

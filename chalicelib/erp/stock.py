@@ -248,7 +248,7 @@ def levels(
     page = store.query_page(
         tenant_id=tenant_id,
         partition=keys.stock_pk(tenant_id),
-        sort_condition=Key("sk").begins_with(f"{product_id}#") if product_id else None,
+        sort_condition=Key("sk").begins_with(keys.stock_prefix(product_id)) if product_id else None,
         filter_condition=Attr("warehouse_id").eq(warehouse_id) if warehouse_id else None,
         limit=limit,
         cursor=cursor,
@@ -348,7 +348,7 @@ def holds_stock(
         page = store.query_page(
             tenant_id=tenant_id,
             partition=keys.stock_pk(tenant_id),
-            sort_condition=Key("sk").begins_with(f"{product_id}#") if product_id else None,
+            sort_condition=Key("sk").begins_with(keys.stock_prefix(product_id)) if product_id else None,
             filter_condition=(Attr("on_hand").gt(ZERO) | Attr("reserved").gt(ZERO))
             & (Attr("warehouse_id").eq(warehouse_id) if warehouse_id else Attr("pk").exists()),
             limit=500,

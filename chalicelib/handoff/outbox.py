@@ -17,13 +17,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.core import keys
 from chalicelib.core.store import ConditionFailed, Store, put_new, utcnow
 from chalicelib.handoff.contracts import Event
 
-OUTBOX_INDEX_PK = "P#OUTBOX"
+OUTBOX_INDEX_PK = keys.outbox_index_pk()
 BATCH = 10  # put_events takes at most ten entries
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -36,18 +34,14 @@ def derived_id(prefix: str, *parts: str) -> str:
 
 
 def trail_pk(tenant_id: str, order_id: str) -> str:
-    return keys.tenant_pk(tenant_id, "HANDOFF", order_id)
+    return keys.handoff_trail_pk(tenant_id, order_id)
 
 
 def records(event: Event, source: str, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The outbox item and the trail entry of an event, as conditional puts (an event is written once)."""
-    sort = f"{event.occurred_at}#{event.event_id}"
     detail_type = type(event).__name__
     outbox = {
-        "pk": keys.tenant_pk(event.tenant_id, "OUTBOX"),
-        "sk": sort,
-        "gsi1pk": OUTBOX_INDEX_PK,
-        "gsi1sk": f"{event.occurred_at}#{event.tenant_id}#{event.event_id}",
+        **keys.outbox(event.tenant_id, event.occurred_at, event.event_id),
         "event_id": event.event_id,
         "tenant_id": event.tenant_id,
         "order_id": event.order_id,
@@ -56,8 +50,7 @@ def records(event: Event, source: str, summary: dict[str, Any] | None = None) ->
         "detail": event.model_dump_json(),
     }
     trail = {
-        "pk": trail_pk(event.tenant_id, event.order_id),
-        "sk": sort,
+        **keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id),
         "event_id": event.event_id,
         "type": detail_type,
         "source": source,
@@ -80,13 +73,7 @@ def write(store: Store, events: list[tuple[Event, str, dict[str, Any]]]) -> bool
 
 
 def pending(store: Store, limit: int) -> list[dict[str, Any]]:
-    answer = store.client.query(
-        TableName=store.table,
-        IndexName="gsi1",
-        KeyConditionExpression=Key("gsi1pk").eq(OUTBOX_INDEX_PK),
-        Limit=limit,
-    )
-    return answer.get("Items", [])
+    return store.query_first(partition=OUTBOX_INDEX_PK, index="gsi1", limit=limit)
 
 
 def _trail_update(item: dict[str, Any], now: str, error: str | None) -> dict[str, Any]:
@@ -120,7 +107,7 @@ def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
 
 
 def _mark_failed(store: Store, item: dict[str, Any], error: str) -> None:
-    store.client.update_item(TableName=store.table, **_trail_update(item, utcnow(), error))
+    store.update(**_trail_update(item, utcnow(), error))
 
 
 def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> dict[str, int]:
@@ -174,10 +161,7 @@ def handled_update(event: Event, consumer: str) -> dict[str, Any]:
     """The trail's note that ``consumer`` handled the event (first time only), as an Update for a
     transaction; its condition fails for an event that has no trail entry."""
     return {
-        "Key": {
-            "pk": trail_pk(event.tenant_id, event.order_id),
-            "sk": f"{event.occurred_at}#{event.event_id}",
-        },
+        "Key": keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id),
         "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)",
         "ConditionExpression": "attribute_exists(pk)",
         "ExpressionAttributeNames": {"#c": consumer},
@@ -188,8 +172,8 @@ def handled_update(event: Event, consumer: str) -> dict[str, Any]:
 def handled(store: Store, event: Event, consumer: str) -> None:
     """Note on the trail that ``consumer`` handled the event, on its own."""
     try:
-        store.client.update_item(TableName=store.table, **handled_update(event, consumer))
-    except store.client.exceptions.ConditionalCheckFailedException:
+        store.update(**handled_update(event, consumer))
+    except ConditionFailed:
         pass  # an event without a trail entry (sent by hand, or from before trails existed)
 
 

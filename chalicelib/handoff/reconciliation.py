@@ -17,7 +17,7 @@ SYSTEM_USER = "system:reconciliation"
 
 
 def report_key(tenant_id: str, report_id: str) -> dict[str, str]:
-    return {"pk": keys.tenant_pk(tenant_id, "RECONCILIATION"), "sk": report_id}
+    return keys.reconciliation_report(tenant_id, report_id)
 
 
 def save(
@@ -62,7 +62,7 @@ def read(store: Store, tenant_id: str, report_id: str) -> dict[str, Any]:
 
 def for_each_tenant(store: Store, run: Callable[[Store, str], object]) -> int:
     """Run ``run`` for every company of the registry; how many there were."""
-    tenants = store.query_all(partition="P#TENANTS")
+    tenants = store.query_all(partition=keys.tenant_registry_pk())
     for tenant in tenants:
         run(store, tenant["sk"])
     return len(tenants)
