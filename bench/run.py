@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 
 # ---- (a) cold start ---------------------------------------------------------------------------
-def third_party_modules() -> list[str]:
-    """Every third-party module (dotted names too: pydantic loads its parts lazily) `import app` loads."""
-    probe = "import sys; before = set(sys.modules); import app; print(' '.join(sorted(set(sys.modules) - before)))"
+def third_party_modules(statement: str = "import app") -> list[str]:
+    """Every third-party module (dotted names too: pydantic loads its parts lazily) ``statement`` loads."""
+    probe = f"import sys; before = set(sys.modules); {statement}; print(' '.join(sorted(set(sys.modules) - before)))"
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
@@ -41,25 +41,40 @@ def third_party_modules() -> list[str]:
     return [m for m in out if m.split(".")[0] not in stdlib | own and not m.split(".")[0].startswith("_")]
 
 
+# What each Lambda imports before it answers its first event: the app, then what its handler
+# imports on first use (app.py's handlers import lazily).
+HANDLERS = {
+    "erp_consumer (SQS)": "import app; from chalicelib.api import handlers; handlers._idempotent; "
+    "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency; "
+    "from chalicelib.erp import intake",
+    "crm_consumer (SQS)": "import app; from chalicelib.api import handlers; "
+    "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency; "
+    "from chalicelib.crm import order_progress",
+    "erp/crm_dead_letters (SQS)": "import app; from chalicelib.api import handlers",
+    "relay_on_write (stream), relay_outbox (schedule)": "import app; from chalicelib.api import handlers",
+    "reconcile_orders (schedule)": "import app; from chalicelib.crm import reconciliation",
+}
+
+
 def _time_import(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
 
-def cold_start(runs: int) -> dict[str, Any]:
+def cold_start(runs: int, statement: str = "import app") -> dict[str, Any]:
     # Bytecode for our modules, as the dependencies have theirs from pip (the deployment package
     # is compiled the same way; see docs/operations.md). PYTHONDONTWRITEBYTECODE would hide it.
     import compileall
 
     compileall.compile_file(str(ROOT / "app.py"), quiet=1)
     compileall.compile_dir(str(ROOT / "chalicelib"), quiet=1)
-    deps = third_party_modules()
+    deps = third_party_modules(statement)
     deps_statement = f"import importlib; [importlib.import_module(m) for m in {deps!r}]"
     app_times, dep_times = [], []
     for _ in range(runs):  # alternate, so drift on a noisy machine hits both sides alike
         dep_times.append(_time_import(deps_statement))
-        app_times.append(_time_import("import app"))
+        app_times.append(_time_import(statement))
     app_ms, dep_ms = statistics.median(app_times) * 1000, statistics.median(dep_times) * 1000
     return {"deps": deps, "runs": runs, "app_ms": app_ms, "deps_ms": dep_ms, "ratio": app_ms / dep_ms}
 
@@ -558,6 +573,7 @@ def main() -> None:
     parser.add_argument(
         "--counts-only", action="store_true", help="only the call counts and the handoff throughput"
     )
+    parser.add_argument("--cold-only", action="store_true", help="only the cold starts")
     args = parser.parse_args()
     if args.counts_only:
         return print_counts()
@@ -568,6 +584,14 @@ def main() -> None:
     print(f"| | median of {cold['runs']} (ms) |\n|---|---|")
     print(f"| `import app` | {cold['app_ms']:.1f} |\n| its dependencies alone | {cold['deps_ms']:.1f} |")
     print(f"| ratio (target <= 1.25) | **{cold['ratio']:.2f}** |\n")
+    print("Each queue, stream and schedule handler, to its first event (the same way, median of each):\n")
+    print("| Lambda | ours and dependencies (ms) | dependencies alone (ms) | ratio |\n|---|---|---|---|")
+    for name, statement in HANDLERS.items():
+        h = cold_start(args.runs, statement)
+        print(f"| {name} | {h['app_ms']:.1f} | {h['deps_ms']:.1f} | {h['ratio']:.2f} |")
+    print()
+    if args.cold_only:
+        return None
     req = per_request(args.requests)
     print("## Per request: GET /crm/customers/{id}, DynamoDB stubbed\n")
     print(f"| | median per request over {req['rounds']} rounds of {req['requests']} (us) |\n|---|---|")
