@@ -4,8 +4,9 @@ chalicelib/api/route_table.py; queue, stream and schedule handlers in chalicelib
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from chalice import Chalice
+from chalice.app import Chalice
 
 from chalicelib.api import auth, problems, route_table, web
 from chalicelib.core import keys
@@ -43,7 +44,7 @@ def health(req: web.Request) -> web.HealthOut:
     tag="meta",
     summary="This API's OpenAPI 3.1 document",
 )
-def openapi_document(req: web.Request) -> dict:
+def openapi_document(req: web.Request) -> dict[str, Any]:
     from chalicelib.api import openapi  # built on first request, not at cold start
 
     return openapi.document()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chalice import Blueprint
-from chalice.app import AuthResponse
+from chalice.app import AuthResponse, Blueprint
 
 from chalicelib.api.problems import request_id
 from chalicelib.core import observability

@@ -9,6 +9,7 @@ After its batch the ERP consumer runs the relay, so its answers reach the bus at
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -42,8 +43,14 @@ def _crm(event: contracts.Event) -> list[str]:
 CONSUMERS: dict[str, Callable[[contracts.Event], list[str]]] = {"erp": _erp, "crm": _crm}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Consumer:
+    consume: Callable[..., dict[str, Any]]
+    config: Any  # Powertools' IdempotencyConfig: the invocation's context is registered on it
+
+
 @functools.cache
-def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
+def _idempotent(consumer: str, table_name: str) -> _Consumer:
     """The consumer wrapped in Powertools idempotency, its records on our table (platform keys)."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
@@ -63,7 +70,9 @@ def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
     )
     handle = CONSUMERS[consumer]
 
-    @idempotent_function(data_keyword_argument="detail", persistence_store=persistence, config=config)
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+        data_keyword_argument="detail", persistence_store=persistence, config=config
+    )
     def consume(detail: dict[str, Any], detail_type: str) -> dict[str, Any]:
         event = contracts.parse(detail_type, detail)
         answered = handle(event)
@@ -71,8 +80,7 @@ def _idempotent(consumer: str, table_name: str) -> Callable[..., Any]:
             outbox.handled(STORE, event, consumer)
         return {"event_id": event.event_id, "answered": answered}
 
-    consume.config = config  # type: ignore[attr-defined]  # for register_lambda_context per invocation
-    return consume
+    return _Consumer(consume, config)
 
 
 def record_handler(consumer: str) -> Callable[[Any], Any]:
@@ -84,7 +92,7 @@ def record_handler(consumer: str) -> Callable[[Any], Any]:
         contracts.parse(
             envelope["detail-type"], detail
         )  # poison (unknown type or major version) fails before idempotency
-        return _idempotent(consumer, settings().table_name)(
+        return _idempotent(consumer, settings().table_name).consume(
             detail=detail, detail_type=envelope["detail-type"]
         )
 
@@ -96,7 +104,7 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
 
     _idempotent(consumer, settings().table_name).config.register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS)
-    answer = process_partial_response(
+    answer: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict of it
         event=raw_event, record_handler=record_handler(consumer), processor=processor, context=context
     )
     if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)

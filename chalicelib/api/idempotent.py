@@ -7,7 +7,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.api.problems import request_path
 from chalicelib.api.responses import respond, stored_response
@@ -42,7 +42,7 @@ def answer(store: Store, spec: RouteSpec, view: Callable[[Request], Any], req: R
         config.register_lambda_context(context)  # an in-progress record expires with the invocation
     produced: list[dict[str, Any]] = []
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
         data_keyword_argument="request", persistence_store=persistence, config=config, key_prefix="api"
     )
     def run(request: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import observability

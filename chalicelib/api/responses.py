@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import BaseModel
 
 from chalicelib.api.shapes import Result, RouteSpec
@@ -23,7 +23,7 @@ def to_json(body: Any) -> str:
 
 def respond(spec: RouteSpec, outcome: Any) -> Response:
     result = outcome if isinstance(outcome, Result) else Result(body=outcome)
-    headers = dict(result.headers)
+    headers: dict[str, str | list[str]] = dict(result.headers)
     if result.etag is not None:
         headers["ETag"] = etag(result.etag)
     status = result.status or spec.status

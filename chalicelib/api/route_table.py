@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pathlib
-import sys
 
 MODULES = (
     "chalicelib.api.routes.tenants",
@@ -225,4 +224,4 @@ def _write() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(_write())
+    _write()

@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 from pydantic import BaseModel
 
 from chalicelib.api import auth, idempotent, parsing, scope

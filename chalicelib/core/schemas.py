@@ -190,8 +190,13 @@ class Exact:
         )
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        bounds = {"gt": self.gt, "ge": self.ge, "le": self.le}
-        number = core_schema.decimal_schema(max_digits=self.digits, decimal_places=self.places, **bounds)
+        number = core_schema.decimal_schema(
+            max_digits=self.digits,
+            decimal_places=self.places,
+            gt=_decimal(self.gt),
+            ge=_decimal(self.ge),
+            le=_decimal(self.le),
+        )
         parse = functools.partial(_exact, re.compile(self.pattern, re.ASCII), self.signed)
         return core_schema.no_info_before_validator_function(parse, number)
 
@@ -209,6 +214,10 @@ class Exact:
             "anyOf": [{"type": "string", "pattern": self.pattern}, number],
             "description": f"Up to {whole} digits before the point and {self.places} after; text or a JSON number.",
         }
+
+
+def _decimal(bound: int | None) -> Decimal | None:
+    return None if bound is None else Decimal(bound)
 
 
 class ListQuery(StrictModel):

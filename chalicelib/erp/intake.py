@@ -239,7 +239,7 @@ def _invoice(
     return receivables.present(known.invoice)
 
 
-def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> Event | None:
+def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIssued | None:
     """Issue the draft invoice of an order invoiced on delivery, now that it has shipped; None if
     there is none to issue (invoiced on order, already issued, or voided)."""
     invoice_id = outbox.derived_id("inv", order_id)

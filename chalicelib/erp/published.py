@@ -17,7 +17,7 @@ from chalicelib.core.entities import EntityType
 from chalicelib.core.store import Actor, Store
 from chalicelib.erp import intake, receivables, reservations
 from chalicelib.erp.catalogue import PRODUCT
-from chalicelib.handoff.contracts import Event
+from chalicelib.handoff.contracts import InvoiceIssued
 
 
 def product_keys(tenant_id: str, skus: list[str]) -> list[dict[str, str]]:
@@ -98,7 +98,7 @@ def invoice_total(store: Store, tenant_id: str, invoice_id: str) -> str | None:
     return str(found[0]["total"]) if found else None
 
 
-def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> Event | None:
+def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIssued | None:
     """Issue the draft invoice of a shipped order invoiced on delivery (None: nothing to issue)."""
     return intake.invoice_on_delivery(store, actor, order_id)
 

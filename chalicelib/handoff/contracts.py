@@ -5,7 +5,7 @@ and the ``order_id`` it is about. Consumers ignore fields they do not know (a ne
 adds fields) and refuse a major version they do not know: the message goes to the dead-letter queue.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,7 +162,7 @@ class UnknownMajorVersion(ValueError):
     """An event of a major version this consumer does not know: poison, for the dead-letter queue."""
 
 
-def parse(detail_type: str, detail: dict) -> Event:
+def parse(detail_type: str, detail: dict[str, Any]) -> Event:
     model = TYPES.get(detail_type)
     if model is None:
         raise UnknownMajorVersion(f"unknown event type {detail_type}")

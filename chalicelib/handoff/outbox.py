@@ -116,7 +116,9 @@ def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> 
     blocked: set[tuple[str, str]] = set()
     published = failed = 0
     while queue:
-        batch, rest, seen = [], [], set()
+        batch: list[dict[str, Any]] = []
+        rest: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
         for item in queue:
             order = (item["tenant_id"], item["order_id"])
             if order in blocked:

@@ -29,8 +29,9 @@ def save(
     findings: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Write a run's report and answer it."""
-    report = {
-        "id": ids.new_id("rec"),
+    report_id = ids.new_id("rec")
+    report: dict[str, Any] = {
+        "id": report_id,
         "started_at": started_at,
         "finished_at": utcnow(),
         "started_by": started_by,
@@ -43,7 +44,7 @@ def save(
         [
             put(
                 {
-                    **report_key(tenant_id, report["id"]),
+                    **report_key(tenant_id, report_id),
                     **report,
                     "expires_at": int(dt.datetime.now(dt.UTC).timestamp()) + 90 * 86400,
                 }

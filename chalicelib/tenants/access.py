@@ -45,11 +45,11 @@ class Principal:
 
     def holds(self, permission: str) -> bool:
         """Granted at all, over every record or over own records only."""
-        return permission in self.permissions or permission + permissions.OWN in self.permissions
+        return permission in self.permissions or permission + scope.OWN in self.permissions
 
     def own_only(self, permission: str) -> bool:
         """Granted over the user's own records only."""
-        return permission not in self.permissions and permission + permissions.OWN in self.permissions
+        return permission not in self.permissions and permission + scope.OWN in self.permissions
 
     def may_read(self, permission: str, item: dict[str, Any]) -> bool:
         """Whether this record is readable under ``permission`` (the rule of ``scope.may_read``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from chalicelib.api import crud
 from chalicelib.api.web import STORE, Request, Result, endpoint
