@@ -6,11 +6,11 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.core import web
-from chalicelib.crm.routes import bp as crm_routes
-from chalicelib.erp.routes import bp as erp_routes
-from chalicelib.handoff.routes import bp as handoff_routes
-from chalicelib.tenants.routes import bp as tenant_routes
+from chalicelib.api import web
+from chalicelib.api.routes.crm import bp as crm_routes
+from chalicelib.api.routes.erp import bp as erp_routes
+from chalicelib.api.routes.handoff import bp as handoff_routes
+from chalicelib.api.routes.tenants import bp as tenant_routes
 
 app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
@@ -49,7 +49,7 @@ def health(req: web.Request) -> web.HealthOut:
     summary="This API's OpenAPI 3.1 document",
 )
 def openapi_document(req: web.Request) -> dict:
-    from chalicelib.core import openapi  # built on first request, not at cold start
+    from chalicelib.api import openapi  # built on first request, not at cold start
 
     return openapi.document()
 
@@ -60,14 +60,14 @@ _STAGE = os.environ.get("STAGE", "local")
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp", batch_size=10, name="erp_consumer")
 def erp_consumer(event):  # type: ignore[no-untyped-def]
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.consume_batch("erp", event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm", batch_size=10, name="crm_consumer")
 def crm_consumer(event):  # type: ignore[no-untyped-def]
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.consume_batch("crm", event.to_dict(), event.context)
 
@@ -76,14 +76,14 @@ def crm_consumer(event):  # type: ignore[no-untyped-def]
 # company); what cannot be parked stays and moves on to the quarantine queue (docs/operations.md).
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp-dlq", batch_size=10, name="erp_dead_letters")
 def erp_dead_letters(event):  # type: ignore[no-untyped-def]
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.park_batch("erp", event.to_dict())
 
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm-dlq", batch_size=10, name="crm_dead_letters")
 def crm_dead_letters(event):  # type: ignore[no-untyped-def]
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.park_batch("crm", event.to_dict())
 
@@ -101,7 +101,7 @@ _TABLE_STREAM = (
 )
 def relay_on_write(event):  # type: ignore[no-untyped-def]
     """A new outbox item on the table's stream relays it at once (no waiting for the sweep)."""
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.relay_on_stream(event.to_dict())
 
@@ -109,7 +109,7 @@ def relay_on_write(event):  # type: ignore[no-untyped-def]
 @app.schedule("rate(1 minute)", name="relay_outbox")
 def relay_outbox(event):  # type: ignore[no-untyped-def]
     """Sweeps the outbox every minute: what a missed or failed stream trigger left behind."""
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     return handlers.run_relay()
 
@@ -117,7 +117,7 @@ def relay_outbox(event):  # type: ignore[no-untyped-def]
 @app.schedule("rate(15 minutes)", name="reconcile_orders")
 def reconcile_orders(event):  # type: ignore[no-untyped-def]
     """Every tenant's orders against the ERP's records (re-drive, release, report)."""
-    from chalicelib.core.web import STORE
+    from chalicelib.api.web import STORE
     from chalicelib.handoff import reconciliation
 
     return {"tenants": reconciliation.run_all(STORE)}

@@ -344,8 +344,8 @@ def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]
     import collections
 
     from app import app
+    from chalicelib.api import handlers
     from chalicelib.core import aws
-    from chalicelib.handoff import handlers
     from infra.pump import Pump
 
     calls: collections.Counter[str] = collections.Counter()
@@ -412,8 +412,8 @@ def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]
 def handoff_call_counts(api: Any, token: str, measure: Any) -> None:
     """The order handoff: the confirmation on the API path, the relay, each consumer, per order."""
     from app import app
+    from chalicelib.api import handlers
     from chalicelib.core import aws
-    from chalicelib.handoff import handlers
     from infra.pump import Pump
 
     bus_calls: list[str] = []

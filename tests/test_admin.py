@@ -57,7 +57,7 @@ def test_signup_is_rate_limited_per_source(api, monkeypatch):
     from chalicelib.core import config
 
     limited = dataclasses.replace(config.settings(), signup_limit_per_hour=0)
-    monkeypatch.setattr("chalicelib.tenants.routes.settings", lambda: limited)
+    monkeypatch.setattr("chalicelib.api.routes.tenants.settings", lambda: limited)
     r = api.post(
         "/tenants", body={"company_name": "Spam", "owner_email": unique_email(), "owner_password": PASSWORD}
     )

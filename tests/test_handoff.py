@@ -28,7 +28,7 @@ def queue_urls(aws) -> dict[str, str]:
 
 def settle(pump, rounds: int = 20) -> None:
     """Relay and deliver until nothing moves (what the local pump does continuously)."""
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     idle = 0
     for _ in range(rounds):
@@ -247,7 +247,7 @@ def test_fifty_concurrent_orders_for_ten_units(api, tenant, shop, pump, aws):
     threads = [threading.Thread(target=confirm_some, args=(made[n::10],)) for n in range(10)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    from chalicelib.handoff import handlers
+    from chalicelib.api import handlers
 
     assert handlers.run_relay()["published"] == 50
     from app import app

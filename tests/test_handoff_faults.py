@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api import handlers
 from chalicelib.core import aws as clients
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
-from chalicelib.handoff import crm_consumer, erp_consumer, handlers, outbox
+from chalicelib.handoff import crm_consumer, erp_consumer, outbox
 from chalicelib.handoff.contracts import InvoiceIssued, OrderAccepted, StockReserved
 from infra.pump import LambdaContext
 from tests.conftest import a_customer

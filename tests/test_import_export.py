@@ -209,7 +209,7 @@ def test_probable_duplicates_become_row_errors_unless_allowed(api, tenant):
 
 
 def test_known_points_are_read_at_once_only_while_the_partitions_are_small(api, tenant):
-    from chalicelib.core.web import STORE
+    from chalicelib.api.web import STORE
     from chalicelib.crm import customers
 
     for n in range(3):

@@ -72,7 +72,7 @@ def test_a_manual_reservation_cannot_take_an_order_lines_reference(api, tenant, 
 
 def test_erp_facts_do_not_move_a_draft(api, tenant, shop, pump):
     """Should an ERP event name a draft (a forged or stray one), the CRM leaves the draft alone."""
-    from chalicelib.core.web import STORE
+    from chalicelib.api.web import STORE
     from chalicelib.handoff import crm_consumer
     from chalicelib.handoff.contracts import OrderShipped
 
@@ -237,9 +237,9 @@ def test_the_handoffs_reservation_and_invoice_are_not_undone_by_hand(api, tenant
 def test_an_order_made_while_its_customer_is_deleted_is_refused(api, tenant, monkeypatch):
     """Found in review: an order created between the delete's check and its write was left on a
     deleted customer (2 of 8 tries). The customer's removal lease refuses it; the delete goes on."""
+    from chalicelib.api.web import STORE
     from chalicelib.core.errors import ValidationError
     from chalicelib.core.store import Actor
-    from chalicelib.core.web import STORE
     from chalicelib.crm import customers, orders
     from chalicelib.crm.models import OrderIn
 
@@ -273,9 +273,9 @@ def test_a_refused_delete_gives_its_lease_back(api, tenant, shop, pump):
 
 
 def test_a_quote_accepted_while_its_customer_is_deleted_makes_no_order(api, tenant, monkeypatch):
+    from chalicelib.api.web import STORE
     from chalicelib.core.errors import ValidationError
     from chalicelib.core.store import Actor
-    from chalicelib.core.web import STORE
     from chalicelib.crm import customers, quotes
 
     customer = a_customer(api, tenant)

@@ -147,8 +147,8 @@ def test_a_conversion_retried_while_the_first_runs_answers_the_same_ids(api, com
     """Item 5: a retry (no Idempotency-Key) that read the lead before the first conversion
     committed, and looks for duplicates after, answers 200 with the first one's ids, not 409
     "probably customer X" (X being the customer that very conversion made)."""
+    from chalicelib.api.web import STORE
     from chalicelib.core.store import Actor
-    from chalicelib.core.web import STORE
     from chalicelib.crm import customers, leads
     from chalicelib.crm.models import ConvertIn
 

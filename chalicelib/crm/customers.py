@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Unique
+from chalicelib.core.entities import Change, EntityType, Unique
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
@@ -114,10 +114,10 @@ def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
     return entities.get(store, tenant_id, CUSTOMER, customer_id)
 
 
-def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
     if q.email or q.phone:
         kind, value = ("email", q.email) if q.email else ("phone", normalise_phone(q.phone or ""))
-        return entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit, q.cursor)
+        return entities.lookup(store, tenant_id, CUSTOMER, kind, value, limit=q.limit, cursor=q.cursor)
     return entities.list_page(
         store,
         tenant_id,
@@ -141,10 +141,10 @@ def changes(store: Store, actor: Actor, before: dict[str, Any], patch: CustomerP
 def update(
     store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None
 ) -> dict[str, Any]:
-    decided = entities.update(
-        store, actor, CUSTOMER, customer_id, lambda before: changes(store, actor, before, patch), if_match
-    )
-    return public(decided)
+    def decide(before: dict[str, Any]) -> Change:
+        return Change(changes(store, actor, before, patch))
+
+    return public(entities.update(store, actor, CUSTOMER, customer_id, decide=decide, if_match=if_match).item)
 
 
 FINAL_ORDER_STATES = ("cancelled", "rejected", "paid")
@@ -160,7 +160,7 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
     def matching(et: EntityType, keep: Any) -> list[str]:
         found, cursor = [], None
         while len(found) < SHOWN:
-            page = entities.lookup(store, tenant_id, et, "customer", customer_id, 100, cursor)
+            page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
             found += [i["id"] for i in page.items if keep(i)]
             cursor = page.next_cursor
             if not cursor:
@@ -193,4 +193,4 @@ def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -
                 **blockers,
             )
 
-    entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check, lease=True)
+    entities.remove(store, actor, CUSTOMER, customer_id, if_match=if_match, check=check, lease=True)

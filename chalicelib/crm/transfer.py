@@ -34,16 +34,17 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Operations
+from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ApiError, BadRequestError, NotFoundError
 from chalicelib.core.schemas import Code
-from chalicelib.core.store import Actor, ConditionFailed, Store
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Store
 from chalicelib.crm import contacts, customers, leads
 from chalicelib.crm.contacts import CONTACT
 from chalicelib.crm.customers import CUSTOMER
 from chalicelib.crm.leads import LEAD
 from chalicelib.crm.models import ContactIn, ContactPatch, CustomerIn, CustomerPatch, LeadIn, LeadPatch
-from chalicelib.erp.catalogue import PRODUCT, products
+from chalicelib.erp import products
+from chalicelib.erp.catalogue import PRODUCT
 from chalicelib.erp.models import ProductIn, ProductPatch
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -774,12 +775,8 @@ class Importer:
         spec = self.spec
         try:
             patch = spec.patch_model.model_validate(_over(body, current))
-            applied = spec.decide(self.store, self.actor, current, patch)
-            planned = (
-                None
-                if self.dry_run
-                else entities.plan_update(self.actor, spec.et, current, applied, action="import")
-            )
+            change = Change(spec.decide(self.store, self.actor, current, patch), action="import")
+            planned = None if self.dry_run else entities.versioned(self.actor, spec.et, current, change)
         except PydanticValidationError as exc:
             _pydantic_errors(self.errors, number, exc)
             return None
