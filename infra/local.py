@@ -64,12 +64,12 @@ def seed_demo() -> str:
     """
     from chalicelib.core.store import Store
     from chalicelib.core.tokens import VerifiedToken
-    from chalicelib.tenants import access, service
+    from chalicelib.tenants import access, accounts, users
     from chalicelib.tenants.models import SignupIn, UserIn
 
     store = Store()
     _, owner_email, owner_password = DEMO_USERS[0]
-    created = service.signup(
+    created = accounts.signup(
         store,
         SignupIn(
             company_name=DEMO_COMPANY, owner_email=owner_email, owner_password=owner_password, plan="business"
@@ -83,7 +83,7 @@ def seed_demo() -> str:
         0,
     )
     for role, email, password in DEMO_USERS[1:]:
-        service.create_user(store, owner, UserIn(email=email, roles=[role], password=password))
+        users.create(store, owner, UserIn(email=email, roles=[role], password=password))
     seed_erp(store, owner.actor())
     return str(created["tenant_id"])
 
@@ -92,14 +92,14 @@ def seed_erp(store: Any, actor: Any) -> None:
     """The demo's warehouse, supplier and a product with opening stock, through the ERP's services."""
     from decimal import Decimal
 
-    from chalicelib.erp import catalogue, stock
+    from chalicelib.erp import catalogue, products, stock, warehouses
     from chalicelib.erp.models import ProductIn, SupplierIn, WarehouseIn
 
-    warehouse = catalogue.warehouses.create(store, actor, WarehouseIn(code="SH", name="上海仓 Shanghai"))
+    warehouse = warehouses.create(store, actor, WarehouseIn(code="SH", name="上海仓 Shanghai"))
     supplier = catalogue.suppliers.create(
         store, actor, SupplierIn(code="LEAF", name="杭州茶园 Hangzhou Leaf Farm")
     )
-    tea = catalogue.products.create(
+    tea = products.create(
         store,
         actor,
         ProductIn(

@@ -69,7 +69,7 @@ def test_invitations_are_rate_limited_per_company(api, monkeypatch):
 
     first, second = a_tenant(api, "Inviting Co"), a_tenant(api, "Other Inviting Co")
     limited = dataclasses.replace(config.settings(), invite_limit_per_hour=2)
-    monkeypatch.setattr("chalicelib.tenants.service.settings", lambda: limited)
+    monkeypatch.setattr("chalicelib.tenants.users.settings", lambda: limited)
     for _ in range(2):
         assert (
             api.post("/admin/users", first.token, {"email": unique_email(), "roles": ["viewer"]}).status

@@ -146,9 +146,9 @@ def test_the_write_checks_the_owner_of_the_version_it_replaces(api, company, rep
     customer = a_customer(api, company, owner_id=b_id)
     actor = Actor(tenant_id=company.id, user_id=a_id, own_only=True)
     with pytest.raises(PermissionDeniedError):
-        entities.update(STORE, actor, CUSTOMER, customer["id"], {"tags": ["late"]}, None)
+        entities.update(STORE, actor, CUSTOMER, customer["id"], decide=entities.Change({"tags": ["late"]}))
     with pytest.raises(PermissionDeniedError):
-        entities.remove(STORE, actor, CUSTOMER, customer["id"], None)
+        entities.remove(STORE, actor, CUSTOMER, customer["id"])
     assert api.get(f"/crm/customers/{customer['id']}", company.token).json["tags"] == []
 
 

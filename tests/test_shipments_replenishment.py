@@ -42,6 +42,31 @@ def test_shipping_issues_reserved_stock_once(api, tenant):
     ]
 
 
+def test_a_shipment_audits_each_reservation_it_ships(api, tenant):
+    """Found in review: a shipment changed its reservations (shipped quantity, status) with no audit
+    entry for them; each now has one, with the reservation before and after."""
+    tea, cup = a_product(api, tenant, "TEA"), a_product(api, tenant, "CUP")
+    store = a_warehouse(api, tenant, "SH")
+    reservations = []
+    for product, reference in ((tea, "SO-A:1"), (cup, "SO-A:2")):
+        receive(api, tenant, product["id"], store["id"], 5)
+        body = {"product_id": product["id"], "quantity": "3", "reference": reference}
+        reservations.append(api.post("/erp/reservations", tenant.token, body).json)
+    lines = [
+        {"reservation_id": reservations[0]["id"], "quantity": "1"},
+        {"reservation_id": reservations[1]["id"]},
+    ]
+    assert api.post("/erp/shipments", tenant.token, {"lines": lines}).status == 201
+    for reservation, shipped, status in ((reservations[0], "1", "active"), (reservations[1], "3", "shipped")):
+        url = f"/admin/audit?entity_type=reservation&entity_id={reservation['id']}"
+        entries = api.get(url, tenant.token).json["items"]
+        assert [e["action"] for e in entries] == ["reservation.ship", "reservation.create"]
+        before, after = entries[0]["before"], entries[0]["after"]  # numbers as the snapshot's JSON has them
+        assert (str(before["shipped"]), before["status"]) == ("0", "active")
+        assert (str(after["shipped"]), after["status"]) == (shipped, status)
+        assert entries[0]["user_id"] == tenant.owner_id
+
+
 def test_replenishment_suggests_per_supplier_and_not_twice(api, tenant):
     leaf, farm = a_supplier(api, tenant, "LEAF"), a_supplier(api, tenant, "FARM")
     store = a_warehouse(api, tenant, "SH")

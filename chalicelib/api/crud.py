@@ -6,13 +6,14 @@ Each record type gives its models and its service module; the routes stay a thin
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
 from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import entities
-from chalicelib.core.entities import POOL, EntityType
+from chalicelib.core.entities import POOL, Change, EntityType
 from chalicelib.core.errors import (
     BadRequestError,
     ConflictError,
@@ -26,7 +27,7 @@ from chalicelib.core.store import Actor, Page, Store
 class Service(Protocol):
     def create(self, store: Store, actor: Actor, data: Any) -> dict[str, Any]: ...
 
-    def list(self, store: Store, tenant_id: str, query: Any) -> Page: ...
+    def list_page(self, store: Store, tenant_id: str, query: Any) -> Page: ...
 
 
 class Editable(Service, Protocol):
@@ -52,7 +53,9 @@ class Resource:
     page_model: type[BaseModel]
     query_model: type[BaseModel]
     deleted_model: type[BaseModel]
-    service: Service  # the record type's module: create, list, and update and remove if routed (and present)
+    # The record type's module (or a PlainRecords, for a type with no rules of its own): create,
+    # list_page, and update and remove if routed (and present, if it shows records its own way).
+    service: Service
     create_query: type[BaseModel] | None = None  # options of a create (allow a probable duplicate)
     assign_model: type[BaseModel] | None = None  # a shared pool: claim, release and assign routes
     routes: tuple[str, ...] = ("create", "list", "read", "update", "delete")  # which of the five to declare
@@ -87,21 +90,26 @@ def _list_visible(r: Resource, req: Request) -> Page:
         )
     if owner is not None or (scoped and not others):
         return entities.lookup(
-            STORE, req.me.tenant_id, r.et, "owner", owner or me, q.limit, q.cursor, newest_first=True
+            STORE,
+            req.me.tenant_id,
+            r.et,
+            "owner",
+            owner or me,
+            limit=q.limit,
+            cursor=q.cursor,
+            newest_first=True,
         )
-    page = r.service.list(STORE, req.me.tenant_id, q)
+    page = r.service.list_page(STORE, req.me.tenant_id, q)
     if scoped:
         return Page(entities.readable(req.me.actor(), r.et, page.items), page.next_cursor)
     return page
 
 
-def _change_owner(r: Resource, req: Request, decide: Any, action: str) -> dict[str, Any]:
+def _change_owner(r: Resource, req: Request, decide: Callable[[dict[str, Any]], Change]) -> dict[str, Any]:
     """One owner change, as a versioned update; a concurrent change is read again and decided anew."""
     for _attempt in range(3):
         try:
-            return entities.update(
-                STORE, req.me.actor(), r.et, req.params[r.id_param], decide, None, action=action
-            )
+            return entities.update(STORE, req.me.actor(), r.et, req.params[r.id_param], decide=decide).item
         except PreconditionFailedError:
             continue
     raise ConflictError(f"The {r.label} keeps changing; try again.")
@@ -117,7 +125,7 @@ def register_pool(bp: Any, r: Resource) -> None:
     def claim(req: Request) -> Result:
         me = req.me.user_id
 
-        def decide(before: dict[str, Any]) -> dict[str, Any]:
+        def decide(before: dict[str, Any]) -> Change:
             owner = before.get("owner_id")
             if owner not in (None, me):
                 if req.me.own_only(read):
@@ -125,15 +133,15 @@ def register_pool(bp: Any, r: Resource) -> None:
                 raise ConflictError(
                     f"This {r.label} belongs to another user; it must be released first.", owner_id=owner
                 )
-            return {"owner_id": me}
+            return Change({"owner_id": me}, action="claim")
 
-        item = _change_owner(r, req, decide, "claim")
+        item = _change_owner(r, req, decide)
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
     def release(req: Request) -> Result:
         me, may_assign = req.me.user_id, req.me.holds(f"{r.permissions}:assign")
 
-        def decide(before: dict[str, Any]) -> dict[str, Any]:
+        def decide(before: dict[str, Any]) -> Change:
             owner = before.get("owner_id")
             if owner not in (None, me) and not may_assign:
                 if req.me.own_only(read):
@@ -142,21 +150,16 @@ def register_pool(bp: Any, r: Resource) -> None:
                     f"This {r.label} is not yours; releasing another user's needs {r.permissions}:assign.",
                     permission=f"{r.permissions}:assign",
                 )
-            return {"owner_id": None}
+            return Change({"owner_id": None}, action="release")
 
-        item = _change_owner(r, req, decide, "release")
+        item = _change_owner(r, req, decide)
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
     def assign(req: Request) -> Result:
+        change = Change({"owner_id": req.body.owner_id}, action="reassign")
         item = entities.update(
-            STORE,
-            req.me.actor(),
-            r.et,
-            req.params[r.id_param],
-            {"owner_id": req.body.owner_id},
-            req.if_match,
-            action="reassign",
-        )
+            STORE, req.me.actor(), r.et, req.params[r.id_param], decide=change, if_match=req.if_match
+        ).item
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
     common = {"tag": r.tag, "path_params": ids, "response": r.out_model}

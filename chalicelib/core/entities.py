@@ -4,13 +4,19 @@ Every record type is described once by an ``EntityType`` (id prefix, searchable 
 exact-match lookups); the functions here write the record, its audit entry, its unique guards and
 its lookup items in one transaction, and take extra operations from the caller (a timeline entry,
 a stage-history entry) into the same transaction. Services hold the rules; this holds the mechanics.
+
+A change is decided by the record type's rules as a value (``Change``: the fields, the transaction's
+other items, the references that must exist, the audit action, a result for the caller) from the
+record as read; ``versioned`` makes the record's new version of it (every update goes through it).
+The items of a transaction are named (``Op``): a failed condition is answered by what the item was
+(the record itself, one of its unique guards, a referenced record), never by its position.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -29,21 +35,24 @@ from chalicelib.core.schemas import iso
 from chalicelib.core.store import (
     Actor,
     ConditionFailed,
+    Op,
+    Operation,
+    Operations,
     Page,
     Store,
     audit_entry,
     delete,
+    next_version,
     put,
     put_new,
     strip_keys,
     utcnow,
+    write_version,
 )
 
 TOMBSTONE_DAYS = 90
 INTERNAL = {"tenant_id", "removing_until"}  # never in an answer (the removal lease: see remove)
 POOL = "none"  # the owner lookup's value for records nobody owns (the shared pool)
-
-Operations = list[dict[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,15 +202,23 @@ def new_item(
     return item
 
 
+def guard_name(name: str, unique: Unique) -> str:
+    """The name of a record's unique guard in a transaction: ``customer.code``."""
+    return f"{name}.{unique.field}"
+
+
 def create_operations(et: EntityType, actor: Actor, item: dict[str, Any]) -> Operations:
-    """The writes of a new record: the item, its audit entry, then its guards and lookup items."""
-    operations = [
-        put_new(item),
+    """The writes of a new record: the item (named by its type), its audit entry, then its guards
+    (``<type>.<field>``) and lookup items."""
+    operations: Operations = [
+        Op(et.name, put_new(item)),
         audit_entry(actor, f"{et.name}.create", et.name, item["id"], None, public(item), item["created_at"]),
     ]
     for unique in et.uniques:
         if _unique_value(item, unique):
-            operations.append(put_new(_guard_item(et, actor.tenant_id, unique, item)))
+            operations.append(
+                Op(guard_name(et.name, unique), put_new(_guard_item(et, actor.tenant_id, unique, item)))
+            )
     operations.extend(put(i) for i in _lookup_items(et, actor.tenant_id, item).values())
     return operations
 
@@ -242,10 +259,11 @@ LEASE_SECONDS = 30
 
 
 def reference_checks(tenant_id: str, references: Iterable[Reference | UserReference]) -> Operations:
-    """The referenced records exist, and none is being removed (its removal lease has run out)."""
+    """The referenced records exist, and none is being removed (its removal lease has run out); each
+    check is named by the field that names the record (``customer_id``)."""
     condition = f"attribute_exists(pk) AND (attribute_not_exists({REMOVAL_LEASE}) OR {REMOVAL_LEASE} < :now)"
     check = {"ConditionExpression": condition, "ExpressionAttributeValues": {":now": int(time.time())}}
-    return [{"ConditionCheck": {"Key": ref.key(tenant_id), **check}} for ref in references]
+    return [Op(ref.field, {"ConditionCheck": {"Key": ref.key(tenant_id), **check}}) for ref in references]
 
 
 def _missing(reference: Reference | UserReference) -> ValidationError:
@@ -287,36 +305,27 @@ def _check_own(et: EntityType, actor: Actor, before: dict[str, Any], after: dict
 
 def write_new(
     store: Store,
-    ets_items: list[tuple[EntityType, dict[str, Any]]],
     actor: Actor,
-    extra: Operations | None = None,
+    et: EntityType,
+    item: dict[str, Any],
+    *,
+    extra: Sequence[Operation] = (),
     references: Iterable[Reference | UserReference] = (),
 ) -> None:
-    """Write several new records in one transaction; a unique clash names the field and the holder,
-    a missing referenced record names the field."""
-    refs = list(references)
-    for et, item in ets_items:
-        refs.extend(r for r in _owner_reference(et, actor, None, item) if r not in refs)
-    operations: Operations = reference_checks(actor.tenant_id, refs)
-    owners: list[tuple[int, EntityType, Unique, Any]] = []
-    for et, item in ets_items:
-        start = len(operations)
-        ops = create_operations(et, actor, item)
-        guard_index = start + 2
-        for unique in et.uniques:
-            if _unique_value(item, unique):
-                owners.append((guard_index, et, unique, item[unique.field]))
-                guard_index += 1
-        operations.extend(ops)
-    operations.extend(extra or [])
+    """Write a new record (from ``new_item``) in one transaction with ``extra``; a unique clash names
+    the field and the holder, a missing referenced record names the field."""
+    refs = {ref.field: ref for ref in [*references, *_owner_reference(et, actor, None, item)]}
+    guards = {guard_name(et.name, u): u for u in et.uniques if _unique_value(item, u)}
     try:
-        store.transact(operations)
+        store.transact(
+            [*reference_checks(actor.tenant_id, refs.values()), *create_operations(et, actor, item), *extra]
+        )
     except ConditionFailed as exc:
-        if exc.index is not None and exc.index < len(refs):
-            raise _missing(refs[exc.index]) from exc
-        for index, et, unique, value in owners:
-            if exc.index == index:
-                raise _taken(store, actor, et, unique, exc, value) from exc
+        if exc.name in refs:
+            raise _missing(refs[exc.name]) from exc
+        if exc.name in guards:
+            unique = guards[exc.name]
+            raise _taken(store, actor, et, unique, exc, item[unique.field]) from exc
         raise
 
 
@@ -325,11 +334,12 @@ def create(
     actor: Actor,
     et: EntityType,
     fields: dict[str, Any],
-    extra: Operations | None = None,
+    *,
+    extra: Sequence[Operation] = (),
     references: Iterable[Reference | UserReference] = (),
 ) -> dict[str, Any]:
     item = new_item(et, actor, fields)
-    write_new(store, [(et, item)], actor, extra, references)
+    write_new(store, actor, et, item, extra=extra, references=references)
     return item
 
 
@@ -400,6 +410,7 @@ def lookup(
     et: EntityType,
     kind: str,
     value: str,
+    *,
     limit: int = 100,
     cursor: str | None = None,
     newest_first: bool = False,
@@ -426,7 +437,7 @@ def lookup_all(store: Store, tenant_id: str, et: EntityType, kind: str, value: s
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = lookup(store, tenant_id, et, kind, value, 100, cursor)
+        page = lookup(store, tenant_id, et, kind, value, cursor=cursor)
         items.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -446,7 +457,7 @@ class PlainRecords:
     def create(self, store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         return public(create(store, actor, self.et, data.model_dump(mode="json")))
 
-    def list(self, store: Store, tenant_id: str, q: Any) -> Page:
+    def list_page(self, store: Store, tenant_id: str, q: Any) -> Page:
         return list_page(
             store,
             tenant_id,
@@ -460,11 +471,11 @@ class PlainRecords:
     def update(
         self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None
     ) -> dict[str, Any]:
-        changes = patch_fields(given(patch), self.required, self.emptiable)
-        return public(update(store, actor, self.et, entity_id, changes, if_match))
+        change = Change(patch_fields(given(patch), self.required, self.emptiable))
+        return public(update(store, actor, self.et, entity_id, decide=change, if_match=if_match).item)
 
     def remove(self, store: Store, actor: Actor, entity_id: str, if_match: int | None) -> None:
-        remove(store, actor, self.et, entity_id, if_match)
+        remove(store, actor, self.et, entity_id, if_match=if_match)
 
 
 def given(patch: Any) -> dict[str, Any]:
@@ -493,80 +504,116 @@ def check_version(et: EntityType, item: dict[str, Any], if_match: int | None) ->
         raise PreconditionFailedError(f"The {et.label()} is at version {item['version']}, not {if_match}.")
 
 
-@dataclasses.dataclass
-class PlannedUpdate:
-    """A change of a record, decided but not yet written: the item after it, the operations of its one
-    transaction, and what a failed condition at each of them means."""
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """What a record type's rules decide a change of a record is, from the record as read: the
+    fields it sets (``owner_id: None`` gives the record to the pool), the other items of its
+    transaction, the records that must exist when it is written, its audit action
+    (``<type>.<action>``), its instant (``updated_at``; now when not given), and anything the caller
+    wants back. No fields that change anything: nothing is written, not even ``extra``."""
+
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: Sequence[Operation] = ()
+    references: Sequence[Reference | UserReference] = ()
+    action: str = "update"
+    at: str | None = None
+    result: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """A change as written: the record after it, the decision, and whether it changed anything (if
+    not, nothing was written and ``item`` is the record as read)."""
+
+    item: dict[str, Any]
+    change: Change
+    changed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Versioned:
+    """A record's new version, decided but not yet written: the record after it, the items of its
+    one transaction, and what a failed condition of its own items means."""
 
     actor: Actor
     et: EntityType
+    name: str  # the record's own item in the transaction (its type's name)
     after: dict[str, Any]
     operations: Operations
-    guards: dict[int, tuple[Unique, Any]]  # index of a new unique guard → the unique and its value
-    refs: list[Reference | UserReference]  # checked from index ``first_ref`` on
-    first_ref: int
+    guards: dict[str, tuple[Unique, Any]]  # a new unique guard's name → the unique and its value
+    references: dict[str, Reference | UserReference]  # a reference check's name (its field) → what it checks
 
     def refusal(self, store: Store, exc: ConditionFailed) -> Exception | None:
-        """The domain error a failed condition means (None: not one of this change's own)."""
-        if exc.index is not None and exc.index >= self.first_ref:
-            return _missing(self.refs[exc.index - self.first_ref])
-        if exc.index in self.guards:
-            unique, value = self.guards[exc.index]
-            return _taken(store, self.actor, self.et, unique, exc, value)
-        if exc.index == 0:
+        """The domain error a failed condition means (None: not one of this version's items)."""
+        if exc.name == self.name:
             return PreconditionFailedError(f"The {self.et.label()} was changed meanwhile; read it again.")
+        if exc.name in self.guards:
+            unique, value = self.guards[exc.name]
+            return _taken(store, self.actor, self.et, unique, exc, value)
+        if exc.name in self.references:
+            return _missing(self.references[exc.name])
         return None
 
+    def write(self, store: Store) -> dict[str, Any]:
+        """Write it alone (one transaction); a failed condition is answered by ``refusal``."""
+        try:
+            store.transact(self.operations)
+        except ConditionFailed as exc:
+            refusal = self.refusal(store, exc)
+            if refusal is None:
+                raise
+            raise refusal from exc
+        return self.after
 
-def plan_update(
-    actor: Actor,
-    et: EntityType,
-    before: dict[str, Any],
-    applied: dict[str, Any],
-    extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
-    action: str = "update",
-    references: Iterable[Reference | UserReference] = (),
-) -> PlannedUpdate | None:
-    """The write that applies ``applied`` (fields decided by the record type's rules) to ``before``,
-    conditional on its version; None when it changes nothing. A change of owner is audited as
-    ``<type>.reassign`` (unless the caller names the action)."""
-    after = {**before, **applied}
-    if et.owned and after.get("owner_id") is None:
-        after.pop("owner_id", None)
-    _check_own(et, actor, before, after)
-    if public(after) == public(before):
+
+def versioned(actor: Actor, et: EntityType, before: dict[str, Any], change: Change) -> Versioned | None:
+    """The new version of ``before`` that ``change`` makes, conditional on the version read: version
+    + 1, who and when, indexes, guard and lookup changes, its audit entry, then the change's own items
+    and its reference checks (a new owner other than the actor must be a member). None when it changes
+    nothing. A change of owner is audited as ``<type>.reassign`` unless the change names its action.
+    In the transaction the record's item is named by its type, its new guards ``<type>.<field>``."""
+    name = et.name
+    changed = {**before, **change.fields}
+    if et.owned and changed.get("owner_id") is None:
+        changed.pop("owner_id", None)
+    _check_own(et, actor, before, changed)
+    if public(changed) == public(before):
         return None
-    if et.owned and before.get("owner_id") != after.get("owner_id") and action == "update":
+    action = change.action
+    if et.owned and before.get("owner_id") != changed.get("owner_id") and action == "update":
         action = "reassign"
-    now = utcnow()
-    after.update(version=before["version"] + 1, updated_at=now, updated_by=actor.user_id)
+    after = next_version(actor, changed, change.at or utcnow())
     after.update(indexes(et, actor.tenant_id, after))
     if et.name_field and not after.get(et.name_field):
         for attr in ("gsi2pk", "gsi2sk"):
             after.pop(attr, None)
-    entity_id = before["id"]
-    operations = [
-        put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-        audit_entry(actor, f"{et.name}.{action}", et.name, entity_id, public(before), public(after), now),
-    ]
-    guard_at: dict[int, tuple[Unique, Any]] = {}
+    operations = write_version(
+        actor,
+        before,
+        after,
+        name=name,
+        entity_type=et.name,
+        entity_id=before["id"],
+        action=action,
+        shown=public,
+    )
+    guards: dict[str, tuple[Unique, Any]] = {}
     for unique in et.uniques:
         old, new = _unique_value(before, unique), _unique_value(after, unique)
         if old != new:
             if new:
-                guard_at[len(operations)] = (unique, after[unique.field])
-                operations.append(put_new(_guard_item(et, actor.tenant_id, unique, after)))
+                guards[guard_name(name, unique)] = (unique, after[unique.field])
+                guard = put_new(_guard_item(et, actor.tenant_id, unique, after))
+                operations.append(Op(guard_name(name, unique), guard))
             if old:
                 operations.append(delete(keys.unique_guard(actor.tenant_id, et.name, unique.field, old)))
         elif new and before.get(unique.field) != after.get(unique.field):  # same value, other letter case
             operations.append(put(_guard_item(et, actor.tenant_id, unique, after)))
     operations.extend(lookup_changes(et, actor.tenant_id, before, after))
-    if extra:
-        operations.extend(extra(before, after))
-    refs = [*references, *_owner_reference(et, actor, before, after)]
-    first_ref = len(operations)
-    operations.extend(reference_checks(actor.tenant_id, refs))
-    return PlannedUpdate(actor, et, after, operations, guard_at, refs, first_ref)
+    operations.extend(change.extra)
+    references = {ref.field: ref for ref in [*change.references, *_owner_reference(et, actor, before, after)]}
+    operations.extend(reference_checks(actor.tenant_id, references.values()))
+    return Versioned(actor, et, name, after, operations, guards, references)
 
 
 def update(
@@ -574,27 +621,19 @@ def update(
     actor: Actor,
     et: EntityType,
     entity_id: str,
-    changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
-    if_match: int | None,
-    extra: Callable[[dict[str, Any], dict[str, Any]], Operations] | None = None,
-    action: str = "update",
-    references: Iterable[Reference | UserReference] = (),
-) -> dict[str, Any]:
-    """Apply ``changes`` (or a function of the current item giving them) as one versioned write."""
+    *,
+    decide: Change | Callable[[dict[str, Any]], Change],
+    if_match: int | None = None,
+) -> Written:
+    """Read the record, decide the change (a ``Change``, or a function of the record as read giving
+    one) and write its new version in one transaction."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
-    applied = changes(before) if callable(changes) else changes
-    planned = plan_update(actor, et, before, applied, extra, action, references)
+    change = decide(before) if callable(decide) else decide
+    planned = versioned(actor, et, before, change)
     if planned is None:
-        return before
-    try:
-        store.transact(planned.operations)
-    except ConditionFailed as exc:
-        refusal = planned.refusal(store, exc)
-        if refusal is None:
-            raise
-        raise refusal from exc
-    return planned.after
+        return Written(before, change, changed=False)
+    return Written(planned.write(store), change, changed=True)
 
 
 def remove(
@@ -602,16 +641,18 @@ def remove(
     actor: Actor,
     et: EntityType,
     entity_id: str,
-    if_match: int | None,
-    extra: Callable[[dict[str, Any]], Operations] | None = None,
+    *,
+    if_match: int | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
+    extra: Sequence[Operation] | Callable[[dict[str, Any]], Sequence[Operation]] = (),
     lease: bool = False,
 ) -> dict[str, Any]:
     """Delete a record, its guards and lookups, leaving a tombstone for clients that sync.
 
-    ``check`` may refuse on the state read (the write is conditional on that very version). With
-    ``lease``, the record first takes its removal lease, so a record created meanwhile that names
-    it is refused and ``check`` sees everything that depends on it; a refusal gives the lease back."""
+    ``check`` may refuse on the state read (the write is conditional on that very version); ``extra``
+    (or a function of the record as read giving them) joins the transaction. With ``lease``, the
+    record first takes its removal lease, so a record created meanwhile that names it is refused and
+    ``check`` sees everything that depends on it; a refusal gives the lease back."""
     before = get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
     _check_own(et, actor, before, None)
@@ -645,7 +686,7 @@ def remove(
         **({"owner_id": before["owner_id"]} if before.get("owner_id") else {}),
         "expires_at": int(time.time()) + TOMBSTONE_DAYS * 86400,
     }
-    operations = [
+    operations: Operations = [
         delete(keys.entity(actor.tenant_id, et.name, entity_id), "version = :v", {":v": before["version"]}),
         put(tomb),
         audit_entry(actor, f"{et.name}.delete", et.name, entity_id, public(before), None, now),
@@ -655,8 +696,7 @@ def remove(
         if value:
             operations.append(delete(keys.unique_guard(actor.tenant_id, et.name, unique.field, value)))
     operations.extend(delete({"pk": k[0], "sk": k[1]}) for k in _lookup_items(et, actor.tenant_id, before))
-    if extra:
-        operations.extend(extra(before))
+    operations.extend(extra(before) if callable(extra) else extra)
     try:
         store.transact(operations)
     except ConditionFailed as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.errors import PreconditionFailedError
-from chalicelib.core.store import Actor, ConditionFailed, Store, audit_entry, put, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Store, next_version, utcnow, write_version
 
 
 def read(store: Store, key: dict[str, str], defaults: dict[str, Any]) -> dict[str, Any]:
@@ -28,20 +28,17 @@ def replace(
     """Save new fields over ``current`` (as read), conditional on its version, with an audit entry."""
     if if_match is not None and if_match != current["version"]:
         raise PreconditionFailedError(f"The {name} is at version {current['version']}, not {if_match}.")
-    after = {**key, **fields, "version": current["version"] + 1, "updated_at": utcnow()}
-    if current["version"] == 0:
-        write = put(after, "attribute_not_exists(pk)")
-    else:
-        write = put(after, "version = :v", ExpressionAttributeValues={":v": current["version"]})
+    before = {**key, **current}
+    after = next_version(actor, {**before, **fields}, utcnow())
+
+    def shown(item: dict[str, Any]) -> dict[str, Any]:
+        return {field: item[field] for field in (*fields, "version")}
+
+    operations = write_version(
+        actor, before, after, name=name, entity_type=name, entity_id=name, action="update", shown=shown
+    )
     try:
-        store.transact(
-            [
-                write,
-                audit_entry(
-                    actor, f"{name}.update", name, name, current, {**fields, "version": after["version"]}
-                ),
-            ]
-        )
+        store.transact(operations)
     except ConditionFailed as exc:
         raise PreconditionFailedError(f"The {name} was changed meanwhile; read it again.") from exc
     return {**fields, "version": after["version"]}

@@ -1,14 +1,15 @@
 """The repository base: the only code that talks to DynamoDB.
 
-Every mutation is one TransactWriteItems carrying the entity change and its audit entry (and, later,
-its outbox record). Reads are GetItem/BatchGetItem/Query; never Scan.
+Every mutation is one TransactWriteItems carrying the entity change and its audit entry (and its
+outbox record, its guards, its lookups...); its items may be named (``Op``), so that a failed condition
+says which item failed. Reads are GetItem/BatchGetItem/Query; never Scan.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -48,12 +49,29 @@ class Actor:
         return scope.may_read(self.grants, self.user_id, permission, item)
 
 
-class ConditionFailed(Exception):
-    """A write's condition did not hold; ``index`` is the failing item in the transaction."""
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """A transaction item with a name, so that a failed condition says which item it was."""
 
-    def __init__(self, index: int | None, item: dict[str, Any] | None = None) -> None:
-        super().__init__(f"condition failed on transaction item {index}")
-        self.index = index
+    name: str
+    request: dict[str, Any]  # {"Put": ...}, {"Update": ...}, {"Delete": ...} or {"ConditionCheck": ...}
+
+
+Operation = dict[str, Any] | Op  # an item of a transaction: a request, named or not
+Operations = list[Operation]
+
+
+def request_of(operation: Operation) -> dict[str, Any]:
+    return operation.request if isinstance(operation, Op) else operation
+
+
+class ConditionFailed(Exception):
+    """A write's condition did not hold; ``name`` names the failed item of the transaction (None:
+    an item written without a name), ``item`` is what it held when the request asked for it."""
+
+    def __init__(self, name: str | None, item: dict[str, Any] | None = None) -> None:
+        super().__init__(f"condition failed on {name or 'an unnamed item'}")
+        self.name = name
         self.item = item
 
 
@@ -208,18 +226,23 @@ class Store:
         return [to_plain(i) for i in self.client.query(**params).get("Items", [])]
 
     # ---- writes ------------------------------------------------------------------------------
-    def transact(self, operations: Sequence[dict[str, Any]]) -> None:
-        """Write all operations or none; raises ConditionFailed naming the item whose check failed."""
-        items = [{kind: {"TableName": self.table, **body}} for op in operations for kind, body in op.items()]
+    def transact(self, operations: Sequence[Operation]) -> None:
+        """Write all operations or none; raises ConditionFailed with the name of the first item
+        whose condition failed (DynamoDB answers a reason per item, in the order given)."""
+        items = []
+        for operation in operations:
+            ((kind, body),) = request_of(operation).items()
+            items.append({kind: {"TableName": self.table, **body}})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            for index, reason in enumerate(reasons):
+            for operation, reason in zip(operations, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
-                    raise ConditionFailed(index, reason.get("Item")) from exc
+                    name = operation.name if isinstance(operation, Op) else None
+                    raise ConditionFailed(name, reason.get("Item")) from exc
             raise
 
     def put_all(self, items: Sequence[dict[str, Any]]) -> None:
@@ -247,7 +270,7 @@ class Store:
             return self.client.update_item(TableName=self.table, **params)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConditionFailed(0) from exc
+                raise ConditionFailed(None) from exc
             raise
 
 
@@ -303,3 +326,43 @@ def audit_entry(
         "after": json.dumps(after, ensure_ascii=False, default=str) if after is not None else None,
     }
     return put(item)
+
+
+def next_version(actor: Actor, changed: dict[str, Any], at: str) -> dict[str, Any]:
+    """An item as changed (still at the version read) made its next version: version + 1, who and when."""
+    return {
+        **changed,
+        "version": changed.get("version", 0) + 1,
+        "updated_at": at,
+        "updated_by": actor.user_id,
+    }
+
+
+def write_version(
+    actor: Actor,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    name: str,
+    entity_type: str,
+    entity_id: str,
+    action: str,
+    shown: Callable[[dict[str, Any]], dict[str, Any]] = strip_keys,
+) -> Operations:
+    """The put of ``after`` (made by ``next_version``) conditional on the version of ``before`` that
+    was read, or on nothing being there for version 0 (never written), as the transaction item
+    ``name``; and its audit entry ``<entity_type>.<action>`` with both as ``shown``."""
+    if before.get("version", 0) == 0:
+        write = put(after, "attribute_not_exists(pk)")
+    else:
+        write = put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]})
+    audit = audit_entry(
+        actor,
+        f"{entity_type}.{action}",
+        entity_type,
+        entity_id,
+        shown(before),
+        shown(after),
+        after["updated_at"],
+    )
+    return [Op(name, write), audit]

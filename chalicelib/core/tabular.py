@@ -36,9 +36,9 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Operations
+from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ApiError, BadRequestError
-from chalicelib.core.store import Actor, ConditionFailed, Store
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Store
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -510,12 +510,8 @@ class Importer:
         spec = self.spec
         try:
             patch = spec.patch_model.model_validate(_over(body, current))
-            applied = spec.decide(self.store, self.actor, current, patch)
-            planned = (
-                None
-                if self.dry_run
-                else entities.plan_update(self.actor, spec.et, current, applied, action="import")
-            )
+            change = Change(spec.decide(self.store, self.actor, current, patch), action="import")
+            planned = None if self.dry_run else entities.versioned(self.actor, spec.et, current, change)
         except PydanticValidationError as exc:
             _pydantic_errors(spec, self.errors, number, exc)
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
@@ -51,14 +51,14 @@ def create(store: Store, actor: Actor, data: ActivityIn) -> dict[str, Any]:
     fields["occurred_at"] = fields["occurred_at"] or now
     fields["done_at"] = now if data.done else None
     item = entities.new_item(ACTIVITY, actor, fields, now=now)
-    entities.write_new(store, [(ACTIVITY, item)], actor, [_entry(item)], _references(fields))
+    entities.write_new(store, actor, ACTIVITY, item, extra=[_entry(item)], references=_references(fields))
     return entities.public(item)
 
 
-def list(store: Store, tenant_id: str, q: ActivityQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: ActivityQuery) -> Page:
     for kind, value in (("customer", q.customer_id), ("assignee", q.assignee_id)):
         if value:
-            return entities.lookup(store, tenant_id, ACTIVITY, kind, value, q.limit, q.cursor)
+            return entities.lookup(store, tenant_id, ACTIVITY, kind, value, limit=q.limit, cursor=q.cursor)
     return entities.list_page(
         store, tenant_id, ACTIVITY, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
     )
@@ -73,15 +73,14 @@ def update(
         {"body": ""},
     )
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
+        fields = dict(changes)
         if "done" in changes and changes["done"] != before["done"]:
-            return {**changes, "done_at": utcnow() if changes["done"] else None}
-        return changes
-
-    def move_entry(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        operations = []
+            fields["done_at"] = utcnow() if changes["done"] else None
+        after = {**before, **fields}
+        entries = []  # the timeline entry moves with the activity's time and shows its summary
         if before["occurred_at"] != after["occurred_at"]:
-            operations.append(
+            entries.append(
                 timeline.remove_entry(
                     before["tenant_id"],
                     before["customer_id"],
@@ -91,13 +90,11 @@ def update(
                 )
             )
         if _summary(before) != _summary(after) or before["occurred_at"] != after["occurred_at"]:
-            operations.append(_entry(after))
-        return operations
+            entries.append(_entry(after))
+        return Change(fields, extra=entries, references=_references(changes))
 
-    updated = entities.update(
-        store, actor, ACTIVITY, activity_id, apply, if_match, move_entry, references=_references(changes)
-    )
-    return entities.public(updated)
+    updated = entities.update(store, actor, ACTIVITY, activity_id, decide=decide, if_match=if_match)
+    return entities.public(updated.item)
 
 
 def remove(store: Store, actor: Actor, activity_id: str, if_match: int | None) -> None:
@@ -108,4 +105,4 @@ def remove(store: Store, actor: Actor, activity_id: str, if_match: int | None) -
             )
         ]
 
-    entities.remove(store, actor, ACTIVITY, activity_id, if_match, drop_entry)
+    entities.remove(store, actor, ACTIVITY, activity_id, if_match=if_match, extra=drop_entry)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import entities
-from chalicelib.core.entities import Reference
+from chalicelib.core import entities, normalise
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery, CreateOptions
@@ -21,10 +21,10 @@ def probable_duplicates(store: Store, tenant_id: str, fields: dict[str, Any]) ->
     """Contacts that are probably this one: the same normalised name at the same customer (its
     contacts: one Query and one BatchGetItem), or the same email or phone anywhere (a Query each)."""
     found: dict[str, str] = {}
-    name = entities.normalise_name(fields["name"])
-    colleagues = entities.lookup(store, tenant_id, CONTACT, "customer", fields["customer_id"], limit=100)
+    name = normalise.normalise_name(fields["name"])
+    colleagues = entities.lookup(store, tenant_id, CONTACT, "customer", fields["customer_id"])
     for item in colleagues.items:
-        if entities.normalise_name(item["name"]) == name:
+        if normalise.normalise_name(item["name"]) == name:
             found.setdefault(item["id"], "name")
     entities.lookup_matches(store, tenant_id, CONTACT, contact_points(fields), found)
     return [{"id": contact_id, "matched_on": on} for contact_id, on in found.items()]
@@ -40,14 +40,14 @@ def create(
     return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
 
 
-def list(store: Store, tenant_id: str, q: ContactQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: ContactQuery) -> Page:
     for kind, value in (
         ("customer", q.customer_id),
         ("email", q.email),
         ("phone", q.phone and normalise_phone(q.phone)),
     ):
         if value:
-            return entities.lookup(store, tenant_id, CONTACT, kind, value, q.limit, q.cursor)
+            return entities.lookup(store, tenant_id, CONTACT, kind, value, limit=q.limit, cursor=q.cursor)
     return entities.list_page(
         store,
         tenant_id,
@@ -76,17 +76,14 @@ def update(
     store: Store, actor: Actor, contact_id: str, patch: ContactPatch, if_match: int | None
 ) -> dict[str, Any]:
     references = [Reference("customer_id", CUSTOMER, patch.customer_id)] if patch.customer_id else []
-    decided = entities.update(
-        store,
-        actor,
-        CONTACT,
-        contact_id,
-        lambda before: changes(store, actor, before, patch),
-        if_match,
-        references=references,
+
+    def decide(before: dict[str, Any]) -> Change:
+        return Change(changes(store, actor, before, patch), references=references)
+
+    return entities.public(
+        entities.update(store, actor, CONTACT, contact_id, decide=decide, if_match=if_match).item
     )
-    return entities.public(decided)
 
 
 def remove(store: Store, actor: Actor, contact_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, CONTACT, contact_id, if_match)
+    entities.remove(store, actor, CONTACT, contact_id, if_match=if_match)

@@ -6,8 +6,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType
+from chalicelib.core import entities, keys, normalise
+from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
@@ -20,7 +20,7 @@ public = entities.public
 
 def points(fields: dict[str, Any]) -> list[tuple[str, str]]:
     """A customer's name, emails and phones in the form their index keys hold them."""
-    points = [("name", entities.normalise_name(fields["name"]))]
+    points = [("name", normalise.normalise_name(fields["name"]))]
     points.extend(
         (kind, keys.lookup_prefix("t", CUSTOMER.name, kind, value)[1])
         for kind, value in contact_points(fields)
@@ -70,7 +70,7 @@ def probable_duplicates(
             if (kind, value) in known:
                 found.setdefault(known[(kind, value)], kind)
         return [{"id": customer_id, "matched_on": on} for customer_id, on in found.items()]
-    name = entities.normalise_name(fields["name"])
+    name = normalise.normalise_name(fields["name"])
     named = store.query_page(
         tenant_id=tenant_id,
         partition=keys.name_index_pk(tenant_id, CUSTOMER.name),
@@ -102,10 +102,10 @@ def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
     return entities.get(store, tenant_id, CUSTOMER, customer_id)
 
 
-def list(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: CustomerQuery) -> Page:
     if q.email or q.phone:
         kind, value = ("email", q.email) if q.email else ("phone", normalise_phone(q.phone or ""))
-        return entities.lookup(store, tenant_id, CUSTOMER, kind, value, q.limit, q.cursor)
+        return entities.lookup(store, tenant_id, CUSTOMER, kind, value, limit=q.limit, cursor=q.cursor)
     return entities.list_page(
         store,
         tenant_id,
@@ -129,10 +129,10 @@ def changes(store: Store, actor: Actor, before: dict[str, Any], patch: CustomerP
 def update(
     store: Store, actor: Actor, customer_id: str, patch: CustomerPatch, if_match: int | None
 ) -> dict[str, Any]:
-    decided = entities.update(
-        store, actor, CUSTOMER, customer_id, lambda before: changes(store, actor, before, patch), if_match
-    )
-    return public(decided)
+    def decide(before: dict[str, Any]) -> Change:
+        return Change(changes(store, actor, before, patch))
+
+    return public(entities.update(store, actor, CUSTOMER, customer_id, decide=decide, if_match=if_match).item)
 
 
 FINAL_ORDER_STATES = ("cancelled", "rejected", "paid")
@@ -146,7 +146,7 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
     def matching(et: EntityType, keep: Any) -> list[str]:
         found, cursor = [], None
         while len(found) < SHOWN:
-            page = entities.lookup(store, tenant_id, et, "customer", customer_id, 100, cursor)
+            page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
             found += [i["id"] for i in page.items if keep(i)]
             cursor = page.next_cursor
             if not cursor:
@@ -178,4 +178,4 @@ def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -
                 **blockers,
             )
 
-    entities.remove(store, actor, CUSTOMER, customer_id, if_match, check=check, lease=True)
+    entities.remove(store, actor, CUSTOMER, customer_id, if_match=if_match, check=check, lease=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
-from chalicelib.core.store import Actor, Page, Store, utcnow
+from chalicelib.core.store import Actor, Operations, Page, Store, utcnow
 from chalicelib.crm import customers, opportunities
 from chalicelib.crm.models import ConvertIn, LeadIn, LeadPatch, LeadQuery, OpportunityIn
 from chalicelib.crm.types import CONTACT, CUSTOMER, LEAD, OPPORTUNITY
@@ -46,9 +46,9 @@ def create(store: Store, actor: Actor, data: LeadIn) -> dict[str, Any]:
     return entities.public(entities.create(store, actor, LEAD, new_fields(body, actor)))
 
 
-def list(store: Store, tenant_id: str, q: LeadQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: LeadQuery) -> Page:
     if q.email:
-        return entities.lookup(store, tenant_id, LEAD, "email", q.email, q.limit, q.cursor)
+        return entities.lookup(store, tenant_id, LEAD, "email", q.email, limit=q.limit, cursor=q.cursor)
     return entities.list_page(
         store,
         tenant_id,
@@ -87,10 +87,11 @@ def changes(store: Store, actor: Actor, before: dict[str, Any], patch: LeadPatch
 def update(
     store: Store, actor: Actor, lead_id: str, patch: LeadPatch, if_match: int | None
 ) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
+        return Change(changes(store, actor, before, patch))
+
     return entities.public(
-        entities.update(
-            store, actor, LEAD, lead_id, lambda before: changes(store, actor, before, patch), if_match
-        )
+        entities.update(store, actor, LEAD, lead_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -161,8 +162,16 @@ def convert(
         "opportunity": _derived("opp", lead_id),
     }
     stages = opportunities.pipeline(store, actor.tenant_id)["stages"]
+    changes = {
+        "status": "converted",
+        "customer_id": ids["customer"],
+        "contact_id": ids["contact"],
+        "opportunity_id": ids["opportunity"],
+        "converted_at": now,
+    }
 
-    def make_records(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    def becomes(before: dict[str, Any]) -> Operations:
+        """The customer (unless the lead joins one), the contact and the opportunity it becomes."""
         emails = [{"address": before["email"], "label": ""}] if before.get("email") else []
         phones = [{"number": before["phone"], "label": ""}] if before.get("phone") else []
         customer = entities.new_item(CUSTOMER, actor, customer_fields, entity_id=ids["customer"], now=now)
@@ -200,38 +209,20 @@ def convert(
             entity_id=ids["opportunity"],
             now=now,
         )
-        operations = []
-        made = [(CONTACT, contact), (OPPORTUNITY, opportunity)]
-        for et, item in made if data.customer_id else [(CUSTOMER, customer), *made]:
+        operations: Operations = []
+        records = [(CONTACT, contact), (OPPORTUNITY, opportunity)]
+        for et, item in records if data.customer_id else [(CUSTOMER, customer), *records]:
             operations.extend(entities.create_operations(et, actor, item))
         operations.append(opportunities.change_entry(opportunity, opportunity["stage_history"][0]))
         return operations
 
-    changes = {
-        "status": "converted",
-        "customer_id": ids["customer"],
-        "contact_id": ids["contact"],
-        "opportunity_id": ids["opportunity"],
-        "converted_at": now,
-    }
-
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] in {"converted", "disqualified"}:
             raise ConflictError(f"The lead is {before['status']}.", state=before["status"])
-        return changes
+        return Change(changes, extra=becomes(before), action="convert", references=references)
 
     try:
-        converted = entities.update(
-            store,
-            actor,
-            LEAD,
-            lead_id,
-            apply,
-            if_match,
-            make_records,
-            action="convert",
-            references=references,
-        )
+        converted = entities.update(store, actor, LEAD, lead_id, decide=decide, if_match=if_match).item
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another conversion of the same lead: its records are the answer.
         current = entities.get(store, actor.tenant_id, LEAD, lead_id, consistent=True)
@@ -242,4 +233,4 @@ def convert(
 
 
 def remove(store: Store, actor: Actor, lead_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, LEAD, lead_id, if_match)
+    entities.remove(store, actor, LEAD, lead_id, if_match=if_match)

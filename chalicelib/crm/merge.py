@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from chalicelib.core import entities, keys
+from chalicelib.core.entities import Change
 from chalicelib.core.errors import ValidationError
 from chalicelib.core.store import Actor, Store, audit_entry, delete, put
 from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, QUOTE, TICKET
@@ -54,30 +55,21 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
     for et in MOVABLE:
         count = 0
         while True:
-            page = entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100)
+            page = entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id)
             if not page.items:
                 break
             for record in page.items:
-
-                def move_entries(
-                    _before: dict[str, Any], _after: dict[str, Any], ref: str = record["id"]
-                ) -> list[dict[str, Any]]:
-                    operations = []
-                    for entry in entries.pop(ref, []):
-                        operations.append(delete({"pk": entry["pk"], "sk": entry["sk"]}))
-                        operations.append(put(_moved_entry(entry, actor.tenant_id, survivor_id)))
-                    return operations
-
-                entities.update(
-                    store,
-                    actor,
-                    et,
-                    record["id"],
-                    {"customer_id": survivor_id},
-                    None,
-                    move_entries,
-                    action="merge",
-                )
+                own = entries.pop(record["id"], [])  # its timeline entries move with it
+                extra = [
+                    op
+                    for entry in own
+                    for op in (
+                        delete({"pk": entry["pk"], "sk": entry["sk"]}),
+                        put(_moved_entry(entry, actor.tenant_id, survivor_id)),
+                    )
+                ]
+                change = Change({"customer_id": survivor_id}, extra=extra, action="merge")
+                entities.update(store, actor, et, record["id"], decide=change)
                 count += 1
         moved[et.name] = count
     moved.update(erp.move_receivables(store, actor, survivor_id, duplicate_id))
@@ -94,8 +86,6 @@ def merge(store: Store, actor: Actor, survivor_id: str, duplicate_id: str) -> di
         )
     summary = {"survivor_id": survivor_id, "duplicate_id": duplicate_id, "moved": moved}
 
-    def record_merge(before: dict[str, Any]) -> list[dict[str, Any]]:
-        return [audit_entry(actor, "customer.merge", "customer", survivor_id, None, summary)]
-
-    entities.remove(store, actor, CUSTOMER, duplicate_id, duplicate["version"], record_merge)
+    merged = audit_entry(actor, "customer.merge", "customer", survivor_id, None, summary)
+    entities.remove(store, actor, CUSTOMER, duplicate_id, if_match=duplicate["version"], extra=[merged])
     return summary

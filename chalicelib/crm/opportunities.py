@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities, keys, money, settings_items
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.store import Actor, Page, Store, utcnow
 from chalicelib.crm import timeline
@@ -97,14 +97,21 @@ def create(store: Store, actor: Actor, data: OpportunityIn) -> dict[str, Any]:
     if data.contact_id:
         references.append(Reference("contact_id", CONTACT, data.contact_id))
     entities.write_new(
-        store, [(OPPORTUNITY, item)], actor, [change_entry(item, item["stage_history"][0])], references
+        store,
+        actor,
+        OPPORTUNITY,
+        item,
+        extra=[change_entry(item, item["stage_history"][0])],
+        references=references,
     )
     return entities.public(item)
 
 
-def list(store: Store, tenant_id: str, q: OpportunityQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: OpportunityQuery) -> Page:
     if q.customer_id:
-        return entities.lookup(store, tenant_id, OPPORTUNITY, "customer", q.customer_id, q.limit, q.cursor)
+        return entities.lookup(
+            store, tenant_id, OPPORTUNITY, "customer", q.customer_id, limit=q.limit, cursor=q.cursor
+        )
     return entities.list_page(
         store,
         tenant_id,
@@ -124,8 +131,11 @@ def update(
     )
     stages = pipeline(store, actor.tenant_id)["stages"] if "stage" in changes else []
     now = utcnow()
+    references = (
+        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    )
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         applied = dict(changes)
         if before["status"] != "open" and set(applied) & {"stage", "amount", "currency"}:
             raise ConflictError(
@@ -136,6 +146,7 @@ def update(
             value = patch.amount if patch.amount is not None else Decimal(before["amount"])
             field = "amount" if patch.amount is not None else "currency"
             applied["amount"] = money.text(money.exact(value, currency, ["body", field]))
+        entries = []
         if "stage" in applied and applied["stage"] != before["stage"]:
             stage = _stage(stages, applied["stage"])
             change = {"from_stage": before["stage"], "to_stage": stage["key"], "at": now, "by": actor.user_id}
@@ -143,20 +154,11 @@ def update(
                 probability=stage["probability"],
                 stage_history=[*before["stage_history"], change][-HISTORY_LIMIT:],
             )
-        return applied
+            entries.append(change_entry({**before, **applied}, change))
+        return Change(applied, extra=entries, references=references)
 
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        if after["stage"] != before["stage"]:
-            return [change_entry(after, after["stage_history"][-1])]
-        return []
-
-    references = (
-        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
-    )
     return entities.public(
-        entities.update(
-            store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, references=references
-        )
+        entities.update(store, actor, OPPORTUNITY, opportunity_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -166,29 +168,25 @@ def close(
     """Won or lost, with the reason; closing it the same way again is harmless."""
     now = utcnow()
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] == data.outcome:
-            return {}
+            return Change()
         if before["status"] != "open":
             raise ConflictError(f"The opportunity is already {before['status']}.", state=before["status"])
         change = {"from_stage": before["stage"], "to_stage": data.outcome, "at": now, "by": actor.user_id}
-        return {
+        fields = {
             "status": data.outcome,
             "close_reason": data.reason,
             "closed_at": now,
             "probability": 100 if data.outcome == "won" else 0,
             "stage_history": [*before["stage_history"], change][-HISTORY_LIMIT:],
         }
-
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return [change_entry(after, after["stage_history"][-1])]
+        return Change(fields, extra=[change_entry({**before, **fields}, change)], action=data.outcome)
 
     return entities.public(
-        entities.update(
-            store, actor, OPPORTUNITY, opportunity_id, apply, if_match, record, action=data.outcome
-        )
+        entities.update(store, actor, OPPORTUNITY, opportunity_id, decide=decide, if_match=if_match).item
     )
 
 
 def remove(store: Store, actor: Actor, opportunity_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, OPPORTUNITY, opportunity_id, if_match)
+    entities.remove(store, actor, OPPORTUNITY, opportunity_id, if_match=if_match)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import entities
+from chalicelib.core.entities import Change
 from chalicelib.core.errors import NotFoundError, PreconditionFailedError
 from chalicelib.core.store import Actor, ConditionFailed, Store
 from chalicelib.crm import timeline
@@ -99,12 +100,11 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
     order's transaction when the event changes the order, else on its own); None when the order is
     gone (a deleted draft never confirms)."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    marking = [True]  # cleared when the event has no trail entry to mark in the transaction
-    marked: list[bool] = []
+    marking = True  # cleared when the event has no trail entry to mark in the transaction
 
-    def decide(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] == "draft":
-            return {}  # never handed to the ERP (confirming is what does): no ERP fact applies to it
+            return Change()  # never handed to the ERP (confirming is what does): no ERP fact applies to it
         erp = _apply(before.get("erp") or {}, event)
         if isinstance(event, OrderCancellationCompleted) or before["status"] == "cancelled":
             status = "cancelled"  # the ERP undid its part: the cancellation is complete
@@ -112,40 +112,34 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
             status = "cancelling"  # late news of the ERP's progress does not undo a cancellation
         else:
             status = erp["state"]
-        return {"erp": erp, "status": status}
-
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": after["status"]}
-        at, customer_id = event.occurred_at, after["customer_id"]
+        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": status}
         entry = timeline.entry(
-            event.tenant_id, customer_id, at, "order", event.event_id, summary, event.order_id
+            event.tenant_id,
+            before["customer_id"],
+            event.occurred_at,
+            "order",
+            event.event_id,
+            summary,
+            event.order_id,
         )
-        marked[:] = marking
-        return [entry, *([{"Update": outbox.handled_update(event, "crm")}] if marking[0] else [])]
+        mark = [{"Update": outbox.handled_update(event, "crm")}] if marking else []
+        return Change(
+            {"erp": erp, "status": status}, extra=[entry, *mark], action=f"erp.{type(event).__name__}"
+        )
 
     for _attempt in range(6):
-        marked.clear()
         try:
-            after = entities.update(
-                store,
-                actor,
-                ORDER,
-                event.order_id,
-                decide,
-                None,
-                record,
-                action=f"erp.{type(event).__name__}",
-            )
+            written = entities.update(store, actor, ORDER, event.order_id, decide=decide)
             break
         except PreconditionFailedError:
             continue  # another event moved the order meanwhile: apply on top of it
         except ConditionFailed:
-            marking[0] = False  # the only other condition: the event has no trail entry
+            marking = False  # the only other condition: the event has no trail entry
         except NotFoundError:
-            after = None
+            written = None
             break
     else:
         raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")
-    if not any(marked):
+    if not (written and written.changed and marking):  # the trail entry was not marked with the order
         outbox.handled(store, event, "crm")
-    return after
+    return written.item if written else None

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core import entities, ids, keys
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError, field_error
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
 from chalicelib.crm import timeline
 from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
@@ -56,17 +56,24 @@ def create(store: Store, actor: Actor, data: OrderIn) -> dict[str, Any]:
     if data.contact_id:
         references.append(Reference("contact_id", CONTACT, data.contact_id))
     entities.write_new(
-        store, [(ORDER, item)], actor, [timeline_entry(item, "created", item["created_at"])], references
+        store,
+        actor,
+        ORDER,
+        item,
+        extra=[timeline_entry(item, "created", item["created_at"])],
+        references=references,
     )
     return entities.public(item)
 
 
-def list(store: Store, tenant_id: str, q: OrderQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: OrderQuery) -> Page:
     from boto3.dynamodb.conditions import Attr
 
     status_filter = Attr("status").eq(q.status) if q.status else None
     if q.customer_id:
-        page = entities.lookup(store, tenant_id, ORDER, "customer", q.customer_id, q.limit, q.cursor)
+        page = entities.lookup(
+            store, tenant_id, ORDER, "customer", q.customer_id, limit=q.limit, cursor=q.cursor
+        )
         return Page([i for i in page.items if not q.status or i["status"] == q.status], page.next_cursor)
     return entities.list_page(
         store,
@@ -93,15 +100,16 @@ def update(
 ) -> dict[str, Any]:
     changes = entities.patch_fields(entities.given(patch), ("currency", "lines"), {"notes": ""})
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
-        _require(before, {"draft"}, "changed")
-        return repriced(changes, before, patch.lines)
-
     references = (
         [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
     )
+
+    def decide(before: dict[str, Any]) -> Change:
+        _require(before, {"draft"}, "changed")
+        return Change(repriced(changes, before, patch.lines), references=references)
+
     return entities.public(
-        entities.update(store, actor, ORDER, order_id, apply, if_match, references=references)
+        entities.update(store, actor, ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -168,26 +176,25 @@ def confirmed_event(after: dict[str, Any], now: str) -> OrderConfirmed:
 def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
     """Draft → confirmed with the OrderConfirmed event in the outbox, in one transaction."""
     now = utcnow()
-    checks: list[dict[str, Any]] = []
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] not in ("draft", "cancelling", "cancelled", "rejected"):
-            return {}  # confirming twice is harmless: the same answer
+            return Change()  # confirming twice is harmless: the same answer
         _require(before, {"draft"}, "confirmed")
-        checks[:] = _sellable(store, actor.tenant_id, before["customer_id"], before["lines"])
-        return {"status": "confirmed", "confirmed_at": now, "erp": {"state": "waiting", "last_event": None}}
-
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+        checks = _sellable(store, actor.tenant_id, before["customer_id"], before["lines"])
+        fields = {"status": "confirmed", "confirmed_at": now, "erp": {"state": "waiting", "last_event": None}}
+        after = {**before, **fields}
         event = confirmed_event(after, now)
-        return [
+        extra = [
             timeline_entry(after, "confirmed", now),
             *outbox.records(event, SOURCE_CRM, {"total": after["total"]}),
             *checks,
         ]
+        return Change(fields, extra=extra, action="confirm")
 
     try:
         return entities.public(
-            entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="confirm")
+            entities.update(store, actor, ORDER, order_id, decide=decide, if_match=if_match).item
         )
     except ConditionFailed as exc:
         # A product stopped being sellable, or the customer was closed, between the read and the
@@ -203,11 +210,10 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
     stock, drops its drafts, voids or credits its invoice, and its ``OrderCancellationCompleted``
     makes it ``cancelled``. A shipped order is not cancelled (409)."""
     now = utcnow()
-    handed_over: list[bool] = []
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] in ("cancelled", "cancelling"):
-            return {}
+            return Change()
         erp = before.get("erp") or {}
         shipments = erp.get("shipment_ids") or []
         if shipments or erp.get("shipped_at") or before["status"] in ("shipped", "invoiced", "paid"):
@@ -222,13 +228,15 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
                 state=before["status"],
                 shipment_ids=shipments,
             )
-        handed_over[:] = [before["status"] not in ("draft", "rejected")]
-        status = "cancelling" if handed_over[0] else "cancelled"
-        return {"status": status, "cancelled_at": now, "cancel_reason": data.reason}
-
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        operations = [timeline_entry(after, after["status"], now)]
-        if handed_over and handed_over[0]:
+        handed_over = before["status"] not in ("draft", "rejected")  # the ERP has it: it undoes its part
+        fields = {
+            "status": "cancelling" if handed_over else "cancelled",
+            "cancelled_at": now,
+            "cancel_reason": data.reason,
+        }
+        after = {**before, **fields}
+        extra: Operations = [timeline_entry(after, after["status"], now)]
+        if handed_over:
             event = OrderCancelled(
                 tenant_id=after["tenant_id"],
                 event_id=ids.new_id("evt"),
@@ -237,11 +245,11 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
                 reason=data.reason,
                 lines=len(after["lines"]),
             )
-            operations += outbox.records(event, SOURCE_CRM, {"reason": data.reason})
-        return operations
+            extra += outbox.records(event, SOURCE_CRM, {"reason": data.reason})
+        return Change(fields, extra=extra, action="cancel")
 
     return entities.public(
-        entities.update(store, actor, ORDER, order_id, apply, if_match, record, action="cancel")
+        entities.update(store, actor, ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -274,6 +282,6 @@ def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> N
         actor,
         ORDER,
         order_id,
-        if_match,
+        if_match=if_match,
         check=lambda item: _require(item, {"draft"}, "deleted (cancel it instead)"),
     )

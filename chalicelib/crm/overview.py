@@ -33,7 +33,7 @@ def _all(store: Store, tenant_id: str, et: Any, customer_id: str, most: int) -> 
     found: list[dict[str, Any]] = []
     cursor = None
     while len(found) < most:
-        page = entities.lookup(store, tenant_id, et, "customer", customer_id, 100, cursor)
+        page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
         found.extend(page.items)
         cursor = page.next_cursor
         if not cursor:
@@ -109,8 +109,8 @@ def _last_activities(store: Store, actor: Actor, customer_id: str) -> list[dict[
             ACTIVITY,
             "customer",
             customer_id,
-            size,
-            cursor,
+            limit=size,
+            cursor=cursor,
             newest_first=True,
         )
         examined += len(page.items)

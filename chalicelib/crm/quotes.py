@@ -4,12 +4,13 @@ new draft revision, and every earlier revision stays readable."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError
-from chalicelib.core.store import Actor, Page, Store, put, utcnow
+from chalicelib.core.store import Actor, Operations, Page, Store, put, utcnow
 from chalicelib.crm import orders, timeline
 from chalicelib.crm.models import QuoteIn, QuotePatch, QuoteQuery, RejectIn
 from chalicelib.crm.pricing import priced, repriced
@@ -51,14 +52,21 @@ def create(store: Store, actor: Actor, data: QuoteIn) -> dict[str, Any]:
     }
     item = entities.new_item(QUOTE, actor, fields)
     entities.write_new(
-        store, [(QUOTE, item)], actor, [_entry(item, "created", item["created_at"])], _references(fields)
+        store,
+        actor,
+        QUOTE,
+        item,
+        extra=[_entry(item, "created", item["created_at"])],
+        references=_references(fields),
     )
     return entities.public(item)
 
 
-def list(store: Store, tenant_id: str, q: QuoteQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: QuoteQuery) -> Page:
     if q.customer_id:
-        return entities.lookup(store, tenant_id, QUOTE, "customer", q.customer_id, q.limit, q.cursor)
+        return entities.lookup(
+            store, tenant_id, QUOTE, "customer", q.customer_id, limit=q.limit, cursor=q.cursor
+        )
     return entities.list_page(
         store, tenant_id, QUOTE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
     )
@@ -77,12 +85,12 @@ def update(
 ) -> dict[str, Any]:
     changes = entities.patch_fields(entities.given(patch), ("currency", "lines"), {"notes": ""})
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         _require(before, {"draft"}, "changed (revise it first)")
-        return repriced(changes, before, patch.lines)
+        return Change(repriced(changes, before, patch.lines), references=_references(changes))
 
     return entities.public(
-        entities.update(store, actor, QUOTE, quote_id, apply, if_match, references=_references(changes))
+        entities.update(store, actor, QUOTE, quote_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -94,51 +102,51 @@ def _transition(
     allowed: set[str],
     action: str,
     changes: dict[str, Any],
-    extra: Any = None,
-    references: list[Reference] | None = None,
-) -> dict[str, Any]:
+    *,
+    made: Callable[[dict[str, Any], str], tuple[Operations, Any]] | None = None,
+    references: Sequence[Reference] = (),
+) -> entities.Written:
+    """Move the quote from one of ``allowed`` with ``changes``, on its timeline. ``made``: what the
+    move makes besides, from the quote as read at the move's instant: its writes, and what the
+    caller gets back as the change's result."""
     now = utcnow()
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         _require(before, allowed, action)
-        return changes
+        writes, result = made(before, now) if made else ([], None)
+        extra = [_entry({**before, **changes}, action, now), *writes]
+        return Change(changes, extra=extra, action=action, references=references, result=result)
 
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return [_entry(after, action, now), *(extra(before, after, now) if extra else [])]
-
-    return entities.update(
-        store, actor, QUOTE, quote_id, apply, if_match, record, action=action, references=references or []
-    )
+    return entities.update(store, actor, QUOTE, quote_id, decide=decide, if_match=if_match)
 
 
 def send(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> dict[str, Any]:
     return entities.public(
-        _transition(store, actor, quote_id, if_match, {"draft"}, "sent", {"status": "sent"})
+        _transition(store, actor, quote_id, if_match, {"draft"}, "sent", {"status": "sent"}).item
     )
 
 
 def reject(store: Store, actor: Actor, quote_id: str, data: RejectIn, if_match: int | None) -> dict[str, Any]:
     changes = {"status": "rejected", "reject_reason": data.reason}
-    return entities.public(_transition(store, actor, quote_id, if_match, {"sent"}, "rejected", changes))
+    return entities.public(_transition(store, actor, quote_id, if_match, {"sent"}, "rejected", changes).item)
 
 
 def revise(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> dict[str, Any]:
     """A new draft revision; the one it replaces is kept under the quote's revisions."""
     current = entities.get(store, actor.tenant_id, QUOTE, quote_id, consistent=True)
 
-    def keep(before: dict[str, Any], after: dict[str, Any], now: str) -> list[dict[str, Any]]:
-        return [
-            put(
-                {
-                    **keys.quote_revision(actor.tenant_id, quote_id, before["revision"]),
-                    **entities.public(before),
-                }
-            )
-        ]
+    def keep(before: dict[str, Any], now: str) -> tuple[Operations, None]:
+        revision = {
+            **keys.quote_revision(actor.tenant_id, quote_id, before["revision"]),
+            **entities.public(before),
+        }
+        return [put(revision)], None
 
     changes = {"status": "draft", "revision": current["revision"] + 1, "reject_reason": None}
     return entities.public(
-        _transition(store, actor, quote_id, if_match, {"sent", "rejected"}, "revised", changes, keep)
+        _transition(
+            store, actor, quote_id, if_match, {"sent", "rejected"}, "revised", changes, made=keep
+        ).item
     )
 
 
@@ -171,9 +179,8 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             entities.get(store, actor.tenant_id, ORDER, current["order_id"], consistent=True)
         ), False
     order_id = order_id_for(quote_id)
-    made: dict[str, Any] = {}
 
-    def create_order(before: dict[str, Any], after: dict[str, Any], now: str) -> list[dict[str, Any]]:
+    def create_order(before: dict[str, Any], now: str) -> tuple[Operations, dict[str, Any]]:
         fields = {
             **{
                 k: before[k]
@@ -197,18 +204,26 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             "owner_id": before.get("owner_id"),  # the quote's owner owns its order
         }
         order = entities.new_item(ORDER, actor, fields, entity_id=order_id, now=now)
-        made.update(order)
-        return [
+        writes = [
             *entities.create_operations(ORDER, actor, order),
             orders.timeline_entry(order, "created", now),
         ]
+        return writes, order
 
     changes = {"status": "accepted", "order_id": order_id}
     try:
         # The order names the customer: it must exist and not be being removed (its removal lease).
         customer = [Reference("customer_id", CUSTOMER, current["customer_id"])]
-        _transition(
-            store, actor, quote_id, if_match, {"draft", "sent"}, "accepted", changes, create_order, customer
+        accepted = _transition(
+            store,
+            actor,
+            quote_id,
+            if_match,
+            {"draft", "sent"},
+            "accepted",
+            changes,
+            made=create_order,
+            references=customer,
         )
     except (ConflictError, PreconditionFailedError):
         # Lost a race with another accept of the same quote: that one's order is the answer.
@@ -220,7 +235,7 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
                 entities.get(store, actor.tenant_id, ORDER, order_id, consistent=True)
             ), False
         raise
-    return entities.public(made), True
+    return entities.public(accepted.change.result), True
 
 
 def remove(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> None:
@@ -229,6 +244,6 @@ def remove(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> N
         actor,
         QUOTE,
         quote_id,
-        if_match,
+        if_match=if_match,
         check=lambda item: _require(item, {"draft", "sent", "rejected"}, "deleted"),
     )

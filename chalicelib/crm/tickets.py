@@ -9,7 +9,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys, settings_items
-from chalicelib.core.entities import Reference
+from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
@@ -77,11 +77,11 @@ def create(store: Store, actor: Actor, data: TicketIn) -> dict[str, Any]:
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     if data.contact_id:
         references.append(Reference("contact_id", CONTACT, data.contact_id))
-    entities.write_new(store, [(TICKET, item)], actor, [_entry(item, "opened", now)], references)
+    entities.write_new(store, actor, TICKET, item, extra=[_entry(item, "opened", now)], references=references)
     return with_overdue(entities.public(item), now)
 
 
-def list(store: Store, tenant_id: str, q: TicketQuery) -> Page:
+def list_page(store: Store, tenant_id: str, q: TicketQuery) -> Page:
     if q.overdue:
         partition, _ = keys.lookup_prefix(tenant_id, TICKET.name, "due", "")
         page = store.query_page(
@@ -96,7 +96,7 @@ def list(store: Store, tenant_id: str, q: TicketQuery) -> Page:
         return Page([with_overdue(entities.public(i)) for i in items], page.next_cursor)
     for kind, value in (("customer", q.customer_id), ("assignee", q.assignee_id)):
         if value:
-            page = entities.lookup(store, tenant_id, TICKET, kind, value, q.limit, q.cursor)
+            page = entities.lookup(store, tenant_id, TICKET, kind, value, limit=q.limit, cursor=q.cursor)
             return Page([with_overdue(i) for i in page.items], page.next_cursor)
     page = entities.list_page(
         store, tenant_id, TICKET, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
@@ -112,8 +112,11 @@ def update(
     )
     hours = sla(store, actor.tenant_id)["hours"] if "priority" in changes else {}
     now = utcnow()
+    references = (
+        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
+    )
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         applied = dict(changes)
         target = applied.get("status", before["status"])
         if target != before["status"]:
@@ -129,27 +132,15 @@ def update(
                 applied.update(reopened=before.get("reopened", 0) + 1, resolved_at=None, closed_at=None)
         if "priority" in applied and applied["priority"] != before["priority"]:
             applied["due_at"] = _due(before["created_at"], hours[applied["priority"]])
-        return applied
+        entries = []
+        if target != before["status"]:
+            reopened = target == "open" and before["status"] in {"resolved", "closed"}
+            entries.append(_entry({**before, **applied}, "reopened" if reopened else target, now))
+        return Change(applied, extra=entries, references=references)
 
-    def record(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        if after["status"] != before["status"]:
-            event = (
-                "reopened"
-                if after["status"] == "open" and before["status"] in {"resolved", "closed"}
-                else after["status"]
-            )
-            return [_entry(after, event, now)]
-        return []
-
-    references = (
-        [Reference("contact_id", CONTACT, changes["contact_id"])] if changes.get("contact_id") else []
-    )
-    return with_overdue(
-        entities.public(
-            entities.update(store, actor, TICKET, ticket_id, apply, if_match, record, references=references)
-        )
-    )
+    updated = entities.update(store, actor, TICKET, ticket_id, decide=decide, if_match=if_match)
+    return with_overdue(entities.public(updated.item))
 
 
 def remove(store: Store, actor: Actor, ticket_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, TICKET, ticket_id, if_match)
+    entities.remove(store, actor, TICKET, ticket_id, if_match=if_match)

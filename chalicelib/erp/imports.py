@@ -7,7 +7,8 @@ from typing import Any
 
 from chalicelib.core import tabular
 from chalicelib.core.tabular import Spec
-from chalicelib.erp.catalogue import PRODUCT, products
+from chalicelib.erp import products
+from chalicelib.erp.catalogue import PRODUCT
 from chalicelib.erp.models import ProductIn, ProductPatch
 
 PRODUCT_KINDS = {

@@ -197,7 +197,7 @@ def _plan_purchases(
             )
             item = entities.new_item(purchasing.PURCHASE_ORDER, actor, fields, entity_id=po_id)
             try:
-                entities.write_new(store, [(purchasing.PURCHASE_ORDER, item)], actor)
+                entities.write_new(store, actor, purchasing.PURCHASE_ORDER, item)
             except Exception:  # written by an earlier attempt at the same moment: it is there now
                 if not entities.get_many(store, actor.tenant_id, purchasing.PURCHASE_ORDER, [po_id]):
                     raise
@@ -228,7 +228,7 @@ def _invoice(
             fields.update(receivables.issued(fields, None))
         item = entities.new_item(receivables.INVOICE, actor, fields, entity_id=invoice_id)
         try:
-            entities.write_new(store, [(receivables.INVOICE, item)], actor)
+            entities.write_new(store, actor, receivables.INVOICE, item)
             return receivables.present(item)
         except ConditionFailed:  # written by an earlier attempt at the same moment: it is there now
             known.invoice = entities.get(
@@ -411,7 +411,7 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
                 plans += 1
     purchases, attention = 0, []
     for po in entities.lookup(
-        store, event.tenant_id, purchasing.PURCHASE_ORDER, "reference", event.order_id, 100
+        store, event.tenant_id, purchasing.PURCHASE_ORDER, "reference", event.order_id
     ).items:
         if po["status"] == "draft":
             purchasing.cancel(store, actor, po["id"], None)

@@ -1,4 +1,4 @@
-"""Production: work centres, bills of materials, production orders.
+"""Production orders, made at work centres from bills of materials (their service: ``boms.py``).
 
 Planning. A new production order gets the earliest finish date that both its components and its
 work centre's capacity allow:
@@ -26,10 +26,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Reference, Unique
-from chalicelib.core.errors import ConflictError, PreconditionFailedError, ValidationError
+from chalicelib.core.entities import Change, EntityType, Reference, Unique
+from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
 from chalicelib.erp import stock
 from chalicelib.erp.catalogue import PRODUCT, WAREHOUSE
 from chalicelib.erp.reservations import warehouse_for
@@ -57,59 +57,8 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-# ---- work centres and bills of materials ------------------------------------------------------------
-def _bom_references(
-    product_id: str | None, components: list[dict[str, Any]], centre: str | None
-) -> list[Reference]:
-    refs = [Reference("product_id", PRODUCT, product_id)] if product_id else []
-    refs += [
-        Reference(f"components.{n}.product_id", PRODUCT, c["product_id"]) for n, c in enumerate(components)
-    ]
-    if centre:
-        refs.append(Reference("work_centre_id", WORK_CENTRE, centre))
-    return refs
-
-
-def _check_components(product_id: str, components: list[dict[str, Any]]) -> None:
-    seen = [c["product_id"] for c in components]
-    if product_id in seen or len(set(seen)) != len(seen):
-        error = {"loc": ["body", "components"], "msg": "repeated component", "type": "value_error"}
-        raise ValidationError("Each component once, and not the product itself.", errors=[error])
-
-
-class _Boms:
-    @staticmethod
-    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        fields = data.model_dump(mode="json")
-        _check_components(data.product_id, fields["components"])
-        refs = _bom_references(data.product_id, fields["components"], data.work_centre_id)
-        return entities.public(entities.create(store, actor, BOM, fields, references=refs))
-
-    @staticmethod
-    def list(store: Store, tenant_id: str, q: Any) -> Page:
-        if q.product_id:
-            return Page([entities.public(b) for b in [bom_of(store, tenant_id, q.product_id)] if b], None)
-        return entities.list_page(
-            store, tenant_id, BOM, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
-        )
-
-    @staticmethod
-    def update(store: Store, actor: Actor, bom_id: str, patch: Any, if_match: int | None) -> dict[str, Any]:
-        changes = entities.patch_fields(entities.given(patch), ("components", "work_centre_id"), {})
-        refs = _bom_references(None, changes.get("components", []), changes.get("work_centre_id"))
-
-        def apply(before: dict[str, Any]) -> dict[str, Any]:
-            _check_components(before["product_id"], changes.get("components", before["components"]))
-            return changes
-
-        return entities.public(entities.update(store, actor, BOM, bom_id, apply, if_match, references=refs))
-
-    @staticmethod
-    def remove(store: Store, actor: Actor, bom_id: str, if_match: int | None) -> None:
-        entities.remove(store, actor, BOM, bom_id, if_match)
-
-
-work_centres, boms = entities.PlainRecords(WORK_CENTRE, ("code", "name", "daily_capacity")), _Boms()
+# ---- work centres and bills of materials (their service: boms.py) --------------------------------
+work_centres = entities.PlainRecords(WORK_CENTRE, ("code", "name", "daily_capacity"))
 
 
 def bom_of(store: Store, tenant_id: str, product_id: str) -> dict[str, Any] | None:
@@ -246,9 +195,10 @@ def plan_order(
         try:
             entities.write_new(
                 store,
-                [(PRODUCTION_ORDER, item)],
                 actor,
-                booking_updates(actor.tenant_id, centre, bookings, +1),
+                PRODUCTION_ORDER,
+                item,
+                extra=booking_updates(actor.tenant_id, centre, bookings, +1),
                 references=[Reference("warehouse_id", WAREHOUSE, warehouse_id)],
             )
             return present(item)
@@ -257,42 +207,29 @@ def plan_order(
     raise ConflictError("The work centre's calendar keeps changing; try again.")
 
 
-# ---- the order's life ---------------------------------------------------------------------------------
-class _Orders:
-    @staticmethod
-    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        return plan_order(store, actor, data.product_id, data.quantity, data.warehouse_id, data.reference)
-
-    @staticmethod
-    def list(store: Store, tenant_id: str, q: Any) -> Page:
-        if q.product_id:
-            page = entities.lookup(
-                store,
-                tenant_id,
-                PRODUCTION_ORDER,
-                "product",
-                q.product_id,
-                q.limit,
-                q.cursor,
-                newest_first=True,
-            )
-        else:
-            page = entities.list_page(
-                store,
-                tenant_id,
-                PRODUCTION_ORDER,
-                limit=q.limit,
-                cursor=q.cursor,
-                updated_since=q.updated_since,
-            )
-        return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
-
-    present = staticmethod(
-        present
-    )  # no update or remove: an order changes through its actions and is cancelled
+# ---- the order's life (no update or remove: an order changes through its actions, and is cancelled) ----
+def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
+    return plan_order(store, actor, data.product_id, data.quantity, data.warehouse_id, data.reference)
 
 
-orders = _Orders()
+def list_page(store: Store, tenant_id: str, q: Any) -> Page:
+    if q.product_id:
+        page = entities.lookup(
+            store,
+            tenant_id,
+            PRODUCTION_ORDER,
+            "product",
+            q.product_id,
+            limit=q.limit,
+            cursor=q.cursor,
+            newest_first=True,
+        )
+    else:
+        page = entities.list_page(
+            store, tenant_id, PRODUCTION_ORDER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
+        )
+    return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
+
 
 MOVES = {"release": ("planned", "released"), "start": ("released", "in_progress")}
 
@@ -300,36 +237,35 @@ MOVES = {"release": ("planned", "released"), "start": ("released", "in_progress"
 def move(store: Store, actor: Actor, order_id: str, action: str, if_match: int | None) -> dict[str, Any]:
     source, target = MOVES[action]
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] == target:
-            return {}
+            return Change()
         if before["status"] != source:
             raise ConflictError(
                 f"The production order is {before['status']}; only a {source} one can {action}.",
                 state=before["status"],
             )
-        return {"status": target}
+        return Change({"status": target}, action=action)
 
-    return present(entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, action=action))
+    return present(
+        entities.update(store, actor, PRODUCTION_ORDER, order_id, decide=decide, if_match=if_match).item
+    )
 
 
 def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
     """Any order not done; its capacity bookings are given back in the same transaction."""
-    centre: dict[str, Any] = {}
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] == "cancelled":
-            return {}
+            return Change()
         if before["status"] == "done":
             raise ConflictError("The production order is done; it cannot be cancelled.", state="done")
-        centre.update(entities.get(store, actor.tenant_id, WORK_CENTRE, before["work_centre_id"]))
-        return {"status": "cancelled"}
-
-    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return booking_updates(actor.tenant_id, centre, before.get("bookings", []), -1)
+        centre = entities.get(store, actor.tenant_id, WORK_CENTRE, before["work_centre_id"])
+        given_back = booking_updates(actor.tenant_id, centre, before.get("bookings", []), -1)
+        return Change({"status": "cancelled"}, extra=given_back, action="cancel")
 
     return present(
-        entities.update(store, actor, PRODUCTION_ORDER, order_id, apply, if_match, extra, action="cancel")
+        entities.update(store, actor, PRODUCTION_ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
@@ -359,38 +295,22 @@ def complete(store: Store, actor: Actor, order_id: str, if_match: int | None) ->
         stock.Change("production", before["product_id"], warehouse_id, on_hand=quantity, reference=order_id)
     )
     now = utcnow()
-    after = {
-        **before,
-        "status": "done",
-        "completed_at": now,
-        "updated_at": now,
-        "updated_by": actor.user_id,
-        "version": before["version"] + 1,
-    }
-    after.update(entities.indexes(PRODUCTION_ORDER, actor.tenant_id, after))
-    head = [
-        put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-        audit_entry(
-            actor,
-            "production_order.complete",
-            PRODUCTION_ORDER.name,
-            order_id,
-            entities.public(before),
-            entities.public(after),
-            now,
-        ),
-        *entities.lookup_changes(PRODUCTION_ORDER, actor.tenant_id, before, after),
-    ]
+    done = entities.versioned(
+        actor,
+        PRODUCTION_ORDER,
+        before,
+        Change({"status": "done", "completed_at": now}, action="complete", at=now),
+    )
+    assert done is not None  # its status changes
     skus = {
         p["id"]: p["sku"]
         for p in entities.get_many(store, actor.tenant_id, PRODUCT, [c.product_id for c in changes])
     }
     try:
-        stock.apply(store, actor, changes, before=head, labels=skus)
+        stock.apply(store, actor, changes, before=done.operations, labels=skus, now=now)
     except ConditionFailed as exc:
-        if exc.index == 0:
-            raise PreconditionFailedError(
-                "The production order was changed meanwhile; read it again."
-            ) from exc
-        raise
-    return present(after)
+        refusal = done.refusal(store, exc)  # the order changed meanwhile: 412
+        if refusal is None:
+            raise
+        raise refusal from exc
+    return present(done.after)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType
+from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.store import Actor, Store
 from chalicelib.erp import intake, receivables, reservations
 from chalicelib.erp.catalogue import PRODUCT
@@ -55,7 +55,7 @@ def open_receivables(store: Store, tenant_id: str, customer_id: str, shown: int)
         found: list[str] = []
         cursor = None
         while len(found) < shown:
-            page = entities.lookup(store, tenant_id, et, "customer", customer_id, 100, cursor)
+            page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
             found += [i["id"] for i in page.items if keep(i)]
             cursor = page.next_cursor
             if not cursor:
@@ -76,11 +76,13 @@ def move_receivables(store: Store, actor: Actor, survivor_id: str, duplicate_id:
     moved = {invoice.name: 0, credit_note.name: 0, payment.name: 0}
 
     def move(et: EntityType, record_id: str) -> None:
-        entities.update(store, actor, et, record_id, {"customer_id": survivor_id}, None, action="merge")
+        entities.update(
+            store, actor, et, record_id, decide=Change({"customer_id": survivor_id}, action="merge")
+        )
         moved[et.name] += 1
 
     for et in (invoice, payment):
-        while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id, 100).items:
+        while page := entities.lookup(store, actor.tenant_id, et, "customer", duplicate_id).items:
             for record in page:
                 if et is invoice:
                     for note in entities.lookup_all(

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Change, EntityType, Reference
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import round_money, text
 from chalicelib.core.store import Actor, Page, Store, utcnow
@@ -97,11 +97,18 @@ def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
     return entities.public(entities.create(store, actor, PURCHASE_ORDER, fields, references=refs))
 
 
-def list(store: Store, tenant_id: str, q: Any) -> Page:
+def list_page(store: Store, tenant_id: str, q: Any) -> Page:
     for kind, value in (("supplier", q.supplier_id), ("status", q.status)):
         if value:
             return entities.lookup(
-                store, tenant_id, PURCHASE_ORDER, kind, value, q.limit, q.cursor, newest_first=True
+                store,
+                tenant_id,
+                PURCHASE_ORDER,
+                kind,
+                value,
+                limit=q.limit,
+                cursor=q.cursor,
+                newest_first=True,
             )
     return entities.list_page(
         store, tenant_id, PURCHASE_ORDER, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
@@ -120,66 +127,65 @@ def update(store: Store, actor: Actor, order_id: str, patch: Any, if_match: int 
     if "lines" in changes:
         changes["lines"] = _lines(changes["lines"])
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    refs = _references(None, changes.get("lines", []))
+
+    def decide(before: dict[str, Any]) -> Change:
         _draft_only(before)
         if "lines" in changes:
-            return {**changes, "total": _total(changes["lines"], before["currency"])}
-        return changes
+            return Change({**changes, "total": _total(changes["lines"], before["currency"])}, references=refs)
+        return Change(changes, references=refs)
 
-    refs = _references(None, changes.get("lines", []))
     return entities.public(
-        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, references=refs)
+        entities.update(store, actor, PURCHASE_ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
 def remove(store: Store, actor: Actor, order_id: str, if_match: int | None) -> None:
-    entities.remove(store, actor, PURCHASE_ORDER, order_id, if_match, check=_draft_only)
+    entities.remove(store, actor, PURCHASE_ORDER, order_id, if_match=if_match, check=_draft_only)
 
 
 def place(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
     """Draft → ordered (sent to the supplier); placing it again changes nothing."""
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] in ("ordered", "partially_received", "received"):
-            return {}
+            return Change()
         _draft_only(before)
-        return {"status": "ordered", "ordered_at": utcnow()}
+        now = utcnow()
+        return Change({"status": "ordered", "ordered_at": now}, action="order", at=now)
 
     return entities.public(
-        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="order")
+        entities.update(store, actor, PURCHASE_ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
 def cancel(store: Store, actor: Actor, order_id: str, if_match: int | None) -> dict[str, Any]:
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] == "cancelled":
-            return {}
+            return Change()
         if before["status"] not in ("draft", "ordered"):
             raise ConflictError(
                 f"The purchase order is {before['status']}: goods have arrived, it cannot be cancelled.",
                 state=before["status"],
             )
-        return {"status": "cancelled"}
+        return Change({"status": "cancelled"}, action="cancel")
 
     return entities.public(
-        entities.update(store, actor, PURCHASE_ORDER, order_id, apply, if_match, action="cancel")
+        entities.update(store, actor, PURCHASE_ORDER, order_id, decide=decide, if_match=if_match).item
     )
 
 
 def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int | None) -> dict[str, Any]:
-    changes: list[stock.Change] = []
-    refs: list[Reference] = []  # filled once the order is read (an unknown order answers 404 first)
-
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
+        # The warehouse is chosen once the order is read: an unknown order answers 404 first.
         warehouse_id = warehouse_for(store, actor.tenant_id, data.warehouse_id)
-        refs[:] = [Reference("warehouse_id", WAREHOUSE, warehouse_id)]
         if before["status"] not in ("ordered", "partially_received"):
             raise ConflictError(
                 f"The purchase order is {before['status']}; only an ordered one is received.",
                 state=before["status"],
             )
         lines = [dict(li) for li in before["lines"]]
-        changes.clear()
+        changes = []
         for n, wanted in enumerate(data.lines):
             if wanted.line > len(lines):
                 error = {"loc": ["body", "lines", n, "line"], "msg": "no such line", "type": "value_error"}
@@ -204,13 +210,15 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
                 )
             )
         done = all(Decimal(li["received"]) >= Decimal(li["quantity"]) for li in lines)
-        return {"lines": lines, "status": "received" if done else "partially_received"}
-
-    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return stock.plan(actor, changes, after["updated_at"]).operations
+        now = utcnow()
+        return Change(
+            {"lines": lines, "status": "received" if done else "partially_received"},
+            extra=stock.plan(actor, changes, now).operations,
+            action="receive",
+            references=[Reference("warehouse_id", WAREHOUSE, warehouse_id)],
+            at=now,
+        )
 
     return entities.public(
-        entities.update(
-            store, actor, PURCHASE_ORDER, order_id, apply, if_match, extra, action="receive", references=refs
-        )
+        entities.update(store, actor, PURCHASE_ORDER, order_id, decide=decide, if_match=if_match).item
     )

@@ -18,10 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities, money
-from chalicelib.core.entities import EntityType, Reference
+from chalicelib.core.entities import Change, EntityType, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
 from chalicelib.handoff.contracts import CUSTOMER
 from chalicelib.tenants import published as company
 
@@ -116,59 +116,6 @@ def new_fields(
     }
 
 
-class _Invoices:
-    @staticmethod
-    def create(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
-        body = company.with_currency(store, actor.tenant_id, data).model_dump(mode="json")
-        fields = new_fields(
-            body["customer_id"],
-            body["currency"],
-            body["lines"],
-            body["payment_terms_days"],
-            body["order_id"],
-            body["notes"],
-        )
-        refs = [Reference("customer_id", CUSTOMER, data.customer_id)]
-        return present(entities.create(store, actor, INVOICE, fields, references=refs))
-
-    @staticmethod
-    def list(store: Store, tenant_id: str, q: Any) -> Page:
-        if q.customer_id:
-            page = entities.lookup(
-                store, tenant_id, INVOICE, "customer", q.customer_id, q.limit, q.cursor, True
-            )
-        elif q.status == "open":
-            page = entities.lookup(store, tenant_id, INVOICE, "open", "yes", q.limit, q.cursor, True)
-        else:
-            page = entities.list_page(
-                store, tenant_id, INVOICE, limit=q.limit, cursor=q.cursor, updated_since=q.updated_since
-            )
-        return Page([i if i.get("deleted") else present(i) for i in page.items], page.next_cursor)
-
-    @staticmethod
-    def update(
-        store: Store, actor: Actor, invoice_id: str, patch: Any, if_match: int | None
-    ) -> dict[str, Any]:
-        changes = entities.patch_fields(entities.given(patch), ("lines", "payment_terms_days"), {"notes": ""})
-
-        def apply(before: dict[str, Any]) -> dict[str, Any]:
-            _draft_only(before)
-            if "lines" in changes:
-                return {**changes, **priced(changes["lines"], before["currency"])}
-            return changes
-
-        return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match))
-
-    @staticmethod
-    def remove(store: Store, actor: Actor, invoice_id: str, if_match: int | None) -> None:
-        entities.remove(store, actor, INVOICE, invoice_id, if_match, check=_draft_only)
-
-    present = staticmethod(present)
-
-
-invoices = _Invoices()
-
-
 def not_the_handoffs(before: dict[str, Any]) -> None:
     """By hand, an order's own invoice is neither changed, deleted, issued nor voided: the order
     handoff does that (issued with the order or its shipment, voided or credited by its
@@ -178,15 +125,6 @@ def not_the_handoffs(before: dict[str, Any]) -> None:
             f"This is order {before['order_id']}'s invoice: the order's confirmation, shipment or cancellation "
             "issues, voids or credits it. Credit it or cancel the order instead.",
             order_id=before["order_id"],
-        )
-
-
-def _draft_only(before: dict[str, Any]) -> None:
-    not_the_handoffs(before)
-    if before["status"] != "draft":
-        raise ConflictError(
-            f"The invoice is {before['status']}; only a draft changes (issue a credit note instead).",
-            state=before["status"],
         )
 
 
@@ -208,16 +146,16 @@ def issue(
 ) -> dict[str, Any]:
     """Draft → issued, with its issue and due dates; issuing again changes nothing."""
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if by_hand:
             not_the_handoffs(before)
         if before["status"] != "draft":
             if before["status"] == "void":
                 raise ConflictError("The invoice is void.", state="void")
-            return {}
-        return issued(before, issue_date)
+            return Change()
+        return Change(issued(before, issue_date), action="issue")
 
-    return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="issue"))
+    return present(entities.update(store, actor, INVOICE, invoice_id, decide=decide, if_match=if_match).item)
 
 
 def void(
@@ -225,28 +163,27 @@ def void(
 ) -> dict[str, Any]:
     """A draft, or an issued invoice nothing was paid or credited on; else credit it."""
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if by_hand:
             not_the_handoffs(before)
         if before["status"] == "void":
-            return {}
+            return Change()
         if _d(before["paid"]) > 0 or _d(before["credited"]) > 0:
             raise ConflictError(
                 "Payments or credits are recorded on this invoice; issue a credit note for the rest instead.",
                 state=before["status"],
             )
-        return {"status": "void", "balance": ZERO}
+        return Change({"status": "void", "balance": ZERO}, action="void")
 
-    return present(entities.update(store, actor, INVOICE, invoice_id, apply, if_match, action="void"))
+    return present(entities.update(store, actor, INVOICE, invoice_id, decide=decide, if_match=if_match).item)
 
 
 def credit(
     store: Store, actor: Actor, invoice_id: str, credit_amount: Decimal, reason: str
 ) -> dict[str, Any]:
     """A credit note: the invoice owes ``credit_amount`` less (at most its balance), in one transaction."""
-    note: dict[str, Any] = {}
 
-    def apply(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         if before["status"] not in OPEN:
             raise ConflictError(
                 f"The invoice is {before['status']}; only an open invoice is credited.",
@@ -260,30 +197,27 @@ def credit(
                 "more than the balance",
             )
         credited = _d(before["credited"]) + credit_amount
-        note.update(
-            entities.new_item(
-                CREDIT_NOTE,
-                actor,
-                {
-                    "invoice_id": invoice_id,
-                    "customer_id": before["customer_id"],
-                    "currency": before["currency"],
-                    "amount": amount(credit_amount, before["currency"]),
-                    "reason": reason,
-                },
-            )
+        note = entities.new_item(
+            CREDIT_NOTE,
+            actor,
+            {
+                "invoice_id": invoice_id,
+                "customer_id": before["customer_id"],
+                "currency": before["currency"],
+                "amount": amount(credit_amount, before["currency"]),
+                "reason": reason,
+            },
         )
-        return {
+        fields = {
             "credited": credited,
             "balance": _d(before["balance"]) - credit_amount,
             "status": status_for(_d(before["total"]), _d(before["paid"]), credited),
         }
+        extra = entities.create_operations(CREDIT_NOTE, actor, note)
+        return Change(fields, extra=extra, action="credit", at=note["created_at"], result=note)
 
-    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        return entities.create_operations(CREDIT_NOTE, actor, note)
-
-    invoice = entities.update(store, actor, INVOICE, invoice_id, apply, None, extra, action="credit")
-    return {**entities.public(note), "invoice": present(invoice)}
+    credited = entities.update(store, actor, INVOICE, invoice_id, decide=decide)
+    return {**entities.public(credited.change.result), "invoice": present(credited.item)}
 
 
 # ---- payments -------------------------------------------------------------------------------------------
@@ -305,7 +239,7 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
     for _attempt in range(3):
         current = {i["id"]: i for i in entities.get_many(store, actor.tenant_id, INVOICE, wanted)}
         now = utcnow()
-        operations: list[dict[str, Any]] = []
+        operations: Operations = []
         received: list[tuple[dict[str, Any], dict[str, Any], Decimal]] = []
         for n, allocation in enumerate(data.allocations):
             before = current.get(allocation.invoice_id)
@@ -331,25 +265,16 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                     "more than owed",
                 )
             paid = _d(before["paid"]) + allocation.amount
-            after = {
-                **before,
+            fields = {
                 "paid": paid,
                 "balance": _d(before["balance"]) - allocation.amount,
                 "status": status_for(_d(before["total"]), paid, _d(before["credited"])),
-                "version": before["version"] + 1,
-                "updated_at": now,
-                "updated_by": actor.user_id,
             }
-            after.update(entities.indexes(INVOICE, actor.tenant_id, after))
+            version = entities.versioned(actor, INVOICE, before, Change(fields, action="payment", at=now))
+            assert version is not None  # the amount paid grows (an allocation is more than 0)
             if order_invoice(before):
-                received.append((before, after, allocation.amount))
-            operations += [
-                put(after, "version = :v", ExpressionAttributeValues={":v": before["version"]}),
-                audit_entry(
-                    actor, "invoice.payment", INVOICE.name, before["id"], present(before), present(after)
-                ),
-                *entities.lookup_changes(INVOICE, actor.tenant_id, before, after),
-            ]
+                received.append((before, version.after, allocation.amount))
+            operations += version.operations
         payment = entities.new_item(
             PAYMENT,
             actor,
@@ -372,10 +297,11 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         try:
             entities.write_new(
                 store,
-                [(PAYMENT, payment)],
                 actor,
-                operations,
-                [Reference("customer_id", CUSTOMER, data.customer_id)],
+                PAYMENT,
+                payment,
+                extra=operations,
+                references=[Reference("customer_id", CUSTOMER, data.customer_id)],
             )
             return entities.public(payment)
         except ConditionFailed:
@@ -411,7 +337,9 @@ def list_payments(
     store: Store, tenant_id: str, customer_id: str | None, limit: int, cursor: str | None
 ) -> Page:
     if customer_id:
-        return entities.lookup(store, tenant_id, PAYMENT, "customer", customer_id, limit, cursor, True)
+        return entities.lookup(
+            store, tenant_id, PAYMENT, "customer", customer_id, limit=limit, cursor=cursor, newest_first=True
+        )
     return entities.list_page(store, tenant_id, PAYMENT, limit=limit, cursor=cursor)
 
 

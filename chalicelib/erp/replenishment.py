@@ -42,7 +42,7 @@ def _by_status(
     for status in statuses:
         cursor = None
         while True:
-            page = entities.lookup(store, tenant_id, et, "status", status, 100, cursor)
+            page = entities.lookup(store, tenant_id, et, "status", status, cursor=cursor)
             found.extend(page.items)
             cursor = page.next_cursor
             if not cursor:

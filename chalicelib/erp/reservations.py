@@ -14,14 +14,15 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType, Unique
+from chalicelib.core.entities import Change, EntityType, Unique
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store
+from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
 from chalicelib.erp import stock
 from chalicelib.erp.catalogue import default_warehouse_id
 
-RESERVATION = EntityType("reservation", "res", name_field=None, uniques=(Unique("reference"),))
+REFERENCE = Unique("reference")
+RESERVATION = EntityType("reservation", "res", name_field=None, uniques=(REFERENCE,))
 
 
 def present(item: dict[str, Any]) -> dict[str, Any]:
@@ -78,11 +79,11 @@ def reserve(
     try:
         stock.apply(store, actor, [change], before=[*head, *created])
     except ConditionFailed as exc:
-        if exc.index is not None and exc.index < len(head):
-            raise errors[exc.index] from exc
-        if exc.index == len(head):  # the reservation itself: the same id again
+        if exc.name in errors:  # the product or the warehouse
+            raise errors[exc.name] from exc
+        if exc.name == RESERVATION.name:  # the reservation itself: the same id again
             raise ConflictError(f"The reservation {item['id']} exists.", existing_id=item["id"]) from exc
-        if exc.index == len(head) + 2:
+        if exc.name == entities.guard_name(RESERVATION.name, REFERENCE):
             existing = _by_reference(store, actor.tenant_id, reference)
             raise ConflictError(
                 f"The reference {reference} is already reserved.", existing_id=existing
@@ -112,9 +113,8 @@ def release(
 ) -> dict[str, Any]:
     """Give back what is still reserved (not shipped); releasing again changes nothing. By hand, an
     order's own reservation is not released: the order's cancellation does that (409)."""
-    outstanding: list[Decimal] = []
 
-    def decide(before: dict[str, Any]) -> dict[str, Any]:
+    def decide(before: dict[str, Any]) -> Change:
         held = order_line(before) if by_hand else None
         if held:
             raise ConflictError(
@@ -122,22 +122,21 @@ def release(
                 order_id=held[0],
             )
         if before["status"] != "active":
-            return {}
-        outstanding.append(Decimal(before["quantity"]) - Decimal(before.get("shipped", 0)))
-        return {"status": "released"}
-
-    def extra(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-        change = stock.Change(
+            return Change()
+        outstanding = Decimal(before["quantity"]) - Decimal(before.get("shipped", 0))
+        now = utcnow()
+        given_back = stock.Change(
             "release",
             before["product_id"],
             before["warehouse_id"],
-            reserved=-outstanding[-1],
+            reserved=-outstanding,
             reference=reservation_id,
         )
-        return stock.plan(actor, [change], after["updated_at"]).operations
+        extra = stock.plan(actor, [given_back], now).operations
+        return Change({"status": "released"}, extra=extra, action="release", at=now)
 
     return present(
-        entities.update(store, actor, RESERVATION, reservation_id, decide, if_match, extra, action="release")
+        entities.update(store, actor, RESERVATION, reservation_id, decide=decide, if_match=if_match).item
     )
 
 

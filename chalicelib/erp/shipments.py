@@ -1,8 +1,10 @@
 """Shipments: reserved stock leaves the warehouse (on hand and reserved both fall).
 
-One transaction writes the shipment, each reservation's shipped quantity (conditional on the
-version read) and the stock levels with their ledger movements; a reservation changed meanwhile
-makes the shipment read again and decide again, so nothing ships twice.
+One transaction writes the shipment, each reservation's shipped quantity (its new version,
+conditional on the version read, with its audit entry) and the stock levels with their ledger
+movements; a reservation changed meanwhile makes the shipment read again and decide again, so nothing
+ships twice. DynamoDB takes at most 100 items in a transaction: a shipment that would need more (about
+24 lines of one order, fewer across several) is refused, to be shipped in parts.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import entities
-from chalicelib.core.entities import EntityType
+from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import PreconditionFailedError, field_error
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, put, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, request_of, utcnow
 from chalicelib.erp import stock
 from chalicelib.erp.reservations import RESERVATION
 
 SHIPMENT = EntityType("shipment", "shp", name_field=None)
+MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
 
 
 def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
@@ -29,7 +32,9 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
     for _attempt in range(3):
         current = {r["id"]: r for r in entities.get_many(store, actor.tenant_id, RESERVATION, wanted)}
         now = utcnow()
-        lines, updates, changes = [], [], []
+        lines, changes = [], []
+        updates: Operations = []
+        shipped_after: dict[str, dict[str, Any]] = {}  # each reservation as this shipment leaves it
         for n, line in enumerate(data.lines):
             reservation = current.get(line.reservation_id)
             if reservation is None:
@@ -55,18 +60,13 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                 )
             shipped = Decimal(str(reservation.get("shipped", 0))) + quantity
             done = shipped >= Decimal(str(reservation["quantity"]))
-            after = {
-                **reservation,
-                "shipped": shipped,
-                "status": "shipped" if done else "active",
-                "version": reservation["version"] + 1,
-                "updated_at": now,
-                "updated_by": actor.user_id,
-            }
-            after.update(entities.indexes(RESERVATION, actor.tenant_id, after))
-            updates.append(
-                put(after, "version = :v", ExpressionAttributeValues={":v": reservation["version"]})
+            fields = {"shipped": shipped, "status": "shipped" if done else "active"}
+            version = entities.versioned(
+                actor, RESERVATION, reservation, Change(fields, action="ship", at=now)
             )
+            assert version is not None  # the shipped quantity grows
+            updates += version.operations
+            shipped_after[reservation["id"]] = version.after
             changes.append(
                 stock.Change(
                     "shipment",
@@ -86,23 +86,21 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
                     "reference": reservation["reference"],
                 }
             )
-        fields = {
+        shipment = {
             "lines": lines,
             "carrier": data.carrier,
             "tracking_number": data.tracking_number,
             "reference": data.reference,
         }
-        item = entities.new_item(SHIPMENT, actor, fields, now=now)
-        after_ship = {
-            line.reservation_id: u["Put"]["Item"] for line, u in zip(data.lines, updates, strict=True)
-        }
+        item = entities.new_item(SHIPMENT, actor, shipment, now=now)
         head = [
             *entities.create_operations(SHIPMENT, actor, item),
             *updates,
-            *_order_events(store, actor.tenant_id, item, lines, after_ship),
+            *_order_events(store, actor.tenant_id, item, lines, shipped_after),
         ]
+        _fits(len(head) + len(stock.plan(actor, changes, now).operations), len(data.lines))
         try:
-            stock.apply(store, actor, changes, before=head)
+            stock.apply(store, actor, changes, before=head, now=now)
         except ConditionFailed:
             continue  # a reservation changed since it was read
         _invoice_shipped_orders(store, actor, head)
@@ -110,13 +108,24 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
     raise PreconditionFailedError("The reservations keep changing; read them again.")
 
 
-def _invoice_shipped_orders(store: Store, actor: Actor, operations: list[dict[str, Any]]) -> None:
+def _fits(items: int, lines: int) -> None:
+    """A shipment is one transaction: refused (422) when it would hold more items than DynamoDB takes."""
+    if items > MAX_TRANSACTION:
+        raise field_error(
+            f"These {lines} lines need {items} writes in one transaction, more than the {MAX_TRANSACTION} "
+            "DynamoDB takes; ship them in parts.",
+            ["body", "lines"],
+            "too many lines for one shipment",
+        )
+
+
+def _invoice_shipped_orders(store: Store, actor: Actor, operations: Operations) -> None:
     """Orders invoiced on delivery that this shipment completed get their invoice issued (if this
     step is cut short, the reconciliation issues it)."""
     from chalicelib.erp.intake import invoice_on_delivery
 
     for op in operations:
-        item = op.get("Put", {}).get("Item", {})
+        item = request_of(op).get("Put", {}).get("Item", {})
         if item.get("detail_type") == "OrderShipped" and json.loads(item["detail"]).get("complete"):
             invoice_on_delivery(store, actor, item["order_id"])
 

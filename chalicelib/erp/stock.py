@@ -12,6 +12,7 @@ transactions on one item, and DynamoDB lets exactly one condition hold.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,18 @@ from boto3.dynamodb.conditions import Attr, Key
 from chalicelib.core import ids, keys
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, put, utcnow
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Op,
+    Operation,
+    Operations,
+    Page,
+    Store,
+    audit_entry,
+    put,
+    utcnow,
+)
 
 ZERO = Decimal(0)
 
@@ -43,9 +55,14 @@ class InsufficientStock(ConflictError):
     title = "Not enough stock"
 
 
+def level_name(product_id: str, warehouse_id: str) -> str:
+    """The name of a level's update in a transaction."""
+    return f"level {product_id} {warehouse_id}"
+
+
 def level_update(
     tenant_id: str, product_id: str, warehouse_id: str, on_hand: Decimal, reserved: Decimal, now: str
-) -> dict[str, Any]:
+) -> Op:
     """The level's arithmetic and the conditions that keep it valid, as one transaction item."""
     available = on_hand - reserved
     values: dict[str, Any] = {
@@ -72,7 +89,7 @@ def level_update(
     }
     if conditions:
         update["ConditionExpression"] = " AND ".join(conditions)
-    return {"Update": update}
+    return Op(level_name(product_id, warehouse_id), {"Update": update})
 
 
 def movement_item(actor: Actor, change: Change, now: str) -> dict[str, Any]:
@@ -94,24 +111,26 @@ def movement_item(actor: Actor, change: Change, now: str) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Planned:
-    """The transaction items of some stock changes; ``levels`` maps an item's index to its level."""
+    """The transaction items of some stock changes; ``levels`` maps a level update's name to its
+    product and warehouse."""
 
-    operations: list[dict[str, Any]]
-    levels: dict[int, tuple[str, str]]
+    operations: Operations
+    levels: dict[str, tuple[str, str]]
     movements: list[dict[str, Any]]
 
 
-def plan(actor: Actor, changes: list[Change], now: str, offset: int = 0) -> Planned:
+def plan(actor: Actor, changes: list[Change], now: str) -> Planned:
     """Level updates (one per product and warehouse: DynamoDB allows one item once per
-    transaction) then the movements. ``offset``: where these items start in the transaction."""
+    transaction) then the movements."""
     merged: dict[tuple[str, str], list[Decimal]] = {}
     for change in changes:
         deltas = merged.setdefault((change.product_id, change.warehouse_id), [ZERO, ZERO])
         deltas[0] += change.on_hand
         deltas[1] += change.reserved
-    operations, levels = [], {}
+    operations: Operations = []
+    levels = {}
     for (product_id, warehouse_id), (on_hand, reserved) in merged.items():
-        levels[offset + len(operations)] = (product_id, warehouse_id)
+        levels[level_name(product_id, warehouse_id)] = (product_id, warehouse_id)
         operations.append(level_update(actor.tenant_id, product_id, warehouse_id, on_hand, reserved, now))
     movements = [movement_item(actor, change, now) for change in changes]
     operations.extend(put(m) for m in movements)
@@ -119,10 +138,10 @@ def plan(actor: Actor, changes: list[Change], now: str, offset: int = 0) -> Plan
 
 
 def shortage(
-    store: Store, tenant_id: str, planned: Planned, index: int | None, labels: dict[str, str]
+    store: Store, tenant_id: str, planned: Planned, name: str | None, labels: dict[str, str]
 ) -> InsufficientStock:
     """The refusal naming the product and warehouse whose condition failed, with what is there."""
-    product_id, warehouse_id = planned.levels.get(index or -1, ("", ""))
+    product_id, warehouse_id = planned.levels.get(name or "", ("", ""))
     level = store.get(keys.stock_level(tenant_id, product_id, warehouse_id), consistent=True) or {}
     name = labels.get(product_id, product_id)
     return InsufficientStock(
@@ -140,19 +159,19 @@ def apply(
     actor: Actor,
     changes: list[Change],
     *,
-    before: list[dict[str, Any]] | None = None,
-    after: list[dict[str, Any]] | None = None,
+    before: Sequence[Operation] = (),
+    after: Sequence[Operation] = (),
     labels: dict[str, str] | None = None,
+    now: str | None = None,
 ) -> Planned:
     """Apply stock changes in one transaction with ``before`` items first and ``after`` items last
     (a record, its audit entry, reference checks); a failed level condition names the product."""
-    head = list(before or [])
-    planned = plan(actor, changes, utcnow(), offset=len(head))
+    planned = plan(actor, changes, now or utcnow())
     try:
-        store.transact([*head, *planned.operations, *(after or [])])
+        store.transact([*before, *planned.operations, *after])
     except ConditionFailed as exc:
-        if exc.index in planned.levels:
-            raise shortage(store, actor.tenant_id, planned, exc.index, labels or {}) from exc
+        if exc.name in planned.levels:
+            raise shortage(store, actor.tenant_id, planned, exc.name, labels or {}) from exc
         raise
     return planned
 
@@ -179,9 +198,11 @@ def warehouse_check(tenant_id: str, warehouse_id: str) -> dict[str, Any]:
 
 def checks(
     tenant_id: str, fields: list[tuple[str, str, str]]
-) -> tuple[list[dict[str, Any]], list[ValidationError]]:
-    """ConditionChecks for (field, kind, id) references, and the error for each if it fails."""
-    operations, errors = [], []
+) -> tuple[Operations, dict[str, ValidationError]]:
+    """ConditionChecks for (field, kind, id) references, each named by its field, and the error
+    for each field if its check fails."""
+    operations: Operations = []
+    errors = {}
     for field, kind, entity_id in fields:
         if kind == "product":
             check = stock_check(tenant_id, entity_id)
@@ -189,9 +210,9 @@ def checks(
         else:
             check = warehouse_check(tenant_id, entity_id)
             message = f"There is no warehouse {entity_id}."
-        operations.append(check)
-        errors.append(
-            ValidationError(message, errors=[{"loc": ["body", field], "msg": message, "type": "reference"}])
+        operations.append(Op(field, check))
+        errors[field] = ValidationError(
+            message, errors=[{"loc": ["body", field], "msg": message, "type": "reference"}]
         )
     return operations, errors
 
@@ -210,8 +231,8 @@ def run(
     try:
         planned = apply(store, actor, changes, before=head, after=[audit])
     except ConditionFailed as exc:
-        if exc.index is not None and exc.index < len(errors):
-            raise errors[exc.index] from exc
+        if exc.name in errors:
+            raise errors[exc.name] from exc
         raise
     return planned.movements
 

@@ -7,14 +7,18 @@ from chalice.app import Blueprint
 from chalicelib.api import crud
 from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.erp import (
+    boms,
     catalogue,
+    invoices,
     production,
+    products,
     purchasing,
     receivables,
     replenishment,
     reservations,
     shipments,
     stock,
+    warehouses,
 )
 from chalicelib.erp.models import (
     AdjustmentIn,
@@ -104,7 +108,7 @@ crud.register(
         ProductPage,
         ProductQuery,
         DeletedOut,
-        catalogue.products,
+        products,
     ),
 )
 crud.register(
@@ -138,7 +142,7 @@ crud.register(
         WarehousePage,
         WarehouseQuery,
         DeletedOut,
-        catalogue.warehouses,
+        warehouses,
     ),
 )
 
@@ -397,7 +401,7 @@ crud.register(
         BomPage,
         BomQuery,
         DeletedOut,
-        production.boms,
+        boms,
     ),
 )
 crud.register(
@@ -414,7 +418,7 @@ crud.register(
         ProductionOrderPage,
         ProductionOrderQuery,
         DeletedOut,
-        production.orders,
+        production,
         routes=("create", "list", "read"),
     ),
 )
@@ -508,7 +512,7 @@ crud.register(
         InvoicePage,
         InvoiceQuery,
         DeletedOut,
-        receivables.invoices,
+        invoices,
     ),
 )
 INVOICE_ID = {"invoice_id": receivables.INVOICE.id_pattern}

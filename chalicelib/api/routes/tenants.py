@@ -8,7 +8,7 @@ from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import ratelimit
 from chalicelib.core.config import settings
 from chalicelib.core.schemas import ListQuery
-from chalicelib.tenants import identity, service
+from chalicelib.tenants import accounts, audit_log, identity, roles, users
 from chalicelib.tenants.models import (
     USER_ID,
     AuditOut,
@@ -49,7 +49,7 @@ USER = {"user_id": USER_ID}
 )
 def signup(req: Request) -> Result:
     ratelimit.hit(STORE, "signup", req.source_ip, settings().signup_limit_per_hour, 3600, "signups")
-    service.signup(STORE, req.body, req.request_id)  # None for a taken address: answered alike
+    accounts.signup(STORE, req.body, req.request_id)  # None for a taken address: answered alike
     return Result(SignupOut(), headers={"Location": "/me"})
 
 
@@ -98,7 +98,7 @@ def refresh(req: Request) -> TokensOut:
     response=MeOut,
 )
 def me(req: Request) -> MeOut:
-    return MeOut(**service.me(STORE, req.me))
+    return MeOut(**accounts.me(STORE, req.me))
 
 
 @endpoint(
@@ -112,7 +112,7 @@ def me(req: Request) -> MeOut:
     response=UserPage,
 )
 def list_users(req: Request) -> UserPage:
-    page = service.list_users(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
+    page = users.list_page(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
     return UserPage(items=[UserOut(**u) for u in page.items], next_cursor=page.next_cursor)
 
 
@@ -128,7 +128,7 @@ def list_users(req: Request) -> UserPage:
     status=201,
 )
 def create_user(req: Request) -> Result:
-    user = service.create_user(STORE, req.me, req.body)
+    user = users.create(STORE, req.me, req.body)
     return Result(UserOut(**user), etag=user["version"], headers={"Location": f"/admin/users/{user['id']}"})
 
 
@@ -144,7 +144,7 @@ def create_user(req: Request) -> Result:
     etag=True,
 )
 def get_user(req: Request) -> Result:
-    user = service.get_user(STORE, req.me.tenant_id, req.params["user_id"])
+    user = users.get(STORE, req.me.tenant_id, req.params["user_id"])
     return Result(UserOut(**user), etag=user["version"])
 
 
@@ -161,7 +161,7 @@ def get_user(req: Request) -> Result:
     etag=True,
 )
 def update_user(req: Request) -> Result:
-    user = service.update_user(STORE, req.me, req.params["user_id"], req.body, req.if_match)
+    user = users.update(STORE, req.me, req.params["user_id"], req.body, req.if_match)
     return Result(UserOut(**user), etag=user["version"])
 
 
@@ -177,7 +177,7 @@ def update_user(req: Request) -> Result:
     etag=True,
 )
 def delete_user(req: Request) -> Result:
-    service.delete_user(STORE, req.me, req.params["user_id"], req.if_match)
+    users.remove(STORE, req.me, req.params["user_id"], req.if_match)
     return Result(status=204)
 
 
@@ -191,7 +191,7 @@ def delete_user(req: Request) -> Result:
     response=RoleList,
 )
 def list_roles(req: Request) -> RoleList:
-    return RoleList(**service.list_roles(STORE, req.me.tenant_id))
+    return RoleList(**roles.list_all(STORE, req.me.tenant_id))
 
 
 @endpoint(
@@ -206,7 +206,7 @@ def list_roles(req: Request) -> RoleList:
     status=201,
 )
 def create_role(req: Request) -> Result:
-    role = service.create_role(STORE, req.me, req.body)
+    role = roles.create(STORE, req.me, req.body)
     return Result(RoleOut(**role), etag=role["version"], headers={"Location": f"/admin/roles/{role['name']}"})
 
 
@@ -223,7 +223,7 @@ def create_role(req: Request) -> Result:
     etag=True,
 )
 def replace_role(req: Request) -> Result:
-    role = service.replace_role(STORE, req.me, req.params["name"], req.body, req.if_match)
+    role = roles.replace(STORE, req.me, req.params["name"], req.body, req.if_match)
     return Result(RoleOut(**role), etag=role["version"])
 
 
@@ -239,7 +239,7 @@ def replace_role(req: Request) -> Result:
     etag=True,
 )
 def delete_role(req: Request) -> Result:
-    service.delete_role(STORE, req.me, req.params["name"], req.if_match)
+    roles.remove(STORE, req.me, req.params["name"], req.if_match)
     return Result(status=204)
 
 
@@ -254,5 +254,5 @@ def delete_role(req: Request) -> Result:
     response=AuditPage,
 )
 def audit(req: Request) -> AuditPage:
-    page = service.list_audit(STORE, req.me.tenant_id, req.query)
+    page = audit_log.list_page(STORE, req.me.tenant_id, req.query)
     return AuditPage(items=[AuditOut(**a) for a in page.items], next_cursor=page.next_cursor)

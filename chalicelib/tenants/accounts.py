@@ -1,0 +1,94 @@
+"""A company's account: signup (the company, its owner and the owner's membership), its profile, /me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.core import ids, keys
+from chalicelib.core.errors import NotFoundError
+from chalicelib.core.store import Actor, Store, audit_entry, put_new, strip_keys, utcnow
+from chalicelib.tenants import identity
+from chalicelib.tenants.access import Principal
+from chalicelib.tenants.models import SignupIn
+from chalicelib.tenants.users import OWNER, email_guard, member_item
+
+
+def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any] | None:
+    """Create the tenant, its owner in Cognito and the owner's membership; None when the address
+    already has an account (nothing is made, and the caller answers as if it were new).
+
+    Cognito and DynamoDB cannot share a transaction: the user is created first and deleted again if
+    the DynamoDB transaction fails, so a half-made tenant never remains.
+    """
+    tenant_id = ids.new_id("ten")
+    now = utcnow()
+    try:
+        user_id = identity.create_user(data.owner_email, tenant_id, data.owner_password, "owner_password")
+    except identity.EmailTakenError:
+        return None
+    actor = Actor(tenant_id=tenant_id, user_id=user_id, email=data.owner_email, request_id=request_id)
+    profile = {
+        **keys.tenant_profile(tenant_id),
+        "id": tenant_id,
+        "company_name": data.company_name,
+        "plan": data.plan,
+        "default_currency": data.default_currency,
+        "status": "active",
+        "owner_count": 1,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    member = member_item(tenant_id, user_id, data.owner_email, [OWNER], now)
+    registry = {
+        **keys.tenant_registry(tenant_id),
+        "tenant_id": tenant_id,
+        "plan": data.plan,
+        "created_at": now,
+    }
+    role_set = {**keys.role_set(tenant_id), "roles": {}, "created_at": now}
+    try:
+        store.transact(
+            [
+                put_new(registry),
+                put_new(profile),
+                put_new(member),
+                put_new(email_guard(tenant_id, data.owner_email, user_id)),
+                put_new(role_set),
+                audit_entry(actor, "tenant.create", "tenant", tenant_id, None, strip_keys(profile), now),
+                audit_entry(actor, "user.create", "user", user_id, None, strip_keys(member), now),
+            ]
+        )
+    except Exception:
+        identity.delete_user(data.owner_email, user_id)
+        raise
+    return {
+        "tenant_id": tenant_id,
+        "company_name": data.company_name,
+        "plan": data.plan,
+        "owner_user_id": user_id,
+        "created_at": now,
+    }
+
+
+def company_profile(store: Store, tenant_id: str) -> dict[str, Any]:
+    profile = store.get(keys.tenant_profile(tenant_id))
+    if profile is None:
+        raise NotFoundError("The company does not exist.")
+    return profile
+
+
+def me(store: Store, principal: Principal) -> dict[str, Any]:
+    profile = company_profile(store, principal.tenant_id)
+    return {
+        "user": {"id": principal.user_id, "email": principal.email},
+        "tenant": {
+            "id": profile["id"],
+            "company_name": profile["company_name"],
+            "plan": profile["plan"],
+            "default_currency": profile.get("default_currency", "CNY"),
+            "created_at": profile["created_at"],
+        },
+        "roles": list(principal.roles),
+        "permissions": sorted(principal.permissions),
+    }
