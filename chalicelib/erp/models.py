@@ -697,7 +697,9 @@ class ShipmentLineIn(StrictModel):
 
 
 class ShipmentIn(StrictModel):
-    lines: Annotated[list[ShipmentLineIn], Field(min_length=1, max_length=30)]
+    # One transaction: four writes a line (the reservation, its audit entry, the stock level, the
+    # movement) and four for the shipment and its order's event fit 24 lines in DynamoDB's 100.
+    lines: Annotated[list[ShipmentLineIn], Field(min_length=1, max_length=24)]
     carrier: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
     tracking_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] = ""
     reference: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
