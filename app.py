@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib.api import auth, problems, route_table, web
 from chalicelib.core import keys
@@ -55,14 +55,14 @@ _STAGE = os.environ.get("STAGE", "local")
 
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp", batch_size=10, name="erp_consumer")
-def erp_consumer(event):  # type: ignore[no-untyped-def]
+def erp_consumer(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.api import handlers
 
     return handlers.consume_batch("erp", event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm", batch_size=10, name="crm_consumer")
-def crm_consumer(event):  # type: ignore[no-untyped-def]
+def crm_consumer(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.api import handlers
 
     return handlers.consume_batch("crm", event.to_dict(), event.context)
@@ -71,14 +71,14 @@ def crm_consumer(event):  # type: ignore[no-untyped-def]
 # Each dead-letter queue's messages are parked under their company's key (listing and redrive per
 # company); what cannot be parked stays and moves on to the quarantine queue (docs/operations.md).
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-erp-dlq", batch_size=10, name="erp_dead_letters")
-def erp_dead_letters(event):  # type: ignore[no-untyped-def]
+def erp_dead_letters(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.api import handlers
 
     return handlers.park_batch("erp", event.to_dict())
 
 
 @app.on_sqs_message(queue=f"crmerp-{_STAGE}-crm-dlq", batch_size=10, name="crm_dead_letters")
-def crm_dead_letters(event):  # type: ignore[no-untyped-def]
+def crm_dead_letters(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.api import handlers
 
     return handlers.park_batch("crm", event.to_dict())
@@ -95,7 +95,7 @@ _TABLE_STREAM = (
 @app.on_dynamodb_record(
     stream_arn=_TABLE_STREAM, batch_size=100, maximum_batching_window_in_seconds=1, name="relay_on_write"
 )
-def relay_on_write(event):  # type: ignore[no-untyped-def]
+def relay_on_write(event: DynamoDBEvent) -> dict[str, Any]:
     """A new outbox item on the table's stream relays it at once (no waiting for the sweep)."""
     from chalicelib.api import handlers
 
@@ -103,7 +103,7 @@ def relay_on_write(event):  # type: ignore[no-untyped-def]
 
 
 @app.schedule("rate(1 minute)", name="relay_outbox")
-def relay_outbox(event):  # type: ignore[no-untyped-def]
+def relay_outbox(event: CloudWatchEvent) -> dict[str, Any]:
     """Sweeps the outbox every minute: what a missed or failed stream trigger left behind."""
     from chalicelib.api import handlers
 
@@ -111,7 +111,7 @@ def relay_outbox(event):  # type: ignore[no-untyped-def]
 
 
 @app.schedule("rate(15 minutes)", name="reconcile_orders")
-def reconcile_orders(event):  # type: ignore[no-untyped-def]
+def reconcile_orders(event: CloudWatchEvent) -> dict[str, Any]:
     """Every tenant's orders against the ERP's records (re-drive, release, report)."""
     from chalicelib.api.web import STORE
     from chalicelib.crm import reconciliation

@@ -162,14 +162,15 @@ def register_pool(bp: Any, r: Resource) -> None:
         ).item
         return Result(r.out_model(**entities.public(item)), etag=item["version"])
 
-    common = {"tag": r.tag, "path_params": ids, "response": r.out_model}
     endpoint(
         bp,
         f"{item_path}/claim",
         "POST",
         permission=f"{r.permissions}:claim",
         summary=f"Claim a {r.label} from the shared pool (yours already: no change)",
-        **common,
+        tag=r.tag,
+        path_params=ids,
+        response=r.out_model,
     )(_named(f"claim_{name}", claim))
     endpoint(
         bp,
@@ -177,7 +178,9 @@ def register_pool(bp: Any, r: Resource) -> None:
         "POST",
         permission=f"{r.permissions}:claim",
         summary=f"Release your {r.label} into the shared pool (another user's: needs assign)",
-        **common,
+        tag=r.tag,
+        path_params=ids,
+        response=r.out_model,
     )(_named(f"release_{name}", release))
     endpoint(
         bp,
@@ -187,7 +190,9 @@ def register_pool(bp: Any, r: Resource) -> None:
         body=r.assign_model,
         summary=f"Give a {r.label} to a user, or to the pool with null",
         etag=True,
-        **common,
+        tag=r.tag,
+        path_params=ids,
+        response=r.out_model,
     )(_named(f"assign_{name}", assign))
 
 
@@ -227,7 +232,6 @@ def register(bp: Any, r: Resource) -> None:
         editable.remove(STORE, req.me.actor(), req.params[r.id_param], req.if_match)
         return Result(status=204)
 
-    common = {"tag": r.tag}
     if "create" in r.routes:
         endpoint(
             bp,
@@ -239,7 +243,7 @@ def register(bp: Any, r: Resource) -> None:
             query=r.create_query,
             response=r.out_model,
             status=201,
-            **common,
+            tag=r.tag,
         )(_named(f"create_{name}", create))
     if "list" in r.routes:
         endpoint(
@@ -250,7 +254,7 @@ def register(bp: Any, r: Resource) -> None:
             summary=f"List or search {r.label}s",
             query=r.query_model,
             response=r.page_model,
-            **common,
+            tag=r.tag,
         )(_named(f"list_{name}s", list_))
     if "read" in r.routes:
         endpoint(
@@ -262,7 +266,7 @@ def register(bp: Any, r: Resource) -> None:
             response=r.out_model,
             path_params=ids,
             etag=True,
-            **common,
+            tag=r.tag,
         )(_named(f"get_{name}", read))
     if "update" in r.routes:
         endpoint(
@@ -275,7 +279,7 @@ def register(bp: Any, r: Resource) -> None:
             response=r.out_model,
             path_params=ids,
             etag=True,
-            **common,
+            tag=r.tag,
         )(_named(f"update_{name}", update))
     if "delete" in r.routes:
         endpoint(
@@ -287,7 +291,7 @@ def register(bp: Any, r: Resource) -> None:
             path_params=ids,
             status=204,
             etag=True,
-            **common,
+            tag=r.tag,
         )(_named(f"delete_{name}", delete))
     if r.assign_model is not None:
         register_pool(bp, r)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import ConditionBase, Key
 from botocore.exceptions import ClientError
@@ -69,10 +69,10 @@ class ConditionFailed(Exception):
     """A write's condition did not hold; ``name`` names the failed item of the transaction (None:
     an item written without a name), ``item`` is what it held when the request asked for it."""
 
-    def __init__(self, name: str | None, item: dict[str, Any] | None = None) -> None:
+    def __init__(self, name: str | None, item: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"condition failed on {name or 'an unnamed item'}")
         self.name = name
-        self.item = item
+        self.item = dict(item) if item is not None else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +148,7 @@ class Store:
         if not keys.belongs_to(tenant_id, partition):
             raise ValueError("query outside the tenant's key space")
         hash_attr = {"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]
-        condition = Key(hash_attr).eq(partition)
+        condition: ConditionBase = Key(hash_attr).eq(partition)
         if sort_condition is not None:
             condition = condition & sort_condition
         fingerprint = f"{index}|{partition}|{query_id}|{newest_first}"
@@ -176,7 +176,7 @@ class Store:
         self, *, partition: str, sort_condition: ConditionBase | None = None
     ) -> list[dict[str, Any]]:
         """Every item of a small partition (roles, members of a tenant); for bounded sets only."""
-        condition = Key("pk").eq(partition)
+        condition: ConditionBase = Key("pk").eq(partition)
         if sort_condition is not None:
             condition = condition & sort_condition
         params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": condition}
@@ -261,13 +261,13 @@ class Store:
             self.client.put_item(TableName=self.table, Item=item, **params)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConditionFailed(0, exc.response.get("Item")) from exc
+                raise ConditionFailed(None, cast(Mapping[str, Any] | None, exc.response.get("Item"))) from exc
             raise
 
     def update(self, **params: Any) -> dict[str, Any]:
         """A single conditional UpdateItem (for counters that carry no audit entry)."""
         try:
-            return self.client.update_item(TableName=self.table, **params)
+            return dict(self.client.update_item(TableName=self.table, **params))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConditionFailed(None) from exc

@@ -144,7 +144,8 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
     would be confirmed for nobody), invoices not void or paid, payments with money on account."""
 
     def matching(et: EntityType, keep: Any) -> list[str]:
-        found, cursor = [], None
+        found: list[str] = []
+        cursor = None
         while len(found) < SHOWN:
             page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
             found += [i["id"] for i in page.items if keep(i)]
@@ -175,6 +176,7 @@ def remove(store: Store, actor: Actor, customer_id: str, if_match: int | None) -
             )
             raise ConflictError(
                 f"The customer still has {what}; finish or cancel them, or merge the customer into another.",
+                errors=None,
                 **blockers,
             )
 

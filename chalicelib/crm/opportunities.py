@@ -70,12 +70,15 @@ def change_entry(item: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]
 def new_fields(stages: list[dict[str, Any]], actor: Actor, data: OpportunityIn, now: str) -> dict[str, Any]:
     """The stored fields of a new opportunity, in the given stage or the pipeline's first."""
     stage = _stage(stages, data.stage)
+    currency = data.currency
+    if currency is None:  # its callers give it the company's first (company.with_currency)
+        raise ValueError("an opportunity's currency is decided before its fields")
     return {
         "customer_id": data.customer_id,
         "contact_id": data.contact_id,
         "name": data.name,
-        "amount": money.text(money.exact(data.amount, data.currency, ["body", "amount"])),
-        "currency": data.currency,
+        "amount": money.text(money.exact(data.amount, currency, ["body", "amount"])),
+        "currency": currency,
         "expected_close_date": data.expected_close_date.isoformat() if data.expected_close_date else None,
         "stage": stage["key"],
         "probability": stage["probability"],

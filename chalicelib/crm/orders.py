@@ -50,7 +50,15 @@ def order_fields(
 def create(store: Store, actor: Actor, data: OrderIn) -> dict[str, Any]:
     data = company.with_currency(store, actor.tenant_id, data)
     item = entities.new_item(
-        ORDER, actor, order_fields(data.customer_id, data.contact_id, data.currency, data.lines, data.notes)
+        ORDER,
+        actor,
+        order_fields(
+            data.customer_id,
+            data.contact_id,
+            company.currency(store, actor.tenant_id, data.currency),
+            data.lines,
+            data.notes,
+        ),
     )
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
     if data.contact_id:
@@ -167,7 +175,9 @@ def confirmed_event(after: dict[str, Any], now: str) -> OrderConfirmed:
         total=after["total"],
         warehouse_id=after.get("warehouse_id"),
         lines=[
-            {"line": n, **{k: str(v) for k, v in line.items() if k in OrderLine.model_fields}}
+            OrderLine.model_validate(
+                {"line": n, **{k: str(v) for k, v in line.items() if k in OrderLine.model_fields}}
+            )
             for n, line in enumerate(after["lines"], start=1)
         ],
     )

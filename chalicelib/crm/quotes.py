@@ -42,7 +42,7 @@ def create(store: Store, actor: Actor, data: QuoteIn) -> dict[str, Any]:
         "customer_id": data.customer_id,
         "contact_id": data.contact_id,
         "opportunity_id": data.opportunity_id,
-        **priced(data.lines, data.currency),
+        **priced(data.lines, company.currency(store, actor.tenant_id, data.currency)),
         "valid_until": data.valid_until.isoformat() if data.valid_until else None,
         "notes": data.notes,
         "status": "draft",

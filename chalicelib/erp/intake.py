@@ -94,7 +94,7 @@ class Known:
         pointer = first["default_warehouse"]
         self.warehouse_id = event.warehouse_id or (pointer["warehouse_id"] if pointer else None)
         self.reservations = {li.line: first[("reservation", li.line)] for li in event.lines}
-        guards = {s: first[("sku", s)]["entity_id"] for s in skus if first[("sku", s)]}
+        guards = {s: g["entity_id"] for s in skus if (g := first[("sku", s)])}
         second = _read(
             store,
             {
@@ -112,7 +112,7 @@ class Known:
                 ),
             },
         )
-        self.products = {s: second[("product", pid)] for s, pid in guards.items() if second[("product", pid)]}
+        self.products = {s: p for s, pid in guards.items() if (p := second[("product", pid)])}
         empty = {"warehouse_id": self.warehouse_id}
         self.levels = {
             pid: stock.present_level(second.get(("level", pid)) or {**empty, "product_id": pid})
@@ -138,8 +138,9 @@ def _reserve(
 ) -> dict[str, Any] | None:
     """This line's reservation: the one made before, or as much as is available now (none if 0)."""
     reservation_id = outbox.derived_id("res", order_id, str(line))
-    if known.reservations.get(line):
-        return reservations.present(known.reservations[line])
+    earlier = known.reservations.get(line)
+    if earlier:
+        return reservations.present(earlier)
     level = known.levels.get(product_id) if warehouse_id == known.warehouse_id else None
     for _attempt in range(5):
         level = level or stock.level(store, actor.tenant_id, product_id, warehouse_id)
@@ -287,7 +288,10 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     if warehouse_id is None and needs_stock:
         return _reject(store, event, "The company has no warehouse to take the goods from.")
 
-    reserved, short, plans, purchases = [], [], [], {}
+    reserved: list[dict[str, Any]] = []
+    short: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
+    purchases: dict[str, list[dict[str, Any]]] = {}
     for li in event.lines:
         product = products[li.product_code.upper()]
         if product["kind"] == "service":

@@ -110,7 +110,8 @@ def book(
         i["sk"]: Decimal(i["booked"])
         for i in store.query_all(partition=capacity_pk(tenant_id, centre["id"]), sort_condition=days)
     }
-    bookings, left, day = [], quantity, start
+    bookings: list[dict[str, Any]] = []
+    left, day = quantity, start
     while left > 0:
         if day > end or len(bookings) >= MAX_BOOKED_DAYS:
             raise ConflictError(

@@ -22,7 +22,8 @@ from chalicelib.core.entities import Change, EntityType, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
-from chalicelib.handoff.contracts import CUSTOMER
+from chalicelib.handoff import outbox
+from chalicelib.handoff.contracts import CUSTOMER, SOURCE_ERP, PaymentReceived
 from chalicelib.tenants import published as company
 
 ZERO = Decimal(0)
@@ -75,10 +76,8 @@ def order_invoice(invoice: dict[str, Any]) -> bool:
     """Whether this is a sales order's own invoice, raised by the order handoff (its id derived from
     the order's): only that invoice moves the order. A hand-made invoice may name an order for
     reference; paying it tells the order nothing."""
-    from chalicelib.handoff import outbox
-
     order_id = invoice.get("order_id")
-    return bool(order_id) and invoice["id"] == outbox.derived_id("inv", order_id)
+    return bool(order_id) and invoice["id"] == outbox.derived_id("inv", str(order_id))
 
 
 def status_for(total: Decimal, paid: Decimal, credited: Decimal) -> str:
@@ -313,9 +312,6 @@ def _payment_events(
     payment: dict[str, Any], received: list[tuple[dict[str, Any], dict[str, Any], Decimal]]
 ) -> list[dict[str, Any]]:
     """``PaymentReceived`` for each paid invoice raised for a sales order, in the payment's transaction."""
-    from chalicelib.handoff import outbox
-    from chalicelib.handoff.contracts import SOURCE_ERP, PaymentReceived
-
     operations = []
     for before, after, paid in received:
         event = PaymentReceived(

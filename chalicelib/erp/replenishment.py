@@ -19,7 +19,7 @@ from chalicelib.core.entities import EntityType
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, Store
 from chalicelib.erp import purchasing
-from chalicelib.erp.catalogue import PRODUCT
+from chalicelib.erp.catalogue import PRODUCT, SUPPLIER
 from chalicelib.erp.production import PRODUCTION_ORDER
 
 ZERO = Decimal(0)
@@ -109,7 +109,7 @@ def order(store: Store, actor: Actor, supplier_ids: list[str] | None) -> list[di
             }
             for li in group["lines"]
         ]
-        supplier_item = entities.get(store, actor.tenant_id, purchasing.SUPPLIER, supplier)
+        supplier_item = entities.get(store, actor.tenant_id, SUPPLIER, supplier)
         fields = purchasing.new_fields(
             supplier, supplier_item.get("currency", "CNY"), lines, notes="From replenishment."
         )

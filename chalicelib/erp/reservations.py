@@ -20,6 +20,7 @@ from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
 from chalicelib.erp import stock
 from chalicelib.erp.catalogue import default_warehouse_id
+from chalicelib.handoff import outbox
 
 REFERENCE = Unique("reference")
 RESERVATION = EntityType("reservation", "res", name_field=None, uniques=(REFERENCE,))
@@ -100,8 +101,6 @@ def _by_reference(store: Store, tenant_id: str, reference: str) -> str | None:
 def order_line(item: dict[str, Any]) -> tuple[str, str] | None:
     """The order and line a reservation holds when it is the order handoff's own (its id derived
     from both, which no manual route can make), else None."""
-    from chalicelib.handoff import outbox
-
     order_id, _, line = str(item.get("reference", "")).partition(":")
     if line.isdigit() and item["id"] == outbox.derived_id("res", order_id, line):
         return order_id, line

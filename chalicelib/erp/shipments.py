@@ -18,8 +18,10 @@ from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import PreconditionFailedError, field_error
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, request_of, utcnow
-from chalicelib.erp import stock
+from chalicelib.erp import intake, reservations, stock
 from chalicelib.erp.reservations import RESERVATION
+from chalicelib.handoff import outbox
+from chalicelib.handoff.contracts import SOURCE_ERP, OrderShipped
 
 SHIPMENT = EntityType("shipment", "shp", name_field=None)
 MAX_TRANSACTION = 100  # DynamoDB's limit of items in one TransactWriteItems
@@ -122,12 +124,11 @@ def _fits(items: int, lines: int) -> None:
 def _invoice_shipped_orders(store: Store, actor: Actor, operations: Operations) -> None:
     """Orders invoiced on delivery that this shipment completed get their invoice issued (if this
     step is cut short, the reconciliation issues it)."""
-    from chalicelib.erp.intake import invoice_on_delivery
 
     for op in operations:
         item = request_of(op).get("Put", {}).get("Item", {})
         if item.get("detail_type") == "OrderShipped" and json.loads(item["detail"]).get("complete"):
-            invoice_on_delivery(store, actor, item["order_id"])
+            intake.invoice_on_delivery(store, actor, item["order_id"])
 
 
 def _order_events(
@@ -139,21 +140,16 @@ def _order_events(
 ) -> list[dict[str, Any]]:
     """``OrderShipped`` for each sales order whose reserved lines this shipment carries (their
     reservations' references are ``<order>:<line>``), in the shipment's transaction."""
-    from chalicelib.erp.reservations import list_page as reservations_of
-    from chalicelib.erp.reservations import order_line
-    from chalicelib.handoff import outbox
-    from chalicelib.handoff.contracts import SOURCE_ERP, OrderShipped
-
     by_order: dict[str, list[int]] = {}
     for line in lines:
-        held = order_line({"id": line["reservation_id"], "reference": line["reference"]})
+        held = reservations.order_line({"id": line["reservation_id"], "reference": line["reference"]})
         if held:  # only the handoff's own reservation of an order line ships an order
             by_order.setdefault(held[0], []).append(int(held[1]))
     operations = []
     for order_id, numbers in by_order.items():
-        held = reservations_of(store, tenant_id, f"{order_id}:", 100, None).items
+        of_order = reservations.list_page(store, tenant_id, f"{order_id}:", 100, None).items
         complete = all(
-            (after.get(r["id"]) or r)["status"] == "shipped" for r in held if r["status"] != "released"
+            (after.get(r["id"]) or r)["status"] == "shipped" for r in of_order if r["status"] != "released"
         )
         event = OrderShipped(
             tenant_id=tenant_id,

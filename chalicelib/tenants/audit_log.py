@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from chalicelib.core import keys
 from chalicelib.core.errors import BadRequestError
@@ -40,14 +40,14 @@ def list_page(store: Store, tenant_id: str, q: AuditQuery) -> Page:
         index, partition, sort_attr = None, keys.audit_pk(tenant_id), "sk"
         if q.entity_type:
             filters.append(Attr("entity_type").eq(q.entity_type))
-    sort = None
+    sort: ConditionBase | None = None
     if q.from_ and q.to:
         sort = Key(sort_attr).between(lower, upper)
     elif q.from_:
         sort = Key(sort_attr).gte(lower)
     elif q.to:
         sort = Key(sort_attr).lte(upper)
-    filter_condition = None
+    filter_condition: ConditionBase | None = None
     for f in filters:
         filter_condition = f if filter_condition is None else filter_condition & f
     page = store.query_page(

@@ -18,6 +18,11 @@ def default_currency(store: Store, tenant_id: str) -> str:
     return str(profile.get("default_currency") or DEFAULT_CURRENCY)
 
 
+def currency(store: Store, tenant_id: str, given: str | None) -> str:
+    """The currency a record is in: the one it names, else the company's (one GetItem, only then)."""
+    return given if given is not None else default_currency(store, tenant_id)
+
+
 def with_currency(store: Store, tenant_id: str, data: M) -> M:
     """``data`` (a request model with ``currency``) in the company's currency when it names none:
     one GetItem, only then."""

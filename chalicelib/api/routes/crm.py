@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice.app import Blueprint
 
 from chalicelib.api import crud
 from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import tabular
 from chalicelib.core.errors import NotFoundError
-from chalicelib.core.schemas import ListQuery
+from chalicelib.core.schemas import DeletedOut, ListQuery
 from chalicelib.crm import (
     activities,
     contacts,
@@ -46,7 +48,6 @@ from chalicelib.crm.models import (
     CustomerPage,
     CustomerPatch,
     CustomerQuery,
-    DeletedOut,
     HandoffEvent,
     HandoffOut,
     ImportOut,
@@ -204,11 +205,11 @@ QUOTE_ID = {"quote_id": QUOTE.id_pattern}
 ORDER_ID = {"order_id": ORDER.id_pattern}
 
 
-def _quote(item: dict) -> Result:
+def _quote(item: dict[str, Any]) -> Result:
     return Result(QuoteOut(**item), etag=item["version"])
 
 
-def _order(item: dict, status: int | None = None) -> Result:
+def _order(item: dict[str, Any], status: int | None = None) -> Result:
     return Result(
         OrderOut(**item),
         etag=item["version"],

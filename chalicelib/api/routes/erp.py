@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice.app import Blueprint
 
 from chalicelib.api import crud
 from chalicelib.api.web import STORE, Request, Result, endpoint
+from chalicelib.core import entities
+from chalicelib.core.schemas import DeletedOut
 from chalicelib.erp import (
     boms,
     catalogue,
@@ -32,7 +36,6 @@ from chalicelib.erp.models import (
     BomQuery,
     CreditNoteIn,
     CreditNoteOut,
-    DeletedOut,
     InvoiceIn,
     InvoiceOut,
     InvoicePage,
@@ -160,7 +163,7 @@ crud.register(
 def list_stock(req: Request) -> StockPage:
     q = req.query
     page = stock.levels(STORE, req.me.tenant_id, q.product_id, q.warehouse_id, q.limit, q.cursor)
-    return StockPage(items=page.items, next_cursor=page.next_cursor)
+    return StockPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @endpoint(
@@ -176,7 +179,7 @@ def list_stock(req: Request) -> StockPage:
 def list_movements(req: Request) -> MovementPage:
     q = req.query
     page = stock.movements(STORE, req.me.tenant_id, q.product_id, q.warehouse_id, q.limit, q.cursor)
-    return MovementPage(items=page.items, next_cursor=page.next_cursor)
+    return MovementPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @endpoint(
@@ -248,7 +251,7 @@ def create_reservation(req: Request) -> Result:
 def list_reservations(req: Request) -> ReservationPage:
     q = req.query
     page = reservations.list_page(STORE, req.me.tenant_id, q.reference, q.limit, q.cursor)
-    return ReservationPage(items=page.items, next_cursor=page.next_cursor)
+    return ReservationPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
 RESERVATION_ID = {"reservation_id": reservations.RESERVATION.id_pattern}
@@ -266,8 +269,6 @@ RESERVATION_ID = {"reservation_id": reservations.RESERVATION.id_pattern}
     summary="Read a reservation",
 )
 def get_reservation(req: Request) -> Result:
-    from chalicelib.core import entities
-
     item = reservations.present(
         entities.get(STORE, req.me.tenant_id, reservations.RESERVATION, req.params["reservation_id"])
     )
@@ -313,7 +314,7 @@ crud.register(
 PURCHASE_ORDER_ID = {"purchase_order_id": purchasing.PURCHASE_ORDER.id_pattern}
 
 
-def _purchase_order(item: dict) -> Result:
+def _purchase_order(item: dict[str, Any]) -> Result:
     return Result(PurchaseOrderOut(**item), etag=item["version"])
 
 
@@ -425,7 +426,7 @@ crud.register(
 PRODUCTION_ORDER_ID = {"production_order_id": production.PRODUCTION_ORDER.id_pattern}
 
 
-def _production_order(item: dict) -> Result:
+def _production_order(item: dict[str, Any]) -> Result:
     return Result(ProductionOrderOut(**item), etag=item["version"])
 
 
@@ -518,7 +519,7 @@ crud.register(
 INVOICE_ID = {"invoice_id": receivables.INVOICE.id_pattern}
 
 
-def _invoice(item: dict) -> Result:
+def _invoice(item: dict[str, Any]) -> Result:
     return Result(InvoiceOut(**item), etag=item["version"])
 
 
@@ -609,7 +610,7 @@ def create_payment(req: Request) -> Result:
 def list_payments(req: Request) -> PaymentPage:
     q = req.query
     page = receivables.list_payments(STORE, req.me.tenant_id, q.customer_id, q.limit, q.cursor)
-    return PaymentPage(items=page.items, next_cursor=page.next_cursor)
+    return PaymentPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @endpoint(
@@ -624,8 +625,6 @@ def list_payments(req: Request) -> PaymentPage:
     summary="Read a payment",
 )
 def get_payment(req: Request) -> Result:
-    from chalicelib.core import entities
-
     item = entities.public(
         entities.get(STORE, req.me.tenant_id, receivables.PAYMENT, req.params["payment_id"])
     )
@@ -691,7 +690,7 @@ def create_shipment(req: Request) -> Result:
 )
 def list_shipments(req: Request) -> ShipmentPage:
     page = shipments.list_page(STORE, req.me.tenant_id, req.query.limit, req.query.cursor)
-    return ShipmentPage(items=page.items, next_cursor=page.next_cursor)
+    return ShipmentPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @endpoint(
@@ -706,8 +705,6 @@ def list_shipments(req: Request) -> ShipmentPage:
     summary="Read a shipment",
 )
 def get_shipment(req: Request) -> Result:
-    from chalicelib.core import entities
-
     item = entities.public(
         entities.get(STORE, req.me.tenant_id, shipments.SHIPMENT, req.params["shipment_id"])
     )
@@ -739,4 +736,6 @@ def get_replenishment(req: Request) -> ReplenishmentOut:
     summary="Turn the suggestions into draft purchase orders",
 )
 def create_replenishment(req: Request) -> ReplenishOut:
-    return ReplenishOut(created=replenishment.order(STORE, req.me.actor(), req.body.supplier_ids))
+    return ReplenishOut.model_validate(
+        {"created": replenishment.order(STORE, req.me.actor(), req.body.supplier_ids)}
+    )
