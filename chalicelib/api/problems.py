@@ -13,7 +13,7 @@ from chalice.app import Response
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib.core import observability
-from chalicelib.core.errors import STATUS_ERRORS, ApiError
+from chalicelib.core.errors import STATUS_ERRORS, ApiError, AuthenticationError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -63,7 +63,13 @@ def problem_middleware(event: Any, get_response: Callable[[Any], Response]) -> R
         )
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         error_class = STATUS_ERRORS.get(response.status_code, ApiError)
-        problem = problem_response(error_class(str(response.body.get("Message", ""))), request_path(event))
+        error = error_class(str(response.body.get("Message", "")))
+        refused = (context.get("authorizer") or {}).get("auth_error")
+        if refused and response.status_code == 415:
+            # Chalice checks the content type before the route sees the authorizer's verdict; who is
+            # asking comes first (as at the gateway), so a refused token is a 401 whatever the body.
+            error = AuthenticationError(f"The bearer token was refused: {refused}.")
+        problem = problem_response(error, request_path(event))
         # Chalice's own headers stay (a 405's Allow names the path's methods); the body is ours.
         problem.headers = {
             **{k: v for k, v in response.headers.items() if k.lower() != "content-type"},
