@@ -173,3 +173,17 @@ def test_a_cold_start_builds_no_route_module_and_no_model() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_no_module_level_function_is_named_after_a_builtin() -> None:
+    """A module's ``def list`` shadows the builtin in the whole module (and mypy reads every later
+    ``list[...]`` there as the function)."""
+    import builtins
+
+    shadowing = [
+        f"{path.relative_to(ROOT)}:{node.lineno} def {node.name}"
+        for path in MODULES.values()
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and hasattr(builtins, node.name)
+    ]
+    assert shadowing == [], "\n".join(shadowing)
