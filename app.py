@@ -3,6 +3,7 @@ chalicelib/api/route_table.py; queue, stream and schedule handlers in chalicelib
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -15,6 +16,9 @@ app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
 app.api.binary_types.append("text/csv")
 app.register_blueprint(auth.core)
+# What is loaded so far lives as long as the container: moved out of the collector's sight, so the
+# many small objects of the route table below do not set off full collections over all of it.
+gc.freeze()
 web.serve(app, route_table.TABLE)  # each route's module is imported on its first request
 app.register_middleware(problems.problem_middleware, "http")
 
