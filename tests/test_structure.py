@@ -1,12 +1,14 @@
 """The shape of the code, checked: the edge (chalicelib/api, app.py) is the only part that knows Chalice
 or HTTP; the contexts import one another only through a published module (or the handoff's shared
 kernel), never in a circle; no module imports another in a circle, lazy imports inside functions
-counted. docs/architecture.md explains the layout these rules keep."""
+counted; a context's DynamoDB expressions are in its repository.py, and the edge has none.
+docs/architecture.md explains the layout these rules keep."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -21,6 +23,24 @@ MAY_IMPORT: dict[str, dict[str, str]] = {
     "crm": {"tenants": "published", "erp": "published", "handoff": "*"},
     "erp": {"tenants": "published", "handoff": "*"},
 }
+# The parts of a DynamoDB request that hold or name expressions, the module of condition objects, and
+# expression text (one of DynamoDB's functions, or a comparison with a value placeholder).
+EXPRESSION_KEYS = frozenset(
+    {
+        "UpdateExpression",
+        "ConditionExpression",
+        "KeyConditionExpression",
+        "FilterExpression",
+        "ProjectionExpression",
+        "ExpressionAttributeNames",
+        "ExpressionAttributeValues",
+    }
+)
+CONDITIONS = "boto3.dynamodb.conditions"
+EXPRESSION_TEXT = re.compile(
+    r"\b(attribute_exists|attribute_not_exists|attribute_type|if_not_exists|list_append|begins_with)\("
+    r"|[\w.#\]]+ (=|<>|<|<=|>|>=) :\w"
+)
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -187,3 +207,47 @@ def test_no_module_level_function_is_named_after_a_builtin() -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and hasattr(builtins, node.name)
     ]
     assert shadowing == [], "\n".join(shadowing)
+
+
+def _expressions(path: pathlib.Path) -> list[str]:
+    """What in a module is DynamoDB expression work: an expression key (as a string or a keyword
+    argument), expression text, an import of the condition objects; docstrings aside."""
+    tree = ast.parse(path.read_text(), str(path))
+    bare = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in bare:
+            if node.value in EXPRESSION_KEYS:
+                found.append(f"{node.lineno}: the key {node.value!r}")
+            elif EXPRESSION_TEXT.search(node.value):
+                found.append(f"{node.lineno}: the expression {node.value!r}")
+        elif isinstance(node, ast.keyword) and node.arg in EXPRESSION_KEYS:
+            found.append(f"{node.lineno}: the argument {node.arg}=")
+        elif isinstance(node, ast.Import):
+            found += [f"{node.lineno}: import {a.name}" for a in node.names if a.name.startswith(CONDITIONS)]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            if any(n == CONDITIONS or n.startswith(CONDITIONS + ".") for n in names):
+                found.append(f"{node.lineno}: from {node.module} import ...")
+    return found
+
+
+def test_a_context_s_dynamodb_expressions_are_in_its_repository() -> None:
+    """Every update, condition, key and filter expression of a context is built in its
+    repository.py; its other modules and the edge write none and import no condition objects."""
+    wrong = []
+    for name, path in sorted(MODULES.items()):
+        context = _context(name)
+        if context not in (*CONTEXTS, "api", "edge") or name == f"chalicelib.{context}.repository":
+            continue
+        wrong += [f"{path.relative_to(ROOT)}:{found}" for found in _expressions(path)]
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_expression_rule_sees_what_it_judges() -> None:
+    """The walk finds the expressions where they are (a walk that found nothing would pass the rule
+    above): in each context's repository, and in the generic layer."""
+    for context in CONTEXTS:
+        assert _expressions(MODULES[f"chalicelib.{context}.repository"]), context
+    found = " ".join(_expressions(MODULES["chalicelib.core.store"]))
+    assert "ConditionExpression" in found and "boto3.dynamodb.conditions" in found

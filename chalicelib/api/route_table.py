@@ -46,11 +46,13 @@ def declared() -> list[Entry]:
     from chalicelib.api import web
 
     load_all()
-    return [
+    entries = [
         Entry(s.method, s.path, s.operation_id, MODULES.index(s.module), s.public, s.raw_types)
         for s in web.ROUTES
         if s.module in MODULES
     ]
+    # The modules' order (they may have been imported in any), each in its own declaration order.
+    return sorted(entries, key=lambda e: e.module_index)
 
 
 # fmt: off

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.core import entities, keys, normalise
 from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
+from chalicelib.crm import repository
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 from chalicelib.crm.types import CUSTOMER, ORDER, contact_points
 from chalicelib.erp import published as erp
@@ -75,7 +74,7 @@ def probable_duplicates(
         tenant_id=tenant_id,
         partition=keys.name_index_pk(tenant_id, CUSTOMER.name),
         index="gsi2",
-        sort_condition=Key("gsi2sk").begins_with(keys.name_index_prefix(name)),
+        sort_condition=repository.named_exactly(name),
         limit=5,
         query_id="duplicates",
     )

@@ -11,7 +11,7 @@ from chalicelib.core import entities, ids, keys
 from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError, field_error
 from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
-from chalicelib.crm import timeline
+from chalicelib.crm import repository, timeline
 from chalicelib.crm.models import CancelIn, OrderIn, OrderPatch, OrderQuery
 from chalicelib.crm.pricing import priced, repriced
 from chalicelib.crm.types import CONTACT, CUSTOMER, ORDER
@@ -75,9 +75,7 @@ def create(store: Store, actor: Actor, data: OrderIn) -> dict[str, Any]:
 
 
 def list_page(store: Store, tenant_id: str, q: OrderQuery) -> Page:
-    from boto3.dynamodb.conditions import Attr
-
-    status_filter = Attr("status").eq(q.status) if q.status else None
+    status_filter = repository.in_status(q.status)
     if q.customer_id:
         page = entities.lookup(
             store, tenant_id, ORDER, "customer", q.customer_id, limit=q.limit, cursor=q.cursor
@@ -150,14 +148,8 @@ def _sellable(
         if not erp.sellable(product):
             message = f"Line {n + 1}: the product {code} is not sellable; change the line or the product."
             raise field_error(message, loc, "not sellable", "not_sellable")
-    still_open = {
-        "Key": customer_key,
-        "ExpressionAttributeNames": {"#s": "status"},
-        "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#s) OR #s <> :closed)",
-        "ExpressionAttributeValues": {":closed": "closed"},
-    }
     return [
-        {"ConditionCheck": still_open},
+        repository.customer_still_open(tenant_id, customer_id),
         *(erp.still_sellable(tenant_id, products[code]["id"]) for code in codes),
     ]
 

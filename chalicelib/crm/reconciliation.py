@@ -16,11 +16,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
 from chalicelib.core import keys
 from chalicelib.core.store import Actor, Store, utcnow
-from chalicelib.crm import orders
+from chalicelib.crm import orders, repository
 from chalicelib.crm.types import ORDER
 from chalicelib.erp import published as erp
 from chalicelib.handoff import outbox, reconciliation
@@ -34,7 +32,7 @@ def _orders(store: Store, tenant_id: str, statuses: tuple[str, ...]) -> list[dic
         page = store.query_page(
             tenant_id=tenant_id,
             partition=keys.entity_pk(tenant_id, ORDER.name),
-            filter_condition=Attr("status").is_in(list(statuses)),
+            filter_condition=repository.in_statuses(statuses),
             limit=200,
             cursor=cursor,
             query_id="reconcile",

@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.core import entities, keys, settings_items
 from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
-from chalicelib.crm import timeline
+from chalicelib.crm import repository, timeline
 from chalicelib.crm.models import SlaIn, TicketIn, TicketPatch, TicketQuery
 from chalicelib.crm.types import ACTIVE, CONTACT, CUSTOMER, TICKET
 
@@ -87,7 +85,7 @@ def list_page(store: Store, tenant_id: str, q: TicketQuery) -> Page:
         page = store.query_page(
             tenant_id=tenant_id,
             partition=partition,
-            sort_condition=Key("sk").lt(utcnow()),
+            sort_condition=repository.due_before(utcnow()),
             limit=q.limit,
             cursor=q.cursor,
             query_id="overdue",

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
 from chalicelib.core import entities, keys
 from chalicelib.core.store import Actor, Page, Store, delete, put
+from chalicelib.crm import repository
 from chalicelib.crm.types import CUSTOMER
 
 
@@ -85,7 +84,7 @@ def page(store: Store, actor: Actor, customer_id: str, limit: int, cursor: str |
         limit=limit,
         cursor=cursor,
         newest_first=True,
-        filter_condition=None if everything else Attr("kind").is_in(kinds or ["none"]),
+        filter_condition=None if everything else repository.of_kinds(kinds or ["none"]),
         query_id=f"timeline|{','.join(kinds)}",
     )
     if not found.items and cursor is None:

@@ -23,14 +23,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change, EntityType, Reference, Unique
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
-from chalicelib.erp import stock
+from chalicelib.erp import repository, stock
 from chalicelib.erp.catalogue import PRODUCT, WAREHOUSE
 from chalicelib.erp.reservations import warehouse_for
 
@@ -105,7 +103,7 @@ def book(
     """Day bookings from ``start`` on, filling each day's free capacity (one Query over the horizon)."""
     capacity = Decimal(str(centre["daily_capacity"]))
     end = start + dt.timedelta(days=HORIZON_DAYS)
-    days = Key("sk").between(start.isoformat(), end.isoformat())
+    days = repository.days_between(start.isoformat(), end.isoformat())
     booked = {
         i["sk"]: Decimal(i["booked"])
         for i in store.query_all(partition=capacity_pk(tenant_id, centre["id"]), sort_condition=days)
@@ -134,15 +132,8 @@ def booking_updates(
     operations = []
     for b in bookings:
         quantity = Decimal(str(b["quantity"]))
-        update: dict[str, Any] = {
-            "Key": keys.capacity_day(tenant_id, centre["id"], b["day"]),
-            "UpdateExpression": "SET booked = if_not_exists(booked, :z) + :q",
-            "ExpressionAttributeValues": {":z": Decimal(0), ":q": quantity * sign},
-        }
-        if sign > 0:  # within capacity: booked + q <= capacity, written without arithmetic
-            update["ConditionExpression"] = "attribute_not_exists(booked) OR booked <= :limit"
-            update["ExpressionAttributeValues"][":limit"] = capacity - quantity
-        operations.append({"Update": update})
+        limit = capacity - quantity if sign > 0 else None  # a booking stays within capacity
+        operations.append(repository.day_booked(tenant_id, centre["id"], b["day"], quantity * sign, limit))
     return operations
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.store import Actor, Store
-from chalicelib.erp import intake, receivables, reservations
+from chalicelib.erp import intake, receivables, repository, reservations
 from chalicelib.erp.catalogue import PRODUCT
 from chalicelib.handoff.contracts import InvoiceIssued
 
@@ -38,13 +38,7 @@ def sellable(product: dict[str, Any]) -> bool:
 
 def still_sellable(tenant_id: str, product_id: str) -> dict[str, Any]:
     """A ConditionCheck for a transaction of the CRM's: the product still exists and is sellable."""
-    return {
-        "ConditionCheck": {
-            "Key": keys.entity(tenant_id, PRODUCT.name, product_id),
-            "ConditionExpression": "attribute_exists(pk) AND sellable = :yes",
-            "ExpressionAttributeValues": {":yes": True},
-        }
-    }
+    return repository.still_sellable(tenant_id, product_id)
 
 
 def open_receivables(store: Store, tenant_id: str, customer_id: str, shown: int) -> dict[str, list[str]]:

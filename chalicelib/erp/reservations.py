@@ -11,14 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change, EntityType, Unique
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
-from chalicelib.erp import stock
+from chalicelib.erp import repository, stock
 from chalicelib.erp.catalogue import default_warehouse_id
 from chalicelib.handoff import outbox
 
@@ -149,7 +147,7 @@ def list_page(store: Store, tenant_id: str, reference: str | None, limit: int, c
         page = store.query_page(
             tenant_id=tenant_id,
             partition=partition,
-            sort_condition=Key("sk").begins_with(reference.upper()),
+            sort_condition=repository.references_starting(reference),
             limit=limit,
             cursor=cursor,
             query_id=f"res|{reference}",

@@ -3,10 +3,11 @@
 A level holds ``on_hand``, ``reserved`` and ``available`` (= on hand − reserved) as numbers. Every
 change is an ``UpdateItem`` on the level with arithmetic in its update expression and a condition
 that the result stays valid (DynamoDB conditions cannot do arithmetic, hence ``available`` is
-stored): on hand, reserved and available never below zero, so reserved never exceeds on hand. The
-movement that explains the change is written in the same transaction, so on hand always equals the
-sum of the ledger, whatever the concurrency: two reservations racing for the last unit are two
-transactions on one item, and DynamoDB lets exactly one condition hold.
+stored): on hand, reserved and available never below zero, so reserved never exceeds on hand (the
+expressions: ``repository.level_change``). The movement that explains the change is written in the
+same transaction, so on hand always equals the sum of the ledger, whatever the concurrency: two
+reservations racing for the last unit are two transactions on one item, and DynamoDB lets exactly
+one condition hold.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import dataclasses
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.conditions import Attr, Key
 
 from chalicelib.core import ids, keys
 from chalicelib.core.errors import ConflictError, ValidationError
@@ -33,6 +32,7 @@ from chalicelib.core.store import (
     put,
     utcnow,
 )
+from chalicelib.erp import repository
 
 ZERO = Decimal(0)
 
@@ -64,32 +64,10 @@ def level_update(
     tenant_id: str, product_id: str, warehouse_id: str, on_hand: Decimal, reserved: Decimal, now: str
 ) -> Op:
     """The level's arithmetic and the conditions that keep it valid, as one transaction item."""
-    available = on_hand - reserved
-    values: dict[str, Any] = {
-        ":z": ZERO,
-        ":oh": on_hand,
-        ":rs": reserved,
-        ":av": available,
-        ":p": product_id,
-        ":w": warehouse_id,
-        ":now": now,
-        ":one": 1,
-    }
-    conditions = []
-    for attr, delta in (("on_hand", on_hand), ("reserved", reserved), ("available", available)):
-        if delta < 0:  # the result must stay >= 0: the current value must cover the decrease
-            conditions.append(f"{attr} >= :need_{attr}")
-            values[f":need_{attr}"] = -delta
-    update: dict[str, Any] = {
-        "Key": keys.stock_level(tenant_id, product_id, warehouse_id),
-        "UpdateExpression": "SET on_hand = if_not_exists(on_hand, :z) + :oh, reserved = if_not_exists(reserved, :z) + :rs, "
-        "available = if_not_exists(available, :z) + :av, product_id = :p, warehouse_id = :w, updated_at = :now "
-        "ADD version :one",
-        "ExpressionAttributeValues": values,
-    }
-    if conditions:
-        update["ConditionExpression"] = " AND ".join(conditions)
-    return Op(level_name(product_id, warehouse_id), {"Update": update})
+    return Op(
+        level_name(product_id, warehouse_id),
+        repository.level_change(tenant_id, product_id, warehouse_id, on_hand, reserved, now),
+    )
 
 
 def movement_item(actor: Actor, change: Change, now: str) -> dict[str, Any]:
@@ -176,26 +154,6 @@ def apply(
     return planned
 
 
-def stock_check(tenant_id: str, product_id: str) -> dict[str, Any]:
-    """A ConditionCheck that the product exists and is stocked (not a service)."""
-    return {
-        "ConditionCheck": {
-            "Key": keys.entity(tenant_id, "product", product_id),
-            "ConditionExpression": "attribute_exists(pk) AND kind <> :service",
-            "ExpressionAttributeValues": {":service": "service"},
-        }
-    }
-
-
-def warehouse_check(tenant_id: str, warehouse_id: str) -> dict[str, Any]:
-    return {
-        "ConditionCheck": {
-            "Key": keys.entity(tenant_id, "warehouse", warehouse_id),
-            "ConditionExpression": "attribute_exists(pk)",
-        }
-    }
-
-
 def checks(
     tenant_id: str, fields: list[tuple[str, str, str]]
 ) -> tuple[Operations, dict[str, ValidationError]]:
@@ -205,10 +163,10 @@ def checks(
     errors = {}
     for field, kind, entity_id in fields:
         if kind == "product":
-            check = stock_check(tenant_id, entity_id)
+            check = repository.stocked_product_exists(tenant_id, entity_id)
             message = f"There is no stocked product {entity_id} (a service has no stock)."
         else:
-            check = warehouse_check(tenant_id, entity_id)
+            check = repository.warehouse_exists(tenant_id, entity_id)
             message = f"There is no warehouse {entity_id}."
         operations.append(Op(field, check))
         errors[field] = ValidationError(
@@ -266,11 +224,12 @@ def levels(
     cursor: str | None,
 ) -> Page:
     """Levels of one product (its key prefix) and/or one warehouse (filtered), a page at a time."""
+    sort_condition, filter_condition = repository.levels_of(product_id, warehouse_id)
     page = store.query_page(
         tenant_id=tenant_id,
         partition=keys.stock_pk(tenant_id),
-        sort_condition=Key("sk").begins_with(keys.stock_prefix(product_id)) if product_id else None,
-        filter_condition=Attr("warehouse_id").eq(warehouse_id) if warehouse_id else None,
+        sort_condition=sort_condition,
+        filter_condition=filter_condition,
         limit=limit,
         cursor=cursor,
         query_id=f"stock|{product_id}|{warehouse_id}",
@@ -290,7 +249,7 @@ def movements(
         tenant_id=tenant_id,
         partition=keys.movements_pk(tenant_id, product_id),
         index="gsi1",
-        filter_condition=Attr("warehouse_id").eq(warehouse_id) if warehouse_id else None,
+        filter_condition=repository.in_warehouse(warehouse_id),
         limit=limit,
         cursor=cursor,
         newest_first=True,
@@ -364,14 +323,14 @@ def holds_stock(
     store: Store, tenant_id: str, *, product_id: str | None = None, warehouse_id: str | None = None
 ) -> bool:
     """Whether any level of the product (or in the warehouse) has stock on hand or reserved."""
+    sort_condition, filter_condition = repository.holding_stock(product_id, warehouse_id)
     cursor = None
     while True:
         page = store.query_page(
             tenant_id=tenant_id,
             partition=keys.stock_pk(tenant_id),
-            sort_condition=Key("sk").begins_with(keys.stock_prefix(product_id)) if product_id else None,
-            filter_condition=(Attr("on_hand").gt(ZERO) | Attr("reserved").gt(ZERO))
-            & (Attr("warehouse_id").eq(warehouse_id) if warehouse_id else Attr("pk").exists()),
+            sort_condition=sort_condition,
+            filter_condition=filter_condition,
             limit=500,
             cursor=cursor,
             query_id="holds",

@@ -7,8 +7,8 @@ from typing import Any
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change
 from chalicelib.core.errors import ConflictError
-from chalicelib.core.store import Actor, Operations, Page, Store, audit_entry, put, utcnow
-from chalicelib.erp import stock
+from chalicelib.core.store import Actor, Operations, Page, Store, audit_entry, utcnow
+from chalicelib.erp import repository, stock
 from chalicelib.erp.catalogue import WAREHOUSE, default_warehouse_id
 
 
@@ -17,22 +17,9 @@ def _make_default(actor: Actor, warehouse_id: str, previous: str | None, now: st
     take the flag off the previous default (unread: an update, audited with the flag it changes)."""
     tenant_id = actor.tenant_id
     pointer = {**keys.default_warehouse(tenant_id), "warehouse_id": warehouse_id, "updated_at": now}
-    operations: Operations
-    if previous is None:
-        operations = [put(pointer, "attribute_not_exists(pk)")]
-    else:
-        operations = [put(pointer, "warehouse_id = :prev", ExpressionAttributeValues={":prev": previous})]
+    operations: Operations = [repository.default_pointed(pointer, previous)]
     if previous and previous != warehouse_id:
-        operations.append(
-            {
-                "Update": {
-                    "Key": keys.entity(tenant_id, WAREHOUSE.name, previous),
-                    "UpdateExpression": "SET is_default = :f, updated_at = :now, updated_by = :by ADD version :one",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": {":f": False, ":now": now, ":by": actor.user_id, ":one": 1},
-                }
-            }
-        )
+        operations.append(repository.default_flag_cleared(tenant_id, previous, actor.user_id, now))
         flag = "is_default"
         operations.append(
             audit_entry(actor, "warehouse.update", WAREHOUSE.name, previous, {flag: True}, {flag: False}, now)

@@ -23,7 +23,8 @@ import re
 from typing import Any
 
 from chalicelib.core import aws, keys, observability
-from chalicelib.core.store import ConditionFailed, Page, Store, delete, utcnow
+from chalicelib.core.store import ConditionFailed, Page, Store, utcnow
+from chalicelib.handoff import repository
 
 REDRIVE_AT_MOST = 100  # per request; the answer says when more are left
 _OCCURRED_AT = re.compile(r"^[0-9T:.+\-Z]{1,40}$")
@@ -121,7 +122,7 @@ def redrive(store: Store, tenant_id: str, message_ids: list[str] | None) -> tupl
                 item = batch[int(entry["Id"])]
                 key = {"pk": item["pk"], "sk": item["sk"]}
                 try:
-                    store.transact([delete(key, "message_id = :m", {":m": item["message_id"]})])
+                    store.transact([repository.dead_letter_removed(key, item["message_id"])])
                 except ConditionFailed:
                     continue  # redriven by a concurrent request, or parked anew: not ours to report
                 moved.append(_public(item))

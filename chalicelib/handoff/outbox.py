@@ -19,6 +19,7 @@ from typing import Any
 
 from chalicelib.core import keys
 from chalicelib.core.store import ConditionFailed, Store, put_new, utcnow
+from chalicelib.handoff import repository
 from chalicelib.handoff.contracts import Event
 
 OUTBOX_INDEX_PK = keys.outbox_index_pk()
@@ -76,20 +77,6 @@ def pending(store: Store, limit: int) -> list[dict[str, Any]]:
     return store.query_first(partition=OUTBOX_INDEX_PK, index="gsi1", limit=limit)
 
 
-def _trail_update(item: dict[str, Any], now: str, error: str | None) -> dict[str, Any]:
-    published = error is None
-    return {
-        "Key": {"pk": trail_pk(item["tenant_id"], item["order_id"]), "sk": item["sk"]},
-        "UpdateExpression": "ADD attempts :one SET last_attempt_at = :now"
-        + (", published_at = if_not_exists(published_at, :now)" if published else ", last_error = :error"),
-        "ExpressionAttributeValues": {
-            ":one": 1,
-            ":now": now,
-            **({} if published else {":error": (error or "")[:500]}),
-        },
-    }
-
-
 def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
     """One transaction for a batch the bus took: each outbox item removed, its trail entry updated
     (no conditions, distinct items: it cannot be refused for what it holds)."""
@@ -100,14 +87,14 @@ def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
             for i in items
             for op in (
                 {"Delete": {"Key": {"pk": i["pk"], "sk": i["sk"]}}},
-                {"Update": _trail_update(i, now, None)},
+                {"Update": repository.delivery_attempt(i, now, None)},
             )
         ]
     )
 
 
 def _mark_failed(store: Store, item: dict[str, Any], error: str) -> None:
-    store.update(**_trail_update(item, utcnow(), error))
+    store.update(**repository.delivery_attempt(item, utcnow(), error))
 
 
 def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> dict[str, int]:
@@ -162,13 +149,8 @@ def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> 
 def handled_update(event: Event, consumer: str) -> dict[str, Any]:
     """The trail's note that ``consumer`` handled the event (first time only), as an Update for a
     transaction; its condition fails for an event that has no trail entry."""
-    return {
-        "Key": keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id),
-        "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)",
-        "ConditionExpression": "attribute_exists(pk)",
-        "ExpressionAttributeNames": {"#c": consumer},
-        "ExpressionAttributeValues": {":now": utcnow()},
-    }
+    trail_key = keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id)
+    return repository.handled_by(trail_key, consumer, utcnow())
 
 
 def handled(store: Store, event: Event, consumer: str) -> None:

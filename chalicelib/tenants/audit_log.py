@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
-
 from chalicelib.core import keys
 from chalicelib.core.errors import BadRequestError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Page, Store, strip_keys
+from chalicelib.tenants import repository
 from chalicelib.tenants.models import AuditQuery
 
 
@@ -23,38 +22,24 @@ def list_page(store: Store, tenant_id: str, q: AuditQuery) -> Page:
         )
     lower = iso(q.from_) if q.from_ else ""
     upper = iso(q.to) + "~" if q.to else ""
-    filters = []
     if q.entity_type and q.entity_id:
         index, partition, sort_attr = (
             "gsi1",
             keys.audit_entity_pk(tenant_id, q.entity_type, q.entity_id),
             "gsi1sk",
         )
-        if q.user_id:
-            filters.append(Attr("user_id").eq(q.user_id))
+        filter_condition = repository.audit_by_user(q.user_id)
     elif q.user_id:
         index, partition, sort_attr = "gsi2", keys.audit_user_pk(tenant_id, q.user_id), "gsi2sk"
-        if q.entity_type:
-            filters.append(Attr("entity_type").eq(q.entity_type))
+        filter_condition = repository.audit_of_type(q.entity_type)
     else:
         index, partition, sort_attr = None, keys.audit_pk(tenant_id), "sk"
-        if q.entity_type:
-            filters.append(Attr("entity_type").eq(q.entity_type))
-    sort: ConditionBase | None = None
-    if q.from_ and q.to:
-        sort = Key(sort_attr).between(lower, upper)
-    elif q.from_:
-        sort = Key(sort_attr).gte(lower)
-    elif q.to:
-        sort = Key(sort_attr).lte(upper)
-    filter_condition: ConditionBase | None = None
-    for f in filters:
-        filter_condition = f if filter_condition is None else filter_condition & f
+        filter_condition = repository.audit_of_type(q.entity_type)
     page = store.query_page(
         tenant_id=tenant_id,
         partition=partition,
         index=index,
-        sort_condition=sort,
+        sort_condition=repository.audit_window(sort_attr, lower, upper),
         filter_condition=filter_condition,
         limit=q.limit,
         cursor=q.cursor,

@@ -14,7 +14,7 @@ from chalicelib.core.errors import (
     ValidationError,
 )
 from chalicelib.core.store import ConditionFailed, Store, audit_entry, utcnow
-from chalicelib.tenants import permissions
+from chalicelib.tenants import permissions, repository
 from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import RoleIn, RolePut
 
@@ -83,15 +83,7 @@ def create(store: Store, principal: Principal, data: RoleIn) -> dict[str, Any]:
     try:
         store.transact(
             [
-                {
-                    "Update": {
-                        "Key": keys.role_set(principal.tenant_id),
-                        "UpdateExpression": "SET #roles.#name = :role",
-                        "ConditionExpression": "attribute_not_exists(#roles.#name)",
-                        "ExpressionAttributeNames": {"#roles": "roles", "#name": data.name},
-                        "ExpressionAttributeValues": {":role": role},
-                    }
-                },
+                repository.role_added(principal.tenant_id, data.name, role),
                 audit_entry(principal.actor(), "role.create", "role", data.name, None, role, now),
             ]
         )
@@ -129,15 +121,7 @@ def replace(
     try:
         store.transact(
             [
-                {
-                    "Update": {
-                        "Key": keys.role_set(principal.tenant_id),
-                        "UpdateExpression": "SET #roles.#name = :role",
-                        "ConditionExpression": "#roles.#name.version = :v",
-                        "ExpressionAttributeNames": {"#roles": "roles", "#name": name},
-                        "ExpressionAttributeValues": {":role": after, ":v": before["version"]},
-                    }
-                },
+                repository.role_replaced(principal.tenant_id, name, after, before["version"]),
                 audit_entry(principal.actor(), "role.update", "role", name, before, after, now),
             ]
         )
@@ -161,15 +145,7 @@ def remove(store: Store, principal: Principal, name: str, if_match: int | None) 
     try:
         store.transact(
             [
-                {
-                    "Update": {
-                        "Key": keys.role_set(principal.tenant_id),
-                        "UpdateExpression": "REMOVE #roles.#name",
-                        "ConditionExpression": "#roles.#name.version = :v",
-                        "ExpressionAttributeNames": {"#roles": "roles", "#name": name},
-                        "ExpressionAttributeValues": {":v": before["version"]},
-                    }
-                },
+                repository.role_removed(principal.tenant_id, name, before["version"]),
                 audit_entry(principal.actor(), "role.delete", "role", name, before, None),
             ]
         )

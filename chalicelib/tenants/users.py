@@ -30,7 +30,7 @@ from chalicelib.core.store import (
     utcnow,
     write_version,
 )
-from chalicelib.tenants import identity, permissions
+from chalicelib.tenants import identity, permissions, repository
 from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import UserIn, UserPatch
 from chalicelib.tenants.roles import custom_roles
@@ -119,7 +119,7 @@ def create(store: Store, principal: Principal, data: UserIn) -> dict[str, Any]:
         audit_entry(principal.actor(), "user.create", "user", user_id, None, strip_keys(item), now),
     ]
     if OWNER in roles:
-        operations.append(_owner_count_change(principal.tenant_id, +1))
+        operations.append(repository.owner_count_change(principal.tenant_id, +1))
     try:
         store.transact(operations)
     except ConditionFailed as exc:
@@ -141,19 +141,6 @@ def email_guard(tenant_id: str, email: str, user_id: str) -> dict[str, Any]:
 
 def _already_member(email: str, user_id: str) -> ConflictError:
     return ConflictError(f"{email} is already a user of this company.", field="email", existing_id=user_id)
-
-
-def _owner_count_change(tenant_id: str, delta: int) -> Op:
-    update: dict[str, Any] = {
-        "Key": keys.tenant_profile(tenant_id),
-        "UpdateExpression": "ADD owner_count :delta",
-        "ExpressionAttributeValues": {":delta": delta},
-    }
-    if delta < 0:
-        # The last enabled owner can be neither removed, disabled nor demoted, whatever the races.
-        update["ConditionExpression"] = "owner_count > :one"
-        update["ExpressionAttributeValues"][":one"] = 1
-    return Op("owners", {"Update": update})
 
 
 def _is_active_owner(item: dict[str, Any]) -> bool:
@@ -199,7 +186,7 @@ def update(
     )
     owner_delta = int(_is_active_owner(after)) - int(_is_active_owner(before))
     if owner_delta:
-        operations.append(_owner_count_change(principal.tenant_id, owner_delta))
+        operations.append(repository.owner_count_change(principal.tenant_id, owner_delta))
     _write_user_change(store, operations, owner_delta)
     if enabling:
         # Cognito lets the user sign in only once that second has begun (and a little after, for
@@ -226,12 +213,12 @@ def remove(store: Store, principal: Principal, user_id: str, if_match: int | Non
         raise PreconditionFailedError(f"The user is at version {before['version']}, not {if_match}.")
     _guard_target(store, principal, before)
     operations: Operations = [
-        delete(keys.member(principal.tenant_id, user_id), "version = :v", {":v": before["version"]}),
+        repository.member_removed(principal.tenant_id, user_id, before["version"]),
         audit_entry(principal.actor(), "user.delete", "user", user_id, strip_keys(before), None),
     ]
     owner_delta = -1 if _is_active_owner(before) else 0
     if owner_delta:
-        operations.append(_owner_count_change(principal.tenant_id, owner_delta))
+        operations.append(repository.owner_count_change(principal.tenant_id, owner_delta))
     # Unconditional: the address may be invited again.
     operations.append(delete(keys.member_email(principal.tenant_id, before["email"])))
     _write_user_change(store, operations, owner_delta)
