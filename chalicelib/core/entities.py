@@ -444,6 +444,29 @@ def lookup_all(store: Store, tenant_id: str, et: EntityType, kind: str, value: s
             return items
 
 
+def lookup_ids(
+    store: Store,
+    tenant_id: str,
+    et: EntityType,
+    kind: str,
+    value: str,
+    *,
+    keep: Callable[[dict[str, Any]], bool],
+    at_most: int,
+) -> list[str]:
+    """The ids of the first ``at_most`` records whose ``kind`` is ``value`` and which ``keep``
+    accepts, read a page at a time until they are found (what blocks a customer's removal)."""
+    found: list[str] = []
+    cursor = None
+    while len(found) < at_most:
+        page = lookup(store, tenant_id, et, kind, value, cursor=cursor)
+        found += [i["id"] for i in page.items if keep(i)]
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return found[:at_most]
+
+
 class PlainRecords:
     """The service of a record type with no rules of its own (a supplier, a work centre): create
     from the body, list (by name prefix when the type is named), PATCH with required fields that

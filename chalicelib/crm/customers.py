@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.core import entities, keys, normalise
@@ -142,16 +143,8 @@ def _open_business(store: Store, tenant_id: str, customer_id: str) -> dict[str, 
     """What ties a customer to the company's books: orders not yet finished (drafts included: they
     would be confirmed for nobody), invoices not void or paid, payments with money on account."""
 
-    def matching(et: EntityType, keep: Any) -> list[str]:
-        found: list[str] = []
-        cursor = None
-        while len(found) < SHOWN:
-            page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
-            found += [i["id"] for i in page.items if keep(i)]
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return found[:SHOWN]
+    def matching(et: EntityType, keep: Callable[[dict[str, Any]], bool]) -> list[str]:
+        return entities.lookup_ids(store, tenant_id, et, "customer", customer_id, keep=keep, at_most=SHOWN)
 
     blockers = {
         "open_order_ids": matching(ORDER, lambda o: o["status"] not in FINAL_ORDER_STATES),

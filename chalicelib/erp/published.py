@@ -9,6 +9,7 @@ and the repairs reconciliation asks for. Everything else of the ERP reaches the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -45,16 +46,8 @@ def open_receivables(store: Store, tenant_id: str, customer_id: str, shown: int)
     """What a customer still owes or has on account (at most ``shown`` of each): invoices neither
     void nor paid, payments with money not yet allocated."""
 
-    def matching(et: EntityType, keep: Any) -> list[str]:
-        found: list[str] = []
-        cursor = None
-        while len(found) < shown:
-            page = entities.lookup(store, tenant_id, et, "customer", customer_id, cursor=cursor)
-            found += [i["id"] for i in page.items if keep(i)]
-            cursor = page.next_cursor
-            if not cursor:
-                break
-        return found[:shown]
+    def matching(et: EntityType, keep: Callable[[dict[str, Any]], bool]) -> list[str]:
+        return entities.lookup_ids(store, tenant_id, et, "customer", customer_id, keep=keep, at_most=shown)
 
     return {
         "open_invoice_ids": matching(receivables.INVOICE, lambda i: i["status"] not in ("void", "paid")),
