@@ -123,8 +123,13 @@ def test_the_relay_keeps_each_orders_events_in_order_and_holds_them_behind_a_fai
 
     def event(order_id, second, lines=1):
         at = (an_hour_ago + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return OrderAccepted(tenant_id=tenant.id, order_id=order_id, occurred_at=at, event_id=f"evt_{order_id[4:]}{second:02d}",
-                             lines=lines)  # fmt: skip
+        return OrderAccepted(
+            tenant_id=tenant.id,
+            order_id=order_id,
+            occurred_at=at,
+            event_id=f"evt_{order_id[4:]}{second:02d}",
+            lines=lines,
+        )
 
     a1, a2, a3, b1 = (
         event("ord_RELAYA", 1),
@@ -155,10 +160,22 @@ def test_the_relay_keeps_each_orders_events_in_order_and_holds_them_behind_a_fai
 
 def sqs_event(messages: list[tuple[str, dict[str, Any], str]]) -> dict[str, Any]:
     """An SQS batch as Lambda delivers it: (message id, EventBridge envelope, ...)."""
-    return {"Records": [{"messageId": mid, "receiptHandle": mid, "body": json.dumps(body), "attributes": {},
-                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:erp", "awsRegion": "us-east-1"}
-                        for mid, body, _ in messages]}  # fmt: skip
+    return {
+        "Records": [
+            {
+                "messageId": mid,
+                "receiptHandle": mid,
+                "body": json.dumps(body),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:erp",
+                "awsRegion": "us-east-1",
+            }
+            for mid, body, _ in messages
+        ]
+    }
 
 
 def confirmed_envelopes(store: Store, tenant_id: str, order_ids: list[str]) -> list[dict[str, Any]]:
