@@ -132,7 +132,7 @@ def relay_on_stream(event: dict[str, Any]) -> dict[str, int]:
     """The table's stream: relay when a batch of changes holds a new outbox item, else nothing."""
     inserted = [r for r in event.get("Records", []) if r.get("eventName") == "INSERT"]
     if not any(
-        r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == outbox.OUTBOX_INDEX_PK
+        r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == keys.outbox_index_pk()
         for r in inserted
     ):
         return {"published": 0, "failed": 0}

@@ -71,7 +71,7 @@ class Known:
         first = _read(
             store,
             {
-                "cancelled": _cancel_marker(tenant, event.order_id),
+                "cancelled": keys.erp_cancelled(tenant, event.order_id),
                 "customer": keys.entity(tenant, CUSTOMER.name, event.customer_id),
                 "default_warehouse": keys.default_warehouse(tenant),
                 "invoice": keys.entity(
@@ -262,10 +262,6 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIss
     return answer
 
 
-def _cancel_marker(tenant_id: str, order_id: str) -> dict[str, str]:
-    return keys.erp_cancelled(tenant_id, order_id)
-
-
 def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     """Accept (or reject) a confirmed order; returns the events it answered with."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
@@ -396,7 +392,7 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
     voided (nothing paid) or credited for its balance. Each step is idempotent."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    store.put_one({**_cancel_marker(event.tenant_id, event.order_id), "at": utcnow()})
+    store.put_one({**keys.erp_cancelled(event.tenant_id, event.order_id), "at": utcnow()})
     released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
         if Decimal(str(item.get("shipped", 0))) > 0:

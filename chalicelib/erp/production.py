@@ -47,10 +47,6 @@ def _order_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 PRODUCTION_ORDER = EntityType("production_order", "mfg", name_field=None, lookups=_order_lookups)
 
 
-def capacity_pk(tenant_id: str, work_centre_id: str) -> str:
-    return keys.capacity_pk(tenant_id, work_centre_id)
-
-
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -106,7 +102,7 @@ def book(
     days = repository.days_between(start.isoformat(), end.isoformat())
     booked = {
         i["sk"]: Decimal(i["booked"])
-        for i in store.query_all(partition=capacity_pk(tenant_id, centre["id"]), sort_condition=days)
+        for i in store.query_all(partition=keys.capacity_pk(tenant_id, centre["id"]), sort_condition=days)
     }
     bookings: list[dict[str, Any]] = []
     left, day = quantity, start

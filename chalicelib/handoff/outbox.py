@@ -22,7 +22,6 @@ from chalicelib.core.store import ConditionFailed, Store, put_new, utcnow
 from chalicelib.handoff import repository
 from chalicelib.handoff.contracts import Event
 
-OUTBOX_INDEX_PK = keys.outbox_index_pk()
 BATCH = 10  # put_events takes at most ten entries
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -32,10 +31,6 @@ def derived_id(prefix: str, *parts: str) -> str:
     a retried consumer can only ever write that same record."""
     digest = int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:17], "big")
     return prefix + "_" + "".join(_ALPHABET[(digest >> (5 * i)) & 31] for i in range(26))[::-1]
-
-
-def trail_pk(tenant_id: str, order_id: str) -> str:
-    return keys.handoff_trail_pk(tenant_id, order_id)
 
 
 def records(event: Event, source: str, summary: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -74,7 +69,7 @@ def write(store: Store, events: list[tuple[Event, str, dict[str, Any]]]) -> bool
 
 
 def pending(store: Store, limit: int) -> list[dict[str, Any]]:
-    return store.query_first(partition=OUTBOX_INDEX_PK, index="gsi1", limit=limit)
+    return store.query_first(partition=keys.outbox_index_pk(), index="gsi1", limit=limit)
 
 
 def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
@@ -162,4 +157,4 @@ def handled(store: Store, event: Event, consumer: str) -> None:
 
 
 def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
-    return store.query_all(partition=trail_pk(tenant_id, order_id))
+    return store.query_all(partition=keys.handoff_trail_pk(tenant_id, order_id))

@@ -16,10 +16,6 @@ GRACE_SECONDS = 300
 SYSTEM_USER = "system:reconciliation"
 
 
-def report_key(tenant_id: str, report_id: str) -> dict[str, str]:
-    return keys.reconciliation_report(tenant_id, report_id)
-
-
 def save(
     store: Store,
     tenant_id: str,
@@ -44,7 +40,7 @@ def save(
         [
             put(
                 {
-                    **report_key(tenant_id, report_id),
+                    **keys.reconciliation_report(tenant_id, report_id),
                     **report,
                     "expires_at": int(dt.datetime.now(dt.UTC).timestamp()) + 90 * 86400,
                 }
@@ -55,7 +51,7 @@ def save(
 
 
 def read(store: Store, tenant_id: str, report_id: str) -> dict[str, Any]:
-    item = store.get(report_key(tenant_id, report_id))
+    item = store.get(keys.reconciliation_report(tenant_id, report_id))
     if item is None:
         raise NotFoundError(f"There is no reconciliation report {report_id}.")
     return {k: v for k, v in item.items() if k not in ("pk", "sk", "expires_at")}
