@@ -251,3 +251,15 @@ def test_the_expression_rule_sees_what_it_judges() -> None:
         assert _expressions(MODULES[f"chalicelib.{context}.repository"]), context
     found = " ".join(_expressions(MODULES["chalicelib.core.store"]))
     assert "ConditionExpression" in found and "boto3.dynamodb.conditions" in found
+
+
+def test_a_cold_container_knows_every_owned_record_type_the_scope_checks() -> None:
+    """Routes load on first use, so a container whose first request is an ERP route (an invoice
+    naming a customer) has imported nothing of the CRM; the own-records check must still know the
+    customer, contact and opportunity types, or an @own user could name a colleague's customer."""
+    code = (
+        "import app\nfrom chalicelib.api import scope\n"
+        "print(','.join(sorted(t.name for t in scope.owned_types().values())))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert {"customer", "contact", "opportunity"} <= set(out.stdout.strip().split(","))

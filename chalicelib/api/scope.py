@@ -44,7 +44,7 @@ def owner_scope(
     if not principal.own_only(spec.permission):
         return principal
     for name, pattern in spec.path_params.items():
-        et = entities.OWNED.get(pattern)
+        et = owned_types().get(pattern)
         if et is None:
             continue
         item = store.get(keys.entity(principal.tenant_id, et.name, params[name]), consistent=True)
@@ -61,6 +61,15 @@ def owner_scope(
     return dataclasses.replace(principal, acting_own_only=True)
 
 
+def owned_types() -> dict[str, entities.EntityType]:
+    """Every record type with an owner, by the pattern of its ids. They register as their context's
+    types are imported, and routes are imported on first use: a container whose first request is an
+    ERP route naming a customer must know the CRM's types too (imported here, for @own users only)."""
+    from chalicelib.crm import types  # noqa: F401  # registers the CRM's owned types
+
+    return entities.OWNED
+
+
 # Fields of a body that name a record with an owner: the record's type.
 _NAMED_RECORDS = {"customer_id": "customer", "contact_id": "contact", "opportunity_id": "opportunity"}
 
@@ -71,7 +80,7 @@ def _check_named_records(store: Store, principal: Principal, body: Any) -> None:
     cannot be linked to (one GetItem per such field, only for such users)."""
 
     given = getattr(body, "model_fields_set", ())
-    types = {t.name: t for t in entities.OWNED.values()}
+    types = {t.name: t for t in owned_types().values()}
     for field, type_name in _NAMED_RECORDS.items():
         record_id = getattr(body, field, None) if field in given else None
         et = types.get(type_name)
