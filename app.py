@@ -121,3 +121,20 @@ def reconcile_orders(event: CloudWatchEvent) -> dict[str, Any]:
     from chalicelib.crm import reconciliation
 
     return {"tenants": reconciliation.run_all(STORE)}
+
+
+# ---- jobs: backups, restores, imports, exports -----------------------------------------------------
+@app.on_sqs_message(queue=f"crmerp-{_STAGE}-jobs", batch_size=1, name="job_worker")
+def job_worker(event: SQSEvent) -> dict[str, Any]:
+    """One step of a job per message (docs/operations.md)."""
+    from chalicelib.api import workers
+
+    return workers.run_batch(event.to_dict(), event.context)
+
+
+@app.schedule("cron(0 2 * * ? *)", name="daily_backups")
+def daily_backups(event: CloudWatchEvent) -> dict[str, Any]:
+    """At 02:00 UTC: one backup job per company, each running alone."""
+    from chalicelib.api import workers
+
+    return workers.daily_backups(workers.STORE)

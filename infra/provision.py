@@ -32,6 +32,7 @@ class Stack:
     erp_dlq_url: str
     crm_queue_url: str
     crm_dlq_url: str
+    jobs_queue_url: str
     backup_bucket: str
     data_key_id: str
     user_pool_id: str
@@ -49,6 +50,7 @@ class Stack:
             "CRM_QUEUE_URL": self.crm_queue_url,
             "ERP_DLQ_URL": self.erp_dlq_url,
             "CRM_DLQ_URL": self.crm_dlq_url,
+            "JOBS_QUEUE_URL": self.jobs_queue_url,
             "BACKUP_BUCKET": self.backup_bucket,
             "DATA_KEY_ID": self.data_key_id,
             "USER_POOL_ID": self.user_pool_id,
@@ -157,6 +159,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         erp_dlq_url=outputs["ErpDlqUrl"],
         crm_queue_url=outputs["CrmQueueUrl"],
         crm_dlq_url=outputs["CrmDlqUrl"],
+        jobs_queue_url=outputs["JobsQueueUrl"],
         backup_bucket=outputs["BackupBucketName"],
         data_key_id=outputs["DataKeyId"],
         user_pool_id=pool_id,

@@ -34,6 +34,8 @@ def moto_server() -> Any:
         SIGNUP_LIMIT_PER_HOUR="100000",
         LOGIN_LIMIT_PER_MINUTE="100000",
         INVITE_LIMIT_PER_HOUR="100000",
+        RESTORE_QUIESCE_SECONDS="0",
+        BACKUP_LIMIT_PER_HOUR="100000",
     )
     yield endpoint
     server.stop()

@@ -177,7 +177,22 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
         "ship_reservation_id": to_ship,
         "shipment_id": shipment,
         **receivable_targets(api, owner, made),
+        **job_targets(api, owner),
     }
+
+
+def job_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
+    """A complete backup of the company, and its job (run here, step by step, as the worker would)."""
+    from chalicelib.api import workers
+
+    started = api.post("/admin/backups", owner.token).json
+    job_id = started["job"]["id"]
+    for _ in range(20):
+        if workers.run_step(owner.id, job_id) != "advanced":
+            break
+    backup = api.get(f"/admin/backups/{started['backup']['id']}", owner.token).json
+    assert backup["state"] == "complete", backup
+    return {"backup_id": backup["id"], "backup_taken_at": backup["taken_at"], "job_id": job_id}
 
 
 def receivable_targets(
@@ -730,6 +745,24 @@ CALLS: list[Call] = [
     Call("DELETE", "/crm/tickets/{ticket_id}", lambda t: (f"/crm/tickets/{t.ticket_id}", None)),
     Call("GET", "/crm/sla", lambda t: ("/crm/sla", None)),
     Call("PUT", "/crm/sla", lambda t: ("/crm/sla", {"hours": {"urgent": 2}})),
+    Call("GET", "/jobs", lambda t: ("/jobs", None)),
+    Call("GET", "/jobs/{job_id}", lambda t: (f"/jobs/{t.erp['job_id']}", None)),
+    Call("GET", "/admin/backups", lambda t: ("/admin/backups", None)),
+    Call("POST", "/admin/backups", lambda t: ("/admin/backups", None)),
+    Call("GET", "/admin/backups/{backup_id}", lambda t: (f"/admin/backups/{t.erp['backup_id']}", None)),
+    Call(
+        "GET",
+        "/admin/backups/{backup_id}/download",
+        lambda t: (f"/admin/backups/{t.erp['backup_id']}/download", None),
+    ),
+    Call(
+        "POST",
+        "/admin/backups/{backup_id}/restore",
+        lambda t: (
+            f"/admin/backups/{t.erp['backup_id']}/restore",
+            {"confirm_backup_id": t.erp["backup_id"], "confirm_taken_at": t.erp["backup_taken_at"]},
+        ),
+    ),
     # The customer is deleted last: the calls above need it.
     Call(
         "DELETE",

@@ -18,6 +18,7 @@ MODULES = (
     "chalicelib.api.routes.crm",
     "chalicelib.api.routes.erp",
     "chalicelib.api.routes.handoff",
+    "chalicelib.api.routes.jobs",
 )
 
 
@@ -208,6 +209,13 @@ TABLE: tuple[Entry, ...] = (
     Entry('POST', '/admin/dead-letters/redrive', 'redrive_dead_letters', 3, False, ()),
     Entry('POST', '/admin/reconciliation/run', 'run_reconciliation', 3, False, ()),
     Entry('GET', '/admin/reconciliation/reports/{report_id}', 'get_reconciliation', 3, False, ()),
+    Entry('GET', '/jobs', 'list_jobs', 4, False, ()),
+    Entry('GET', '/jobs/{job_id}', 'get_job', 4, False, ()),
+    Entry('GET', '/admin/backups', 'list_backups', 4, False, ()),
+    Entry('POST', '/admin/backups', 'take_backup', 4, False, ()),
+    Entry('GET', '/admin/backups/{backup_id}', 'get_backup', 4, False, ()),
+    Entry('GET', '/admin/backups/{backup_id}/download', 'download_backup', 4, False, ()),
+    Entry('POST', '/admin/backups/{backup_id}/restore', 'restore_backup', 4, False, ()),
 # -- end --
 )
 # fmt: on

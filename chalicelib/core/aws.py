@@ -41,3 +41,10 @@ def events() -> Any:
 @functools.cache
 def sqs() -> Any:
     return boto3.client("sqs", region_name=settings().region, config=_CONFIG)
+
+
+@functools.cache
+def s3() -> Any:
+    """S3 with SigV4 (presigned URLs for KMS-encrypted objects need it)."""
+    config = _CONFIG.merge(Config(signature_version="s3v4", read_timeout=30))
+    return boto3.client("s3", region_name=settings().region, config=config)

@@ -20,6 +20,14 @@ class Settings:
     principal_cache_seconds: int
     event_bus_name: str
     invite_limit_per_hour: int = 30
+    backup_bucket: str = ""
+    data_key_id: str = ""
+    jobs_queue_url: str = ""
+    backup_limit_per_hour: int = 3  # on-demand backups a company may ask for
+    # A restore waits this long after it stops the company's writes before it changes anything: a
+    # principal cached before (30 s), a request under way (29 s) and a consumer (60 s) are done by then.
+    restore_quiesce_seconds: int = 90
+    app_version: str = "dev"
 
     @property
     def issuer(self) -> str:
@@ -47,4 +55,10 @@ def settings() -> Settings:
         # Role and membership changes reach every container within this many seconds (< 60).
         principal_cache_seconds=int(env.get("PRINCIPAL_CACHE_SECONDS", "30")),
         event_bus_name=env.get("EVENT_BUS_NAME", "crmerp-local"),
+        backup_bucket=env.get("BACKUP_BUCKET", ""),
+        data_key_id=env.get("DATA_KEY_ID", ""),
+        jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
+        backup_limit_per_hour=int(env.get("BACKUP_LIMIT_PER_HOUR", "3")),
+        restore_quiesce_seconds=int(env.get("RESTORE_QUIESCE_SECONDS", "90")),
+        app_version=env.get("APP_VERSION", "dev"),
     )

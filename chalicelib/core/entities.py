@@ -86,6 +86,7 @@ class EntityType(Kind):
     uniques: tuple[Unique, ...] = ()
     # Exact-match lookups: (kind, value) pairs of an item, e.g. ("email", "a@b.c"), ("phone", "+861")
     lookups: Callable[[dict[str, Any]], Iterable[tuple[str, str]]] | None = None
+    lookup_kinds: tuple[str, ...] = ()  # every kind ``lookups`` yields: its partitions are listed by it
     # Records with an owner (``owner_id``, absent when in the shared pool), listed by owner.
     owned: bool = False
     resource: str = ""  # the permissions' resource (``crm.contacts``): reading one needs ``<resource>:read``
@@ -95,6 +96,12 @@ class EntityType(Kind):
             raise ValueError(f"{self.name}: a record type with an owner names its permissions' resource")
         if self.owned:
             OWNED[self.id_pattern] = self
+        TYPES[self.name] = self
+
+    def shape(self) -> keys.TypeShape:
+        """What the catalogue of a company's partitions needs of this type (core/keys.py)."""
+        kinds = self.lookup_kinds + (("owner",) if self.owned else ())
+        return keys.TypeShape(self.name, tuple(u.field for u in self.uniques), kinds)
 
     @property
     def read_permission(self) -> str:
@@ -107,6 +114,7 @@ def readable(actor: Actor, et: EntityType, items: Iterable[dict[str, Any]]) -> l
 
 
 OWNED: dict[str, EntityType] = {}  # owned record types by the pattern of their ids
+TYPES: dict[str, EntityType] = {}  # every record type whose module is loaded, by name
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
@@ -143,6 +151,8 @@ def _lookup_items(
         pairs.append(("owner", item.get("owner_id") or POOL))
     found = {}
     for kind, value in pairs:
+        if kind != "owner" and kind not in et.lookup_kinds:  # its partition would escape backups
+            raise ValueError(f"{et.name}: lookup kind {kind!r} is not declared in lookup_kinds")
         if value:
             key = keys.lookup(tenant_id, et.name, kind, value, item["id"])
             found[(key["pk"], key["sk"])] = {**key, "entity_id": item["id"]}

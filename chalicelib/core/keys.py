@@ -8,7 +8,9 @@ index, the queue consumers' idempotency records, the health check) start with ``
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Iterable
 
 DELIM = "#"
 _TENANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -126,8 +128,13 @@ def rate_window(bucket: str, source: str, window: str) -> dict[str, str]:
     return {"pk": f"P#RATE#{_segment(bucket)}#{_segment(source)}", "sk": _segment(window)}
 
 
+COMPANY_RATE_BUCKETS = ("invite", "backup")  # the company's own rate windows (listed: see partitions)
+
+
 def company_rate_window(tenant_id: str, bucket: str, window: str) -> dict[str, str]:
     """A rate-limit window counted per company (invitations), under the company's keys."""
+    if bucket not in COMPANY_RATE_BUCKETS:
+        raise InvalidKeyError(f"unknown company rate bucket: {bucket!r}")
     return {"pk": tenant_pk(tenant_id, "RATE", bucket), "sk": _segment(window)}
 
 
@@ -318,6 +325,145 @@ def audit_entity_pk(tenant_id: str, entity_type: str, entity_id: str) -> str:
 
 def audit_user_pk(tenant_id: str, user_id: str) -> str:
     return tenant_pk(tenant_id, "AUDIT", "USER", user_id)
+
+
+# ---- jobs and backups ------------------------------------------------------------------------------
+def jobs_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "JOB")
+
+
+def job(tenant_id: str, job_id: str) -> dict[str, str]:
+    """A company's job (backup, restore, import, export): ids are ULIDs, so the newest sort last."""
+    return {"pk": jobs_pk(tenant_id), "sk": _segment(job_id)}
+
+
+def job_errors_pk(tenant_id: str, job_id: str) -> str:
+    return tenant_pk(tenant_id, "JOB", job_id, "ERRORS")
+
+
+def job_error(tenant_id: str, job_id: str, row: int) -> dict[str, str]:
+    """A row error of an import job, by row number (written again on a retried step: the same item)."""
+    return {"pk": job_errors_pk(tenant_id, job_id), "sk": f"{row:09d}"}
+
+
+def backups_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "BACKUP")
+
+
+def backup(tenant_id: str, backup_id: str) -> dict[str, str]:
+    """A company's backup record: where its object is, its manifest's checksum, its state."""
+    return {"pk": backups_pk(tenant_id), "sk": _segment(backup_id)}
+
+
+def backup_object(tenant_id: str, backup_id: str) -> str:
+    """The S3 key of a backup's data (gzip JSON Lines); the manifest sits beside it."""
+    tenant_prefix(tenant_id)
+    return f"tenants/{tenant_id}/backups/{_segment(backup_id)}/items.jsonl.gz"
+
+
+def backup_manifest(tenant_id: str, backup_id: str) -> str:
+    tenant_prefix(tenant_id)
+    return f"tenants/{tenant_id}/backups/{_segment(backup_id)}/manifest.json"
+
+
+def job_upload(tenant_id: str, job_id: str) -> str:
+    """The S3 key a job's input file is uploaded to (an import's CSV)."""
+    tenant_prefix(tenant_id)
+    return f"tenants/{tenant_id}/jobs/{_segment(job_id)}/input"
+
+
+def job_output(tenant_id: str, job_id: str, name: str) -> str:
+    """The S3 key of a file a job made (an export's CSV)."""
+    tenant_prefix(tenant_id)
+    return f"tenants/{tenant_id}/jobs/{_segment(job_id)}/{_segment(name)}"
+
+
+# ---- a company's partitions: what a backup reads, a restore replaces, an offboarding removes ----------
+@dataclasses.dataclass(frozen=True)
+class Partition:
+    """One partition of a company's keys, found by Query alone (never Scan): the fixed ones are
+    listed here, the rest belong to a record (a customer's timeline) and are found through it."""
+
+    pk: str
+    family: str  # what a backup's manifest counts its items as
+    restorable: bool  # a backup holds it; a restore makes it exactly the backup's
+    parent: str = ""  # a record type: each of its records (live or deleted) owns partitions (owned_by)
+
+
+@dataclasses.dataclass(frozen=True)
+class TypeShape:
+    """What the catalogue needs of a record type: its name, unique fields and lookup kinds."""
+
+    name: str
+    uniques: tuple[str, ...]
+    lookup_kinds: tuple[str, ...]
+
+
+# The settings items restored with the data; the rest of the company's own partition (its profile:
+# plan, state, epoch; its role set) is kept as it is by a restore (docs/operations.md).
+RESTORED_SETTINGS = ("PIPELINE", "SLA", "DEFAULT_WAREHOUSE")
+
+
+def partitions(tenant_id: str, types: Iterable[TypeShape]) -> list[Partition]:
+    """Every fixed partition of the company: its records' and the rest (kept by a restore)."""
+
+    def p(family: str, restorable: bool, *parts: str, parent: str = "") -> Partition:
+        return Partition(tenant_pk(tenant_id, *parts), family, restorable, parent)
+
+    found = [
+        p("settings", True, "TENANT"),
+        p("stock", True, "STOCK"),
+        p("movement", True, "MOVEMENT"),
+        p("erp.cancelled", True, "ERP", "CANCELLED"),
+    ]
+    for shape in sorted(types, key=lambda t: t.name):
+        name = shape.name.upper()
+        found.append(p(shape.name, True, name, parent=shape.name))
+        found.append(p(f"{shape.name}.deleted", True, name, "DELETED", parent=shape.name))
+        found.extend(p(f"unique.{shape.name}.{f}", True, "UNIQUE", name, f.upper()) for f in shape.uniques)
+        found.extend(
+            p(f"lookup.{shape.name}.{k}", True, "LOOKUP", name, k.upper()) for k in shape.lookup_kinds
+        )
+    kept = [
+        p("users", False, "USER"),
+        p("users.email", False, "UNIQUE", "USER", "EMAIL"),
+        p("audit", False, "AUDIT"),
+        p("idempotency", False, "IDEMPOTENCY"),
+        p("outbox", False, "OUTBOX"),
+        p("dead_letters", False, "DEADLETTER"),
+        p("reconciliation", False, "RECONCILIATION"),
+        p("jobs", False, "JOB", parent="job"),
+        p("backups", False, "BACKUP"),
+        *(p(f"rate.{b}", False, "RATE", b) for b in COMPANY_RATE_BUCKETS),
+    ]
+    return found + kept
+
+
+# A record's own partitions, by its type: the customer's timeline, a quote's revisions, a work
+# centre's booked days (restored with it); an order's handoff trail (the handoff's log: kept).
+_OWNED_PARTITIONS: dict[str, tuple[tuple[str, bool, tuple[str, ...]], ...]] = {
+    "customer": (("timeline", True, ("TIMELINE", "{}")),),
+    "quote": (("quote.revisions", True, ("QUOTE", "{}", "REVISIONS")),),
+    "order": (("handoff", False, ("HANDOFF", "{}")),),
+    "work_centre": (("capacity", True, ("CAPACITY", "{}")),),
+    "job": (("job.errors", False, ("JOB", "{}", "ERRORS")),),
+}
+PARENT_TYPES = tuple(_OWNED_PARTITIONS)
+
+
+def owned_by(tenant_id: str, entity_type: str, entity_id: str) -> list[Partition]:
+    """The partitions that a record of ``entity_type`` owns."""
+    return [
+        Partition(tenant_pk(tenant_id, *(s.format(entity_id) for s in parts)), family, restorable)
+        for family, restorable, parts in _OWNED_PARTITIONS.get(entity_type, ())
+    ]
+
+
+def restorable(partition: Partition, sort_key: str) -> bool:
+    """Whether an item is part of what a backup holds and a restore replaces."""
+    if partition.family == "settings":
+        return sort_key in RESTORED_SETTINGS
+    return partition.restorable
 
 
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")

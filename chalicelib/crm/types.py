@@ -30,6 +30,7 @@ CUSTOMER = EntityType(
     contracts.CUSTOMER.prefix,
     uniques=(Unique("code"),),
     lookups=contact_points,
+    lookup_kinds=("email", "phone"),
     owned=True,
     resource="crm.customers",
 )
@@ -40,7 +41,14 @@ def _contacts_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
-CONTACT = EntityType("contact", "con", lookups=_contacts_lookups, owned=True, resource="crm.contacts")
+CONTACT = EntityType(
+    "contact",
+    "con",
+    lookups=_contacts_lookups,
+    lookup_kinds=("email", "phone", "customer"),
+    owned=True,
+    resource="crm.contacts",
+)
 
 
 def _leads_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -50,7 +58,9 @@ def _leads_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "phone", normalise_phone(item["phone"])
 
 
-LEAD = EntityType("lead", "lea", lookups=_leads_lookups, owned=True, resource="crm.leads")
+LEAD = EntityType(
+    "lead", "lea", lookups=_leads_lookups, lookup_kinds=("email", "phone"), owned=True, resource="crm.leads"
+)
 
 
 def _opportunities_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -58,7 +68,12 @@ def _opportunities_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 OPPORTUNITY = EntityType(
-    "opportunity", "opp", lookups=_opportunities_lookups, owned=True, resource="crm.opportunities"
+    "opportunity",
+    "opp",
+    lookups=_opportunities_lookups,
+    lookup_kinds=("customer",),
+    owned=True,
+    resource="crm.opportunities",
 )
 
 
@@ -69,7 +84,13 @@ def _activities_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 ACTIVITY = EntityType(
-    "activity", "act", name_field=None, lookups=_activities_lookups, owned=True, resource="crm.activities"
+    "activity",
+    "act",
+    name_field=None,
+    lookups=_activities_lookups,
+    lookup_kinds=("customer", "assignee"),
+    owned=True,
+    resource="crm.activities",
 )
 
 
@@ -78,7 +99,13 @@ def _quotes_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 QUOTE = EntityType(
-    "quote", "quo", name_field=None, lookups=_quotes_lookups, owned=True, resource="crm.quotes"
+    "quote",
+    "quo",
+    name_field=None,
+    lookups=_quotes_lookups,
+    lookup_kinds=("customer",),
+    owned=True,
+    resource="crm.quotes",
 )
 
 
@@ -87,7 +114,13 @@ def _orders_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 ORDER = EntityType(
-    "order", "ord", name_field=None, lookups=_orders_lookups, owned=True, resource="crm.orders"
+    "order",
+    "ord",
+    name_field=None,
+    lookups=_orders_lookups,
+    lookup_kinds=("customer",),
+    owned=True,
+    resource="crm.orders",
 )
 
 
@@ -100,5 +133,11 @@ def _tickets_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 TICKET = EntityType(
-    "ticket", "tic", name_field=None, lookups=_tickets_lookups, owned=True, resource="crm.tickets"
+    "ticket",
+    "tic",
+    name_field=None,
+    lookups=_tickets_lookups,
+    lookup_kinds=("customer", "assignee", "due"),
+    owned=True,
+    resource="crm.tickets",
 )

@@ -20,7 +20,13 @@ def _product_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "supplier", item["default_supplier_id"]
 
 
-PRODUCT = EntityType("product", "prd", uniques=(Unique("sku"),), lookups=_product_lookups)
+PRODUCT = EntityType(
+    "product",
+    "prd",
+    uniques=(Unique("sku"),),
+    lookups=_product_lookups,
+    lookup_kinds=("category", "supplier"),
+)
 SUPPLIER = EntityType("supplier", "sup", uniques=(Unique("code"),))
 WAREHOUSE = EntityType("warehouse", "whs", uniques=(Unique("code"),))
 

@@ -44,7 +44,9 @@ def _order_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "status", item["status"]
 
 
-PRODUCTION_ORDER = EntityType("production_order", "mfg", name_field=None, lookups=_order_lookups)
+PRODUCTION_ORDER = EntityType(
+    "production_order", "mfg", name_field=None, lookups=_order_lookups, lookup_kinds=("product", "status")
+)
 
 
 def _today() -> dt.date:

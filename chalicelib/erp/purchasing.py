@@ -31,7 +31,13 @@ def _lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "reference", item["reference"]
 
 
-PURCHASE_ORDER = EntityType("purchase_order", "pur", name_field=None, lookups=_lookups)
+PURCHASE_ORDER = EntityType(
+    "purchase_order",
+    "pur",
+    name_field=None,
+    lookups=_lookups,
+    lookup_kinds=("supplier", "status", "reference"),
+)
 
 
 def _lines(lines: list[dict[str, Any]], received: list[Any] | None = None) -> list[dict[str, Any]]:

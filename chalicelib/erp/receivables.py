@@ -45,11 +45,19 @@ def _payment_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
         yield "unapplied", "yes"
 
 
-INVOICE = EntityType("invoice", "inv", name_field=None, lookups=_invoice_lookups)
-CREDIT_NOTE = EntityType(
-    "credit_note", "crn", name_field=None, lookups=lambda i: [("invoice", i["invoice_id"])]
+INVOICE = EntityType(
+    "invoice", "inv", name_field=None, lookups=_invoice_lookups, lookup_kinds=("customer", "open", "order")
 )
-PAYMENT = EntityType("payment", "pay", name_field=None, lookups=_payment_lookups)
+CREDIT_NOTE = EntityType(
+    "credit_note",
+    "crn",
+    name_field=None,
+    lookups=lambda i: [("invoice", i["invoice_id"])],
+    lookup_kinds=("invoice",),
+)
+PAYMENT = EntityType(
+    "payment", "pay", name_field=None, lookups=_payment_lookups, lookup_kinds=("customer", "unapplied")
+)
 
 
 def _today() -> dt.date:

@@ -107,12 +107,17 @@ CATALOGUE: dict[str, str] = {
     "admin.audit:read": "Read the audit log",
     "admin.operations:read": "See dead letters and reconciliation reports of the order handoff",
     "admin.operations:write": "Redrive dead letters and run the reconciliation",
+    "admin.backups:read": "List the company's backups and download them",
+    "admin.backups:write": "Take a backup of the company now",
+    "admin.jobs:read": "See every user's jobs (each user sees their own)",
     "tenant.owners:manage": "Grant or revoke the owner role",
+    "tenant.data:restore": "Restore the company from one of its backups (owners only)",
+    "tenant.company:close": "Close the company's account and delete its data (owners only)",
 }
 
 _ROLE_PATTERNS: dict[str, tuple[str, ...]] = {
     "owner": ("*",),
-    "admin": ("*", "!tenant.owners:manage"),
+    "admin": ("*", "!tenant.*"),
     "sales": (
         "crm.*",
         "!crm.*:delete",

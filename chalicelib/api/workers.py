@@ -1,0 +1,98 @@
+"""The job worker and the daily backups' fan-out: Lambda entry points of long work.
+
+The worker takes one message per step of a job (Powertools batch processing: a step that raises
+comes back alone, after the queue's visibility timeout). A step that has raised ``MAX_ATTEMPTS``
+times ends its job failed instead of trying again, so a job never stays running for ever.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chalicelib.core import entities, keys, observability
+from chalicelib.core.store import Store
+from chalicelib.jobs import jobs
+from chalicelib.jobs.jobs import JobFailed, Step
+
+STORE = Store()
+Runner = Callable[[Store, dict[str, Any]], Step]
+
+
+@functools.cache
+def shapes() -> list[keys.TypeShape]:
+    """Every record type of every context (what a backup walks), loaded for the walk."""
+    import chalicelib.crm.types
+    import chalicelib.erp.catalogue
+    import chalicelib.erp.production
+    import chalicelib.erp.purchasing
+    import chalicelib.erp.receivables
+    import chalicelib.erp.reservations
+    import chalicelib.erp.shipments  # noqa: F401
+
+    return [t.shape() for t in sorted(entities.TYPES.values(), key=lambda t: t.name)]
+
+
+def _runner(kind: str) -> Runner:
+    if kind == "backup":
+        from chalicelib.backups import backups
+
+        return lambda store, job: backups.backup_step(store, job, shapes())
+    if kind == "restore":
+        from chalicelib.backups import restore
+
+        return lambda store, job: restore.restore_step(store, job, shapes())
+    raise JobFailed(f"no worker runs jobs of kind {kind!r}")
+
+
+def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
+    """One step of a job; what became of it (for the log and the tests)."""
+    job = jobs.find(STORE, tenant_id, job_id, consistent=True)
+    if job is None or job["state"] in jobs.TERMINAL:
+        return "gone" if job is None else "ended"
+    if receive_count > jobs.MAX_ATTEMPTS:
+        jobs.fail(STORE, job, f"A step failed {jobs.MAX_ATTEMPTS} times; the error is in the worker's log.")
+        return "failed"
+    try:
+        step = _runner(job["kind"])(STORE, job)
+    except JobFailed as exc:
+        jobs.fail(STORE, job, str(exc))
+        return "failed"
+    return "advanced" if jobs.advance(STORE, job, step) else "overtaken"
+
+
+def record_handler(record: Any) -> str:
+    body = json.loads(record.body)
+    observability.bind(tenant_id=body["tenant_id"])
+    count = int(record.attributes.approximate_receive_count or 1)
+    return run_step(body["tenant_id"], body["job_id"], count)
+
+
+def run_batch(raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    answer: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict of it
+        event=raw_event, record_handler=record_handler, processor=processor, context=context
+    )
+    return answer
+
+
+def daily_backups(store: Store, day: date | None = None) -> dict[str, int]:
+    """One backup job per company of the registry for ``day`` (today, UTC); each company's job runs
+    alone, so a large company never holds up the others."""
+    from chalicelib.backups import backups
+    from chalicelib.handoff import reconciliation
+
+    today = day or datetime.now(UTC).date()
+    started = 0
+
+    def one(store: Store, tenant_id: str) -> None:
+        nonlocal started
+        started += backups.scheduled(store, tenant_id, today)
+
+    companies = reconciliation.for_each_tenant(store, one)
+    return {"companies": companies, "started": started}
