@@ -5,6 +5,14 @@ Consumers use Powertools batch processing (a failed record comes back alone, thr
 event is answered from the idempotency record, not handled again). A record that is not a known
 event of a known major version raises: after the queue's ``maxReceiveCount`` it rests in the DLQ.
 After its batch the ERP consumer runs the relay, so its answers reach the bus at once.
+
+Before an event has any effect (its idempotency record included) the consumer reads the company's
+epoch (one consistent GetItem of its profile, once a batch per company): an event of an earlier
+epoch is of the world a restore replaced, and is dropped: acknowledged, not retried, noted on the
+order's trail and in the log. The race, and its bound: a consumer that read the epoch just before a
+restore began may still write. The restore waits a quiesce time of at least the consumers' Lambda
+timeout before it touches data, so such a write lands before the restore and is overwritten by it;
+the answers it wrote carry the old epoch and are dropped downstream.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from chalicelib.core import aws, keys, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
 from chalicelib.handoff import contracts, dead_letters, outbox
+from chalicelib.tenants import published as company
 
 STORE = Store()
 
@@ -83,15 +92,41 @@ def _idempotent(consumer: str, table_name: str) -> _Consumer:
     return _Consumer(consume, config)
 
 
+def _drop(consumer: str, event: contracts.Event, current: int) -> dict[str, Any]:
+    """Acknowledge an event of an epoch before the company's, with no effect, and say why."""
+    reason = (
+        f"epoch {event.epoch} is before the company's {current}: a restore replaced the world it is about"
+    )
+    observability.logger().warning(
+        "event dropped",
+        extra={
+            "consumer": consumer,
+            "tenant_id": event.tenant_id,
+            "order_id": event.order_id,
+            "event_id": event.event_id,
+            "type": type(event).__name__,
+            "reason": reason,
+        },
+    )
+    outbox.dropped(STORE, event, consumer, reason)
+    return {"event_id": event.event_id, "answered": [], "dropped": reason}
+
+
 def record_handler(consumer: str) -> Callable[[Any], Any]:
+    """The handler of one batch's records; it reads each company's epoch once for the batch."""
+    epochs: dict[str, int] = {}
+
     def handle(record: Any) -> Any:
         envelope = json.loads(record.body)
         detail = (
             envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
         )
-        contracts.parse(
-            envelope["detail-type"], detail
-        )  # poison (unknown type or major version) fails before idempotency
+        # Poison (unknown type or major version) fails before idempotency.
+        event = contracts.parse(envelope["detail-type"], detail)
+        if event.tenant_id not in epochs:
+            epochs[event.tenant_id] = company.epoch(STORE, event.tenant_id)
+        if event.epoch < epochs[event.tenant_id]:
+            return _drop(consumer, event, epochs[event.tenant_id])
         return _idempotent(consumer, settings().table_name).consume(
             detail=detail, detail_type=envelope["detail-type"]
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 from chalicelib.api import route_table
 from chalicelib.api.shapes import RouteSpec
-from chalicelib.api.web import ROUTES
+from chalicelib.api.web import READS, ROUTES
 from chalicelib.core.errors import STATUS_ERRORS
 
 REF = "#/components/schemas/{model}"
@@ -67,6 +67,8 @@ def _error_codes(spec: RouteSpec) -> set[int]:
         codes |= {409, 422}
     if spec.etag and spec.method != "GET":  # If-Match (412), and the state the record is in (409)
         codes |= {409, 412}
+    if spec.method not in READS and not spec.public:  # a change while the company is being restored
+        codes |= {503}
     return codes | {code for code in spec.also if code >= 400}
 
 
@@ -75,7 +77,7 @@ def _error_responses(spec: RouteSpec) -> dict[str, Any]:
     return {
         str(code): {
             "description": STATUS_ERRORS[code].title,
-            "headers": {**headers, **RETRY_AFTER} if code == 429 else headers,
+            "headers": {**headers, **RETRY_AFTER} if code in (429, 503) else headers,
             "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
         }
         for code in sorted(_error_codes(spec))

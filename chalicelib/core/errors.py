@@ -111,6 +111,16 @@ class RateLimitedError(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RestoringError(ApiError):
+    """A restore of the company is running: its writes wait until it is done (reads still answer)."""
+
+    status, slug, title = 503, "restoring", "Restore in progress"
+    retry_after = 30
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 STATUS_ERRORS: dict[int, type[ApiError]] = {
     cls.status: cls
     for cls in (
@@ -125,6 +135,7 @@ STATUS_ERRORS: dict[int, type[ApiError]] = {
         UnsupportedMediaTypeError,
         ValidationError,
         RateLimitedError,
+        RestoringError,
     )
 }
 

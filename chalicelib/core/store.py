@@ -36,6 +36,7 @@ class Actor:
     request_id: str = ""
     own_only: bool = False  # the action is granted over the user's own records only
     grants: frozenset[str] | None = None  # the user's permissions; None: the platform itself
+    epoch: int = 0  # the company's epoch the actor's world is of: stamped on the events it raises
 
     def holds(self, permission: str) -> bool:
         return scope.holds(self.grants, permission)

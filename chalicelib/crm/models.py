@@ -474,6 +474,11 @@ class HandoffEvent(PublicModel):
     last_error: str | None = None
     last_attempt_at: str | None = None
     handled: dict[str, str] = Field(description="Consumer (crm, erp) → when it handled the event.")
+    dropped: dict[str, str] | None = Field(
+        default=None,
+        description="Its consumer dropped it (`consumer`, `at`, `reason`): an event of the company's world "
+        "before a restore.",
+    )
     summary: dict[str, Any] = {}
 
 

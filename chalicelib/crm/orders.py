@@ -154,12 +154,14 @@ def _sellable(
     ]
 
 
-def confirmed_event(after: dict[str, Any], now: str) -> OrderConfirmed:
+def confirmed_event(after: dict[str, Any], now: str, epoch: int) -> OrderConfirmed:
+    """The order's ``OrderConfirmed``, of the company's world at ``epoch``."""
     return OrderConfirmed(
         tenant_id=after["tenant_id"],
         event_id=ids.new_id("evt"),
         occurred_at=now,
         order_id=after["id"],
+        epoch=epoch,
         customer_id=after["customer_id"],
         currency=after["currency"],
         subtotal=after["subtotal"],
@@ -186,7 +188,7 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
         checks = _sellable(store, actor.tenant_id, before["customer_id"], before["lines"])
         fields = {"status": "confirmed", "confirmed_at": now, "erp": {"state": "waiting", "last_event": None}}
         after = {**before, **fields}
-        event = confirmed_event(after, now)
+        event = confirmed_event(after, now, actor.epoch)
         extra = [
             timeline_entry(after, "confirmed", now),
             *outbox.records(event, SOURCE_CRM, {"total": after["total"]}),
@@ -244,6 +246,7 @@ def cancel(store: Store, actor: Actor, order_id: str, data: CancelIn, if_match: 
                 event_id=ids.new_id("evt"),
                 occurred_at=now,
                 order_id=after["id"],
+                epoch=actor.epoch,
                 reason=data.reason,
                 lines=len(after["lines"]),
             )
@@ -271,6 +274,7 @@ def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
                 "last_error",
                 "last_attempt_at",
                 "handled",
+                "dropped",
                 "summary",
             )
         }

@@ -8,6 +8,10 @@
 
 The ERP is asked through its published interface; the run's report and the scheduled run over every
 company are the handoff's plumbing (``handoff.reconciliation``).
+
+What a run sends (a re-driven ``OrderConfirmed``, an ``InvoiceIssued``) is of the epoch read with
+the company's state before the run began: the scheduled run skips a company being restored, and a run
+overtaken by a restore sends events of the old epoch, which the consumers drop.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from chalicelib.erp import published as erp
 from chalicelib.handoff import outbox, reconciliation
 from chalicelib.handoff.contracts import SOURCE_CRM
 from chalicelib.handoff.reconciliation import GRACE_SECONDS, SYSTEM_USER
+from chalicelib.tenants import published as company
 
 
 def _orders(store: Store, tenant_id: str, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -44,9 +49,15 @@ def _orders(store: Store, tenant_id: str, statuses: tuple[str, ...]) -> list[dic
 
 
 def run(
-    store: Store, tenant_id: str, grace_seconds: int = GRACE_SECONDS, started_by: str = SYSTEM_USER
+    store: Store,
+    tenant_id: str,
+    grace_seconds: int = GRACE_SECONDS,
+    started_by: str = SYSTEM_USER,
+    *,
+    epoch: int,
 ) -> dict[str, Any]:
-    actor = Actor(tenant_id=tenant_id, user_id=SYSTEM_USER)
+    """One run over the company's orders; what it sends is of ``epoch`` (the company's, read before)."""
+    actor = Actor(tenant_id=tenant_id, user_id=SYSTEM_USER, epoch=epoch)
     now = utcnow()
     cutoff = (
         (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=grace_seconds)).isoformat().replace("+00:00", "Z")
@@ -55,7 +66,7 @@ def run(
     for order in _orders(store, tenant_id, ("confirmed",)):
         progress = order.get("erp") or {}
         if progress.get("last_event") is None and (order.get("confirmed_at") or now) < cutoff:
-            event = orders.confirmed_event(order, utcnow())
+            event = orders.confirmed_event(order, utcnow(), epoch)
             outbox.write(store, [(event, SOURCE_CRM, {"redriven": True})])
             findings.append(
                 {
@@ -107,5 +118,12 @@ def run(
 
 
 def run_all(store: Store) -> int:
-    """The scheduled run: every company of the registry."""
-    return reconciliation.for_each_tenant(store, run)
+    """The scheduled run: every company of the registry but those being restored (their records are
+    being replaced: nothing to compare until the restore is done)."""
+
+    def unless_restoring(store: Store, tenant_id: str) -> None:
+        state = company.restore_state(store, tenant_id)
+        if not state.restoring:
+            run(store, tenant_id, epoch=state.epoch)
+
+    return reconciliation.for_each_tenant(store, unless_restoring)

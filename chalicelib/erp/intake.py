@@ -40,9 +40,11 @@ ZERO = Decimal(0)
 
 
 def _answer(cls: type[Event], event: Event, **fields: Any) -> Event:
+    """The ERP's answer to ``event``, of the same epoch (the world the event is about)."""
     return cls(
         tenant_id=event.tenant_id,
         order_id=event.order_id,
+        epoch=event.epoch,
         occurred_at=utcnow(),
         event_id=outbox.derived_id("evt", event.order_id, event.event_id, cls.__name__),
         **fields,
@@ -251,6 +253,7 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIss
     answer = InvoiceIssued(
         tenant_id=actor.tenant_id,
         order_id=order_id,
+        epoch=actor.epoch,
         occurred_at=utcnow(),
         event_id=outbox.derived_id("evt", order_id, "InvoiceIssued", "on_delivery"),
         invoice_id=invoice_id,
@@ -264,7 +267,7 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIss
 
 def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     """Accept (or reject) a confirmed order; returns the events it answered with."""
-    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER, epoch=event.epoch)
     known = Known(store, event)
     if known.cancelled:
         return []  # its cancellation arrived first and was handled: nothing to reserve any more
@@ -391,7 +394,7 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
 def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
     """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
     voided (nothing paid) or credited for its balance. Each step is idempotent."""
-    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
+    actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER, epoch=event.epoch)
     store.put_one({**keys.erp_cancelled(event.tenant_id, event.order_id), "at": utcnow()})
     released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:

@@ -300,7 +300,7 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
             },
             now=now,
         )
-        operations += _payment_events(payment, received)
+        operations += _payment_events(payment, received, actor.epoch)
         try:
             entities.write_new(
                 store,
@@ -317,9 +317,10 @@ def pay(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
 
 
 def _payment_events(
-    payment: dict[str, Any], received: list[tuple[dict[str, Any], dict[str, Any], Decimal]]
+    payment: dict[str, Any], received: list[tuple[dict[str, Any], dict[str, Any], Decimal]], epoch: int
 ) -> list[dict[str, Any]]:
-    """``PaymentReceived`` for each paid invoice raised for a sales order, in the payment's transaction."""
+    """``PaymentReceived`` for each paid invoice raised for a sales order, in the payment's transaction
+    (of the payer's ``epoch``)."""
     operations = []
     for before, after, paid in received:
         event = PaymentReceived(
@@ -327,6 +328,7 @@ def _payment_events(
             event_id=outbox.derived_id("evt", payment["id"], before["id"]),
             occurred_at=payment["created_at"],
             order_id=before["order_id"],
+            epoch=epoch,
             invoice_id=before["id"],
             payment_id=payment["id"],
             amount=amount(paid, before["currency"]),

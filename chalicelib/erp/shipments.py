@@ -98,7 +98,7 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
         head = [
             *entities.create_operations(SHIPMENT, actor, item),
             *updates,
-            *_order_events(store, actor.tenant_id, item, lines, shipped_after),
+            *_order_events(store, actor, item, lines, shipped_after),
         ]
         _fits(len(head) + len(stock.plan(actor, changes, now).operations), len(data.lines))
         try:
@@ -133,13 +133,15 @@ def _invoice_shipped_orders(store: Store, actor: Actor, operations: Operations) 
 
 def _order_events(
     store: Store,
-    tenant_id: str,
+    actor: Actor,
     shipment: dict[str, Any],
     lines: list[dict[str, Any]],
     after: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """``OrderShipped`` for each sales order whose reserved lines this shipment carries (their
-    reservations' references are ``<order>:<line>``), in the shipment's transaction."""
+    reservations' references are ``<order>:<line>``), in the shipment's transaction, of the actor's
+    epoch."""
+    tenant_id = actor.tenant_id
     by_order: dict[str, list[int]] = {}
     for line in lines:
         held = reservations.order_line({"id": line["reservation_id"], "reference": line["reference"]})
@@ -156,6 +158,7 @@ def _order_events(
             event_id=outbox.derived_id("evt", order_id, shipment["id"]),
             occurred_at=shipment["created_at"],
             order_id=order_id,
+            epoch=actor.epoch,
             shipment_id=shipment["id"],
             lines=sorted(numbers),
             complete=complete,

@@ -1,8 +1,10 @@
 """The order handoff's events: versioned pydantic models, one per ``detail-type``.
 
-Every event carries ``tenant_id``, ``event_id``, ``occurred_at``, ``schema_version`` (major.minor)
-and the ``order_id`` it is about. Consumers ignore fields they do not know (a newer minor version
-adds fields) and refuse a major version they do not know: the message goes to the dead-letter queue.
+Every event carries ``tenant_id``, ``event_id``, ``occurred_at``, ``schema_version`` (major.minor),
+the ``order_id`` it is about and the company's ``epoch`` its world is of. Consumers ignore fields they
+do not know (a newer minor version adds fields) and refuse a major version they do not know: the
+message goes to the dead-letter queue. They drop an event of an epoch before the company's (a restore
+replaced the world it was about).
 """
 
 from typing import Annotated, Any, Literal
@@ -18,6 +20,7 @@ CUSTOMER = Kind("customer", "cus")
 SOURCE_CRM = "crmerp.crm"
 SOURCE_ERP = "crmerp.erp"
 MAJOR = 1
+VERSION = "1.1"  # 1.1: ``epoch``
 
 
 class Event(BaseModel):
@@ -28,8 +31,13 @@ class Event(BaseModel):
     tenant_id: str
     event_id: str
     occurred_at: str
-    schema_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")] = "1.0"
+    schema_version: Annotated[str, Field(pattern=r"^\d+\.\d+$")] = VERSION
     order_id: str
+    epoch: int = Field(
+        default=0,
+        description="The company's epoch when the event's world began; consumers drop events of an "
+        "earlier epoch (a restore replaced that world). Absent (1.0): 0.",
+    )
 
 
 class OrderLine(BaseModel):

@@ -156,5 +156,15 @@ def handled(store: Store, event: Event, consumer: str) -> None:
         pass  # an event without a trail entry (sent by hand, or from before trails existed)
 
 
+def dropped(store: Store, event: Event, consumer: str, reason: str) -> None:
+    """Note on the trail that ``consumer`` dropped the event, and why (nothing if it has no entry)."""
+    trail_key = keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id)
+    note = {"consumer": consumer, "at": utcnow(), "reason": reason}
+    try:
+        store.update(**repository.dropped_by(trail_key, note))
+    except ConditionFailed:
+        pass  # an event without a trail entry (the restore brought back a world without it)
+
+
 def trail(store: Store, tenant_id: str, order_id: str) -> list[dict[str, Any]]:
     return store.query_all(partition=keys.handoff_trail_pk(tenant_id, order_id))

@@ -38,6 +38,17 @@ def handled_by(trail_key: dict[str, str], consumer: str, now: str) -> dict[str, 
     }
 
 
+def dropped_by(trail_key: dict[str, str], note: dict[str, str]) -> dict[str, Any]:
+    """The Update (its body) noting on a trail entry that its consumer dropped the event, and why (the
+    first note kept); its condition fails for an event that has no trail entry."""
+    return {
+        "Key": trail_key,
+        "UpdateExpression": "SET dropped = if_not_exists(dropped, :note)",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": {":note": note},
+    }
+
+
 def dead_letter_removed(key: dict[str, str], message_id: str) -> dict[str, Any]:
     """The Delete of a parked dead letter, if it still holds the message ``message_id``."""
     return delete(key, "message_id = :m", {":m": message_id})

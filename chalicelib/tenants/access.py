@@ -6,6 +6,10 @@ a disabled user takes to reach every container (under the 60 s the design promis
 
 A user enabled again gets a ``sessions_valid_from`` on their member item: tokens of sign-ins before
 it (``auth_time``/``iat``) stay refused, so a disable revokes every token issued until then.
+
+The same read takes the company profile: whether a restore of the company runs (its writes then
+answer 503) and its epoch, which the principal's actor stamps on the events it raises. Cached like
+the rest, so a restore waits out the cache before it touches data.
 """
 
 from __future__ import annotations
@@ -19,7 +23,19 @@ from chalicelib.core import keys, scope
 from chalicelib.core.errors import AuthenticationError, PermissionDeniedError
 from chalicelib.core.store import Actor, Store
 from chalicelib.core.tokens import VerifiedToken
-from chalicelib.tenants import permissions
+from chalicelib.tenants import permissions, repository
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreState:
+    restoring: bool  # a restore of the company is running
+    epoch: int  # how many restores the company has begun: its events of an earlier epoch are dropped
+
+
+def restore_state_of(profile: dict[str, Any] | None) -> RestoreState:
+    """The restore state a company profile item holds (no ``state``: active; no ``epoch``: 0)."""
+    profile = profile or {}
+    return RestoreState(profile.get("state") == repository.RESTORING, int(profile.get("epoch", 0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +48,8 @@ class Principal:
     request_id: str = ""
     acting_own_only: bool = False  # this request's action is granted over own records only
     sessions_valid_from: int = 0  # tokens of sign-ins before this (epoch seconds) are refused
+    restoring: bool = False  # a restore of the company is running: its writes wait (503)
+    epoch: int = 0  # the company's epoch (restores begun), stamped on the events this user raises
 
     def actor(self) -> Actor:
         return Actor(
@@ -41,6 +59,7 @@ class Principal:
             request_id=self.request_id,
             own_only=self.acting_own_only,
             grants=self.permissions,
+            epoch=self.epoch,
         )
 
     def holds(self, permission: str) -> bool:
@@ -105,11 +124,13 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
     cached = CACHE.get(token.tenant_id, token.user_id)
     if cached is None:
         member_key = keys.member(token.tenant_id, token.user_id)
-        found = {(i["pk"], i["sk"]): i for i in store.batch_get([member_key, keys.role_set(token.tenant_id)])}
+        role_key, profile_key = keys.role_set(token.tenant_id), keys.tenant_profile(token.tenant_id)
+        found = {(i["pk"], i["sk"]): i for i in store.batch_get([member_key, role_key, profile_key])}
         member = found.get((member_key["pk"], member_key["sk"]))
         if member is None or not member.get("enabled", False):
             raise AuthenticationError("This user has no access to the company, or was disabled.")
-        role_set = found.get((keys.role_set(token.tenant_id)["pk"], "ROLES")) or {}
+        role_set = found.get((role_key["pk"], role_key["sk"])) or {}
+        company = restore_state_of(found.get((profile_key["pk"], profile_key["sk"])))
         custom = {name: list(r.get("permissions", [])) for name, r in (role_set.get("roles") or {}).items()}
         roles = tuple(member.get("roles", []))
         cached = Principal(
@@ -119,6 +140,8 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
             roles=roles,
             permissions=permissions.effective(list(roles), custom),
             sessions_valid_from=int(member.get("sessions_valid_from", 0)),
+            restoring=company.restoring,
+            epoch=company.epoch,
         )
         CACHE.put(cached, ttl)
     if token.issued_at < cached.sessions_valid_from:

@@ -72,6 +72,35 @@ def member_removed(tenant_id: str, user_id: str, version: int) -> dict[str, Any]
     return delete(keys.member(tenant_id, user_id), "version = :v", {":v": version})
 
 
+# ---- restores: the company's state and epoch, on its profile -------------------------------------
+RESTORING = "restoring"
+
+
+def restore_begun(tenant_id: str, at: str) -> dict[str, Any]:
+    """The UpdateItem (its parameters) marking the company restoring in its next epoch, answering the
+    new epoch; fails if a restore of it is already running, or there is no such company."""
+    return {
+        "Key": keys.tenant_profile(tenant_id),
+        "UpdateExpression": "SET #state = :restoring, #epoch = if_not_exists(#epoch, :zero) + :one, "
+        "restore_started_at = :at",
+        "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#state) OR #state <> :restoring)",
+        "ExpressionAttributeNames": {"#state": "state", "#epoch": "epoch"},
+        "ExpressionAttributeValues": {":restoring": RESTORING, ":zero": 0, ":one": 1, ":at": at},
+        "ReturnValues": "UPDATED_NEW",
+    }
+
+
+def restore_ended(tenant_id: str) -> dict[str, Any]:
+    """The UpdateItem (its parameters) making the company active again (``state`` removed; done
+    twice, the same); fails if there is no such company."""
+    return {
+        "Key": keys.tenant_profile(tenant_id),
+        "UpdateExpression": "REMOVE #state",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeNames": {"#state": "state"},
+    }
+
+
 # ---- the audit log ----------------------------------------------------------------------------------
 def audit_window(sort_attr: str, lower: str, upper: str) -> ConditionBase | None:
     """The sort key condition of entries from ``lower`` to ``upper`` (either "" when open), or None."""

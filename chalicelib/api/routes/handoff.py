@@ -62,7 +62,9 @@ def redrive_dead_letters(req: Request) -> RedriveOut:
     summary="Compare CRM orders with the ERP; repair what is safe",
 )
 def run_reconciliation(req: Request) -> ReconciliationReport:
-    report = crm_reconciliation.run(STORE, req.me.tenant_id, req.body.grace_seconds, req.me.user_id)
+    report = crm_reconciliation.run(
+        STORE, req.me.tenant_id, req.body.grace_seconds, req.me.user_id, epoch=req.me.epoch
+    )
     return ReconciliationReport(**report)
 
 
