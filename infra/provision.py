@@ -62,6 +62,14 @@ class Stack:
         return {**self.environment(), "JWKS_URL": f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"}
 
 
+def _ensure_versioning(bucket: str, region: str) -> None:
+    """The template turns the backup bucket's versioning on; moto's CloudFormation skips it (it
+    reports the bucket created all the same), so it is turned on here as the template says."""
+    s3 = boto3.client("s3", region_name=region)
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
 class _CfnLoader(yaml.SafeLoader):
     """YAML loader that understands CloudFormation's short-form tags."""
 
@@ -149,6 +157,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
     }
     pool_id, client_id = _ensure_user_pool(stage, region)
+    _ensure_versioning(outputs["BackupBucketName"], region)
     return Stack(
         stage=stage,
         region=region,

@@ -135,7 +135,7 @@ def checksum(key: str, version: str = "") -> tuple[str, int]:
 def read_lines(key: str, version: str = "") -> Iterator[dict[str, Any]]:
     """The object's lines, decoded, in order (streamed: memory stays flat)."""
     with gzip.GzipFile(fileobj=_Reader(repository.open_object(key, version)), mode="rb") as unzipped:
-        for raw in io.BufferedReader(unzipped, CHUNK):  # type: ignore[arg-type]
+        for raw in io.BufferedReader(unzipped, CHUNK):
             yield json.loads(raw)
 
 

@@ -13,7 +13,7 @@ from chalicelib.backups.models import BackupOut, BackupPage, BackupStarted, Down
 from chalicelib.core.errors import NotFoundError, PermissionDeniedError
 from chalicelib.core.schemas import ListQuery
 from chalicelib.jobs import jobs
-from chalicelib.jobs.models import JobAccepted, JobOut, JobPage, JobQuery
+from chalicelib.jobs.models import JobAccepted, JobOut, JobPage, JobQuery, Progress
 
 bp = Blueprint(__name__)
 JOB_ID = {"job_id": r"^job_[0-9A-HJKMNP-TV-Z]{26}$"}
@@ -26,7 +26,7 @@ def job_out(item: dict[str, Any]) -> JobOut:
         kind=item["kind"],
         state=item["state"],
         phase=item.get("phase", ""),
-        progress=jobs.progress(item),
+        progress=Progress(**jobs.progress(item)),
         created_at=item["created_at"],
         created_by=item["created_by"],
         started_at=item.get("started_at"),
