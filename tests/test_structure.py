@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CONTEXTS = ("tenants", "crm", "erp", "handoff")
+CONTEXTS = ("tenants", "crm", "erp", "handoff", "jobs", "backups")
 FRAMEWORK = ("chalice",)
 # Which contexts a context may import, and through which of their modules ("*": any module).
 MAY_IMPORT: dict[str, dict[str, str]] = {
@@ -22,6 +22,8 @@ MAY_IMPORT: dict[str, dict[str, str]] = {
     "handoff": {},  # the shared kernel: contracts, outbox and relay, dead letters, reconciliation's plumbing
     "crm": {"tenants": "published", "erp": "published", "handoff": "*"},
     "erp": {"tenants": "published", "handoff": "*"},
+    "jobs": {},  # long work's mechanism: any context's jobs
+    "backups": {"tenants": "published", "jobs": "*"},
 }
 # The parts of a DynamoDB request that hold or name expressions, the module of condition objects, and
 # expression text (one of DynamoDB's functions, or a comparison with a value placeholder).
