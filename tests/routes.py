@@ -192,7 +192,20 @@ def job_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
             break
     backup = api.get(f"/admin/backups/{started['backup']['id']}", owner.token).json
     assert backup["state"] == "complete", backup
-    return {"backup_id": backup["id"], "backup_taken_at": backup["taken_at"], "job_id": job_id}
+    import urllib.request
+
+    data = "名称,类型\n新客户,公司\n".encode("gbk")
+    waiting = api.post("/import/customers/jobs", owner.token, {"bytes": len(data), "dry_run": True}).json
+    put = urllib.request.Request(
+        waiting["upload_url"], data=data, method="PUT", headers={"Content-Type": "text/csv"}
+    )
+    urllib.request.urlopen(put, timeout=30).close()
+    return {
+        "backup_id": backup["id"],
+        "backup_taken_at": backup["taken_at"],
+        "job_id": job_id,
+        "import_job_id": waiting["job"]["id"],
+    }
 
 
 def receivable_targets(
@@ -747,6 +760,14 @@ CALLS: list[Call] = [
     Call("PUT", "/crm/sla", lambda t: ("/crm/sla", {"hours": {"urgent": 2}})),
     Call("GET", "/jobs", lambda t: ("/jobs", None)),
     Call("GET", "/jobs/{job_id}", lambda t: (f"/jobs/{t.erp['job_id']}", None)),
+    Call("POST", "/jobs/{job_id}/start", lambda t: (f"/jobs/{t.erp['import_job_id']}/start", None)),
+    Call("GET", "/jobs/{job_id}/errors", lambda t: (f"/jobs/{t.erp['import_job_id']}/errors", None)),
+    Call(
+        "POST",
+        "/import/{entity}/jobs",
+        lambda t: ("/import/customers/jobs", {"bytes": 100, "dry_run": True}),
+    ),
+    Call("POST", "/export/{entity}/jobs", lambda t: ("/export/customers/jobs", None)),
     Call("GET", "/admin/backups", lambda t: ("/admin/backups", None)),
     Call("POST", "/admin/backups", lambda t: ("/admin/backups", None)),
     Call("GET", "/admin/backups/{backup_id}", lambda t: (f"/admin/backups/{t.erp['backup_id']}", None)),

@@ -388,8 +388,8 @@ def test_backup_and_restore_never_scan(api, aws, tenant):
 
 # ---- retention -----------------------------------------------------------------------------------------
 def test_retention_over_a_year_keeps_exactly_7_days_4_weeks_and_12_months(api, aws, tenant):
-    from chalicelib.backups import backups, repository
-    from chalicelib.core import keys
+    from chalicelib.backups import backups
+    from chalicelib.core import files, keys
     from chalicelib.core.store import Store
 
     store = Store()
@@ -410,8 +410,8 @@ def test_retention_over_a_year_keeps_exactly_7_days_4_weeks_and_12_months(api, a
             "manifest_key": keys.backup_manifest(tenant.id, backup_id),
         }
         store.put_one(record)
-        repository.put_object(record["object_key"], b"data", "application/gzip")
-        repository.put_object(record["manifest_key"], b"{}", "application/json")
+        files.put_object(record["object_key"], b"data", "application/gzip")
+        files.put_object(record["manifest_key"], b"{}", "application/json")
         made[backup_id] = at.date()
         backups.prune(store, tenant.id)
     left = {made[r["id"]] for r in store.query_all(partition=keys.backups_pk(tenant.id))}

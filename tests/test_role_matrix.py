@@ -101,6 +101,7 @@ ALLOWED = {
     | crud(*TICKETS, "read", "create", "update")
     | SLA_READ
     | {("POST", "/import/{entity}"), ("GET", "/export/{entity}")}
+    | {("POST", "/import/{entity}/jobs"), ("POST", "/export/{entity}/jobs")}
     | crud(*PRODUCTS, "read")
     | STOCK_READ,
     "service": EVERYONE

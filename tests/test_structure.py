@@ -22,7 +22,7 @@ MAY_IMPORT: dict[str, dict[str, str]] = {
     "handoff": {},  # the shared kernel: contracts, outbox and relay, dead letters, reconciliation's plumbing
     "crm": {"tenants": "published", "erp": "published", "handoff": "*"},
     "erp": {"tenants": "published", "handoff": "*"},
-    "jobs": {},  # long work's mechanism: any context's jobs
+    "jobs": {"tenants": "published"},  # long work's mechanism, imports and exports
     "backups": {"tenants": "published", "jobs": "*"},
 }
 # The parts of a DynamoDB request that hold or name expressions, the module of condition objects, and

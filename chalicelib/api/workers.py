@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.core import entities, keys, observability
 from chalicelib.core.store import Store
+from chalicelib.core.tabular import Overtaken
 from chalicelib.jobs import jobs
 from chalicelib.jobs.jobs import JobFailed, Step
 
@@ -45,7 +46,21 @@ def _runner(kind: str) -> Runner:
         from chalicelib.backups import restore
 
         return lambda store, job: restore.restore_step(store, job, shapes())
+    if kind in ("import", "export"):
+        from chalicelib.jobs import transfer
+
+        step = transfer.import_step if kind == "import" else transfer.export_step
+        return lambda store, job: step(store, job, specs())
     raise JobFailed(f"no worker runs jobs of kind {kind!r}")
+
+
+@functools.cache
+def specs() -> dict[str, Any]:
+    """What can be imported and exported (the CRM's and the ERP's CSV specs), by entity."""
+    from chalicelib.crm import imports as crm_imports
+    from chalicelib.erp import imports as erp_imports
+
+    return {**crm_imports.SPECS, **erp_imports.SPECS}
 
 
 def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
@@ -61,6 +76,8 @@ def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
     except JobFailed as exc:
         jobs.fail(STORE, job, str(exc))
         return "failed"
+    except Overtaken:
+        return "overtaken"
     return "advanced" if jobs.advance(STORE, job, step) else "overtaken"
 
 

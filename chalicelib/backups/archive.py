@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from chalicelib.backups import repository
-from chalicelib.core import keys
+from chalicelib.core import files, keys
 from chalicelib.jobs.jobs import JobFailed
 
 FORMAT = "crmerp-backup/1"
@@ -125,7 +125,7 @@ class PartFile:
 def checksum(key: str, version: str = "") -> tuple[str, int]:
     """SHA-256 and size of an object as stored, read in chunks."""
     digest, size = hashlib.sha256(), 0
-    body = repository.open_object(key, version)
+    body = files.open_object(key, version)
     while chunk := body.read(CHUNK):
         digest.update(chunk)
         size += len(chunk)
@@ -134,7 +134,7 @@ def checksum(key: str, version: str = "") -> tuple[str, int]:
 
 def read_lines(key: str, version: str = "") -> Iterator[dict[str, Any]]:
     """The object's lines, decoded, in order (streamed: memory stays flat)."""
-    with gzip.GzipFile(fileobj=_Reader(repository.open_object(key, version)), mode="rb") as unzipped:
+    with gzip.GzipFile(fileobj=_Reader(files.open_object(key, version)), mode="rb") as unzipped:
         for raw in io.BufferedReader(unzipped, CHUNK):
             yield json.loads(raw)
 

@@ -17,12 +17,13 @@ from typing import Any
 
 from chalicelib.backups import archive, repository, retention
 from chalicelib.backups.archive import Mark
-from chalicelib.core import ids, keys, ratelimit
+from chalicelib.core import files, ids, keys, ratelimit
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConflictError, NotFoundError
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, utcnow
 from chalicelib.jobs import jobs
 from chalicelib.jobs.jobs import JobFailed, Step
+from chalicelib.tenants import published as tenants
 
 DOWNLOAD_SECONDS = 3600  # a download link's life
 FINAL_DOWNLOAD_DAYS = 30  # an offboarded company's final backup
@@ -108,10 +109,10 @@ def download_url(store: Store, tenant_id: str, backup_id: str) -> dict[str, Any]
     if item["state"] != "complete":
         raise ConflictError(f"Backup {backup_id} is {item['state']}: it can be downloaded once complete.")
     return {
-        "url": repository.download_url(
+        "url": files.download_url(
             item["object_key"], f"{backup_id}.jsonl.gz", DOWNLOAD_SECONDS, item.get("object_version", "")
         ),
-        "manifest_url": repository.download_url(
+        "manifest_url": files.download_url(
             item["manifest_key"],
             f"{backup_id}.manifest.json",
             DOWNLOAD_SECONDS,
@@ -127,6 +128,10 @@ def download_url(store: Store, tenant_id: str, backup_id: str) -> dict[str, Any]
 def backup_step(store: Store, job: dict[str, Any], shapes: list[keys.TypeShape]) -> Step:
     """One step of a backup job: a part of the walk, or the manifest at the end."""
     tenant_id, backup_id = job["tenant_id"], job["params"]["backup_id"]
+    if tenants.restoring(store, tenant_id):  # half restored: wait (the restore takes its own first)
+        return Step(
+            job["cursor"], int(job.get("done", 0)), 0, phase="waiting for a restore", delay_seconds=60
+        )
     cursor, finished = take(store, tenant_id, backup_id, job["cursor"], shapes)
     done = int(cursor.get("items", 0))
     if not finished:
@@ -153,8 +158,8 @@ def take(
     object_key = keys.backup_object(tenant_id, backup_id)
     if c["stage"] == "walk":
         if not c.get("upload_id"):
-            c["upload_id"] = repository.start_upload(object_key)
-        carried = repository.open_object(c["spill"]) if c.get("spill") else None
+            c["upload_id"] = files.start_upload(object_key)
+        carried = files.open_object(c["spill"]) if c.get("spill") else None
         part = archive.PartFile(carried)
         parts, counts, items = list(c["parts"]), dict(c["counts"]), int(c["items"])
         mark, read, finished = Mark(c["index"], c["last"]), 0, True
@@ -178,13 +183,13 @@ def take(
             if finished:
                 part.write(b"")  # an empty company still makes a (valid, empty) gzip stream
                 parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
-                version = repository.complete_upload(object_key, c["upload_id"], parts)
+                version = files.complete_upload(object_key, c["upload_id"], parts)
                 c.update(stage="seal", object_version=version)
             elif part.size() >= archive.MIN_PART_BYTES:
                 parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
             else:  # too small for a part: kept aside, the next step goes on writing it
                 spill = f"{object_key}.spill-{items}"
-                repository.put_object(spill, part.seal().read(), "application/gzip")
+                files.put_object(spill, part.seal().read(), "application/gzip")
         finally:
             part.close()
         c.update(parts=parts, counts=counts, items=items, index=mark.index, last=mark.last, spill=spill)
@@ -197,7 +202,7 @@ def take(
 
 
 def _upload(key: str, upload_id: str, number: int, part: archive.PartFile) -> dict[str, Any]:
-    return {"n": number, "etag": repository.upload_part(key, upload_id, number, part.seal())}
+    return {"n": number, "etag": files.upload_part(key, upload_id, number, part.seal())}
 
 
 def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any]) -> None:
@@ -223,7 +228,7 @@ def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any]) -> No
         "encoding": "gzip JSON Lines: {family, item}, the item in DynamoDB's typed JSON",
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    manifest_version = repository.put_object(record["manifest_key"], body, "application/json")
+    manifest_version = files.put_object(record["manifest_key"], body, "application/json")
     store.update(
         **repository.backup_done(
             tenant_id,
@@ -257,8 +262,8 @@ def prune(store: Store, tenant_id: str, policy: retention.Policy = retention.DEF
     for record in records:
         if record["id"] in keep:
             continue
-        repository.remove_object(record["object_key"])
-        repository.remove_object(record["manifest_key"])
+        files.remove_object(record["object_key"])
+        files.remove_object(record["manifest_key"])
         store.transact([delete(keys.backup(tenant_id, record["id"]))])
         pruned.append(record["id"])
     return pruned

@@ -31,7 +31,7 @@ from typing import Any
 
 from chalicelib.backups import archive, backups, repository
 from chalicelib.backups.archive import Mark
-from chalicelib.core import ids, keys
+from chalicelib.core import files, ids, keys
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.store import Actor, Store, utcnow
@@ -134,7 +134,7 @@ def restore_step(store: Store, job: dict[str, Any], shapes: list[keys.TypeShape]
 
 def _verify(record: dict[str, Any]) -> None:
     try:
-        body = repository.read_object(record["manifest_key"], record.get("manifest_version", ""))
+        body = files.read_object(record["manifest_key"], record.get("manifest_version", ""))
     except Exception as exc:  # a missing object is the backup's fault, said in words
         raise JobFailed(f"The backup's manifest cannot be read ({exc}); nothing was changed.") from exc
     if hashlib.sha256(body).hexdigest() != record["manifest_sha256"]:

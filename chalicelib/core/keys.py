@@ -341,9 +341,9 @@ def job_errors_pk(tenant_id: str, job_id: str) -> str:
     return tenant_pk(tenant_id, "JOB", job_id, "ERRORS")
 
 
-def job_error(tenant_id: str, job_id: str, row: int) -> dict[str, str]:
-    """A row error of an import job, by row number (written again on a retried step: the same item)."""
-    return {"pk": job_errors_pk(tenant_id, job_id), "sk": f"{row:09d}"}
+def job_error(tenant_id: str, job_id: str, row: int, n: int) -> dict[str, str]:
+    """A row's ``n``-th error in an import job, by row number (a retried step writes the same item)."""
+    return {"pk": job_errors_pk(tenant_id, job_id), "sk": f"{row:09d}#{n:03d}"}
 
 
 def backups_pk(tenant_id: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -227,6 +228,18 @@ class Store:
         return [to_plain(i) for i in self.client.query(**params).get("Items", [])]
 
     # ---- writes ------------------------------------------------------------------------------
+    def batch_put(self, items: Sequence[dict[str, Any]]) -> None:
+        """Put items without conditions, 25 a call (what DynamoDB left unprocessed is sent again):
+        for items a retry may write again, such as a job's row errors."""
+        for at in range(0, len(items), 25):
+            pending: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in items[at : at + 25]]}
+            delay = 0.05
+            while pending:
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if pending:
+                    time.sleep(delay)
+                    delay = min(2 * delay, 2.0)
+
     def transact(self, operations: Sequence[Operation]) -> None:
         """Write all operations or none; raises ConditionFailed with the name of the first item
         whose condition failed (DynamoDB answers a reason per item, in the order given)."""

@@ -30,7 +30,7 @@ import json
 import re
 from array import array
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -38,7 +38,7 @@ from pydantic import ValidationError as PydanticValidationError
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ApiError, BadRequestError
-from chalicelib.core.store import Actor, ConditionFailed, Operations, Store
+from chalicelib.core.store import Actor, ConditionFailed, Op, Operations, Store
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -65,16 +65,20 @@ class RowError:
 class RowErrors:
     """An import's row errors: every failed row counted, the first ``MAX_ERRORS`` (by row) kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_all: bool = False) -> None:
         self.failed: set[int] = set()
         self._kept: list[RowError] = []
+        self._keep_all = keep_all  # a job's: each goes to its own item
 
     def add(self, row: int, field: str, reason: str) -> None:
         self.failed.add(row)
         self._kept.append(RowError(row, field, reason))
-        if len(self._kept) > 2 * MAX_ERRORS:
+        if not self._keep_all and len(self._kept) > 2 * MAX_ERRORS:
             self._kept.sort(key=lambda e: e.row)  # stable: a row's errors keep their order
             del self._kept[MAX_ERRORS:]
+
+    def every(self) -> list[RowError]:
+        return self._kept
 
     def listed(self) -> list[dict[str, Any]]:
         self._kept.sort(key=lambda e: e.row)
@@ -295,9 +299,11 @@ class Lines:
         self.size = 0
 
 
-def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list[Row], list[str], int]:
+def _read(
+    stream: io.TextIOWrapper, spec: Spec, errors: RowErrors, max_rows: int = MAX_ROWS
+) -> tuple[list[Row], list[str], int]:
     """The file's rows, each validated as it is read (bad ones go to ``errors``), the columns
-    ignored, and the count of rows that are not blank. More than ``MAX_ROWS`` rows: a 400 as soon
+    ignored, and the count of rows that are not blank. More than ``max_rows`` rows: a 400 as soon
     as the one too many is read."""
     lines = Lines(stream)
     reader = csv.reader(lines)
@@ -336,10 +342,10 @@ def _read(stream: io.TextIOWrapper, spec: Spec, errors: RowErrors) -> tuple[list
         if cells is not None and not any(c.strip() for c in cells):
             continue
         count += 1
-        if count > MAX_ROWS:
+        if count > max_rows:
             raise BadRequestError(
-                f"The file has more than {MAX_ROWS} rows; import at most {MAX_ROWS} rows at a time.",
-                errors=[{"loc": ["body"], "msg": f"more than {MAX_ROWS} rows", "type": "too_long"}],
+                f"The file has more than {max_rows} rows; import at most {max_rows} rows at a time.",
+                errors=[{"loc": ["body"], "msg": f"more than {max_rows} rows", "type": "too_long"}],
             )
         if cells is None:
             errors.add(
@@ -493,6 +499,7 @@ class Importer:
     updated: int = 0
     _pending: list[tuple[int, bool, Operations]] = dataclasses.field(default_factory=list)
     _size: int = 0
+    limit: int = MAX_TRANSACTION  # items of one transaction (a job's keeps one for its row mark)
 
     def row(self, row: Row, current: dict[str, Any] | None) -> None:
         body = json.loads(row.body)
@@ -543,7 +550,7 @@ class Importer:
         if not operations:  # a dry run's, or a change that changes nothing
             self._count(creates)
             return
-        if self._pending and self._size + len(operations) > MAX_TRANSACTION:
+        if self._pending and self._size + len(operations) > self.limit:
             self.flush()
         self._pending.append((number, creates, operations))
         self._size += len(operations)
@@ -622,15 +629,158 @@ def run_import(
 def export(store: Store, tenant_id: str, spec: Spec) -> bytes:
     """The whole collection as CSV, UTF-8 with a BOM (what Excel needs to show Chinese right), every
     cell that a spreadsheet would run as a formula neutralised."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(spec.export_columns), lineterminator="\r\n")
+    out = io.BytesIO()
+    export_to(out, store, tenant_id, spec)
+    return out.getvalue()
+
+
+def export_to(out: IO[bytes], store: Store, tenant_id: str, spec: Spec) -> int:
+    """``export`` written to a binary file (a job's, on disk) a page at a time; the rows written."""
+    out.write(BOM)
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.DictWriter(text, fieldnames=list(spec.export_columns), lineterminator="\r\n")
     writer.writeheader()
-    cursor = None
+    cursor, rows = None, 0
     while True:
         page = entities.list_page(store, tenant_id, spec.et, limit=100, cursor=cursor)
         for item in page.items:
             writer.writerow({column: neutralise(cell) for column, cell in spec.to_row(item).items()})
+        rows += len(page.items)
         cursor = page.next_cursor
         if not cursor:
             break
-    return BOM + out.getvalue().encode("utf-8")
+    text.detach()  # the caller's file stays open
+    return rows
+
+
+# ---- an import as a job: resumable, each row written once ----------------------------------------
+class Overtaken(Exception):
+    """Another delivery of the job's step moved its row mark first: this one stops."""
+
+
+@dataclasses.dataclass
+class Marker:
+    """An import job's row mark: every row numbered up to ``at`` is done (written, or failed with its
+    error recorded). ``moved`` makes the Update that moves it, for the transaction of the rows it
+    covers; ``record`` writes row errors (idempotent: one item per row)."""
+
+    at: int
+    moved: Callable[[int, int, dict[str, int]], dict[str, Any]]  # the Update (its body)
+    record: Callable[[list[RowError]], None]
+
+
+@dataclasses.dataclass
+class MarkedImporter(Importer):
+    """An Importer whose every transaction also moves the job's row mark, on the condition that it is
+    where this step found it: a row is never written twice, whatever the redeliveries."""
+
+    marker: Marker | None = None
+    _free: list[bool] = dataclasses.field(default_factory=list)  # rows done with nothing to write
+    _recorded: set[int] = dataclasses.field(default_factory=set)
+
+    def _add(self, number: int, creates: bool, operations: Operations) -> None:
+        if operations:
+            super()._add(number, creates, operations)
+        else:  # a dry run's row, or a change that changes nothing: counted with the next mark
+            self._free.append(creates)
+            self._count(creates)
+
+    def move_to(self, row: int, operations: Operations, written: list[bool]) -> None:
+        """Write ``operations`` (rows, ``written`` saying which create) and move the mark to ``row``
+        in the same transaction, the row errors up to it recorded first."""
+        marker = self.marker
+        assert marker is not None
+        errors = [e for e in self.errors.every() if marker.at < e.row <= row and e.row not in self._recorded]
+        if errors:
+            marker.record(errors)
+            self._recorded.update(e.row for e in errors)
+        tally = self._free + written
+        counts = {
+            "created": sum(tally),
+            "updated": len(tally) - sum(tally),
+            "failed": sum(1 for n in self.errors.failed if marker.at < n <= row),
+        }
+        try:
+            self.store.transact([*operations, Op("job", {"Update": marker.moved(marker.at, row, counts)})])
+        except ConditionFailed as exc:
+            if exc.name == "job":
+                raise Overtaken from exc
+            raise
+        self._free = []
+        marker.at = row
+
+    def flush(self) -> None:
+        pending, self._pending, self._size = self._pending, [], 0
+        if not pending:
+            return
+        try:
+            self.move_to(
+                pending[-1][0], [op for _, _, ops in pending for op in ops], [c for _, c, _ in pending]
+            )
+            done = pending
+        except ConditionFailed:  # a row clashed: a row at a time, to find it
+            done = []
+            for number, creates, ops in pending:
+                try:
+                    self.move_to(number, list(ops), [creates])
+                    done.append((number, creates, ops))
+                except ConditionFailed:
+                    self.errors.add(
+                        number, self.spec.key_field, "changed or taken by someone else during the import"
+                    )
+        for _, creates, _ in done:
+            self._count(creates)
+
+
+def import_step(
+    store: Store,
+    actor: Actor,
+    spec: Spec,
+    raw: bytes,
+    marker: Marker,
+    *,
+    step_rows: int,
+    max_rows: int,
+    dry_run: bool,
+    encoding: str | None,
+    allow_duplicates: bool = False,
+) -> dict[str, Any]:
+    """One step of an import job: the file read and checked whole (the same rows and errors every
+    time), then up to ``step_rows`` rows after the mark decided and written, the mark moved in
+    each transaction. What the step did, and whether the file is done."""
+    stream, used = _text(raw, encoding)
+    errors = RowErrors(keep_all=True)
+    rows, ignored, count = _read(stream, spec, errors, max_rows)
+    todo = [r for r in rows if r.number > marker.at]
+    last_row = max([r.number for r in rows] + list(errors.failed) + [marker.at])
+    end = todo[step_rows].number - 1 if len(todo) > step_rows else last_row
+    todo = todo[:step_rows]
+    tenant_id = actor.tenant_id
+    ids = _existing_ids(store, tenant_id, spec, [r.key for r in todo if r.key])
+    codes = sorted({r.code for r in todo if r.code})
+    by_code = spec.reference.resolve(store, tenant_id, codes) if spec.reference and codes else {}
+    duplicates = None
+    if spec.duplicates and not allow_duplicates:
+        duplicates = spec.duplicates(store, tenant_id, sum(1 for r in todo if r.key not in ids))
+    importer = MarkedImporter(
+        store, actor, spec, errors, dry_run, duplicates, by_code, limit=MAX_TRANSACTION - 1, marker=marker
+    )
+    for start in range(0, len(todo), BATCH):
+        batch = todo[start : start + BATCH]
+        stored = entities.get_many(store, tenant_id, spec.et, [ids[r.key] for r in batch if r.key in ids])
+        by_id = {item["id"]: item for item in stored}
+        for row in batch:
+            importer.row(row, by_id.get(ids[row.key]) if row.key in ids else None)
+    importer.flush()
+    if marker.at < end:  # the rows after the last write: failed ones, or ones with nothing to write
+        importer.move_to(end, [], [])
+    done = len(
+        {r.number for r in rows if r.number <= marker.at} | {n for n in errors.failed if n <= marker.at}
+    )
+    return {
+        "encoding": used,
+        "rows": count,
+        "ignored_columns": ignored,
+        "done": min(done, count),
+        "finished": marker.at >= last_row,
+    }

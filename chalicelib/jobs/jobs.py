@@ -75,6 +75,7 @@ def create(
         "created_at": now,
         "updated_at": now,
         "created_by": actor.user_id,
+        "epoch": actor.epoch,  # the company's world the job began in (a restore starts another)
         "version": 1,
     }
     store.transact(
@@ -149,13 +150,6 @@ def fail(store: Store, job: dict[str, Any], error: str) -> None:
         store.update(**repository.advanced(job, {**fields, "expires_at": _expiry()}))
     except ConditionFailed:
         pass
-
-
-def rows_marked(
-    tenant_id: str, job_id: str, before: int, after: int, counts: dict[str, int]
-) -> dict[str, Any]:
-    """The Update of an import's row mark for the transaction of the rows it counts (see module)."""
-    return {"Update": repository.rows_marked(tenant_id, job_id, before, after, counts)}
 
 
 def progress(job: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:

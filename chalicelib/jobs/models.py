@@ -31,6 +31,9 @@ class JobOut(PublicModel):
     result: dict[str, Any] | None = Field(default=None, description="What the job made, once it succeeded.")
     error: str | None = Field(default=None, description="Why the job failed, in words.")
     url: str = Field(description="This job: poll it for progress.")
+    download_url: str | None = Field(
+        default=None, description="An export's file: a presigned GET, made when the job is read (an hour)."
+    )
 
 
 class JobPage(PublicModel):
@@ -46,3 +49,32 @@ class JobAccepted(StrictModel):
     """A 202's body: the job and where to follow it."""
 
     job: JobOut
+
+
+class ImportJobIn(StrictModel):
+    bytes: int = Field(ge=1, description="The file's size: the upload must be exactly this (at most 50 MiB).")
+    dry_run: bool = Field(default=False, description="Validate and count, write nothing.")
+    encoding: Literal["utf-8", "gb18030", "gbk"] | None = Field(
+        default=None, description="Default: UTF-8 (with or without BOM), else GB18030 (GBK)."
+    )
+    allow_duplicates: bool = False
+
+
+class ImportJobOut(PublicModel):
+    job: JobOut
+    upload_url: str = Field(
+        description="PUT the file here (Content-Type: text/csv), then POST the job's start."
+    )
+    expires_in: int
+    start_url: str
+
+
+class RowErrorOut(PublicModel):
+    row: int
+    field: str
+    reason: str
+
+
+class RowErrorPage(PublicModel):
+    items: list[RowErrorOut]
+    next_cursor: str | None = None

@@ -58,3 +58,16 @@ def enqueue(tenant_id: str, job_id: str, delay_seconds: int = 0) -> None:
         MessageBody=json.dumps({"tenant_id": tenant_id, "job_id": job_id}),
         DelaySeconds=max(0, min(900, delay_seconds)),
     )
+
+
+def put_row_errors(tenant_id: str, job_id: str, errors: list[Any]) -> None:
+    """An import's row errors, one item per row (written again by a retried step: the same items)."""
+    from chalicelib.core.store import Store
+
+    seen: dict[int, int] = {}
+    items = []
+    for e in errors:
+        n = seen[e.row] = seen.get(e.row, -1) + 1
+        item = {**keys.job_error(tenant_id, job_id, e.row, n), "row": e.row, "field": e.field[:200]}
+        items.append({**item, "reason": e.reason[:500]})
+    Store().batch_put(items)

@@ -7,6 +7,7 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.api import crud
+from chalicelib.api.routes import jobs as jobs_routes
 from chalicelib.api.web import STORE, Request, Result, endpoint
 from chalicelib.core import tabular
 from chalicelib.core.errors import NotFoundError
@@ -91,6 +92,8 @@ from chalicelib.crm.models import (
 )
 from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER, LEAD, OPPORTUNITY, ORDER, QUOTE, TICKET
 from chalicelib.erp import imports as erp_imports
+from chalicelib.jobs import transfer
+from chalicelib.jobs.models import ImportJobIn, ImportJobOut, JobAccepted
 
 bp = Blueprint(__name__)
 
@@ -514,6 +517,49 @@ def export_csv(req: Request) -> Result:
     req.me.require_all(f"{spec.permission}:read")
     body = tabular.export(STORE, req.me.tenant_id, spec)
     return Result(body, headers={"Content-Disposition": f'attachment; filename="{entity}.csv"'})
+
+
+@endpoint(
+    bp,
+    "/import/{entity}/jobs",
+    "POST",
+    permission="crm.import:run",
+    tag="transfer",
+    summary="Import a large CSV as a job: answers the job and a presigned URL to upload the file to",
+    body=ImportJobIn,
+    response=ImportJobOut,
+    status=202,
+    path_params=ENTITY,
+)
+def import_job(req: Request) -> Result:
+    entity = req.params["entity"]
+    spec = _spec(entity)
+    for action in ("create", "update"):
+        req.me.require_all(f"{spec.permission}:{action}")
+    made = transfer.request_import(STORE, req.me.actor(), entity, req.body.model_dump())
+    job = jobs_routes.job_out(made["job"])
+    body = ImportJobOut(
+        job=job, upload_url=made["upload_url"], expires_in=made["expires_in"], start_url=f"{job.url}/start"
+    )
+    return Result(body, status=202, headers={"Location": job.url})
+
+
+@endpoint(
+    bp,
+    "/export/{entity}/jobs",
+    "POST",
+    permission="crm.export:run",
+    tag="transfer",
+    summary="Export a collection as a job: its CSV downloads through a presigned URL once done",
+    response=JobAccepted,
+    status=202,
+    path_params=ENTITY,
+)
+def export_job(req: Request) -> Result:
+    entity = req.params["entity"]
+    spec = _spec(entity)
+    req.me.require_all(f"{spec.permission}:read")
+    return jobs_routes.accepted(transfer.request_export(STORE, req.me.actor(), entity))
 
 
 crud.register(

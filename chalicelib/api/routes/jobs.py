@@ -12,8 +12,8 @@ from chalicelib.backups import backups, restore
 from chalicelib.backups.models import BackupOut, BackupPage, BackupStarted, DownloadOut, RestoreIn
 from chalicelib.core.errors import NotFoundError, PermissionDeniedError
 from chalicelib.core.schemas import ListQuery
-from chalicelib.jobs import jobs
-from chalicelib.jobs.models import JobAccepted, JobOut, JobPage, JobQuery, Progress
+from chalicelib.jobs import jobs, transfer
+from chalicelib.jobs.models import JobAccepted, JobOut, JobPage, JobQuery, Progress, RowErrorOut, RowErrorPage
 
 bp = Blueprint(__name__)
 JOB_ID = {"job_id": r"^job_[0-9A-HJKMNP-TV-Z]{26}$"}
@@ -34,6 +34,7 @@ def job_out(item: dict[str, Any]) -> JobOut:
         result=item.get("result"),
         error=item.get("error"),
         url=f"/jobs/{item['id']}",
+        download_url=transfer.download(item) if item["state"] == "succeeded" else None,
     )
 
 
@@ -75,12 +76,55 @@ def list_jobs(req: Request) -> JobPage:
     summary="A job: its state, progress (done, total, rate, ETA), and its result or its error",
 )
 def get_job(req: Request) -> JobOut:
+    return job_out(_own_job(req))  # a colleague's job needs admin.jobs:read: its result may be data
+
+
+@endpoint(
+    bp,
+    "/jobs/{job_id}/start",
+    "POST",
+    permission=None,
+    any_user=True,
+    tag="jobs",
+    response=JobAccepted,
+    status=202,
+    path_params=JOB_ID,
+    summary="Start an import job once its file is uploaded (its size is checked first)",
+)
+def start_job(req: Request) -> Result:
+    item = _own_job(req)
+    return accepted(transfer.start_import(STORE, req.me.actor(), item["id"]))
+
+
+@endpoint(
+    bp,
+    "/jobs/{job_id}/errors",
+    "GET",
+    permission=None,
+    any_user=True,
+    tag="jobs",
+    query=ListQuery,
+    response=RowErrorPage,
+    path_params=JOB_ID,
+    summary="An import job's row errors, by row",
+)
+def job_errors(req: Request) -> RowErrorPage:
+    item = _own_job(req)
+    page = transfer.errors_page(
+        STORE, req.me.tenant_id, item["id"], limit=req.query.limit, cursor=req.query.cursor
+    )
+    return RowErrorPage(
+        items=[RowErrorOut(**e) for e in transfer.error_list(page)], next_cursor=page.next_cursor
+    )
+
+
+def _own_job(req: Request) -> dict[str, Any]:
     item = jobs.find(STORE, req.me.tenant_id, req.params["job_id"], consistent=True)
     if item is None:
         raise NotFoundError(f"No job {req.params['job_id']}.")
-    if not _readable(req, item):  # a colleague's job: its result may hold what the caller may not read
+    if not _readable(req, item):
         req.me.require("admin.jobs:read")
-    return job_out(item)
+    return item
 
 
 @endpoint(
