@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -48,6 +48,19 @@ def schedule_seconds(expression: Any) -> int | None:
         return None
     unit = match.group(2).rstrip("s")
     return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+_DAILY = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)$")
+
+
+def next_daily(expression: Any, now: datetime) -> datetime | None:
+    """When a daily ``cron(M H * * ? *)`` schedule runs next after ``now`` (UTC); None for others."""
+    text = expression if isinstance(expression, str) else expression.to_string()
+    match = _DAILY.match(text.strip())
+    if not match:
+        return None
+    at = now.replace(hour=int(match.group(2)), minute=int(match.group(1)), second=0, microsecond=0)
+    return at if at > now else at + timedelta(days=1)
 
 
 def scheduled_event(name: str, region: str) -> dict[str, Any]:
@@ -87,6 +100,7 @@ class Pump:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_run: dict[str, float] = {}
+        self._next_daily: dict[str, datetime | None] = {}
         self._queue_urls: dict[str, str] = {}
         self._stream_arns = dict(stream_arns or {})
         self._shards = {name: self._open_shards(arn, "LATEST") for name, arn in self._stream_arns.items()}
@@ -230,7 +244,13 @@ class Pump:
         now = time.monotonic()
         for source in self.schedule_sources():
             every = schedule_seconds(source.schedule_expression)
-            if every is None:
+            if every is None:  # a daily cron: by the clock (UTC), as EventBridge runs it
+                wall = datetime.now(UTC)
+                daily = self._next_daily.setdefault(source.name, next_daily(source.schedule_expression, wall))
+                if daily is not None and wall >= daily:
+                    self._next_daily[source.name] = next_daily(source.schedule_expression, wall)
+                    self.fire(source.name)
+                    work += 1
                 continue
             due = self._next_run.setdefault(source.name, now + every)
             if now >= due:

@@ -133,3 +133,15 @@ def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_faile
 )
 def test_schedule_expressions(expression, seconds):
     assert schedule_seconds(expression) == seconds
+
+
+def test_a_daily_cron_schedule_runs_at_its_time_of_day_in_utc():
+    from datetime import UTC, datetime
+
+    from infra.pump import next_daily
+
+    before = datetime(2026, 12, 2, 1, 59, 30, tzinfo=UTC)
+    assert next_daily("cron(0 2 * * ? *)", before) == datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    after = datetime(2026, 12, 2, 2, 0, 1, tzinfo=UTC)
+    assert next_daily("cron(0 2 * * ? *)", after) == datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+    assert next_daily("cron(0 2 ? * MON *)", after) is None  # not a daily one: on demand only
