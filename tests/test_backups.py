@@ -364,6 +364,39 @@ def test_a_worker_killed_half_way_through_a_backup_or_a_restore_finishes_right(a
     assert records(aws, tenant.id) == saved
 
 
+def test_a_worker_killed_after_its_upload_completed_starts_the_backup_again(api, aws, tenant, monkeypatch):
+    from chalicelib.backups import archive
+    from chalicelib.core import files
+    from chalicelib.jobs import jobs
+
+    for n in range(5):
+        a_customer(api, tenant, name=f"Early {n}")
+    monkeypatch.setattr(archive, "STEP_ITEMS", 4)  # several steps, each leaving its rest aside
+    real_advance, died, gone = jobs.advance, [], []
+
+    def advance(store, job, step):
+        if step.cursor.get("stage") == "complete" and not died:  # uploaded and sealed, not recorded
+            died.append(1)
+            raise Died("killed after completing the upload")
+        return real_advance(store, job, step)
+
+    real_check = files.still_open
+
+    def still_open(*args, **kwargs):
+        try:
+            return real_check(*args, **kwargs)
+        except files.UploadGone:
+            gone.append(1)
+            raise
+
+    monkeypatch.setattr(jobs, "advance", advance)
+    monkeypatch.setattr(files, "still_open", still_open)
+    backup = take_backup(api, aws, tenant)
+    assert died and gone  # the step came back, found its upload complete, and began again
+    saved = canonical(line["item"] for line in backup_lines(aws, stored_record(tenant.id, backup["id"])))
+    assert saved == records(aws, tenant.id)
+
+
 def test_backup_and_restore_never_scan(api, aws, tenant):
     from chalicelib.core import aws as clients
 

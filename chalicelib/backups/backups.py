@@ -146,59 +146,63 @@ def take(
     store: Store, tenant_id: str, backup_id: str, cursor: dict[str, Any], shapes: list[keys.TypeShape]
 ) -> tuple[dict[str, Any], bool]:
     """Take a backup one step further from ``cursor``; the next cursor, and whether it is complete."""
-    c: dict[str, Any] = {
-        "stage": "walk",
-        "parts": [],
-        "index": 0,
-        "last": None,
-        "counts": {},
-        "items": 0,
-        **cursor,
-    }
+    c: dict[str, Any] = {"stage": "walk", "parts": [], "index": 0, "last": None, "counts": {}, "items": 0}
+    c.update(cursor)
     object_key = keys.backup_object(tenant_id, backup_id)
     if c["stage"] == "walk":
-        if not c.get("upload_id"):
-            c["upload_id"] = files.start_upload(object_key)
-        carried = files.open_object(c["spill"]) if c.get("spill") else None
-        part = archive.PartFile(carried)
-        parts, counts, items = list(c["parts"]), dict(c["counts"]), int(c["items"])
-        mark, read, finished = Mark(c["index"], c["last"]), 0, True
         try:
-            for entry in archive.walk(tenant_id, shapes, mark, restorable_only=True):
-                if isinstance(entry, Mark):
-                    mark = entry
-                    if part.size() >= archive.PART_BYTES:
-                        parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
-                        part = archive.PartFile()
-                    if read >= archive.STEP_ITEMS:
-                        finished = False
-                        break
-                    continue
-                family, item = entry
-                part.write(archive.line(family, item))
-                counts[family] = counts.get(family, 0) + 1
-                read += 1
-                items += 1
-            spill = None
-            if finished:
-                part.write(b"")  # an empty company still makes a (valid, empty) gzip stream
-                parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
-                version = files.complete_upload(object_key, c["upload_id"], parts)
-                c.update(stage="seal", object_version=version)
-            elif part.size() >= archive.MIN_PART_BYTES:
-                parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
-            else:  # too small for a part: kept aside, the next step goes on writing it
-                spill = f"{object_key}.spill-{items}"
-                files.put_object(spill, part.seal().read(), "application/gzip")
-        finally:
-            part.close()
-        c.update(parts=parts, counts=counts, items=items, index=mark.index, last=mark.last, spill=spill)
-        if not finished:
-            return c, False
+            if not _walk(tenant_id, object_key, c, shapes):
+                return c, False
+        except files.UploadGone:  # completed by a step whose worker died before it was recorded
+            return {}, False  # the next step starts the backup again
     if c["stage"] == "seal":
         _seal(store, tenant_id, backup_id, c)
         c["stage"] = "complete"
     return c, True
+
+
+def _walk(tenant_id: str, object_key: str, c: dict[str, Any], shapes: list[keys.TypeShape]) -> bool:
+    """Items from the cursor's mark on, a step's worth, into parts (``c`` updated); whether the walk
+    reached the end (and the upload is complete)."""
+    if not c.get("upload_id"):
+        c["upload_id"] = files.start_upload(object_key)
+    else:  # a step ran before: its upload may have been completed by a step that died unrecorded
+        files.still_open(object_key, c["upload_id"])
+    carried = files.open_object(c["spill"]) if c.get("spill") else None
+    part = archive.PartFile(carried)
+    parts, counts, items = list(c["parts"]), dict(c["counts"]), int(c["items"])
+    mark, read, finished = Mark(c["index"], c["last"]), 0, True
+    try:
+        for entry in archive.walk(tenant_id, shapes, mark, restorable_only=True):
+            if isinstance(entry, Mark):
+                mark = entry
+                if part.size() >= archive.PART_BYTES:
+                    parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
+                    part = archive.PartFile()
+                if read >= archive.STEP_ITEMS:
+                    finished = False
+                    break
+                continue
+            family, item = entry
+            part.write(archive.line(family, item))
+            counts[family] = counts.get(family, 0) + 1
+            read += 1
+            items += 1
+        spill = None
+        if finished:
+            part.write(b"")  # an empty company still makes a (valid, empty) gzip stream
+            parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
+            version = files.complete_upload(object_key, c["upload_id"], parts)
+            c.update(stage="seal", object_version=version)
+        elif part.size() >= archive.MIN_PART_BYTES:
+            parts.append(_upload(object_key, c["upload_id"], len(parts) + 1, part))
+        else:  # too small for a part: kept aside, the next step goes on writing it
+            spill = f"{object_key}.spill-{items}"
+            files.put_object(spill, part.seal().read(), "application/gzip")
+    finally:
+        part.close()
+    c.update(parts=parts, counts=counts, items=items, index=mark.index, last=mark.last, spill=spill)
+    return finished
 
 
 def _upload(key: str, upload_id: str, number: int, part: archive.PartFile) -> dict[str, Any]:

@@ -11,6 +11,16 @@ from chalicelib.core.config import settings
 EXPIRES_30_DAYS = "expires=30d"  # the tag the bucket's lifecycle expires after 30 days
 
 
+class UploadGone(Exception):
+    """A multipart upload that is no longer open (completed, or aborted by the lifecycle rule)."""
+
+
+def _gone(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response["Error"]["Code"] == "NoSuchUpload"
+
+
 def _encrypted() -> dict[str, str]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": settings().data_key_id}
 
@@ -22,20 +32,40 @@ def start_upload(key: str) -> str:
     return str(answer["UploadId"])
 
 
+def still_open(key: str, upload_id: str) -> None:
+    """Raise UploadGone unless the multipart upload is still open (one ListParts)."""
+    try:
+        aws.s3().list_parts(Bucket=settings().backup_bucket, Key=key, UploadId=upload_id, MaxParts=1)
+    except Exception as exc:
+        if _gone(exc):
+            raise UploadGone(upload_id) from exc
+        raise
+
+
 def upload_part(key: str, upload_id: str, number: int, body: Any) -> str:
-    answer = aws.s3().upload_part(
-        Bucket=settings().backup_bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
-    )
+    try:
+        answer = aws.s3().upload_part(
+            Bucket=settings().backup_bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+    except Exception as exc:
+        if _gone(exc):
+            raise UploadGone(upload_id) from exc
+        raise
     return str(answer["ETag"])
 
 
 def complete_upload(key: str, upload_id: str, parts: list[dict[str, Any]]) -> str:
-    answer = aws.s3().complete_multipart_upload(
-        Bucket=settings().backup_bucket,
-        Key=key,
-        UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": p["n"], "ETag": p["etag"]} for p in parts]},
-    )
+    try:
+        answer = aws.s3().complete_multipart_upload(
+            Bucket=settings().backup_bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["n"], "ETag": p["etag"]} for p in parts]},
+        )
+    except Exception as exc:
+        if _gone(exc):
+            raise UploadGone(upload_id) from exc
+        raise
     return str(answer.get("VersionId") or "")
 
 

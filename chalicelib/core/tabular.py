@@ -605,7 +605,9 @@ def run_import(
         raise BadRequestError(
             f"The file has {count} rows; a request imports at most {MAX_WRITE_ROWS} (a dry run checks up to "
             f"{MAX_ROWS}). Import it as a job: POST /import/{entity}/jobs.",
-            errors=[{"loc": ["body"], "msg": f"more than {MAX_WRITE_ROWS} rows to write", "type": "too_long"}],
+            errors=[
+                {"loc": ["body"], "msg": f"more than {MAX_WRITE_ROWS} rows to write", "type": "too_long"}
+            ],
         )
     tenant_id = actor.tenant_id
     ids = _existing_ids(store, tenant_id, spec, [r.key for r in rows if r.key])

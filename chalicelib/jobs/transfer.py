@@ -175,6 +175,8 @@ def request_export(store: Store, actor: Actor, entity: str) -> dict[str, Any]:
 def export_step(store: Store, job: dict[str, Any], specs: dict[str, tabular.Spec]) -> Step:
     """The whole collection to a file on disk, then to S3 (one step: a page of reads at a time)."""
     tenant_id, entity = job["tenant_id"], job["params"]["entity"]
+    if tenants.restoring(store, tenant_id):  # half restored: wait
+        return Step({}, 0, 0, phase="waiting for a restore", delay_seconds=30)
     key = keys.job_output(tenant_id, job["id"], f"{entity}.csv")
     with tempfile.TemporaryFile() as out:
         rows = tabular.export_to(out, store, tenant_id, specs[entity])
