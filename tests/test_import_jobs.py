@@ -216,3 +216,40 @@ def test_twenty_thousand_rows_as_a_job_over_the_local_stack(local_stack):
         rows = list(csv.DictReader(io.StringIO(reply.read().decode("utf-8-sig"))))
     codes = {r["code"] for r in rows}
     assert {f"C{n:05d}" for n in range(20_000) if n % 400} <= codes and len(rows) == job["result"]["rows"]
+
+
+def test_a_step_that_keeps_failing_ends_its_job_failed_in_words(api, aws, tenant, monkeypatch):
+    from chalicelib.api import workers
+
+    made = an_import_job(api, tenant, a_file(5))
+    job_id = made.json["job"]["id"]
+    api.post(f"/jobs/{job_id}/start", tenant.token)
+
+    def broken(kind):
+        def run(store, job):
+            raise RuntimeError("a bug")
+
+        return run
+
+    monkeypatch.setattr(workers, "_runner", broken)
+    for attempt in range(1, 6):
+        with pytest.raises(RuntimeError):
+            workers.run_step(tenant.id, job_id, attempt)
+        assert api.get(f"/jobs/{job_id}", tenant.token).json["state"] == "running"
+    assert workers.run_step(tenant.id, job_id, 6) == "failed"
+    job = api.get(f"/jobs/{job_id}", tenant.token).json
+    assert job["state"] == "failed" and "failed 5 times" in job["error"]
+
+
+def test_on_demand_backups_are_limited_per_company(api, aws, tenant, monkeypatch):
+    from chalicelib.core import config
+
+    monkeypatch.setenv("BACKUP_LIMIT_PER_HOUR", "2")
+    config.settings.cache_clear()
+    try:
+        other = a_tenant(api, "Other Co")
+        assert [api.post("/admin/backups", tenant.token).status for _ in range(3)] == [202, 202, 429]
+        assert api.post("/admin/backups", other.token).status == 202
+    finally:
+        monkeypatch.undo()
+        config.settings.cache_clear()
