@@ -64,6 +64,10 @@ def test_the_packaged_template_wires_every_handler_and_passes_cfn_lint(tmp_path)
         "rate(1 minute)",
         "rate(15 minutes)",
     )
+    assert events["JobWorker"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-jobs")
+    assert events["JobWorker"]["Properties"]["BatchSize"] == 1
+    assert resources["JobWorker"]["Properties"]["Timeout"] == 900  # the queue's visibility is 960
+    assert events["DailyBackups"]["Properties"]["Schedule"] == "cron(0 2 * * ? *)"
     lint = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
         capture_output=True,
