@@ -35,6 +35,7 @@ def moto_server() -> Any:
         LOGIN_LIMIT_PER_MINUTE="100000",
         INVITE_LIMIT_PER_HOUR="100000",
         RESTORE_QUIESCE_SECONDS="0",
+        OFFBOARD_GRACE_SECONDS="0",
         BACKUP_LIMIT_PER_HOUR="100000",
     )
     yield endpoint

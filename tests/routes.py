@@ -784,6 +784,8 @@ CALLS: list[Call] = [
             {"confirm_backup_id": t.erp["backup_id"], "confirm_taken_at": t.erp["backup_taken_at"]},
         ),
     ),
+    # A dry run: it counts and changes nothing, so the company survives for the calls after it.
+    Call("DELETE", "/tenants/me", lambda t: ("/tenants/me?dry_run=true", None)),
     # The customer is deleted last: the calls above need it.
     Call(
         "DELETE",

@@ -12,7 +12,9 @@ epoch is of the world a restore replaced, and is dropped: acknowledged, not retr
 order's trail and in the log. The race, and its bound: a consumer that read the epoch just before a
 restore began may still write. The restore waits a quiesce time of at least the consumers' Lambda
 timeout before it touches data, so such a write lands before the restore and is overwritten by it;
-the answers it wrote carry the old epoch and are dropped downstream.
+the answers it wrote carry the old epoch and are dropped downstream. Every event of a company being
+closed, or closed (no profile any more), is dropped alike: nothing may write under its keys again,
+and a dead letter of such a company is not parked (it moves on to the quarantine).
 """
 
 from __future__ import annotations
@@ -92,11 +94,18 @@ def _idempotent(consumer: str, table_name: str) -> _Consumer:
     return _Consumer(consume, config)
 
 
-def _drop(consumer: str, event: contracts.Event, current: int) -> dict[str, Any]:
-    """Acknowledge an event of an epoch before the company's, with no effect, and say why."""
-    reason = (
-        f"epoch {event.epoch} is before the company's {current}: a restore replaced the world it is about"
-    )
+def _stale(event: contracts.Event, state: company.CompanyState) -> str | None:
+    """Why the event must be dropped (None: it may be handled): its company is being closed or is
+    gone, or the event is of an epoch before the company's (a restore replaced its world)."""
+    if state.closing or state.gone:
+        return "the company is being closed, or was closed: nothing is written for it any more"
+    if event.epoch < state.epoch:
+        return f"epoch {event.epoch} is before the company's {state.epoch}: a restore replaced the world it is about"
+    return None
+
+
+def _drop(consumer: str, event: contracts.Event, reason: str) -> dict[str, Any]:
+    """Acknowledge an event with no effect, and say why."""
     observability.logger().warning(
         "event dropped",
         extra={
@@ -113,8 +122,8 @@ def _drop(consumer: str, event: contracts.Event, current: int) -> dict[str, Any]
 
 
 def record_handler(consumer: str) -> Callable[[Any], Any]:
-    """The handler of one batch's records; it reads each company's epoch once for the batch."""
-    epochs: dict[str, int] = {}
+    """The handler of one batch's records; it reads each company's state and epoch once for the batch."""
+    states: dict[str, company.CompanyState] = {}
 
     def handle(record: Any) -> Any:
         envelope = json.loads(record.body)
@@ -123,10 +132,11 @@ def record_handler(consumer: str) -> Callable[[Any], Any]:
         )
         # Poison (unknown type or major version) fails before idempotency.
         event = contracts.parse(envelope["detail-type"], detail)
-        if event.tenant_id not in epochs:
-            epochs[event.tenant_id] = company.epoch(STORE, event.tenant_id)
-        if event.epoch < epochs[event.tenant_id]:
-            return _drop(consumer, event, epochs[event.tenant_id])
+        if event.tenant_id not in states:
+            states[event.tenant_id] = company.company_state(STORE, event.tenant_id)
+        reason = _stale(event, states[event.tenant_id])
+        if reason is not None:
+            return _drop(consumer, event, reason)
         return _idempotent(consumer, settings().table_name).consume(
             detail=detail, detail_type=envelope["detail-type"]
         )
@@ -149,16 +159,31 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
 
 def park_batch(consumer: str, raw_event: dict[str, Any]) -> dict[str, Any]:
     """A batch of ``consumer``'s dead-letter queue, parked under each message's company in one
-    batch write. A message naming no company is reported failed: it stays in the queue and moves on
-    to the quarantine. A failed write raises, and the whole batch comes again (parking is a put)."""
+    batch write. A message naming no company, or a company closed or being closed (nothing may be
+    written under its keys), is reported failed: it stays in the queue and moves on to the
+    quarantine. A failed write raises, and the whole batch comes again (parking is a put)."""
     items, failures = [], []
+    closed: dict[str, bool] = {}
     for record in raw_event.get("Records", []):
         count = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 0)
         try:
-            items.append(dead_letters.parked(consumer, record["messageId"], record["body"], count))
+            item = dead_letters.parked(consumer, record["messageId"], record["body"], count)
         except dead_letters.UnreadableDeadLetterError:
             observability.logger().exception("dead letter left in the queue")
             failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        tenant_id = item["tenant_id"]
+        if tenant_id not in closed:
+            state = company.company_state(STORE, tenant_id)
+            closed[tenant_id] = state.closing or state.gone
+        if closed[tenant_id]:
+            observability.logger().warning(
+                "dead letter of a closed company left in the queue",
+                extra={"tenant_id": tenant_id, "message_id": record["messageId"]},
+            )
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        items.append(item)
     dead_letters.park(STORE, items)
     return {"batchItemFailures": failures}
 

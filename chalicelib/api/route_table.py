@@ -220,6 +220,7 @@ TABLE: tuple[Entry, ...] = (
     Entry('GET', '/admin/backups/{backup_id}', 'get_backup', 4, False, ()),
     Entry('GET', '/admin/backups/{backup_id}/download', 'download_backup', 4, False, ()),
     Entry('POST', '/admin/backups/{backup_id}/restore', 'restore_backup', 4, False, ()),
+    Entry('DELETE', '/tenants/me', 'close_company', 4, False, ()),
 # -- end --
 )
 # fmt: on

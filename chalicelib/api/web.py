@@ -4,8 +4,9 @@
 ``serve`` calls on a request to the route. At request time the handler authenticates (``auth``),
 checks the permission, validates the path, query and body (``parsing``), enforces grants over own
 records (``scope``), keeps ``Idempotency-Key`` answers (``idempotent``) and maps every ``ApiError``
-to problem+json (``problems``). While a restore of the caller's company runs, every change answers
-503 with ``Retry-After`` before anything is read or written; reads still answer. Nothing here knows
+to problem+json (``problems``). While a restore of the caller's company runs, or once its closing
+began, every change answers 503 with ``Retry-After`` before anything is read or written; reads still
+answer. Nothing here knows
 about customers or tenants' rules: services do.
 """
 
@@ -24,7 +25,7 @@ from chalicelib.api.auth import jwt_auth
 from chalicelib.api.problems import problem_response, request_id, request_path
 from chalicelib.api.responses import respond
 from chalicelib.api.shapes import JSON_TYPES, MAX_BODY_BYTES, Request, Result, RouteSpec
-from chalicelib.core.errors import ApiError, RestoringError
+from chalicelib.core.errors import ApiError, ClosingError, RestoringError
 from chalicelib.core.models import PublicModel
 from chalicelib.core.store import Store
 
@@ -39,7 +40,9 @@ class HealthOut(PublicModel):
 
 ROUTES: list[RouteSpec] = []
 
-READS = frozenset({"GET", "HEAD", "OPTIONS"})  # the methods that change nothing: answered during a restore
+READS = frozenset(
+    {"GET", "HEAD", "OPTIONS"}
+)  # the methods that change nothing: answered during a restore or a closing
 
 
 HANDLERS: dict[tuple[str, str], Callable[..., Response]] = {}  # (method, path) → the declared handler
@@ -159,9 +162,12 @@ def _handle(
     principal = None if spec.public else auth.authenticate(STORE, request)
     if principal is not None and spec.permission is not None:
         principal.require(spec.permission)
-    if principal is not None and principal.restoring and spec.method not in READS:
+    if principal is not None and spec.method not in READS:
         # Before the view and before an Idempotency-Key record: the request changes nothing.
-        raise RestoringError("A restore of the company is running; try again when it is done.")
+        if principal.closing:
+            raise ClosingError("The company is being closed: it takes no more changes.")
+        if principal.restoring:
+            raise RestoringError("A restore of the company is running; try again when it is done.")
     parsing.check_params(spec, params)
     query = parsing.query(spec, request)
     body = parsing.body(spec, request)

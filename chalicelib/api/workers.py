@@ -51,6 +51,10 @@ def _runner(kind: str) -> Runner:
 
         step = transfer.import_step if kind == "import" else transfer.export_step
         return lambda store, job: step(store, job, specs())
+    if kind == "offboard":
+        from chalicelib.backups import offboard
+
+        return lambda store, job: offboard.offboard_step(store, job, shapes())
     raise JobFailed(f"no worker runs jobs of kind {kind!r}")
 
 
@@ -71,6 +75,9 @@ def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
     if receive_count > jobs.MAX_ATTEMPTS:
         jobs.fail(STORE, job, f"A step failed {jobs.MAX_ATTEMPTS} times; the error is in the worker's log.")
         return "failed"
+    if job["kind"] != "offboard" and _closing(tenant_id):
+        jobs.fail(STORE, job, "The company is being closed: its other jobs stop.")
+        return "failed"
     try:
         step = _runner(job["kind"])(STORE, job)
     except JobFailed as exc:
@@ -79,6 +86,14 @@ def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
     except Overtaken:
         return "overtaken"
     return "advanced" if jobs.advance(STORE, job, step) else "overtaken"
+
+
+def _closing(tenant_id: str) -> bool:
+    """Whether the company is being closed, or was (one consistent GetItem of its profile)."""
+    from chalicelib.tenants import published as tenants
+
+    state = tenants.company_state(STORE, tenant_id)
+    return state.closing or state.gone
 
 
 def record_handler(record: Any) -> str:
@@ -99,8 +114,9 @@ def run_batch(raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def daily_backups(store: Store, day: date | None = None) -> dict[str, int]:
-    """One backup job per company of the registry for ``day`` (today, UTC); each company's job runs
-    alone, so a large company never holds up the others."""
+    """One backup job per open company of the registry for ``day`` (today, UTC; a company being
+    closed, or closed, is skipped); each company's job runs alone, so a large company never holds up
+    the others."""
     from chalicelib.backups import backups
     from chalicelib.handoff import reconciliation
 

@@ -16,7 +16,7 @@ import hashlib
 import io
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from chalicelib.backups import repository
@@ -40,15 +40,21 @@ class Mark:
 
 
 def walk(
-    tenant_id: str, shapes: Iterable[keys.TypeShape], mark: Mark, *, restorable_only: bool
+    tenant_id: str,
+    shapes: Iterable[keys.TypeShape],
+    mark: Mark,
+    *,
+    restorable_only: bool,
+    include: Callable[[keys.Partition], bool] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]] | Mark]:
     """The company's items from ``mark`` on, partition by partition in catalogue order, each record
     followed by the partitions it owns; a ``Mark`` after each record (and its own partitions) says
-    where to go on from. Only Query: the catalogue names every partition (core/keys.py)."""
+    where to go on from. Only Query: the catalogue names every partition (core/keys.py).
+    ``include``: only the catalogue's partitions it accepts (with the partitions their records own)."""
     catalogue = keys.partitions(tenant_id, list(shapes))
     for index in range(mark.index, len(catalogue)):
         partition = catalogue[index]
-        if restorable_only and not partition.restorable:
+        if (restorable_only and not partition.restorable) or (include is not None and not include(partition)):
             continue
         start = mark.last if index == mark.index else None
         while True:

@@ -27,6 +27,7 @@ from chalicelib.tenants import published as tenants
 
 DOWNLOAD_SECONDS = 3600  # a download link's life
 FINAL_DOWNLOAD_DAYS = 30  # an offboarded company's final backup
+FINAL_TAGS = "expires=30d"  # the bucket's lifecycle expires objects so tagged 30 days after they were made
 PUBLIC = ("id", "kind", "state", "taken_at", "completed_at", "items", "bytes", "counts", "sha256", "job_id")
 
 
@@ -42,6 +43,20 @@ def _record(tenant_id: str, backup_id: str, kind: str, job_id: str, now: str) ->
         "object_key": keys.backup_object(tenant_id, backup_id),
         "manifest_key": keys.backup_manifest(tenant_id, backup_id),
     }
+
+
+def begin(store: Store, tenant_id: str, kind: str, backup_id: str, job_id: str) -> dict[str, Any]:
+    """The record of a backup a job takes itself (``pre_restore``, ``final``): made once, the same
+    record answered to the job that made it when it asks again (its worker died before noting it)."""
+    record = _record(tenant_id, backup_id, kind, job_id, utcnow())
+    try:
+        store.put_one(record, **repository.new_record())
+    except ConditionFailed:
+        found = get(store, tenant_id, backup_id)
+        if found.get("job_id") != job_id:
+            raise
+        return found
+    return record
 
 
 def start(
@@ -108,17 +123,20 @@ def download_url(store: Store, tenant_id: str, backup_id: str) -> dict[str, Any]
     item = get(store, tenant_id, backup_id)
     if item["state"] != "complete":
         raise ConflictError(f"Backup {backup_id} is {item['state']}: it can be downloaded once complete.")
+    return links(item, DOWNLOAD_SECONDS)
+
+
+def links(item: dict[str, Any], seconds: int) -> dict[str, Any]:
+    """Presigned links, ``seconds`` long, to a complete backup's data and manifest (the versions its
+    record names)."""
     return {
         "url": files.download_url(
-            item["object_key"], f"{backup_id}.jsonl.gz", DOWNLOAD_SECONDS, item.get("object_version", "")
+            item["object_key"], f"{item['id']}.jsonl.gz", seconds, item.get("object_version", "")
         ),
         "manifest_url": files.download_url(
-            item["manifest_key"],
-            f"{backup_id}.manifest.json",
-            DOWNLOAD_SECONDS,
-            item.get("manifest_version", ""),
+            item["manifest_key"], f"{item['id']}.manifest.json", seconds, item.get("manifest_version", "")
         ),
-        "expires_in": DOWNLOAD_SECONDS,
+        "expires_in": seconds,
         "sha256": item["sha256"],
         "bytes": item["bytes"],
     }
@@ -143,29 +161,38 @@ def backup_step(store: Store, job: dict[str, Any], shapes: list[keys.TypeShape])
 
 
 def take(
-    store: Store, tenant_id: str, backup_id: str, cursor: dict[str, Any], shapes: list[keys.TypeShape]
+    store: Store,
+    tenant_id: str,
+    backup_id: str,
+    cursor: dict[str, Any],
+    shapes: list[keys.TypeShape],
+    *,
+    tags: str = "",
 ) -> tuple[dict[str, Any], bool]:
-    """Take a backup one step further from ``cursor``; the next cursor, and whether it is complete."""
+    """Take a backup one step further from ``cursor``; the next cursor, and whether it is complete.
+    ``tags``: the data's and the manifest's S3 tags (a final backup's ``FINAL_TAGS``)."""
     c: dict[str, Any] = {"stage": "walk", "parts": [], "index": 0, "last": None, "counts": {}, "items": 0}
     c.update(cursor)
     object_key = keys.backup_object(tenant_id, backup_id)
     if c["stage"] == "walk":
         try:
-            if not _walk(tenant_id, object_key, c, shapes):
+            if not _walk(tenant_id, object_key, c, shapes, tags):
                 return c, False
         except files.UploadGone:  # completed by a step whose worker died before it was recorded
             return {}, False  # the next step starts the backup again
     if c["stage"] == "seal":
-        _seal(store, tenant_id, backup_id, c)
+        _seal(store, tenant_id, backup_id, c, tags)
         c["stage"] = "complete"
     return c, True
 
 
-def _walk(tenant_id: str, object_key: str, c: dict[str, Any], shapes: list[keys.TypeShape]) -> bool:
+def _walk(
+    tenant_id: str, object_key: str, c: dict[str, Any], shapes: list[keys.TypeShape], tags: str = ""
+) -> bool:
     """Items from the cursor's mark on, a step's worth, into parts (``c`` updated); whether the walk
     reached the end (and the upload is complete)."""
     if not c.get("upload_id"):
-        c["upload_id"] = files.start_upload(object_key)
+        c["upload_id"] = files.start_upload(object_key, tags)
     else:  # a step ran before: its upload may have been completed by a step that died unrecorded
         files.still_open(object_key, c["upload_id"])
     carried = files.open_object(c["spill"]) if c.get("spill") else None
@@ -209,7 +236,7 @@ def _upload(key: str, upload_id: str, number: int, part: archive.PartFile) -> di
     return {"n": number, "etag": files.upload_part(key, upload_id, number, part.seal())}
 
 
-def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any]) -> None:
+def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any], tags: str = "") -> None:
     """The manifest beside the data, and the record completed with the manifest's checksum."""
     record = store.get(keys.backup(tenant_id, backup_id), consistent=True)
     if record is None:
@@ -232,7 +259,7 @@ def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any]) -> No
         "encoding": "gzip JSON Lines: {family, item}, the item in DynamoDB's typed JSON",
     }
     body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    manifest_version = files.put_object(record["manifest_key"], body, "application/json")
+    manifest_version = files.put_object(record["manifest_key"], body, "application/json", tags)
     store.update(
         **repository.backup_done(
             tenant_id,

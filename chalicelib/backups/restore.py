@@ -34,7 +34,7 @@ from chalicelib.backups.archive import Mark
 from chalicelib.core import files, ids, keys
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConflictError, ValidationError
-from chalicelib.core.store import Actor, Store, utcnow
+from chalicelib.core.store import Actor, Store
 from chalicelib.jobs import jobs
 from chalicelib.jobs.jobs import JobFailed, Step
 from chalicelib.tenants import published as tenants
@@ -156,7 +156,7 @@ def _lock(store: Store, tenant_id: str) -> int:
     """Stop the company's writes and start a new epoch. Found locked already: this job's own lock,
     taken by a step whose worker died before it was recorded (a company runs one restore at a time:
     ``request`` refuses a second)."""
-    state = tenants.restore_state(store, tenant_id)
+    state = tenants.company_state(store, tenant_id)
     if state.restoring:
         return state.epoch
     try:
@@ -167,18 +167,7 @@ def _lock(store: Store, tenant_id: str) -> int:
 
 def _safety_record(store: Store, tenant_id: str, job: dict[str, Any]) -> str:
     backup_id = f"bkp_{ids.ulid()}"
-    item = {
-        **keys.backup(tenant_id, backup_id),
-        "id": backup_id,
-        "tenant_id": tenant_id,
-        "kind": "pre_restore",
-        "state": "running",
-        "taken_at": utcnow(),
-        "job_id": job["id"],
-        "object_key": keys.backup_object(tenant_id, backup_id),
-        "manifest_key": keys.backup_manifest(tenant_id, backup_id),
-    }
-    store.put_one(item, **repository.new_record())
+    backups.begin(store, tenant_id, "pre_restore", backup_id, job["id"])
     return backup_id
 
 

@@ -27,6 +27,9 @@ class Settings:
     # A restore waits this long after it stops the company's writes before it changes anything: a
     # principal cached before (30 s), a request under way (29 s) and a consumer (60 s) are done by then.
     restore_quiesce_seconds: int = 90
+    # An offboarding shows its final backup's links this long before it deletes the company's users
+    # (their sign-in) and data: the owner's time to download it.
+    offboard_grace_seconds: int = 900
     app_version: str = "dev"
 
     @property
@@ -60,5 +63,6 @@ def settings() -> Settings:
         jobs_queue_url=env.get("JOBS_QUEUE_URL", ""),
         backup_limit_per_hour=int(env.get("BACKUP_LIMIT_PER_HOUR", "3")),
         restore_quiesce_seconds=int(env.get("RESTORE_QUIESCE_SECONDS", "90")),
+        offboard_grace_seconds=int(env.get("OFFBOARD_GRACE_SECONDS", "900")),
         app_version=env.get("APP_VERSION", "dev"),
     )

@@ -121,6 +121,18 @@ class RestoringError(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class ClosingError(ApiError):
+    """The company is being closed (offboarded): it takes no more changes, ever (reads still answer
+    until its data is removed). A 503 like a restore's, so clients treat both alike; never retried
+    into success."""
+
+    status, slug, title = 503, "closing", "Company closing"
+    retry_after = 3600
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 STATUS_ERRORS: dict[int, type[ApiError]] = {
     cls.status: cls
     for cls in (

@@ -25,9 +25,11 @@ def _encrypted() -> dict[str, str]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": settings().data_key_id}
 
 
-def start_upload(key: str) -> str:
+def start_upload(key: str, tags: str = "") -> str:
+    """A multipart upload begun (``tags``: the object's, as ``k=v&k2=v2``, given when it completes)."""
+    extra = {"Tagging": tags} if tags else {}
     answer = aws.s3().create_multipart_upload(
-        Bucket=settings().backup_bucket, Key=key, ContentType="application/gzip", **_encrypted()
+        Bucket=settings().backup_bucket, Key=key, ContentType="application/gzip", **_encrypted(), **extra
     )
     return str(answer["UploadId"])
 
@@ -109,6 +111,41 @@ def object_size(key: str) -> int | None:
 
 def remove_object(key: str) -> None:
     aws.s3().delete_object(Bucket=settings().backup_bucket, Key=key)
+
+
+def object_versions(prefix: str) -> tuple[list[dict[str, str]], bool]:
+    """The first page (up to 1,000) of the versions and delete markers of the objects under
+    ``prefix``, as ``{"key", "version"}``; and whether there are more."""
+    answer = aws.s3().list_object_versions(Bucket=settings().backup_bucket, Prefix=prefix)
+    found = [
+        {"key": v["Key"], "version": v["VersionId"]}
+        for kind in ("Versions", "DeleteMarkers")
+        for v in answer.get(kind, [])
+    ]
+    return found, bool(answer.get("IsTruncated"))
+
+
+def remove_versions(versions: list[dict[str, str]]) -> None:
+    """Delete these object versions for good (not a delete marker: the bytes are gone)."""
+    for at in range(0, len(versions), 1000):
+        objects = [{"Key": v["key"], "VersionId": v["version"]} for v in versions[at : at + 1000]]
+        answer = aws.s3().delete_objects(
+            Bucket=settings().backup_bucket, Delete={"Objects": objects, "Quiet": True}
+        )
+        if answer.get("Errors"):
+            error = answer["Errors"][0]
+            raise RuntimeError(
+                f"S3 refused to delete {error.get('Key')}: {error.get('Code')} {error.get('Message')}"
+            )
+
+
+def abort_uploads(prefix: str) -> int:
+    """Abort the unfinished multipart uploads under ``prefix`` (their parts go); how many."""
+    s3, bucket = aws.s3(), settings().backup_bucket
+    uploads = s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+    for upload in uploads:
+        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    return len(uploads)
 
 
 def download_url(key: str, filename: str, seconds: int, version: str = "") -> str:

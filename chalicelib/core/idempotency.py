@@ -98,5 +98,16 @@ def restore(store: Store, tenant_id: str, stored: dict[str, Any]) -> dict[str, A
     }
 
 
+def answer_pointed_to(data: str | None) -> str | None:
+    """The ``answer_id`` a record's stored ``data`` (Powertools keeps it as JSON text) points to,
+    when its answer was kept in parts; None for an answer kept inline or a record in progress."""
+    try:
+        stored = json.loads(data) if data else None
+    except ValueError:
+        return None
+    answer_id = stored.get("answer_id") if isinstance(stored, dict) else None
+    return answer_id if isinstance(answer_id, str) and keys.is_segment(answer_id) else None
+
+
 def _bytes(value: Any) -> bytes:
     return bytes(getattr(value, "value", value))  # boto3 reads binary attributes as Binary

@@ -105,9 +105,14 @@ def idempotency_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "IDEMPOTENCY")
 
 
+def idempotent_answer_pk(tenant_id: str, answer_id: str) -> str:
+    """The partition of an answer too large for its idempotency record (``answer_id`` in the record)."""
+    return tenant_pk(tenant_id, "IDEMPOTENCY", "ANSWER", answer_id)
+
+
 def idempotent_answer_part(tenant_id: str, answer_id: str, part: int) -> dict[str, str]:
     """One part of an answer too large for its idempotency record, in a partition of its own."""
-    return {"pk": tenant_pk(tenant_id, "IDEMPOTENCY", "ANSWER", answer_id), "sk": f"{part:04d}"}
+    return {"pk": idempotent_answer_pk(tenant_id, answer_id), "sk": f"{part:04d}"}
 
 
 def consumer_idempotency_pk(consumer: str) -> str:
@@ -364,6 +369,12 @@ def backup_object(tenant_id: str, backup_id: str) -> str:
 def backup_manifest(tenant_id: str, backup_id: str) -> str:
     tenant_prefix(tenant_id)
     return f"tenants/{tenant_id}/backups/{_segment(backup_id)}/manifest.json"
+
+
+def tenant_objects_prefix(tenant_id: str) -> str:
+    """The prefix of every S3 object of the company (backups, job files): the slash ends the id."""
+    tenant_prefix(tenant_id)
+    return f"tenants/{tenant_id}/"
 
 
 def job_upload(tenant_id: str, job_id: str) -> str:

@@ -119,11 +119,12 @@ def run(
 
 def run_all(store: Store) -> int:
     """The scheduled run: every company of the registry but those being restored (their records are
-    being replaced: nothing to compare until the restore is done)."""
+    being replaced: nothing to compare until the restore is done) or closed (the registry skips a
+    company once its closing began; its profile says so too, read here with the epoch)."""
 
     def unless_restoring(store: Store, tenant_id: str) -> None:
-        state = company.restore_state(store, tenant_id)
-        if not state.restoring:
+        state = company.company_state(store, tenant_id)
+        if not state.writes_stopped:
             run(store, tenant_id, epoch=state.epoch)
 
     return reconciliation.for_each_tenant(store, unless_restoring)

@@ -57,9 +57,15 @@ def read(store: Store, tenant_id: str, report_id: str) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in ("pk", "sk", "expires_at")}
 
 
+CLOSED_STATES = ("closing", "closed")  # a registry entry's ``state`` once its company's closing began
+
+
 def for_each_tenant(store: Store, run: Callable[[Store, str], object]) -> int:
-    """Run ``run`` for every company of the registry; how many there were."""
-    tenants = store.query_all(partition=keys.tenant_registry_pk())
+    """Run ``run`` for every open company of the registry (one being closed, or closed, is skipped:
+    the platform keeps its entry, nothing else of it); how many there were."""
+    tenants = [
+        t for t in store.query_all(partition=keys.tenant_registry_pk()) if t.get("state") not in CLOSED_STATES
+    ]
     for tenant in tenants:
         run(store, tenant["sk"])
     return len(tenants)

@@ -43,6 +43,8 @@ class Step:
     phase: str = ""
     result: dict[str, Any] | None = None  # the job succeeded with this
     delay_seconds: int = 0  # before the next step (a restore waiting for writes to stop)
+    output: dict[str, Any] | None = None  # shown as the job's result while it still runs (links to fetch)
+    gone: bool = False  # the job removed its own item (an offboarding): nothing to write, no next step
 
 
 def create(
@@ -119,7 +121,10 @@ def list_page(
 
 def advance(store: Store, job: dict[str, Any], step: Step) -> bool:
     """Write a step's outcome, if the job is still as ``job`` read it; False if another delivery
-    moved it on first (this one then stops)."""
+    moved it on first (this one then stops). A step whose job removed its own item (``gone``: its
+    outcome is recorded elsewhere) writes nothing and asks for no next step."""
+    if step.gone:
+        return True
     now = utcnow()
     fields: dict[str, Any] = {
         "cursor": step.cursor,
@@ -131,6 +136,8 @@ def advance(store: Store, job: dict[str, Any], step: Step) -> bool:
     }
     if not job.get("started_at"):
         fields["started_at"] = now
+    if step.output is not None:
+        fields["result"] = step.output
     if step.result is not None:
         fields.update(result=step.result, finished_at=now, phase="done", expires_at=_expiry())
     try:

@@ -28,7 +28,10 @@ class JobOut(PublicModel):
     created_by: str
     started_at: str | None = None
     finished_at: str | None = None
-    result: dict[str, Any] | None = Field(default=None, description="What the job made, once it succeeded.")
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="What the job made, once it succeeded (a closing company's final backup links: while it runs).",
+    )
     error: str | None = Field(default=None, description="Why the job failed, in words.")
     url: str = Field(description="This job: poll it for progress.")
     download_url: str | None = Field(

@@ -133,7 +133,7 @@ def import_step(store: Store, job: dict[str, Any], specs: dict[str, tabular.Spec
 def _restored(store: Store, job: dict[str, Any]) -> Step | None:
     """An import waits while its company is restored, and stops if it was restored since it began:
     what it wrote before is gone, and its rows were decided in the world before."""
-    state = tenants.restore_state(store, job["tenant_id"])
+    state = tenants.company_state(store, job["tenant_id"])
     if state.epoch != job["epoch"]:
         raise JobFailed(
             f"The company was restored while this import ran; the rows it had written (up to row "

@@ -7,9 +7,10 @@ a disabled user takes to reach every container (under the 60 s the design promis
 A user enabled again gets a ``sessions_valid_from`` on their member item: tokens of sign-ins before
 it (``auth_time``/``iat``) stay refused, so a disable revokes every token issued until then.
 
-The same read takes the company profile: whether a restore of the company runs (its writes then
-answer 503) and its epoch, which the principal's actor stamps on the events it raises. Cached like
-the rest, so a restore waits out the cache before it touches data.
+The same read takes the company profile: whether a restore of the company runs or the company is
+being closed (its writes then answer 503), and its epoch, which the principal's actor stamps on the
+events it raises. Cached like the rest, so a restore or a closing waits out the cache before it
+touches data. A company whose profile is gone was closed: its users are refused (401).
 """
 
 from __future__ import annotations
@@ -27,15 +28,29 @@ from chalicelib.tenants import permissions, repository
 
 
 @dataclasses.dataclass(frozen=True)
-class RestoreState:
+class CompanyState:
+    """What the company profile says of the company as a whole."""
+
     restoring: bool  # a restore of the company is running
-    epoch: int  # how many restores the company has begun: its events of an earlier epoch are dropped
+    epoch: int  # restores and closings begun: the company's events of an earlier epoch are dropped
+    closing: bool = False  # the company is being closed (offboarded): no change is taken any more
+    gone: bool = False  # no profile: the company was closed and its data removed (or never was)
+
+    @property
+    def writes_stopped(self) -> bool:
+        return self.restoring or self.closing or self.gone
 
 
-def restore_state_of(profile: dict[str, Any] | None) -> RestoreState:
-    """The restore state a company profile item holds (no ``state``: active; no ``epoch``: 0)."""
-    profile = profile or {}
-    return RestoreState(profile.get("state") == repository.RESTORING, int(profile.get("epoch", 0)))
+def company_state_of(profile: dict[str, Any] | None) -> CompanyState:
+    """The state a company profile item holds (no ``state``: active; no ``epoch``: 0; no item: gone)."""
+    if profile is None:
+        return CompanyState(restoring=False, epoch=0, gone=True)
+    state = profile.get("state")
+    return CompanyState(
+        restoring=state == repository.RESTORING,
+        epoch=int(profile.get("epoch", 0)),
+        closing=state == repository.CLOSING,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +64,7 @@ class Principal:
     acting_own_only: bool = False  # this request's action is granted over own records only
     sessions_valid_from: int = 0  # tokens of sign-ins before this (epoch seconds) are refused
     restoring: bool = False  # a restore of the company is running: its writes wait (503)
+    closing: bool = False  # the company is being closed: its writes are refused (503)
     epoch: int = 0  # the company's epoch (restores begun), stamped on the events this user raises
 
     def actor(self) -> Actor:
@@ -130,7 +146,9 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
         if member is None or not member.get("enabled", False):
             raise AuthenticationError("This user has no access to the company, or was disabled.")
         role_set = found.get((role_key["pk"], role_key["sk"])) or {}
-        company = restore_state_of(found.get((profile_key["pk"], profile_key["sk"])))
+        company = company_state_of(found.get((profile_key["pk"], profile_key["sk"])))
+        if company.gone:
+            raise AuthenticationError("This company was closed.")
         custom = {name: list(r.get("permissions", [])) for name, r in (role_set.get("roles") or {}).items()}
         roles = tuple(member.get("roles", []))
         cached = Principal(
@@ -141,6 +159,7 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
             permissions=permissions.effective(list(roles), custom),
             sessions_valid_from=int(member.get("sessions_valid_from", 0)),
             restoring=company.restoring,
+            closing=company.closing,
             epoch=company.epoch,
         )
         CACHE.put(cached, ttl)

@@ -1,9 +1,13 @@
 """What the tenants context promises the others (the one module of it they may import): the company's
-settings they read, its default currency chosen at signup; whether a restore of it runs, and its epoch.
+settings they read, its default currency chosen at signup; whether a restore of it runs or it is
+being closed, and its epoch; what closing it needs of the tenants (its name, its users' sign-in,
+its registry entry).
 
 A restore replaces a company's business data with a backup's. While it runs the company is
 ``restoring`` (its writes answer 503, ``api/web.py``), and it begins a new *epoch*: the events of the
 world before the restore carry a lower one and their consumers drop them (``api/handlers.py``).
+Closing a company (``backups/offboard.py``) makes it ``closing`` for good, in a new epoch too; once
+its data is removed it has no profile (``gone``) and only its registry entry, marked closed, remains.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, TypeVar
 from chalicelib.core import keys
 from chalicelib.core.errors import ConflictError, NotFoundError
 from chalicelib.core.store import ConditionFailed, Store, utcnow
-from chalicelib.tenants import access, repository
+from chalicelib.tenants import access, identity, repository
 
 DEFAULT_CURRENCY = "CNY"
 
@@ -39,23 +43,24 @@ def with_currency(store: Store, tenant_id: str, data: M) -> M:
     return copy.model_copy(update={"currency": default_currency(store, tenant_id)})  # type: ignore[no-any-return]
 
 
-RestoreState = access.RestoreState  # whether a restore runs, and the epoch: read with the principal too
+CompanyState = access.CompanyState  # restoring, closing or gone, and the epoch: read with the principal too
 
 
-def restore_state(store: Store, tenant_id: str) -> RestoreState:
-    """Whether a restore of the company runs, and its epoch: both from one consistent read, so that
-    work started on them (a reconciliation run) is either skipped or stamped with the old epoch."""
-    return access.restore_state_of(store.get(keys.tenant_profile(tenant_id), consistent=True))
+def company_state(store: Store, tenant_id: str) -> CompanyState:
+    """Whether a restore of the company runs or it is being closed (or gone), and its epoch: all from
+    one consistent read, so that work started on them (a reconciliation run) is either skipped or
+    stamped with the old epoch."""
+    return access.company_state_of(store.get(keys.tenant_profile(tenant_id), consistent=True))
 
 
 def restoring(store: Store, tenant_id: str) -> bool:
     """Whether a restore of the company is running (one consistent GetItem)."""
-    return restore_state(store, tenant_id).restoring
+    return company_state(store, tenant_id).restoring
 
 
 def epoch(store: Store, tenant_id: str) -> int:
     """The company's current epoch (one consistent GetItem): events of an earlier one are dropped."""
-    return restore_state(store, tenant_id).epoch
+    return company_state(store, tenant_id).epoch
 
 
 def begin_restore(store: Store, tenant_id: str) -> int:
@@ -65,8 +70,11 @@ def begin_restore(store: Store, tenant_id: str) -> int:
     try:
         answer = store.update(**repository.restore_begun(tenant_id, utcnow()))
     except ConditionFailed as exc:
-        if store.get(keys.tenant_profile(tenant_id), consistent=True) is None:
+        state = company_state(store, tenant_id)
+        if state.gone:
             raise NotFoundError("The company does not exist.") from exc
+        if state.closing:
+            raise ConflictError("The company is being closed: it cannot be restored.") from exc
         raise ConflictError("A restore of this company is already running.") from exc
     access.CACHE.forget_tenant(tenant_id)  # this container's principals see it at once
     return int(answer["Attributes"]["epoch"])
@@ -79,3 +87,54 @@ def end_restore(store: Store, tenant_id: str) -> None:
     except ConditionFailed as exc:
         raise NotFoundError("The company does not exist.") from exc
     access.CACHE.forget_tenant(tenant_id)
+
+
+# ---- closing a company (backups/offboard.py) --------------------------------------------------------
+def company_name(store: Store, tenant_id: str) -> str:
+    """The company's name as registered (what an owner types to confirm closing it)."""
+    profile = store.get(keys.tenant_profile(tenant_id), consistent=True)
+    if profile is None:
+        raise NotFoundError("The company does not exist.")
+    return str(profile.get("company_name", ""))
+
+
+def begin_close(store: Store, tenant_id: str, job_id: str) -> None:
+    """Mark the company closing for good in its next epoch, and its registry entry (one transaction):
+    its writes answer 503, events raised before are dropped, the schedules skip it. Done again by
+    the job ``job_id`` that did it, nothing; 409 if a restore runs or another closing began."""
+    state = company_state(store, tenant_id)
+    if state.gone:
+        raise NotFoundError("The company does not exist.")
+    if state.closing:
+        profile = store.get(keys.tenant_profile(tenant_id), consistent=True) or {}
+        if profile.get("closing_job_id") == job_id:
+            return
+        raise ConflictError("The company is already being closed by another job.")
+    try:
+        store.transact(repository.close_begun(tenant_id, job_id, utcnow()))
+    except ConditionFailed as exc:
+        raise ConflictError(
+            "A restore of the company is running (or its closing began meanwhile): close it once it is done."
+        ) from exc
+    access.CACHE.forget_tenant(tenant_id)  # this container's principals see it at once
+
+
+def end_close(store: Store, tenant_id: str, job_id: str) -> None:
+    """Open a company again that the job ``job_id`` began closing, before anything of it was removed
+    (its final backup could not be taken); not closing by that job, nothing."""
+    try:
+        store.transact(repository.close_ended(tenant_id, job_id))
+    except ConditionFailed:
+        return
+    access.CACHE.forget_tenant(tenant_id)
+
+
+def mark_closed(store: Store, tenant_id: str, fields: dict[str, Any]) -> None:
+    """The company's registry entry marked closed with ``fields`` (when, the final backup), kept for
+    the platform; done twice, the same."""
+    store.update(**repository.registry_closed(tenant_id, fields))
+
+
+def delete_sign_in(email: str, user_id: str) -> None:
+    """Delete a member's Cognito user (their sign-in), if it is theirs; gone already, nothing."""
+    identity.delete_user(email, user_id)

@@ -72,21 +72,92 @@ def member_removed(tenant_id: str, user_id: str, version: int) -> dict[str, Any]
     return delete(keys.member(tenant_id, user_id), "version = :v", {":v": version})
 
 
-# ---- restores: the company's state and epoch, on its profile -------------------------------------
+# ---- restores and closing: the company's state and epoch, on its profile -------------------------
 RESTORING = "restoring"
+CLOSING = "closing"
+CLOSED = "closed"  # on the registry entry only: the profile is gone with the rest of the company
 
 
 def restore_begun(tenant_id: str, at: str) -> dict[str, Any]:
     """The UpdateItem (its parameters) marking the company restoring in its next epoch, answering the
-    new epoch; fails if a restore of it is already running, or there is no such company."""
+    new epoch; fails if a restore of it is already running, it is being closed, or there is no such
+    company."""
     return {
         "Key": keys.tenant_profile(tenant_id),
         "UpdateExpression": "SET #state = :restoring, #epoch = if_not_exists(#epoch, :zero) + :one, "
         "restore_started_at = :at",
-        "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(#state) OR #state <> :restoring)",
+        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#state)",
         "ExpressionAttributeNames": {"#state": "state", "#epoch": "epoch"},
         "ExpressionAttributeValues": {":restoring": RESTORING, ":zero": 0, ":one": 1, ":at": at},
         "ReturnValues": "UPDATED_NEW",
+    }
+
+
+def close_begun(tenant_id: str, job_id: str, at: str) -> list[dict[str, Any]]:
+    """The transaction marking the company closing in its next epoch (its profile, if it exists and
+    is neither restoring nor closing already) and its registry entry closing (``job_id`` closes it)."""
+    return [
+        {
+            "Update": {
+                "Key": keys.tenant_profile(tenant_id),
+                "UpdateExpression": "SET #state = :closing, #epoch = if_not_exists(#epoch, :zero) + :one, "
+                "closing_started_at = :at, closing_job_id = :job",
+                "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#state)",
+                "ExpressionAttributeNames": {"#state": "state", "#epoch": "epoch"},
+                "ExpressionAttributeValues": {
+                    ":closing": CLOSING,
+                    ":zero": 0,
+                    ":one": 1,
+                    ":at": at,
+                    ":job": job_id,
+                },
+            }
+        },
+        {
+            "Update": {
+                "Key": keys.tenant_registry(tenant_id),
+                "UpdateExpression": "SET #state = :closing, closing_at = :at, closing_job_id = :job",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {":closing": CLOSING, ":at": at, ":job": job_id},
+            }
+        },
+    ]
+
+
+def close_ended(tenant_id: str, job_id: str) -> list[dict[str, Any]]:
+    """The transaction making a company that ``job_id`` began closing open again (its profile and
+    registry entry), if that job still holds it."""
+    return [
+        {
+            "Update": {
+                "Key": keys.tenant_profile(tenant_id),
+                "UpdateExpression": "REMOVE #state, closing_started_at, closing_job_id",
+                "ConditionExpression": "#state = :closing AND closing_job_id = :job",
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {":closing": CLOSING, ":job": job_id},
+            }
+        },
+        {
+            "Update": {
+                "Key": keys.tenant_registry(tenant_id),
+                "UpdateExpression": "REMOVE #state, closing_at, closing_job_id",
+                "ExpressionAttributeNames": {"#state": "state"},
+            }
+        },
+    ]
+
+
+def registry_closed(tenant_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The UpdateItem (its parameters) marking the company's registry entry closed with ``fields``
+    (when, the final backup); done twice, the same."""
+    names = {"#state": "state", **{f"#f{n}": name for n, name in enumerate(fields)}}
+    values = {":closed": CLOSED, **{f":v{n}": value for n, value in enumerate(fields.values())}}
+    return {
+        "Key": keys.tenant_registry(tenant_id),
+        "UpdateExpression": "SET #state = :closed, "
+        + ", ".join(f"#f{n} = :v{n}" for n in range(len(fields))),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
 
 

@@ -1,4 +1,5 @@
-"""Jobs and backups: long work followed by its progress; the company's backups and its restore."""
+"""Jobs and backups: long work followed by its progress; the company's backups, its restore, and
+closing it (a final backup, then everything of it removed)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ from chalice.app import Blueprint
 
 from chalicelib.api.shapes import Result
 from chalicelib.api.web import STORE, Request, endpoint
-from chalicelib.backups import backups, restore
-from chalicelib.backups.models import BackupOut, BackupPage, BackupStarted, DownloadOut, RestoreIn
+from chalicelib.backups import backups, offboard, restore
+from chalicelib.backups.models import (
+    BackupOut,
+    BackupPage,
+    BackupStarted,
+    CloseOut,
+    CloseQuery,
+    DownloadOut,
+    RemovalPreview,
+    RestoreIn,
+)
 from chalicelib.core.errors import NotFoundError, PermissionDeniedError
 from chalicelib.core.schemas import ListQuery
 from chalicelib.jobs import jobs, transfer
@@ -208,3 +218,35 @@ def restore_backup(req: Request) -> Result:
         STORE, req.me.actor(), req.params["backup_id"], body.confirm_backup_id, body.confirm_taken_at
     )
     return accepted(job)
+
+
+@endpoint(
+    bp,
+    "/tenants/me",
+    "DELETE",
+    permission="tenant.company:close",
+    tag="tenants",
+    query=CloseQuery,
+    response=CloseOut,
+    status=202,
+    also=(200, 409, 422),
+    summary="Close the company: a final backup to download, then all its data and users removed "
+    "(owners; name the company; dry_run=true counts what would go)",
+)
+def close_company(req: Request) -> Result:
+    from chalicelib.api import workers  # the record types' shapes, for the walk
+
+    if "owner" not in req.me.roles:
+        raise PermissionDeniedError(
+            "Only an owner of the company can close it.", permission="tenant.company:close"
+        )
+    q = req.query
+    outcome = offboard.request(
+        STORE, req.me.actor(), workers.shapes(), confirm=q.confirm_company_name, dry_run=q.dry_run
+    )
+    if outcome["dry_run"]:
+        body = CloseOut(dry_run=True, detail=outcome["detail"], preview=RemovalPreview(**outcome["preview"]))
+        return Result(body, status=200)
+    job = outcome["job"]
+    body = CloseOut(dry_run=False, detail=outcome["detail"], job=job_out(job))
+    return Result(body, status=202, headers={"Location": f"/jobs/{job['id']}"})
