@@ -601,9 +601,9 @@ def run_import(
     stream, used = _text(raw, encoding)
     errors = RowErrors()
     rows, ignored, count = _read(stream, spec, errors)
-    if not dry_run and count > MAX_WRITE_ROWS:
+    if not dry_run and len(rows) > MAX_WRITE_ROWS:
         raise BadRequestError(
-            f"The file has {count} rows; a request imports at most {MAX_WRITE_ROWS} (a dry run checks up to "
+            f"The file has {len(rows)} good rows; a request writes at most {MAX_WRITE_ROWS} (a dry run checks up to "
             f"{MAX_ROWS}). Import it as a job: POST /import/{entity}/jobs.",
             errors=[
                 {"loc": ["body"], "msg": f"more than {MAX_WRITE_ROWS} rows to write", "type": "too_long"}
