@@ -210,3 +210,46 @@ def test_on_demand_backups_are_limited_per_company(api, aws, tenant, monkeypatch
     finally:
         monkeypatch.undo()
         config.settings.cache_clear()
+
+
+# ---- over `make run`'s stack (a stack of this module's own) -----------------------------------------------
+from tests.test_readme import _http, local_stack  # noqa: E402, F401  # the stack fixture, and its HTTP
+
+
+def test_twenty_thousand_rows_as_a_job_over_the_local_stack(local_stack):
+    import json
+    import time
+
+    call = _http(f"http://127.0.0.1:{local_stack['port']}")
+    login = {"email": "owner@demo-trading.example", "password": "demo-owner-pass-1"}
+    token = call("POST", "/auth/login", login)[1]["id_token"]
+    data = a_file(20_000, bad_every=400)  # 50 bad rows
+    status, made = call("POST", "/import/customers/jobs", {"bytes": len(data)}, token)
+    assert status == 202, made
+    assert upload(made["upload_url"], data) == 200
+    status, started = call("POST", f"/jobs/{made['job']['id']}/start", None, token)
+    assert status == 202, started
+    seen, deadline = [], time.monotonic() + 600
+    while time.monotonic() < deadline:
+        job = call("GET", f"/jobs/{made['job']['id']}", None, token)[1]
+        seen.append(job["progress"]["done"])
+        if job["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.5)
+    assert job["state"] == "succeeded", json.dumps(job)[:2000]
+    assert len(set(seen)) >= 4 and seen == sorted(seen), seen  # progress moved while it ran
+    result = job["result"]
+    assert (result["rows"], result["created"], result["failed"]) == (20_000, 19_950, 50)
+    assert [e["row"] for e in result["errors"][:2]] == [2, 402]
+
+    status, export = call("POST", "/export/customers/jobs", None, token)
+    assert status == 202
+    while time.monotonic() < deadline:
+        job = call("GET", f"/jobs/{export['job']['id']}", None, token)[1]
+        if job["state"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.5)
+    with urllib.request.urlopen(job["download_url"], timeout=60) as reply:
+        rows = list(csv.DictReader(io.StringIO(reply.read().decode("utf-8-sig"))))
+    codes = {r["code"] for r in rows}
+    assert {f"C{n:05d}" for n in range(20_000) if n % 400} <= codes and len(rows) == job["result"]["rows"]
