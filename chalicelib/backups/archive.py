@@ -70,6 +70,7 @@ def walk(
                         for child in repository.every_item(owned.pk):
                             yield owned.family, child
                 yield Mark(index, {"pk": item["pk"], "sk": item["sk"]})
+            page = []  # let go of it before the next is read: a walk holds one page at a time
             if not start:
                 break
         yield Mark(index + 1, None)
