@@ -161,7 +161,14 @@ def run() -> None:
     from app import app as chalice_app
     from infra.pump import Pump
 
-    pump = Pump(chalice_app, REGION, stream_arns={"relay_on_write": stack.table_stream_arn})
+    from chalicelib.handoff.outbox import STREAM_FILTER
+
+    pump = Pump(
+        chalice_app,
+        REGION,
+        stream_arns={"relay_on_write": stack.table_stream_arn},
+        stream_filters={"relay_on_write": STREAM_FILTER},
+    )
     pump.start()
 
     api = subprocess.Popen(

@@ -3,8 +3,9 @@
 It delivers SQS messages to the app's ``@app.on_sqs_message`` handlers (batch, partial failures:
 messages the handler reports in ``batchItemFailures`` stay on the queue and come back, and moto
 moves them to the dead-letter queue after ``maxReceiveCount``), the table's stream records to its
-``@app.on_dynamodb_record`` handlers (from the pump's start, as ``LATEST``; a batch whose handler
-raises is delivered again, as Lambda retries a stream batch) and fires ``@app.schedule`` handlers
+``@app.on_dynamodb_record`` handlers (from the pump's start, as ``LATEST``; only the records a
+handler's event filter matches, as Lambda's filter criteria drop the rest before batching; a batch
+whose handler raises is delivered again, as Lambda retries a stream batch) and fires ``@app.schedule`` handlers
 at their ``rate(...)``.  It calls the very handler objects Lambda would call.
 """
 
@@ -23,6 +24,25 @@ import boto3
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+READ_LIMIT = 1000  # GetRecords' most records per call
+
+
+def matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether a record matches a Lambda event filter pattern, in the part of its syntax the app
+    uses: nested objects down to a list of exact values, one of which the field must equal."""
+    for field, wanted in pattern.items():
+        if field not in record:
+            return False
+        value = record[field]
+        if isinstance(wanted, dict):
+            if not isinstance(value, dict) or not matches(wanted, value):
+                return False
+        elif isinstance(wanted, list) and all(isinstance(w, str | int | float | bool) for w in wanted):
+            if value not in wanted:
+                return False
+        else:
+            raise ValueError(f"the pump knows no filter rule {wanted!r} (only lists of exact values)")
+    return True
 
 
 @dataclasses.dataclass
@@ -86,11 +106,13 @@ class Pump:
         *,
         queue_urls: dict[str, str] | None = None,
         stream_arns: dict[str, str] | None = None,
+        stream_filters: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """``queue_urls``: a handler's queue by URL rather than by its declared name (tests run
         stacks of several stages); ``stream_arns``: the stream handlers to feed, with the stream
         each reads (a table's stream ARN exists only once the table does, so it is named here, not
-        taken from the import)."""
+        taken from the import); ``stream_filters``: a stream handler's event filter pattern (the
+        deployment's ``FilterCriteria``), records it does not match never reach the handler."""
         self.app = app
         self._handler_urls = dict(queue_urls or {})
         self.region = region
@@ -103,6 +125,7 @@ class Pump:
         self._next_daily: dict[str, datetime | None] = {}
         self._queue_urls: dict[str, str] = {}
         self._stream_arns = dict(stream_arns or {})
+        self._stream_filters = dict(stream_filters or {})
         self._shards = {name: self._open_shards(arn, "LATEST") for name, arn in self._stream_arns.items()}
 
     # ---- what the app declares -----------------------------------------------------------------
@@ -188,10 +211,14 @@ class Pump:
         }
 
     def deliver_stream(self, source: Any) -> int:
-        """One batch of stream records per shard to the handler; returns how many records."""
+        """The records waiting on each shard (up to GetRecords' 1,000), those the handler's filter
+        matches in batches of its size; returns how many records were read. A batch whose handler
+        raises comes again from its first record, the batches before it are not repeated."""
         arn, shards, done = self._stream_arns[source.name], self._shards[source.name], 0
+        pattern = self._stream_filters.get(source.name)
         for shard_id, iterator in list(shards.items()):
-            answer = self._streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
+            answer = self._streams.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
+            done += len(answer["Records"])
             records = [
                 {
                     **r,
@@ -204,14 +231,21 @@ class Pump:
                     },
                 }
                 for r in answer["Records"]
+                if pattern is None or matches(pattern, r)
             ]
-            if records:
+            for at in range(0, len(records), source.batch_size):
+                batch = records[at : at + source.batch_size]
                 try:
-                    self.app.handler_map[source.name]({"Records": records}, LambdaContext(source.name))
+                    self.app.handler_map[source.name]({"Records": batch}, LambdaContext(source.name))
                 except Exception as exc:
                     print(f"pump: {source.name} raised {exc!r}; its batch comes again", flush=True)
-                    return done + len(records)  # the iterator stays where it was: the batch is retried
-                done += len(records)
+                    shards[shard_id] = self._streams.get_shard_iterator(
+                        StreamArn=arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AT_SEQUENCE_NUMBER",
+                        SequenceNumber=batch[0]["dynamodb"]["SequenceNumber"],
+                    )["ShardIterator"]
+                    return done
             if answer.get("NextShardIterator"):
                 shards[shard_id] = answer["NextShardIterator"]
             else:  # the shard closed: read its children from their start

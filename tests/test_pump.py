@@ -9,7 +9,7 @@ import boto3
 import pytest
 from chalice import Chalice, Rate
 
-from infra.pump import Pump, schedule_seconds
+from infra.pump import Pump, matches, schedule_seconds
 
 
 @pytest.fixture
@@ -119,6 +119,46 @@ def test_table_stream_records_reach_the_handler_from_the_pumps_start_and_a_faile
     assert pump.run_once() == 0
     with pytest.raises(KeyError, match="stream"):
         Pump(app).fire("watch")
+
+
+def test_a_stream_handler_gets_only_the_records_its_filter_matches(aws):
+    """As Lambda's filter criteria: the records the pattern does not match never reach the handler
+    (however many there are), the matching ones come in batches of the handler's size, and a batch
+    whose handler raises comes again from its own first record, not the batches before it."""
+    app = Chalice("pump-filter")
+    batches: list[list[str]] = []
+
+    @app.on_dynamodb_record(
+        stream_arn="arn:aws:dynamodb:us-east-1:123456789012:table/x/stream/declared",
+        batch_size=2,
+        name="watch",
+    )
+    def watch(event):
+        batches.append([r.new_image["sk"]["S"] for r in event])
+        if len(batches) == 2:
+            raise RuntimeError("transient")
+
+    ddb = boto3.client("dynamodb")
+    key = f"P#PUMP#{uuid.uuid4().hex[:8]}"
+    pattern = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["wanted"]}}}}
+    pump = Pump(app, stream_arns={"watch": aws.table_stream_arn}, stream_filters={"watch": pattern})
+    for n in range(30):
+        kind = "wanted" if n % 6 == 0 else "other"
+        ddb.put_item(
+            TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": f"{n:02d}"}, "kind": {"S": kind}}
+        )
+    ddb.update_item(  # a change of a wanted item is no insert
+        TableName=aws.table_name,
+        Key={"pk": {"S": key}, "sk": {"S": "00"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "1"}},
+    )
+    assert pump.run_once() == 31  # every record read, the second batch raised
+    assert pump.run_once() == 19  # again from the batch that raised
+    assert pump.run_once() == 0
+    assert batches == [["00", "06"], ["12", "18"], ["12", "18"], ["24"]]
+    with pytest.raises(ValueError, match="filter rule"):
+        matches({"sk": {"S": [{"prefix": "0"}]}}, {"sk": {"S": "00"}})
 
 
 @pytest.mark.parametrize(

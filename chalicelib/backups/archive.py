@@ -76,6 +76,50 @@ def walk(
         yield Mark(index + 1, None)
 
 
+def remove(
+    tenant_id: str,
+    shapes: Iterable[keys.TypeShape],
+    mark: Mark,
+    *,
+    restorable_only: bool,
+    include: Callable[[keys.Partition], bool] | None = None,
+    spare: dict[str, str] | None = None,
+    parts: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None,
+) -> tuple[Mark, int, bool]:
+    """Delete the company's items the walk (same arguments) finds from ``mark`` on, a step's worth;
+    where to go on from, how many went, and whether the walk reached the end. Each record's group
+    (the record, the partitions it owns, the items ``parts`` says only it leads to) is deleted
+    owned-first, so a step cut short never leaves an item without the record that leads to it.
+    ``spare``: one item left where it is (the job's own)."""
+    pending: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+    removed = 0
+    for entry in walk(tenant_id, shapes, mark, restorable_only=restorable_only, include=include):
+        if isinstance(entry, Mark):
+            mark = entry
+            pending.extend(reversed(group))
+            group = []
+            if len(pending) >= repository.WRITE_BATCH:
+                repository.delete_keys(pending)
+                pending = []
+            if removed >= STEP_ITEMS:
+                repository.delete_keys(pending)
+                return mark, removed, False
+            continue
+        family, item = entry
+        if spare is not None and (item["pk"]["S"], item["sk"]["S"]) == (spare["pk"], spare["sk"]):
+            continue
+        group.append({"pk": item["pk"], "sk": item["sk"]})
+        removed += 1
+        if parts is not None:
+            more = parts(family, item)
+            group.extend(more)
+            removed += len(more)
+    pending.extend(reversed(group))
+    repository.delete_keys(pending)
+    return mark, removed, True
+
+
 def line(family: str, item: dict[str, Any]) -> bytes:
     return (
         json.dumps({"family": family, "item": item}, sort_keys=True, separators=(",", ":"), default=_binary)

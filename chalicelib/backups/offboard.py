@@ -309,36 +309,18 @@ def _remove(
     worth (``spare``: the one item left, this job's own). Each record's group (the record, what it
     owns, an idempotency record's answer parts) is deleted owned-first, so a step cut short never
     leaves a part without the record that leads to it."""
-    pending: list[dict[str, Any]] = []
-    group: list[dict[str, Any]] = []
-    removed = 0
-    for entry in archive.walk(tenant_id, shapes, mark, restorable_only=False, include=include):
-        if isinstance(entry, Mark):
-            mark = entry
-            pending.extend(reversed(group))
-            group = []
-            if len(pending) >= repository.WRITE_BATCH:
-                repository.delete_keys(pending)
-                pending = []
-            if removed >= archive.STEP_ITEMS:
-                repository.delete_keys(pending)
-                return mark, removed, False
-            continue
-        family, item = entry
-        if spare is not None and (item["pk"]["S"], item["sk"]["S"]) == (spare["pk"], spare["sk"]):
-            continue
-        group.append(_key(item))
-        removed += 1
+
+    def answer_parts(family: str, item: dict[str, Any]) -> list[dict[str, Any]]:
         answer_id = (
             idempotency.answer_pointed_to(item.get("data", {}).get("S")) if family == "idempotency" else None
         )
-        if answer_id:
-            parts = [_key(p) for p in repository.every_item(keys.idempotent_answer_pk(tenant_id, answer_id))]
-            group.extend(parts)
-            removed += len(parts)
-    pending.extend(reversed(group))
-    repository.delete_keys(pending)
-    return mark, removed, True
+        if not answer_id:
+            return []
+        return [_key(p) for p in repository.every_item(keys.idempotent_answer_pk(tenant_id, answer_id))]
+
+    return archive.remove(
+        tenant_id, shapes, mark, restorable_only=False, include=include, spare=spare, parts=answer_parts
+    )
 
 
 def _audit(tenant_id: str, start: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int, bool]:

@@ -174,27 +174,7 @@ def _safety_record(store: Store, tenant_id: str, job: dict[str, Any]) -> str:
 def _clear(tenant_id: str, shapes: list[keys.TypeShape], mark: Mark) -> tuple[Mark, int, bool]:
     """Remove the company's restorable items from ``mark`` on, a step's worth: each record after the
     partitions it owns (its timeline), so a step cut short never leaves them without their record."""
-    pending: list[dict[str, Any]] = []
-    group: list[dict[str, Any]] = []  # a record, then what it owns: removed in reverse
-    removed = 0
-    for entry in archive.walk(tenant_id, shapes, mark, restorable_only=True):
-        if isinstance(entry, Mark):
-            mark = entry
-            pending.extend(reversed(group))
-            group = []
-            if len(pending) >= repository.WRITE_BATCH:
-                repository.delete_keys(pending)
-                pending = []
-            if removed >= archive.STEP_ITEMS:
-                repository.delete_keys(pending)
-                return mark, removed, False
-            continue
-        _, item = entry
-        group.append({"pk": item["pk"], "sk": item["sk"]})
-        removed += 1
-    pending.extend(reversed(group))
-    repository.delete_keys(pending)
-    return mark, removed, True
+    return archive.remove(tenant_id, shapes, mark, restorable_only=True)
 
 
 def _load(record: dict[str, Any], start: int) -> tuple[int, bool]:

@@ -23,6 +23,13 @@ from chalicelib.handoff import repository
 from chalicelib.handoff.contracts import Event
 
 BATCH = 10  # put_events takes at most ten entries
+# The stream records the relay's trigger (app.py's relay_on_write) is given, as a Lambda event filter
+# pattern: a new outbox item. The deployment's FilterCriteria and the local pump both apply it, so a
+# 20,000-row import's writes never wake the relay.
+STREAM_FILTER: dict[str, Any] = {
+    "eventName": ["INSERT"],
+    "dynamodb": {"NewImage": {"gsi1pk": {"S": [keys.outbox_index_pk()]}}},
+}
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
