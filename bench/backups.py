@@ -449,6 +449,8 @@ class S3Replay:
                 body = s3.get_object(Bucket=bucket, **where)["Body"]
                 while body.read(1024 * 1024):
                     pass
+            elif operation == "ListParts":  # a later step checks its upload is still open
+                s3.list_parts(Bucket=bucket, Key=key, UploadId=uploads[key][0])
             elif operation == "DeleteObject":
                 s3.delete_object(Bucket=bucket, Key=key)
             else:
@@ -667,6 +669,7 @@ def main() -> None:
             started = time.perf_counter()
             memory[size] = _child("memory", "--tenant", made[size][0], "--warm", warm)
             rss[size] = _child("rss", "--tenant", made[size][0], "--warm", warm)
+            print(f"<!-- {size}: {json.dumps([memory[size], rss[size]])} -->", file=sys.stderr, flush=True)
             print(
                 f"<!-- {size}: memory in {time.perf_counter() - started:.0f} s -->",
                 file=sys.stderr,
@@ -677,6 +680,7 @@ def main() -> None:
             throughput[size] = _child(
                 "throughput", "--tenant", made[size][0], "--warm", warm, "--runs", str(args.runs)
             )
+            print(f"<!-- {size}: {json.dumps(throughput[size])} -->", file=sys.stderr, flush=True)
             print(
                 f"<!-- {size}: throughput in {time.perf_counter() - started:.0f} s -->",
                 file=sys.stderr,
