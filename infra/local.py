@@ -159,9 +159,8 @@ def run() -> None:
     STATE.write_text(json.dumps(env, indent=2))
     tenant_id = seed_demo()
     from app import app as chalice_app
-    from infra.pump import Pump
-
     from chalicelib.handoff.outbox import STREAM_FILTER
+    from infra.pump import Pump
 
     pump = Pump(
         chalice_app,
