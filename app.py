@@ -132,6 +132,16 @@ def job_worker(event: SQSEvent) -> dict[str, Any]:
     return workers.run_batch(event.to_dict(), event.context)
 
 
+@app.schedule("cron(30 0 * * ? *)", name="close_month")
+def close_month(event: CloudWatchEvent) -> dict[str, Any]:
+    """At 00:30 UTC every day: the month before, if not closed yet, into one invoice per company
+    (early on the 1st; a later day finishes a close that did not)."""
+    from chalicelib.api.web import STORE
+    from chalicelib.billing import account
+
+    return account.scheduled_close(STORE)
+
+
 @app.schedule("cron(0 2 * * ? *)", name="daily_backups")
 def daily_backups(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:00 UTC: one backup job per company, each running alone."""

@@ -31,6 +31,7 @@ STATE = Path(os.environ.get("LOCAL_STATE_FILE") or ROOT / ".local" / "env.json")
 REGION = "us-east-1"
 
 DEMO_COMPANY = "Demo Trading Co."
+OPERATOR = ("operator@platform.example", "demo-operator-pass-1")  # our staff: GET /operator/usage
 DEMO_USERS = [
     ("owner", "owner@demo-trading.example", "demo-owner-pass-1"),
     ("sales", "sales@demo-trading.example", "demo-sales-pass-1"),
@@ -85,7 +86,26 @@ def seed_demo() -> str:
     for role, email, password in DEMO_USERS[1:]:
         users.create(store, owner, UserIn(email=email, roles=[role], password=password))
     seed_erp(store, owner.actor())
+    seed_operator()
     return str(created["tenant_id"])
+
+
+def seed_operator() -> None:
+    """The platform's operator in the operators' pool, as docs/operations.md adds one in AWS."""
+    import boto3
+
+    from chalicelib.core.config import settings
+
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    email, password = OPERATOR
+    pool = settings().operator_pool_id
+    idp.admin_create_user(
+        UserPoolId=pool,
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
 
 
 def seed_erp(store: Any, actor: Any) -> None:
@@ -211,6 +231,7 @@ def _banner(base: str, endpoint: str, tenant_id: str, handlers: list[str]) -> No
         f"CRM + ERP API ready on {base}  (local AWS: moto on {endpoint})",
         f"Demo company: {DEMO_COMPANY}  tenant_id={tenant_id}",
         *(f"  {role:<10} {email:<34} password: {password}" for role, email, password in DEMO_USERS),
+        f"Platform operator (POST /operator/login, GET /operator/usage): {OPERATOR[0]}  password: {OPERATOR[1]}",
         f"Queue, table-stream and scheduled handlers pumped: {', '.join(handlers) or 'none yet'}",
         "Run one now:  make fire NAME=<handler>",
         "OpenAPI:      curl -s " + base + "/openapi.json",

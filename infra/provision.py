@@ -37,6 +37,8 @@ class Stack:
     data_key_id: str
     user_pool_id: str
     user_pool_client_id: str
+    operator_pool_id: str = ""
+    operator_client_id: str = ""
 
     def environment(self) -> dict[str, str]:
         """The app's environment variables for this stack."""
@@ -55,11 +57,17 @@ class Stack:
             "DATA_KEY_ID": self.data_key_id,
             "USER_POOL_ID": self.user_pool_id,
             "USER_POOL_CLIENT_ID": self.user_pool_client_id,
+            "OPERATOR_POOL_ID": self.operator_pool_id,
+            "OPERATOR_CLIENT_ID": self.operator_client_id,
         }
 
     def local_environment(self, endpoint: str) -> dict[str, str]:
         """The app's environment against moto at ``endpoint``, which serves the pool's JWKS itself."""
-        return {**self.environment(), "JWKS_URL": f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json"}
+        return {
+            **self.environment(),
+            "JWKS_URL": f"{endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+            "OPERATOR_JWKS_URL": f"{endpoint}/{self.operator_pool_id}/.well-known/jwks.json",
+        }
 
 
 def _ensure_versioning(bucket: str, region: str) -> None:
@@ -109,10 +117,13 @@ def _resolve(value: Any, params: dict[str, str]) -> Any:
     return value
 
 
-def _ensure_user_pool(stage: str, region: str) -> tuple[str, str]:
+def _ensure_user_pool(
+    stage: str, region: str, pool: str = "UserPool", client: str = "UserPoolClient"
+) -> tuple[str, str]:
+    """The pool and app client of identity.yaml's resources ``pool`` and ``client`` (made if new)."""
     template = load_template("identity.yaml")
-    pool_props = _resolve(template["Resources"]["UserPool"]["Properties"], {"Stage": stage})
-    client_props = template["Resources"]["UserPoolClient"]["Properties"]
+    pool_props = _resolve(template["Resources"][pool]["Properties"], {"Stage": stage})
+    client_props = template["Resources"][client]["Properties"]
     idp = boto3.client("cognito-idp", region_name=region)
     name = pool_props["UserPoolName"]
     pool_id = next(
@@ -123,7 +134,7 @@ def _ensure_user_pool(stage: str, region: str) -> tuple[str, str]:
         pool_id = idp.create_user_pool(
             PoolName=name, **{k: v for k, v in pool_props.items() if k != "UserPoolName"}
         )["UserPool"]["Id"]
-    client_props = _resolve(client_props, {"Stage": stage, "UserPool": pool_id})
+    client_props = _resolve(client_props, {"Stage": stage, pool: pool_id})
     client_name = client_props["ClientName"]
     client_id = next(
         (
@@ -157,6 +168,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         for o in cfn.describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
     }
     pool_id, client_id = _ensure_user_pool(stage, region)
+    operator_pool, operator_client = _ensure_user_pool(stage, region, "OperatorPool", "OperatorPoolClient")
     _ensure_versioning(outputs["BackupBucketName"], region)
     return Stack(
         stage=stage,
@@ -173,4 +185,6 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         data_key_id=outputs["DataKeyId"],
         user_pool_id=pool_id,
         user_pool_client_id=client_id,
+        operator_pool_id=operator_pool,
+        operator_client_id=operator_client,
     )

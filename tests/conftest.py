@@ -159,7 +159,7 @@ def a_tenant(api: Api, name: str = "Acme Trading") -> TenantCtx:
     email = unique_email("owner")
     r = api.post(
         "/tenants",
-        body={"company_name": name, "owner_email": email, "owner_password": PASSWORD, "plan": "starter"},
+        body={"company_name": name, "owner_email": email, "owner_password": PASSWORD, "plan": "enterprise"},
     )
     assert r.status == 202, r.body
     token = login(api, email)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import PASSWORD, Api, TenantCtx, a_customer, unique_email
@@ -200,7 +201,12 @@ def job_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
         waiting["upload_url"], data=data, method="PUT", headers={"Content-Type": "text/csv"}
     )
     urllib.request.urlopen(put, timeout=30).close()
+    from chalicelib.billing import account, meter
+
+    month = meter.month_of(datetime.now(UTC))
+    account.close_company(workers.STORE, owner.id, month)  # an invoice of the month so far
     return {
+        "invoice_month": month,
         "backup_id": backup["id"],
         "backup_taken_at": backup["taken_at"],
         "job_id": job_id,
@@ -784,6 +790,16 @@ CALLS: list[Call] = [
             {"confirm_backup_id": t.erp["backup_id"], "confirm_taken_at": t.erp["backup_taken_at"]},
         ),
     ),
+    Call("GET", "/billing/plan", lambda t: ("/billing/plan", None)),
+    Call("PUT", "/billing/plan", lambda t: ("/billing/plan", {"plan": "enterprise"})),  # its plan already
+    Call("GET", "/billing/usage", lambda t: ("/billing/usage", None)),
+    Call("GET", "/billing/invoices", lambda t: ("/billing/invoices", None)),
+    Call("GET", "/billing/invoices/{month}", lambda t: (f"/billing/invoices/{t.erp['invoice_month']}", None)),
+    Call(
+        "GET",
+        "/billing/invoices/{month}/document",
+        lambda t: (f"/billing/invoices/{t.erp['invoice_month']}/document", None),
+    ),
     # A dry run: it counts and changes nothing, so the company survives for the calls after it.
     Call("DELETE", "/tenants/me", lambda t: ("/tenants/me?dry_run=true", None)),
     # The customer is deleted last: the calls above need it.
@@ -801,3 +817,5 @@ PUBLIC = {
     ("GET", "/health"),
     ("GET", "/openapi.json"),
 }
+# The platform's own routes: an operator's token, never a company's (tests/test_billing.py).
+OPERATOR = {("POST", "/operator/login"), ("GET", "/operator/usage")}

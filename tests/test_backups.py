@@ -36,7 +36,7 @@ def pump(aws):
     from app import app
     from infra.pump import Pump
 
-    return Pump(app, aws.region, queue_urls={**queue_urls(aws), "job_worker": aws.jobs_queue_url})
+    return Pump(app, aws.region, queue_urls=queue_urls(aws))
 
 
 def run_jobs(aws, at_most: int = 500) -> list[str]:

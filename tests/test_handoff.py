@@ -23,6 +23,7 @@ def queue_urls(aws) -> dict[str, str]:
         "crm_consumer": aws.crm_queue_url,
         "erp_dead_letters": aws.erp_dlq_url,
         "crm_dead_letters": aws.crm_dlq_url,
+        "job_worker": aws.jobs_queue_url,
     }
 
 

@@ -7,14 +7,14 @@ import json
 import pytest
 
 from tests.conftest import a_tenant
-from tests.routes import CALLS, PUBLIC, fresh_targets
+from tests.routes import CALLS, OPERATOR, PUBLIC, fresh_targets
 
 
 def test_the_route_table_covers_every_route_of_the_app():
     from app import app
 
     declared = {(method, path) for path, methods in app.routes.items() for method in methods}
-    assert declared - PUBLIC == {(c.method, c.route) for c in CALLS}
+    assert declared - PUBLIC - OPERATOR == {(c.method, c.route) for c in CALLS}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_another_tenant_gets_404_or_only_its_own_data(api, alpha, beta, alpha_ta
         targets.role_name,
         "Alpha Secret Co",
         "Alpha Holdings",
-        *targets.erp.values(),
+        *(value for name, value in targets.erp.items() if name != "invoice_month"),  # a month is no secret
     ]
     before = snapshot(api, alpha)
     path, body = call.make(targets)

@@ -39,7 +39,7 @@ def pump(aws):
     from app import app
     from infra.pump import Pump
 
-    return Pump(app, aws.region, queue_urls={**queue_urls(aws), "job_worker": aws.jobs_queue_url})
+    return Pump(app, aws.region, queue_urls=queue_urls(aws))
 
 
 def close(api, tenant, name: str | None = NAME, *, dry_run: bool = False, token: str | None = None):

@@ -14,7 +14,11 @@ CUSTOMER_READ = {
     ("GET", "/crm/customers/{customer_id}/360"),
 }
 EVERYONE = {("GET", "/me"), ("GET", "/jobs")}
-OWNERS_ONLY = {("POST", "/admin/backups/{backup_id}/restore"), ("DELETE", "/tenants/me")}
+OWNERS_ONLY = {
+    ("POST", "/admin/backups/{backup_id}/restore"),
+    ("DELETE", "/tenants/me"),
+    ("PUT", "/billing/plan"),
+}
 ALL = {(c.method, c.route) for c in CALLS}
 
 

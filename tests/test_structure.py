@@ -24,6 +24,7 @@ MAY_IMPORT: dict[str, dict[str, str]] = {
     "erp": {"tenants": "published", "handoff": "*"},
     "jobs": {"tenants": "published"},  # long work's mechanism, imports and exports
     "backups": {"tenants": "published", "jobs": "*"},
+    "billing": {"tenants": "published"},  # metering, limits, usage, plans' bills
 }
 # The parts of a DynamoDB request that hold or name expressions, the module of condition objects, and
 # expression text (one of DynamoDB's functions, or a comparison with a value placeholder).

@@ -13,7 +13,7 @@ from chalicelib.core import observability
 from chalicelib.core.config import settings
 from chalicelib.core.errors import AuthenticationError
 from chalicelib.core.store import Store
-from chalicelib.core.tokens import TokenError, VerifiedToken, verify
+from chalicelib.core.tokens import OperatorToken, TokenError, VerifiedToken, verify, verify_operator
 from chalicelib.tenants.access import Principal, load_principal
 
 core = Blueprint(__name__)
@@ -61,3 +61,32 @@ def authenticate(store: Store, request: Any) -> Principal:
     principal = load_principal(store, token, settings().principal_cache_seconds, request_id(request))
     observability.bind(tenant_id=principal.tenant_id, user_id=principal.user_id)
     return principal
+
+
+# ---- the platform's operators (routes under /operator/) --------------------------------------------
+OPERATOR_PREFIX = "/operator/"
+
+
+@core.authorizer(ttl_seconds=0)
+def operator_auth(auth_request: Any) -> AuthResponse:
+    """Verify an operator's JWT (the operators' pool, never a company's); the route answers 401."""
+    try:
+        token = verify_operator(auth_request.token or "")
+    except TokenError as exc:
+        return AuthResponse(routes=["*"], principal_id="anonymous", context={"operator_error": str(exc)})
+    return AuthResponse(
+        routes=["*"],
+        principal_id=token.user_id,
+        context={"operator": token.user_id, "email": token.email, "expires_at": str(token.expires_at)},
+    )
+
+
+def authenticate_operator(request: Any) -> OperatorToken:
+    context = (request.context or {}).get("authorizer") or {}
+    if "operator" not in context:
+        raise AuthenticationError(
+            f"An operator's token is needed: {context.get('operator_error', 'no token')}."
+        )
+    if int(context.get("expires_at", "0")) < time.time() - 5:
+        raise AuthenticationError("The bearer token was refused: token expired.")
+    return OperatorToken(context["operator"], context.get("email", ""), int(context["expires_at"]))

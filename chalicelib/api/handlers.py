@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.billing import published as billing
 from chalicelib.core import aws, keys, observability
 from chalicelib.core.config import settings
 from chalicelib.core.store import Store
@@ -89,6 +90,7 @@ def _idempotent(consumer: str, table_name: str) -> _Consumer:
         answered = handle(event)
         if consumer == "erp":
             outbox.handled(STORE, event, consumer)
+        billing.events_handled(event.tenant_id)  # once: a redelivery is answered without this body
         return {"event_id": event.event_id, "answered": answered}
 
     return _Consumer(consume, config)
@@ -154,6 +156,7 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
     )
     if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)
         run_relay()
+    billing.save_due()
     return answer
 
 

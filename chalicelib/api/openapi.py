@@ -54,7 +54,7 @@ RETRY_AFTER = {
 
 def _error_codes(spec: RouteSpec) -> set[int]:
     """Every error status the route can answer, from its shape (core/web.py's checks) and ``also``."""
-    codes = {400, 429} if spec.public else {400, 401, 403, 429}
+    codes = {400, 429} if spec.public else {400, 401, 402, 403, 429}
     if spec.path_params:
         codes |= {404}
     if spec.body is not None:

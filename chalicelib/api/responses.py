@@ -29,7 +29,9 @@ def respond(spec: RouteSpec, outcome: Any) -> Response:
     status = result.status or spec.status
     if result.body is None and status == 204:
         return Response(body="", status_code=204, headers=headers)
-    if isinstance(result.body, bytes):
+    if isinstance(result.body, bytes) or (
+        isinstance(result.body, str) and not spec.response_type.startswith("application/json")
+    ):  # bytes, or the text of a route that answers text (an HTML page)
         headers.setdefault("Content-Type", spec.response_type)
         return Response(body=result.body, status_code=status, headers=headers)
     headers.setdefault("Content-Type", "application/json")

@@ -19,6 +19,8 @@ MODULES = (
     "chalicelib.api.routes.erp",
     "chalicelib.api.routes.handoff",
     "chalicelib.api.routes.jobs",
+    "chalicelib.api.routes.billing",
+    "chalicelib.api.routes.operator",
 )
 
 
@@ -221,6 +223,14 @@ TABLE: tuple[Entry, ...] = (
     Entry('GET', '/admin/backups/{backup_id}/download', 'download_backup', 4, False, ()),
     Entry('POST', '/admin/backups/{backup_id}/restore', 'restore_backup', 4, False, ()),
     Entry('DELETE', '/tenants/me', 'close_company', 4, False, ()),
+    Entry('GET', '/billing/plan', 'get_plan', 5, False, ()),
+    Entry('PUT', '/billing/plan', 'put_plan', 5, False, ()),
+    Entry('GET', '/billing/usage', 'get_usage', 5, False, ()),
+    Entry('GET', '/billing/invoices', 'list_billing_invoices', 5, False, ()),
+    Entry('GET', '/billing/invoices/{month}', 'get_billing_invoice', 5, False, ()),
+    Entry('GET', '/billing/invoices/{month}/document', 'billing_invoice_document', 5, False, ()),
+    Entry('POST', '/operator/login', 'operator_login', 6, True, ()),
+    Entry('GET', '/operator/usage', 'operator_usage', 6, False, ()),
 # -- end --
 )
 # fmt: on

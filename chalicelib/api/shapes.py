@@ -57,6 +57,7 @@ class Request:
     source_ip: str
     request_id: str
     raw: Any
+    operator: Any = None  # an operator's verified token, on the routes under /operator/
 
     @property
     def if_match(self) -> int | None:

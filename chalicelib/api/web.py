@@ -25,6 +25,7 @@ from chalicelib.api.auth import jwt_auth
 from chalicelib.api.problems import problem_response, request_id, request_path
 from chalicelib.api.responses import respond
 from chalicelib.api.shapes import JSON_TYPES, MAX_BODY_BYTES, Request, Result, RouteSpec
+from chalicelib.billing import published as billing
 from chalicelib.core.errors import ApiError, ClosingError, RestoringError
 from chalicelib.core.models import PublicModel
 from chalicelib.core.store import Store
@@ -64,8 +65,13 @@ def serve(app: Any, table: tuple[Any, ...]) -> None:
             "name": entry.name,
         }
         if not entry.public:
-            route_kwargs["authorizer"] = jwt_auth
+            route_kwargs["authorizer"] = _authorizer(entry.path)
         app.route(entry.path, **route_kwargs)(_on_first_request(entry.method, entry.path, entry.module))
+
+
+def _authorizer(path: str) -> Any:
+    """Routes under /operator/ are the platform operators' (their own pool), the rest a company's."""
+    return auth.operator_auth if path.startswith(auth.OPERATOR_PREFIX) else jwt_auth
 
 
 def _on_first_request(method: str, path: str, module: str) -> Callable[..., Response]:
@@ -111,8 +117,11 @@ def endpoint(
     the statuses the route answers besides ``status`` and those its shape implies (a 200 for an
     action repeated, a 401 for a wrong password), so that the document declares them.
     """
-    if permission is None and not (public or any_user):
+    operator = path.startswith(auth.OPERATOR_PREFIX) and not public
+    if permission is None and not (public or any_user or operator):
         raise ValueError(f"{method} {path}: every authenticated route declares its permission")
+    if operator and (permission is not None or any_user):
+        raise ValueError(f"{method} {path}: an operator's route takes no company permission")
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
         spec = RouteSpec(
@@ -149,7 +158,7 @@ def endpoint(
         if not isinstance(blueprint, Blueprint):  # the app itself (its own few routes): at once
             route_kwargs: dict[str, Any] = {"methods": [method], "content_types": [*JSON_TYPES, *raw_types]}
             if not public:
-                route_kwargs["authorizer"] = jwt_auth
+                route_kwargs["authorizer"] = _authorizer(path)
             blueprint.route(path, **route_kwargs)(handler)
         return handler
 
@@ -159,7 +168,34 @@ def endpoint(
 def _handle(
     spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]
 ) -> Response:
+    if spec.path.startswith(auth.OPERATOR_PREFIX) and not spec.public:
+        operator = auth.authenticate_operator(request)
+        return _answer(spec, view, request, params, None, operator)
     principal = None if spec.public else auth.authenticate(STORE, request)
+    if principal is None:
+        return _answer(spec, view, request, params, principal)
+    # The company's rate and cap before anything else is read; the request is counted once in. Past
+    # a capped plan's calls, billing stays open: the way on is a paid plan.
+    billing.admit(
+        principal.tenant_id,
+        principal.plan,
+        write=spec.method not in READS,
+        capped=not spec.path.startswith("/billing/"),
+    )
+    try:
+        return _answer(spec, view, request, params, principal)
+    finally:
+        billing.save_due()
+
+
+def _answer(
+    spec: RouteSpec,
+    view: Callable[[Request], Any],
+    request: Any,
+    params: dict[str, str],
+    principal: Any,
+    operator: Any = None,
+) -> Response:
     if principal is not None and spec.permission is not None:
         principal.require(spec.permission)
     if principal is not None and spec.method not in READS:
@@ -183,6 +219,7 @@ def _handle(
         source_ip=str(identity.get("sourceIp") or "unknown"),
         request_id=request_id(request),
         raw=request,
+        operator=operator,
     )
     key = req.headers.get("idempotency-key")
     if key is not None and spec.method == "POST" and principal is not None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chalicelib.billing import published as billing
 from chalicelib.core import entities, keys, observability
 from chalicelib.core.store import Store
 from chalicelib.core.tabular import Overtaken
@@ -78,6 +80,7 @@ def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
     if job["kind"] != "offboard" and _closing(tenant_id):
         jobs.fail(STORE, job, "The company is being closed: its other jobs stop.")
         return "failed"
+    started = time.monotonic()
     try:
         step = _runner(job["kind"])(STORE, job)
     except JobFailed as exc:
@@ -85,6 +88,10 @@ def run_step(tenant_id: str, job_id: str, receive_count: int = 1) -> str:
         return "failed"
     except Overtaken:
         return "overtaken"
+    finally:
+        if job["kind"] != "offboard":  # a company's own work; closing it is ours
+            billing.job_worked(tenant_id, time.monotonic() - started)
+        billing.save_due(force=True)  # a step is long: its seconds are saved at its end
     return "advanced" if jobs.advance(STORE, job, step) else "overtaken"
 
 

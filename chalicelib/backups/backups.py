@@ -17,7 +17,7 @@ from typing import Any
 
 from chalicelib.backups import archive, repository, retention
 from chalicelib.backups.archive import Mark
-from chalicelib.core import files, ids, keys, ratelimit
+from chalicelib.core import files, ids, keys, plans, ratelimit
 from chalicelib.core.config import settings
 from chalicelib.core.errors import ConflictError, NotFoundError
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, audit_entry, delete, utcnow
@@ -156,7 +156,7 @@ def backup_step(store: Store, job: dict[str, Any], shapes: list[keys.TypeShape])
         return Step(cursor, done, max(done, int(job.get("total", 0))), phase="reading the company's items")
     record = store.get(keys.backup(tenant_id, backup_id), consistent=True) or {}
     if record.get("kind") in ("scheduled", "on_demand"):
-        prune(store, tenant_id)
+        prune(store, tenant_id, plan_retention(store, tenant_id))
     return Step(cursor, done, done, result={"backup_id": backup_id, **public(record)})
 
 
@@ -280,6 +280,15 @@ def _seal(store: Store, tenant_id: str, backup_id: str, c: dict[str, Any], tags:
 
 
 # ---- retention --------------------------------------------------------------------------------------
+def plan_retention(store: Store, tenant_id: str) -> retention.Policy:
+    """What the company's plan keeps (core/plans.json); the default for a company with no profile."""
+    try:
+        plan = plans.get(str(tenants.profile(store, tenant_id).get("plan")))
+    except (KeyError, NotFoundError):
+        return retention.DEFAULT
+    return retention.Policy(plan.retention.daily, plan.retention.weekly, plan.retention.monthly)
+
+
 def prune(store: Store, tenant_id: str, policy: retention.Policy = retention.DEFAULT) -> list[str]:
     """Remove the backups retention does not keep (their objects, their records marked pruned); an
     offboarded company's final backup and unfinished ones are never pruned here."""

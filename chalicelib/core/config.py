@@ -31,10 +31,18 @@ class Settings:
     # (their sign-in) and data: the owner's time to download it.
     offboard_grace_seconds: int = 900
     app_version: str = "dev"
+    # The platform's operators' pool (our staff, not a company's users): empty, no operator signs in.
+    operator_pool_id: str = ""
+    operator_client_id: str = ""
+    operator_jwks_url: str = ""
 
     @property
     def issuer(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def operator_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.operator_pool_id}"
 
 
 @functools.cache
@@ -65,4 +73,12 @@ def settings() -> Settings:
         restore_quiesce_seconds=int(env.get("RESTORE_QUIESCE_SECONDS", "90")),
         offboard_grace_seconds=int(env.get("OFFBOARD_GRACE_SECONDS", "900")),
         app_version=env.get("APP_VERSION", "dev"),
+        operator_pool_id=env.get("OPERATOR_POOL_ID", ""),
+        operator_client_id=env.get("OPERATOR_CLIENT_ID", ""),
+        operator_jwks_url=env.get("OPERATOR_JWKS_URL")
+        or (
+            f"https://cognito-idp.{region}.amazonaws.com/{env['OPERATOR_POOL_ID']}/.well-known/jwks.json"
+            if env.get("OPERATOR_POOL_ID")
+            else ""
+        ),
     )

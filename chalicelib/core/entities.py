@@ -35,6 +35,7 @@ from chalicelib.core.schemas import iso
 from chalicelib.core.store import (
     Actor,
     ConditionFailed,
+    Count,
     Op,
     Operation,
     Operations,
@@ -223,6 +224,7 @@ def create_operations(et: EntityType, actor: Actor, item: dict[str, Any]) -> Ope
     operations: Operations = [
         Op(et.name, put_new(item)),
         audit_entry(actor, f"{et.name}.create", et.name, item["id"], None, public(item), item["created_at"]),
+        Count(actor.tenant_id, 1),
     ]
     for unique in et.uniques:
         if _unique_value(item, unique):
@@ -723,6 +725,7 @@ def remove(
         delete(keys.entity(actor.tenant_id, et.name, entity_id), "version = :v", {":v": before["version"]}),
         put(tomb),
         audit_entry(actor, f"{et.name}.delete", et.name, entity_id, public(before), None, now),
+        Count(actor.tenant_id, -1),
     ]
     for unique in et.uniques:
         value = _unique_value(before, unique)

@@ -111,6 +111,12 @@ class RateLimitedError(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class PaymentRequiredError(ApiError):
+    """A capped plan's monthly limit is reached (``limit`` names it): a paid plan goes on."""
+
+    status, slug, title = 402, "plan-limit", "Plan limit reached"
+
+
 class RestoringError(ApiError):
     """A restore of the company is running: its writes wait until it is done (reads still answer)."""
 
@@ -147,6 +153,7 @@ STATUS_ERRORS: dict[int, type[ApiError]] = {
         UnsupportedMediaTypeError,
         ValidationError,
         RateLimitedError,
+        PaymentRequiredError,
         RestoringError,
     )
 }

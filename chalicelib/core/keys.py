@@ -136,6 +136,60 @@ def rate_window(bucket: str, source: str, window: str) -> dict[str, str]:
 COMPANY_RATE_BUCKETS = ("invite", "backup")  # the company's own rate windows (listed: see partitions)
 
 
+# ---- billing: the company's usage, plan history, invoices and request rate -------------------------
+def company_platform_pk(tenant_id: str, kind: str) -> str:
+    """A partition the platform keeps of a company, outside its key space (``P#COMPANY#<t>#<kind>``):
+    written beside the company's own requests but kept through its restores and after its closing
+    (usage, plan history and invoices are the platform's accounts of it)."""
+    tenant_prefix(tenant_id)
+    return f"P#COMPANY{DELIM}{tenant_id}{DELIM}{kind}"
+
+
+def usage_pk(tenant_id: str) -> str:
+    """The company's usage: one item per month per container that served it (``<month>#<container>``)."""
+    return company_platform_pk(tenant_id, "USAGE")
+
+
+def usage_share(tenant_id: str, month: str, container: str) -> dict[str, str]:
+    return {"pk": usage_pk(tenant_id), "sk": f"{_segment(month)}#{_segment(container)}"}
+
+
+def usage_month_prefix(month: str) -> str:
+    return f"{_segment(month)}#"
+
+
+def billing_pk(tenant_id: str) -> str:
+    """The company's plan history (``PLAN#<from>``), invoices (``INVOICE#<month>``) and request rate."""
+    return company_platform_pk(tenant_id, "BILLING")
+
+
+def plan_change(tenant_id: str, effective_at: str) -> dict[str, str]:
+    return {"pk": billing_pk(tenant_id), "sk": f"PLAN#{_segment(effective_at)}"}
+
+
+def invoice(tenant_id: str, month: str) -> dict[str, str]:
+    return {"pk": billing_pk(tenant_id), "sk": f"INVOICE#{_segment(month)}"}
+
+
+def api_rate(tenant_id: str) -> dict[str, str]:
+    """The company's request rate (one item: its theoretical arrival time, GCRA)."""
+    return {"pk": billing_pk(tenant_id), "sk": "RATE"}
+
+
+def record_count(tenant_id: str, shard: int) -> dict[str, str]:
+    """One shard of the company's count of stored records (kept by the writes: ``store.Count``)."""
+    return {"pk": tenant_pk(tenant_id, "COUNT"), "sk": f"records#{int(shard)}"}
+
+
+def record_count_pk(tenant_id: str) -> str:
+    return tenant_pk(tenant_id, "COUNT")
+
+
+def invoices_run(month: str) -> dict[str, str]:
+    """The platform's record of a month's close (which companies are done)."""
+    return {"pk": "P#BILLING#CLOSE", "sk": _segment(month)}
+
+
 def company_rate_window(tenant_id: str, bucket: str, window: str) -> dict[str, str]:
     """A rate-limit window counted per company (invitations), under the company's keys."""
     if bucket not in COMPANY_RATE_BUCKETS:
@@ -426,6 +480,7 @@ def partitions(tenant_id: str, types: Iterable[TypeShape]) -> list[Partition]:
         p("stock", True, "STOCK"),
         p("movement", True, "MOVEMENT"),
         p("erp.cancelled", True, "ERP", "CANCELLED"),
+        p("counters", True, "COUNT"),  # restored with the records they count
     ]
     for shape in sorted(types, key=lambda t: t.name):
         name = shape.name.upper()

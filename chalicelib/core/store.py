@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -59,12 +60,51 @@ class Op:
     request: dict[str, Any]  # {"Put": ...}, {"Update": ...}, {"Delete": ...} or {"ConditionCheck": ...}
 
 
-Operation = dict[str, Any] | Op  # an item of a transaction: a request, named or not
+@dataclasses.dataclass(frozen=True)
+class Count:
+    """Not an item: the records a change adds to (``delta`` > 0) or removes from the company's count
+    of stored records (billing's meter). ``Store.transact`` writes a transaction's counts as one
+    Update of one of the company's counter shards, in the same transaction: the count is exact,
+    whatever fails or is retried."""
+
+    tenant_id: str
+    delta: int
+
+
+Operation = dict[str, Any] | Op | Count  # an item of a transaction: a request, named or not
 Operations = list[Operation]
+COUNTER_SHARDS = 8  # a company's record count is kept in this many items (fewer transactions collide)
+CONFLICT_TRIES = 4  # a transaction cancelled only by another one's conflict is tried this often
 
 
 def request_of(operation: Operation) -> dict[str, Any]:
+    if isinstance(operation, Count):
+        raise TypeError("a Count is no request: Store.transact writes it")
     return operation.request if isinstance(operation, Op) else operation
+
+
+def _with_counts(operations: Sequence[Operation]) -> list[dict[str, Any] | Op]:
+    """The operations, their Counts (per company) written as one counter Update each."""
+    counts: dict[str, int] = {}
+    out: list[dict[str, Any] | Op] = []
+    for operation in operations:
+        if isinstance(operation, Count):
+            counts[operation.tenant_id] = counts.get(operation.tenant_id, 0) + operation.delta
+        else:
+            out.append(operation)
+    for tenant_id, delta in counts.items():
+        if delta:
+            shard = secrets.randbelow(COUNTER_SHARDS)
+            out.append(
+                {
+                    "Update": {
+                        "Key": keys.record_count(tenant_id, shard),
+                        "UpdateExpression": "ADD records :delta",
+                        "ExpressionAttributeValues": {":delta": delta},
+                    }
+                }
+            )
+    return out
 
 
 class ConditionFailed(Exception):
@@ -243,21 +283,30 @@ class Store:
     def transact(self, operations: Sequence[Operation]) -> None:
         """Write all operations or none; raises ConditionFailed with the name of the first item
         whose condition failed (DynamoDB answers a reason per item, in the order given)."""
+        written = _with_counts(operations)
         items = []
-        for operation in operations:
+        for operation in written:
             ((kind, body),) = request_of(operation).items()
             items.append({kind: {"TableName": self.table, **body}})
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            for operation, reason in zip(operations, reasons, strict=False):
-                if reason.get("Code") == "ConditionalCheckFailed":
-                    name = operation.name if isinstance(operation, Op) else None
-                    raise ConditionFailed(name, reason.get("Item")) from exc
-            raise
+        for attempt in range(CONFLICT_TRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []
+                for operation, reason in zip(written, reasons, strict=False):
+                    if reason.get("Code") == "ConditionalCheckFailed":
+                        name = operation.name if isinstance(operation, Op) else None
+                        raise ConditionFailed(name, reason.get("Item")) from exc
+                conflict = reasons and all(
+                    r.get("Code") in (None, "None", "TransactionConflict") for r in reasons
+                )
+                if not conflict or attempt == CONFLICT_TRIES - 1:
+                    raise
+                # Another transaction held an item: nothing of this one was written; try again.
+                time.sleep(0.02 * 2**attempt * (1 + secrets.randbelow(100) / 100))
 
     def put_all(self, items: Sequence[dict[str, Any]]) -> None:
         """Unconditional puts in batches of 25 (unprocessed items are retried): for items that
@@ -279,12 +328,13 @@ class Store:
             raise
 
     def update(self, **params: Any) -> dict[str, Any]:
-        """A single conditional UpdateItem (for counters that carry no audit entry)."""
+        """A single conditional UpdateItem (for counters that carry no audit entry); a failed
+        condition's ConditionFailed holds the item if ``ReturnValuesOnConditionCheckFailure`` asked."""
         try:
             return dict(self.client.update_item(TableName=self.table, **params))
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConditionFailed(None) from exc
+                raise ConditionFailed(None, cast(Mapping[str, Any] | None, exc.response.get("Item"))) from exc
             raise
 
 

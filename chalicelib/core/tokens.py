@@ -85,8 +85,9 @@ def verify(token: str) -> VerifiedToken:
     return verified
 
 
-def _verify(token: str) -> VerifiedToken:
-    conf = settings()
+def _decode(token: str, jwks_url: str, audience: str, issuer: str) -> dict[str, Any]:
+    """A Cognito ID or access token's claims, once its RS256 signature by the pool's key, issuer,
+    audience and expiry hold; TokenError saying which did not."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -97,7 +98,7 @@ def _verify(token: str) -> VerifiedToken:
     if not isinstance(kid, str):
         raise TokenError("token has no key id")
     try:
-        key = _jwks_client(conf.jwks_url).get_signing_key(kid)
+        key = _jwks_client(jwks_url).get_signing_key(kid)
     except jwt.PyJWKClientError as exc:
         raise TokenError("token signed by an unknown key") from exc
     try:
@@ -105,8 +106,8 @@ def _verify(token: str) -> VerifiedToken:
             token,
             key.key,
             algorithms=["RS256"],
-            audience=conf.user_pool_client_id,
-            issuer=conf.issuer,
+            audience=audience,
+            issuer=issuer,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
             leeway=5,
         )
@@ -120,6 +121,12 @@ def _verify(token: str) -> VerifiedToken:
         raise TokenError("token signature does not verify") from exc
     except jwt.PyJWTError as exc:
         raise TokenError(f"invalid token: {exc}") from exc
+    return claims
+
+
+def _verify(token: str) -> VerifiedToken:
+    conf = settings()
+    claims = _decode(token, conf.jwks_url, conf.user_pool_client_id, conf.issuer)
     if claims.get("token_use") != "id":
         raise TokenError("an ID token is required")
     tenant_id = claims.get(TENANT_CLAIM)
@@ -142,4 +149,35 @@ def _verify(token: str) -> VerifiedToken:
         email=str(claims.get("email") or claims.get("cognito:username") or ""),
         expires_at=int(claims["exp"]),
         issued_at=issued_at,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorToken:
+    """A verified ID token of the platform's operators' pool."""
+
+    user_id: str
+    email: str
+    expires_at: int
+
+
+def verify_operator(token: str) -> OperatorToken:
+    """Check an operator's ID token: signature, RS256, the operators' pool as issuer, its client as
+    audience, expiry, token use, and no company claim. A company's token is refused (another issuer
+    and audience), and so is every token when no operators' pool is configured."""
+    conf = settings()
+    if not conf.operator_pool_id or not conf.operator_client_id:
+        raise TokenError("no operator can sign in here")
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    try:
+        claims = _decode(token, conf.operator_jwks_url, conf.operator_client_id, conf.operator_issuer)
+    except TokenError as exc:
+        raise TokenError(f"not an operator's token: {exc}") from exc
+    if claims.get("token_use") != "id" or TENANT_CLAIM in claims:
+        raise TokenError("not an operator's ID token")
+    return OperatorToken(
+        user_id=str(claims["sub"]),
+        email=str(claims.get("email") or ""),
+        expires_at=int(claims["exp"]),
     )

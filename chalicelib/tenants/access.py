@@ -35,6 +35,7 @@ class CompanyState:
     epoch: int  # restores and closings begun: the company's events of an earlier epoch are dropped
     closing: bool = False  # the company is being closed (offboarded): no change is taken any more
     gone: bool = False  # no profile: the company was closed and its data removed (or never was)
+    plan: str = "free"  # the plan it subscribes to (its limits)
 
     @property
     def writes_stopped(self) -> bool:
@@ -50,6 +51,7 @@ def company_state_of(profile: dict[str, Any] | None) -> CompanyState:
         restoring=state == repository.RESTORING,
         epoch=int(profile.get("epoch", 0)),
         closing=state == repository.CLOSING,
+        plan=str(profile.get("plan") or "free"),
     )
 
 
@@ -66,6 +68,7 @@ class Principal:
     restoring: bool = False  # a restore of the company is running: its writes wait (503)
     closing: bool = False  # the company is being closed: its writes are refused (503)
     epoch: int = 0  # the company's epoch (restores begun), stamped on the events this user raises
+    plan: str = "free"  # the company's plan: its request rate and caps (billing/limits.py)
 
     def actor(self) -> Actor:
         return Actor(
@@ -161,6 +164,7 @@ def load_principal(store: Store, token: VerifiedToken, ttl: float, request_id: s
             restoring=company.restoring,
             closing=company.closing,
             epoch=company.epoch,
+            plan=company.plan,
         )
         CACHE.put(cached, ttl)
     if token.issued_at < cached.sessions_valid_from:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import ids, keys
-from chalicelib.core.errors import NotFoundError
-from chalicelib.core.store import Actor, Store, audit_entry, put_new, strip_keys, utcnow
-from chalicelib.tenants import identity
-from chalicelib.tenants.access import Principal
+from chalicelib.core import ids, keys, plans
+from chalicelib.core.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Op,
+    Operations,
+    Store,
+    audit_entry,
+    put_new,
+    strip_keys,
+    utcnow,
+)
+from chalicelib.tenants import identity, repository
+from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import SignupIn
 from chalicelib.tenants.users import OWNER, email_guard, member_item
 
@@ -35,6 +45,7 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
         "default_currency": data.default_currency,
         "status": "active",
         "owner_count": 1,
+        "seat_count": 1,
         "created_at": now,
         "updated_at": now,
         "version": 1,
@@ -47,6 +58,7 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
         "created_at": now,
     }
     role_set = {**keys.role_set(tenant_id), "roles": {}, "created_at": now}
+    first_plan = {**keys.plan_change(tenant_id, now), "plan": data.plan, "effective_at": now, "by": user_id}
     try:
         store.transact(
             [
@@ -55,6 +67,7 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
                 put_new(member),
                 put_new(email_guard(tenant_id, data.owner_email, user_id)),
                 put_new(role_set),
+                put_new(first_plan),
                 audit_entry(actor, "tenant.create", "tenant", tenant_id, None, strip_keys(profile), now),
                 audit_entry(actor, "user.create", "user", user_id, None, strip_keys(member), now),
             ]
@@ -92,3 +105,58 @@ def me(store: Store, principal: Principal) -> dict[str, Any]:
         "roles": list(principal.roles),
         "permissions": sorted(principal.permissions),
     }
+
+
+def change_plan(store: Store, principal: Principal, plan_id: str) -> dict[str, Any]:
+    """Move the company to ``plan_id`` (owners): its profile and registry entry, the plan history's
+    new entry and the audit entry in one transaction. Limits follow within the principal cache's
+    time (at once in this container); the bill prorates by day (billing/invoices.py). A plan with
+    fewer seats than the company's enabled users is refused, naming the seats."""
+    try:
+        plan = plans.get(plan_id)
+    except KeyError:
+        raise ValidationError(
+            f"There is no plan {plan_id!r}; the plans are {', '.join(plans.ids())}.",
+            errors=[{"loc": ["body", "plan"], "msg": "unknown plan", "type": "value_error"}],
+        ) from None
+    profile = company_profile(store, principal.tenant_id)
+    if profile.get("plan") == plan.id:
+        return profile
+    seats = int(profile.get("seat_count", 0))
+    if seats > plan.included["seats"]:
+        raise ConflictError(
+            f"The {plan.name} plan has {plan.included['seats']} seats and the company has {seats} enabled "
+            "users: disable or remove some first.",
+            field="plan",
+            limit="seats",
+        )
+    now = utcnow()
+    actor = principal.actor()
+    after = {**profile, "plan": plan.id, "updated_at": now, "version": int(profile["version"]) + 1}
+    operations: Operations = [
+        Op("profile", repository.plan_set(principal.tenant_id, plan.id, int(profile["version"]), now)),
+        {"Update": repository.registry_plan(principal.tenant_id, plan.id)},
+        put_new(
+            {
+                **keys.plan_change(principal.tenant_id, now),
+                "plan": plan.id,
+                "effective_at": now,
+                "by": actor.user_id,
+            }
+        ),
+        audit_entry(
+            actor,
+            "tenant.plan",
+            "tenant",
+            principal.tenant_id,
+            {"plan": profile.get("plan")},
+            {"plan": plan.id},
+            now,
+        ),
+    ]
+    try:
+        store.transact(operations)
+    except ConditionFailed as exc:
+        raise PreconditionFailedError("The company was changed meanwhile; try again.") from exc
+    CACHE.forget_tenant(principal.tenant_id)
+    return after

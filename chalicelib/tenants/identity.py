@@ -130,13 +130,17 @@ def _tokens(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def login(email: str, password: str) -> dict[str, Any]:
+def login(email: str, password: str, *, operator: bool = False) -> dict[str, Any]:
     """Server-side sign-in (AdminInitiateAuth): the pool's client allows no other password flow,
-    so every password is tried here, behind the API's rate limit."""
+    so every password is tried here, behind the API's rate limit. ``operator``: in the platform
+    operators' pool (our staff) instead of the companies' users'."""
+    conf = settings()
+    if operator and not conf.operator_pool_id:
+        raise AuthenticationError("The email or password is wrong, or the user is disabled.")
     try:
         answer = aws.cognito().admin_initiate_auth(
-            UserPoolId=settings().user_pool_id,
-            ClientId=settings().user_pool_client_id,
+            UserPoolId=conf.operator_pool_id if operator else conf.user_pool_id,
+            ClientId=conf.operator_client_id if operator else conf.user_pool_client_id,
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": email, "PASSWORD": password},
         )

@@ -7,10 +7,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from chalicelib.core import plans
 from chalicelib.core.models import PublicModel, StrictModel
 from chalicelib.core.schemas import Currency, Email, Instant, ListQuery, Name, PageOut
 
-Plan = Literal["free", "starter", "business"]
+
+def _offered_plan(value: str) -> str:
+    if value not in plans.ids():
+        raise ValueError(f"there is no plan {value!r}; the plans are {', '.join(plans.ids())}")
+    return value
+
+
+Plan = Annotated[
+    str,
+    AfterValidator(_offered_plan),
+    Field(description="A plan of GET /billing/plan's `offered` (free, starter, business, enterprise today)."),
+]
 
 
 def _password_policy(value: str) -> str:

@@ -110,7 +110,9 @@ CATALOGUE: dict[str, str] = {
     "admin.backups:read": "List the company's backups and download them",
     "admin.backups:write": "Take a backup of the company now",
     "admin.jobs:read": "See every user's jobs (each user sees their own)",
+    "admin.billing:read": "See the company's plan, usage and invoices",
     "tenant.owners:manage": "Grant or revoke the owner role",
+    "tenant.plan:write": "Change the company's plan (owners only)",
     "tenant.data:restore": "Restore the company from one of its backups (owners only)",
     "tenant.company:close": "Close the company's account and delete its data (owners only)",
 }

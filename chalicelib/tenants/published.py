@@ -138,3 +138,20 @@ def mark_closed(store: Store, tenant_id: str, fields: dict[str, Any]) -> None:
 def delete_sign_in(email: str, user_id: str) -> None:
     """Delete a member's Cognito user (their sign-in), if it is theirs; gone already, nothing."""
     identity.delete_user(email, user_id)
+
+
+def open_companies(store: Store) -> list[dict[str, Any]]:
+    """The registry's entries of open companies (one being closed, or closed, is left out)."""
+    return [
+        t
+        for t in store.query_all(partition=keys.tenant_registry_pk())
+        if t.get("state") not in (repository.CLOSING, repository.CLOSED)
+    ]
+
+
+def profile(store: Store, tenant_id: str) -> dict[str, Any]:
+    """The company's profile (name, plan, created_at, counts); 404 when it has none."""
+    item = store.get(keys.tenant_profile(tenant_id), consistent=True)
+    if item is None:
+        raise NotFoundError("The company does not exist.")
+    return item

@@ -52,19 +52,52 @@ def role_removed(tenant_id: str, name: str, version: int) -> dict[str, Any]:
     }
 
 
+# ---- the plan ---------------------------------------------------------------------------------------
+def plan_set(tenant_id: str, plan: str, version: int, at: str) -> dict[str, Any]:
+    """The profile's plan changed, if the profile is still at ``version``."""
+    return {
+        "Update": {
+            "Key": keys.tenant_profile(tenant_id),
+            "UpdateExpression": "SET #plan = :plan, updated_at = :at ADD version :one",
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeNames": {"#plan": "plan"},
+            "ExpressionAttributeValues": {":plan": plan, ":at": at, ":one": 1, ":v": version},
+        }
+    }
+
+
+def registry_plan(tenant_id: str, plan: str) -> dict[str, Any]:
+    return {
+        "Key": keys.tenant_registry(tenant_id),
+        "UpdateExpression": "SET #plan = :plan",
+        "ExpressionAttributeNames": {"#plan": "plan"},
+        "ExpressionAttributeValues": {":plan": plan},
+    }
+
+
 # ---- users ------------------------------------------------------------------------------------------
-def owner_count_change(tenant_id: str, delta: int) -> Op:
-    """The company's count of enabled owners moved by ``delta``, as the transaction item ``owners``."""
+def headcount_change(tenant_id: str, owners: int, seats: int, seat_limit: int) -> Op:
+    """The company's counts of enabled owners and of seats (enabled users) moved, as the transaction
+    item ``headcount``: the last enabled owner can be neither removed, disabled nor demoted, and no
+    user is added or enabled past the plan's seats, whatever the races. Its old values come back
+    when a condition fails, to say which."""
     update: dict[str, Any] = {
         "Key": keys.tenant_profile(tenant_id),
-        "UpdateExpression": "ADD owner_count :delta",
-        "ExpressionAttributeValues": {":delta": delta},
+        "UpdateExpression": "ADD owner_count :owners, seat_count :seats",
+        "ExpressionAttributeValues": {":owners": owners, ":seats": seats},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
-    if delta < 0:
-        # The last enabled owner can be neither removed, disabled nor demoted, whatever the races.
-        update["ConditionExpression"] = "owner_count > :one"
+    conditions = []
+    if owners < 0:
+        conditions.append("owner_count > :one")
         update["ExpressionAttributeValues"][":one"] = 1
-    return Op("owners", {"Update": update})
+    if seats > 0:
+        # A company older than seat counting has none yet: it counts from its next change on.
+        conditions.append("(attribute_not_exists(seat_count) OR seat_count <= :most)")
+        update["ExpressionAttributeValues"][":most"] = seat_limit - seats
+    if conditions:
+        update["ConditionExpression"] = " AND ".join(conditions)
+    return Op("headcount", {"Update": update})
 
 
 def member_removed(tenant_id: str, user_id: str, version: int) -> dict[str, Any]:

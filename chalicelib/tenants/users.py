@@ -7,11 +7,12 @@ import time
 import uuid
 from typing import Any
 
-from chalicelib.core import keys, ratelimit
+from chalicelib.core import keys, plans, ratelimit
 from chalicelib.core.config import settings
 from chalicelib.core.errors import (
     ConflictError,
     NotFoundError,
+    PaymentRequiredError,
     PermissionDeniedError,
     PreconditionFailedError,
     ValidationError,
@@ -117,9 +118,8 @@ def create(store: Store, principal: Principal, data: UserIn) -> dict[str, Any]:
         put_new(item),
         Op("email", put_new(email_guard(principal.tenant_id, data.email, user_id))),
         audit_entry(principal.actor(), "user.create", "user", user_id, None, strip_keys(item), now),
+        _headcount(principal, int(OWNER in roles), 1),
     ]
-    if OWNER in roles:
-        operations.append(repository.owner_count_change(principal.tenant_id, +1))
     try:
         store.transact(operations)
     except ConditionFailed as exc:
@@ -127,12 +127,43 @@ def create(store: Store, principal: Principal, data: UserIn) -> dict[str, Any]:
             identity.delete_user(data.email, user_id)
         if exc.name == "email" and exc.item:  # invited twice at once: the other invitation won
             raise _already_member(data.email, str(exc.item.get("user_id", ""))) from exc
+        if exc.name == "headcount":
+            raise _no_seat(principal) from exc
         raise
     except Exception:
         if linked:
             identity.delete_user(data.email, user_id)
         raise
     return _user_out(item)
+
+
+def _headcount(principal: Principal, owners: int, seats: int) -> Op:
+    return repository.headcount_change(principal.tenant_id, owners, seats, seat_limit(principal.plan))
+
+
+def _number(value: Any) -> int:
+    """A number of a failed condition's item, in the wire's form ({"N": "1"}) or as read."""
+    if isinstance(value, dict):
+        value = value.get("N")
+    return int(value) if value is not None else 0
+
+
+def seat_limit(plan_id: str) -> int:
+    """The seats (enabled users) the plan has room for."""
+    try:
+        return plans.get(plan_id).included["seats"]
+    except KeyError:  # a plan no longer offered: the free plan's
+        return plans.get("free").included["seats"]
+
+
+def _no_seat(principal: Principal) -> PaymentRequiredError:
+    seats = seat_limit(principal.plan)
+    return PaymentRequiredError(
+        f"The company's plan has {seats} seats, all taken by enabled users: disable or remove one, or "
+        "move to a larger plan (PUT /billing/plan).",
+        limit="seats",
+        included=seats,
+    )
 
 
 def email_guard(tenant_id: str, email: str, user_id: str) -> dict[str, Any]:
@@ -185,9 +216,10 @@ def update(
         principal.actor(), before, after, name="user", entity_type="user", entity_id=user_id, action="update"
     )
     owner_delta = int(_is_active_owner(after)) - int(_is_active_owner(before))
-    if owner_delta:
-        operations.append(repository.owner_count_change(principal.tenant_id, owner_delta))
-    _write_user_change(store, operations, owner_delta)
+    seat_delta = int(bool(after["enabled"])) - int(bool(before["enabled"]))
+    if owner_delta or seat_delta:
+        operations.append(_headcount(principal, owner_delta, seat_delta))
+    _write_user_change(store, principal, operations, owner_delta)
     if enabling:
         # Cognito lets the user sign in only once that second has begun (and a little after, for
         # the clocks), so no token of a sign-in after the enable carries an earlier second.
@@ -198,12 +230,14 @@ def update(
     return _user_out(after)
 
 
-def _write_user_change(store: Store, operations: Operations, owner_delta: int) -> None:
+def _write_user_change(store: Store, principal: Principal, operations: Operations, owner_delta: int) -> None:
     try:
         store.transact(operations)
     except ConditionFailed as exc:
-        if exc.name == "owners" and owner_delta < 0:
-            raise ConflictError("The company must keep at least one enabled owner.") from exc
+        if exc.name == "headcount":
+            if owner_delta < 0 and _number((exc.item or {}).get("owner_count")) <= 1:
+                raise ConflictError("The company must keep at least one enabled owner.") from exc
+            raise _no_seat(principal) from exc
         raise PreconditionFailedError("The user was changed meanwhile; read it again.") from exc
 
 
@@ -217,10 +251,11 @@ def remove(store: Store, principal: Principal, user_id: str, if_match: int | Non
         audit_entry(principal.actor(), "user.delete", "user", user_id, strip_keys(before), None),
     ]
     owner_delta = -1 if _is_active_owner(before) else 0
-    if owner_delta:
-        operations.append(repository.owner_count_change(principal.tenant_id, owner_delta))
+    seat_delta = -1 if before.get("enabled") else 0
+    if owner_delta or seat_delta:
+        operations.append(_headcount(principal, owner_delta, seat_delta))
     # Unconditional: the address may be invited again.
     operations.append(delete(keys.member_email(principal.tenant_id, before["email"])))
-    _write_user_change(store, operations, owner_delta)
+    _write_user_change(store, principal, operations, owner_delta)
     identity.delete_user(before["email"], user_id)
     CACHE.forget_tenant(principal.tenant_id)
