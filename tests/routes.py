@@ -792,6 +792,7 @@ CALLS: list[Call] = [
     ),
     Call("GET", "/billing/plan", lambda t: ("/billing/plan", None)),
     Call("PUT", "/billing/plan", lambda t: ("/billing/plan", {"plan": "enterprise"})),  # its plan already
+    Call("GET", "/analytics/dashboard", lambda t: ("/analytics/dashboard?granularity=week", None)),
     Call("GET", "/billing/usage", lambda t: ("/billing/usage", None)),
     Call("GET", "/billing/invoices", lambda t: ("/billing/invoices", None)),
     Call("GET", "/billing/invoices/{month}", lambda t: (f"/billing/invoices/{t.erp['invoice_month']}", None)),

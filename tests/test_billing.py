@@ -140,6 +140,39 @@ def test_handoff_events_and_job_minutes_are_counted_without_a_write_each(api, pu
 
 
 # ---- limits ------------------------------------------------------------------------------------------
+def test_threads_arriving_together_get_the_whole_burst(aws):
+    """16 threads of one container send 240 requests of one company at once, under its burst of 300:
+    every one is let in (threads that each leased a batch of requests would use up the burst and be
+    refused with most of it unused)."""
+    import threading
+
+    from chalicelib.billing import limits, meter
+    from chalicelib.core import ids
+    from chalicelib.core.errors import RateLimitedError
+    from chalicelib.core.store import Store
+
+    store = Store()
+    limiter = limits.Limiter(store, meter.Meter(store))
+    tenant_id = ids.new_id("ten")
+    refused = []
+    start = threading.Barrier(16)
+
+    def send() -> None:
+        start.wait()
+        for _ in range(15):
+            try:
+                limiter.admit(tenant_id, "business", write=False)
+            except RateLimitedError as exc:
+                refused.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert refused == []
+
+
 def test_a_capped_plan_past_its_calls_answers_402_naming_the_limit(api):
     from chalicelib.api.web import STORE
     from chalicelib.billing import published as billing

@@ -162,7 +162,8 @@ ALLOWED = {
     | {("GET", "/erp/shipments"), ("GET", "/erp/shipments/{shipment_id}"), ("GET", "/erp/replenishment")}
     | crud(*INVOICES, "read")
     | {("GET", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
-    | RECEIVABLES,
+    | RECEIVABLES
+    | {("GET", "/analytics/dashboard")},
 }
 
 

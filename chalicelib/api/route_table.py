@@ -21,6 +21,7 @@ MODULES = (
     "chalicelib.api.routes.jobs",
     "chalicelib.api.routes.billing",
     "chalicelib.api.routes.operator",
+    "chalicelib.api.routes.analytics",
 )
 
 
@@ -231,6 +232,7 @@ TABLE: tuple[Entry, ...] = (
     Entry('GET', '/billing/invoices/{month}/document', 'billing_invoice_document', 5, False, ()),
     Entry('POST', '/operator/login', 'operator_login', 6, True, ()),
     Entry('GET', '/operator/usage', 'operator_usage', 6, False, ()),
+    Entry('GET', '/analytics/dashboard', 'dashboard', 7, False, ()),
 # -- end --
 )
 # fmt: on

@@ -44,6 +44,7 @@ class _Lease:
     left: int = 0
     until: float = 0.0
     served: collections.deque[float] = dataclasses.field(default_factory=collections.deque)  # last second's
+    taking: bool = False  # a lease is being taken by one of the container's threads
 
 
 @dataclasses.dataclass
@@ -88,10 +89,20 @@ class Limiter:
                 lease.left -= 1
                 lease.served.append(now)
                 return
-            size = max(1, min(len(lease.served), rate.burst // 4))
-        granted = self._lease(tenant_id, rate, size)
+            # One thread at a time takes a lease; the others meanwhile take one request each, so
+            # threads arriving together do not each lease a batch and leave most of it unused.
+            leasing = not lease.taking
+            size = max(1, min(len(lease.served), rate.burst // 4)) if leasing else 1
+            lease.taking = lease.taking or leasing
+        try:
+            granted = self._lease(tenant_id, rate, size)
+        finally:
+            if leasing:
+                with self._lock:
+                    lease.taking = False
         with self._lock:
-            lease.left, lease.until = granted - 1, time.monotonic() + LEASE_SECONDS
+            if leasing:
+                lease.left, lease.until = granted - 1, time.monotonic() + LEASE_SECONDS
             lease.served.append(now)
 
     def _lease(self, tenant_id: str, rate: plans.Rate, size: int) -> int:
@@ -102,21 +113,27 @@ class Limiter:
         def ceiling_of(now: int) -> int:
             return now + int(rate.burst * interval)
 
+        wait_ms = 0
         for wanted in (size, 1) if size > 1 else (1,):
-            now = int(self.clock() * 1000)
             inc = math.ceil(wanted * interval)
-            try:
-                self.store.update(**repository.rate_ahead(tenant_id, now, inc, ceiling_of(now)))
-                return wanted
-            except ConditionFailed as failed:
-                tat = _number((failed.item or {}).get("tat"))
-            if tat is None or tat < now:  # idle (or never seen): start from now
+            # One reading of the clock for every try: an idle start that lost to another thread left
+            # ``tat`` at or after this ``now``, so the next push from it is decided on the same terms
+            # (a fresh clock could find ``tat`` behind again while the company is well under its rate).
+            now = int(self.clock() * 1000)
+            for _ in range(3):  # the item moved by another thread or container meanwhile: again
                 try:
+                    self.store.update(**repository.rate_ahead(tenant_id, now, inc, ceiling_of(now)))
+                    return wanted
+                except ConditionFailed as failed:
+                    tat = _number((failed.item or {}).get("tat"))
+                if tat is not None and tat >= now:  # ahead of now and too far for this many
+                    wait_ms = tat + inc - ceiling_of(now)
+                    break
+                try:  # idle (or never seen): start from now
                     self.store.update(**repository.rate_idle(tenant_id, now, inc))
                     return wanted
-                except ConditionFailed as failed:  # another container moved it meanwhile
-                    tat = _number((failed.item or {}).get("tat"))
-            wait_ms = (tat or now) + math.ceil(interval) - ceiling_of(now)
+                except ConditionFailed:
+                    continue
         retry_after = max(1, math.ceil(wait_ms / 1000))
         raise RateLimitedError(
             f"The company is over its plan's request rate ({rate.per_second} a second, bursts of "

@@ -41,6 +41,7 @@ from chalicelib.core.store import (
     Operations,
     Page,
     Store,
+    Tally,
     audit_entry,
     delete,
     next_version,
@@ -91,6 +92,14 @@ class EntityType(Kind):
     # Records with an owner (``owner_id``, absent when in the shared pool), listed by owner.
     owned: bool = False
     resource: str = ""  # the permissions' resource (``crm.contacts``): reading one needs ``<resource>:read``
+    # The company's aggregates this type's records feed (``store.Tally``): what a write from ``before``
+    # to ``after`` (None: not there) adds to them, written in the write's own transaction.
+    tallies: Callable[[str, dict[str, Any] | None, dict[str, Any] | None], list[Tally]] | None = None
+
+    def tallied(
+        self, tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> list[Tally]:
+        return self.tallies(tenant_id, before, after) if self.tallies else []
 
     def __post_init__(self) -> None:
         if self.owned and not self.resource:
@@ -225,6 +234,7 @@ def create_operations(et: EntityType, actor: Actor, item: dict[str, Any]) -> Ope
         Op(et.name, put_new(item)),
         audit_entry(actor, f"{et.name}.create", et.name, item["id"], None, public(item), item["created_at"]),
         Count(actor.tenant_id, 1),
+        *et.tallied(actor.tenant_id, None, item),
     ]
     for unique in et.uniques:
         if _unique_value(item, unique):
@@ -645,6 +655,7 @@ def versioned(actor: Actor, et: EntityType, before: dict[str, Any], change: Chan
         elif new and before.get(unique.field) != after.get(unique.field):  # same value, other letter case
             operations.append(put(_guard_item(et, actor.tenant_id, unique, after)))
     operations.extend(lookup_changes(et, actor.tenant_id, before, after))
+    operations.extend(et.tallied(actor.tenant_id, before, after))
     operations.extend(change.extra)
     references = {ref.field: ref for ref in [*change.references, *_owner_reference(et, actor, before, after)]}
     operations.extend(reference_checks(actor.tenant_id, references.values()))
@@ -726,6 +737,7 @@ def remove(
         put(tomb),
         audit_entry(actor, f"{et.name}.delete", et.name, entity_id, public(before), None, now),
         Count(actor.tenant_id, -1),
+        *et.tallied(actor.tenant_id, before, None),
     ]
     for unique in et.uniques:
         value = _unique_value(before, unique)

@@ -185,6 +185,23 @@ def record_count_pk(tenant_id: str) -> str:
     return tenant_pk(tenant_id, "COUNT")
 
 
+# The company's aggregates (``store.Tally``), kept by the writes of the records they sum, one partition
+# per family: ``sales`` (orders and revenue per day and month of confirmation), ``pipeline`` (open
+# opportunities per stage), ``customers`` (customers made and activities logged per day and month).
+AGGREGATE_FAMILIES = ("sales", "pipeline", "customers")
+
+
+def aggregate_pk(tenant_id: str, family: str) -> str:
+    if family not in AGGREGATE_FAMILIES:
+        raise ValueError(f"no aggregate family {family!r}: add it to keys.AGGREGATE_FAMILIES")
+    return tenant_pk(tenant_id, "AGG", family.upper())
+
+
+def aggregate(tenant_id: str, family: str, key: str, shard: int) -> dict[str, str]:
+    """One shard of one aggregate: sort key ``<key>#<shard>`` (``day#2026-12-03#5``)."""
+    return {"pk": aggregate_pk(tenant_id, family), "sk": f"{key}#{int(shard)}"}
+
+
 def invoices_run(month: str) -> dict[str, str]:
     """The platform's record of a month's close (which companies are done)."""
     return {"pk": "P#BILLING#CLOSE", "sk": _segment(month)}
@@ -481,6 +498,7 @@ def partitions(tenant_id: str, types: Iterable[TypeShape]) -> list[Partition]:
         p("movement", True, "MOVEMENT"),
         p("erp.cancelled", True, "ERP", "CANCELLED"),
         p("counters", True, "COUNT"),  # restored with the records they count
+        *(p(f"aggregates.{f}", True, "AGG", f.upper()) for f in AGGREGATE_FAMILIES),  # the same
     ]
     for shape in sorted(types, key=lambda t: t.name):
         name = shape.name.upper()

@@ -71,27 +71,95 @@ class Count:
     delta: int
 
 
-Operation = dict[str, Any] | Op | Count  # an item of a transaction: a request, named or not
+@dataclasses.dataclass(frozen=True)
+class Tally:
+    """Not an item: what a change adds to (or, negative, takes from) one of the company's aggregates
+    (``keys.aggregate``: a family such as ``sales`` and a key such as ``day#2026-12-03``), by field.
+    ``Store.transact`` writes a transaction's tallies of one aggregate as one ``ADD`` on one of its
+    ``shards`` items, in the same transaction as the change: the aggregate moves exactly when the
+    record does, whatever fails or is retried. Readers sum the shards."""
+
+    tenant_id: str
+    family: str
+    key: str
+    adds: Mapping[str, int | Decimal]
+    shards: int = 8
+
+
+Operation = dict[str, Any] | Op | Count | Tally  # an item of a transaction: a request, named or not
 Operations = list[Operation]
 COUNTER_SHARDS = 8  # a company's record count is kept in this many items (fewer transactions collide)
 CONFLICT_TRIES = 4  # a transaction cancelled only by another one's conflict is tried this often
 
 
 def request_of(operation: Operation) -> dict[str, Any]:
-    if isinstance(operation, Count):
-        raise TypeError("a Count is no request: Store.transact writes it")
+    if isinstance(operation, Count | Tally):
+        raise TypeError("a Count or a Tally is no request: Store.transact writes it")
     return operation.request if isinstance(operation, Op) else operation
 
 
+def sort_key_between(low: str, high: str) -> ConditionBase:
+    """A Query's sort key condition: from ``low`` to ``high`` inclusive (``query_all``)."""
+    return Key("sk").between(low, high)
+
+
+def is_request(operation: Operation) -> bool:
+    """An item of its own in the transaction as given (Counts and Tallies are folded by ``transact``)."""
+    return not isinstance(operation, Count | Tally)
+
+
+def folded_into(operation: Operation) -> tuple[str, ...] | None:
+    """The item ``transact`` folds a Count or a Tally into (one per company's count, one per
+    aggregate); None for a request, which is an item of its own. A transaction's size in items is
+    its requests plus its distinct folded items."""
+    if isinstance(operation, Count):
+        return ("count", operation.tenant_id)
+    if isinstance(operation, Tally):
+        return ("tally", operation.tenant_id, operation.family, operation.key)
+    return None
+
+
+def _tally_updates(tallies: list[Tally]) -> list[dict[str, Any]]:
+    """The tallies merged per aggregate (DynamoDB takes an item once a transaction), an ``ADD`` each
+    on one shard; an aggregate whose adds cancel out is not written."""
+    merged: dict[tuple[str, str, str], tuple[int, dict[str, int | Decimal]]] = {}
+    for tally in tallies:
+        shards, adds = merged.setdefault((tally.tenant_id, tally.family, tally.key), (tally.shards, {}))
+        for name, value in tally.adds.items():
+            adds[name] = adds.get(name, 0) + value
+    out = []
+    for (tenant_id, family, key), (shards, adds) in merged.items():
+        moved = {name: value for name, value in adds.items() if value}
+        if not moved:
+            continue
+        names = {f"#a{n}": name for n, name in enumerate(moved)}
+        out.append(
+            {
+                "Update": {
+                    "Key": keys.aggregate(tenant_id, family, key, secrets.randbelow(shards)),
+                    "UpdateExpression": "ADD " + ", ".join(f"#a{n} :a{n}" for n in range(len(moved))),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {f":a{n}": value for n, value in enumerate(moved.values())},
+                }
+            }
+        )
+    return out
+
+
 def _with_counts(operations: Sequence[Operation]) -> list[dict[str, Any] | Op]:
-    """The operations, their Counts (per company) written as one counter Update each."""
+    """The operations, their Counts (per company) written as one counter Update each, their Tallies
+    as one Update per aggregate."""
     counts: dict[str, int] = {}
+    tallies: list[Tally] = []
     out: list[dict[str, Any] | Op] = []
     for operation in operations:
         if isinstance(operation, Count):
             counts[operation.tenant_id] = counts.get(operation.tenant_id, 0) + operation.delta
+        elif isinstance(operation, Tally):
+            tallies.append(operation)
         else:
             out.append(operation)
+    out.extend(_tally_updates(tallies))
     for tenant_id, delta in counts.items():
         if delta:
             shard = secrets.randbelow(COUNTER_SHARDS)

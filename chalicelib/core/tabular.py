@@ -38,7 +38,7 @@ from pydantic import ValidationError as PydanticValidationError
 from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ApiError, BadRequestError
-from chalicelib.core.store import Actor, ConditionFailed, Op, Operations, Store
+from chalicelib.core.store import Actor, ConditionFailed, Op, Operations, Store, folded_into
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -501,7 +501,8 @@ class Importer:
     created: int = 0
     updated: int = 0
     _pending: list[tuple[int, bool, Operations]] = dataclasses.field(default_factory=list)
-    _size: int = 0
+    _size: int = 0  # the pending transaction's items: its requests and the items its counts fold into
+    _folded: set[tuple[str, ...]] = dataclasses.field(default_factory=set)
     limit: int = MAX_TRANSACTION  # items of one transaction (a job's keeps one for its row mark)
 
     def row(self, row: Row, current: dict[str, Any] | None) -> None:
@@ -553,10 +554,14 @@ class Importer:
         if not operations:  # a dry run's, or a change that changes nothing
             self._count(creates)
             return
-        if self._pending and self._size + len(operations) > self.limit:
+        folds = {key for op in operations if (key := folded_into(op))}
+        grows = sum(1 for op in operations if folded_into(op) is None) + len(folds - self._folded)
+        if self._pending and self._size + grows > self.limit:
             self.flush()
+            grows = sum(1 for op in operations if folded_into(op) is None) + len(folds)
         self._pending.append((number, creates, operations))
-        self._size += len(operations)
+        self._size += grows
+        self._folded |= folds
 
     def _count(self, creates: bool) -> None:
         if creates:
@@ -568,6 +573,7 @@ class Importer:
         """Write the rows pending in one transaction; if it meets a conflict, a row at a time, to
         find the row that clashed."""
         pending, self._pending, self._size = self._pending, [], 0
+        self._folded = set()
         if not pending:
             return
         try:
@@ -722,6 +728,7 @@ class MarkedImporter(Importer):
 
     def flush(self) -> None:
         pending, self._pending, self._size = self._pending, [], 0
+        self._folded = set()
         if not pending:
             return
         try:

@@ -877,3 +877,76 @@ class MergeOut(PublicModel):
     survivor_id: str
     duplicate_id: str
     moved: dict[str, int]
+
+
+# ---- the dashboard -------------------------------------------------------------------------------------
+class DashboardQuery(StrictModel):
+    start: Day | None = Field(
+        default=None, alias="from", description="First day (UTC), inclusive. Default: 29 days before `to`."
+    )
+    end: Day | None = Field(
+        default=None, alias="to", description="Last day (UTC), inclusive. Default: today."
+    )
+    granularity: Literal["day", "week", "month"] = Field(
+        default="day", description="Periods: days, ISO weeks (named by their Monday), months (by their 1st)."
+    )
+
+
+class SalesFigure(PublicModel):
+    currency: str
+    orders: int = Field(description="Orders confirmed in the period that count as sales now.")
+    revenue: str = Field(description="Their totals, tax included, as decimal text.")
+
+
+class SalesPeriod(PublicModel):
+    period: str = Field(description="The period's first day (YYYY-MM-DD).")
+    sales: list[SalesFigure]
+
+
+class CustomersPeriod(PublicModel):
+    period: str = Field(description="The period's first day (YYYY-MM-DD).")
+    new_customers: int = Field(description="Customers created in the period that exist now.")
+    activities: int = Field(description="Activities logged (created) in the period that exist now.")
+
+
+class PipelineFigure(PublicModel):
+    open: int = Field(description="Open opportunities.")
+    amount: str = Field(description="Their amounts, as decimal text.")
+    weighted: str = Field(description="Their amounts times their win probability, to the cent.")
+
+
+class PipelineStage(PipelineFigure):
+    stage: str
+    currency: str
+
+
+class PipelineTotal(PipelineFigure):
+    currency: str
+
+
+class PipelineFigures(PublicModel):
+    stages: list[PipelineStage] = Field(description="In the pipeline's order; stages with open ones only.")
+    totals: list[PipelineTotal] = Field(description="Per currency: the forecast is `weighted`.")
+
+
+class Withheld(PublicModel):
+    section: str
+    permission: str = Field(description="What reading the section needs, over all records.")
+
+
+class DashboardOut(PublicModel):
+    start: str = Field(serialization_alias="from")
+    end: str = Field(serialization_alias="to")
+    granularity: str
+    sales: list[SalesPeriod] | None = Field(
+        description="Periods with sales only, oldest first; null if withheld."
+    )
+    customers: list[CustomersPeriod] | None = Field(
+        description="Periods with new customers or activities only, oldest first; null if withheld."
+    )
+    pipeline: PipelineFigures | None = Field(
+        description="Open opportunities now (not of the range); null if withheld."
+    )
+    withheld: list[Withheld] = Field(
+        description="Sections left out: each sums every record of its kind, and the user may read only some."
+    )

@@ -15,18 +15,13 @@ from chalicelib.core import entities, money
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Store
 from chalicelib.crm import tickets
+from chalicelib.crm.sales import NOT_PURCHASES
 from chalicelib.crm.types import ACTIVE, ACTIVITY, CONTACT, CUSTOMER, OPPORTUNITY, ORDER, TICKET
 
 LAST_ACTIVITIES = 10
 ACTIVITIES_EXAMINED = 500  # an @own user's last activities: at most this many read to find them
 MAX_ORDERS = 1000
 TOP_PRODUCTS = 5
-NOT_PURCHASES = {
-    "draft",
-    "rejected",
-    "cancelling",
-    "cancelled",
-}  # never sent, refused by the ERP, or withdrawn
 
 
 def _all(store: Store, tenant_id: str, et: Any, customer_id: str, most: int) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.core.entities import EntityType, Unique
 from chalicelib.core.normalise import normalise_phone
+from chalicelib.crm import sales
 from chalicelib.handoff import contracts
 
 ACTIVE = {"open", "in_progress"}  # ticket states that can run late (the due lookup)
@@ -33,6 +34,7 @@ CUSTOMER = EntityType(
     lookup_kinds=("email", "phone"),
     owned=True,
     resource="crm.customers",
+    tallies=sales.customer_tallies,  # the dashboard's new customers
 )
 
 
@@ -74,6 +76,7 @@ OPPORTUNITY = EntityType(
     lookup_kinds=("customer",),
     owned=True,
     resource="crm.opportunities",
+    tallies=sales.opportunity_tallies,  # the dashboard's pipeline
 )
 
 
@@ -91,6 +94,7 @@ ACTIVITY = EntityType(
     lookup_kinds=("customer", "assignee"),
     owned=True,
     resource="crm.activities",
+    tallies=sales.activity_tallies,  # the dashboard's activities logged
 )
 
 
@@ -121,6 +125,7 @@ ORDER = EntityType(
     lookup_kinds=("customer",),
     owned=True,
     resource="crm.orders",
+    tallies=sales.order_tallies,  # the dashboard's sales, kept by every write of an order
 )
 
 

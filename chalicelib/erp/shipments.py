@@ -17,7 +17,16 @@ from chalicelib.core import entities
 from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import PreconditionFailedError, field_error
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Count, Operations, Page, Store, request_of, utcnow
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Operations,
+    Page,
+    Store,
+    is_request,
+    request_of,
+    utcnow,
+)
 from chalicelib.erp import intake, reservations, stock
 from chalicelib.erp.reservations import RESERVATION
 from chalicelib.handoff import outbox
@@ -126,7 +135,7 @@ def _invoice_shipped_orders(store: Store, actor: Actor, operations: Operations) 
     step is cut short, the reconciliation issues it)."""
 
     for op in operations:
-        if isinstance(op, Count):
+        if not is_request(op):
             continue
         item = request_of(op).get("Put", {}).get("Item", {})
         if item.get("detail_type") == "OrderShipped" and json.loads(item["detail"]).get("complete"):

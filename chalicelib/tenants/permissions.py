@@ -111,6 +111,7 @@ CATALOGUE: dict[str, str] = {
     "admin.backups:write": "Take a backup of the company now",
     "admin.jobs:read": "See every user's jobs (each user sees their own)",
     "admin.billing:read": "See the company's plan, usage and invoices",
+    "analytics.dashboard:read": "See the dashboard: the whole company's figures (needs crm.orders:read over all orders)",
     "tenant.owners:manage": "Grant or revoke the owner role",
     "tenant.plan:write": "Change the company's plan (owners only)",
     "tenant.data:restore": "Restore the company from one of its backups (owners only)",
