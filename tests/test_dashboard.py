@@ -265,11 +265,14 @@ def test_the_pipeline_equals_the_open_opportunities_recomputed(aws):
                 entities.remove(STORE, actor, OPPORTUNITY, opportunity_id)
                 del written[opportunity_id]
                 break
+            if move in ("won", "lost") and written[opportunity_id]["status"] != "open":
+                continue
+            closed_at = f"2026-03-{rng.randrange(1, 32):02d}T10:00:00.000000Z"
             fields = {
                 "stage": {"stage": stage, "probability": probability},
                 "amount": {"amount": str(Decimal(rng.randrange(1, 5_000_000)) / 100)},
-                "won": {"status": "won"},
-                "lost": {"status": "lost"},
+                "won": {"status": "won", "closed_at": closed_at},
+                "lost": {"status": "lost", "closed_at": closed_at},
             }[move]
             change = Change(fields=fields)
             written[opportunity_id] = entities.update(
@@ -291,6 +294,16 @@ def test_the_pipeline_equals_the_open_opportunities_recomputed(aws):
         assert (row["open"], Decimal(row["amount"])) == (count, amount)
         assert Decimal(row["weighted"]) == weighted.quantize(Decimal("0.01"))
     assert {o["status"] for o in written.values()} >= {"open", "won", "lost"}
+    # Won and lost by the day they closed, against the records.
+    closed: dict = defaultdict(lambda: [0, 0])
+    for o in written.values():
+        if o["status"] in ("won", "lost"):
+            closed[o["closed_at"][:10]][0 if o["status"] == "won" else 1] += 1
+    days = sales.customer_figures(STORE, tenant, date(2026, 3, 1), date(2026, 3, 31), "day")
+    assert {p["period"]: [p["opportunities_won"], p["opportunities_lost"]] for p in days} == dict(closed)
+    for p in days:
+        won, lost = p["opportunities_won"], p["opportunities_lost"]
+        assert Decimal(p["win_rate"]) == (Decimal(won) / (won + lost)).quantize(Decimal("0.0001"))
 
 
 def test_a_user_who_reads_only_some_opportunities_gets_the_pipeline_withheld(api, tenant):
@@ -337,6 +350,17 @@ def test_new_customers_and_activities_logged_are_the_records_that_exist(api, ten
     )
     assert existing == (4, 5)
     assert [(p["new_customers"], p["activities"]) for p in reply["customers"]] == [existing]
+    # Leads: three made, one converted into a customer (a fifth, new, customer).
+    leads = [
+        api.post("/crm/leads", tenant.token, {"name": f"Lead {n}", "company_name": f"Lead Co {n}"})
+        for n in range(3)
+    ]
+    assert all(lead.status == 201 for lead in leads), leads[0].body
+    converted = api.post(f"/crm/leads/{leads[0].json['id']}/convert", tenant.token, {})
+    assert converted.status in (200, 201), converted.body
+    period = dashboard(api, tenant.token, granularity="month").json["customers"][0]
+    assert (period["leads"], period["leads_converted"], period["lead_conversion"]) == (3, 1, "0.3333")
+    assert period["new_customers"] == 5 and period["win_rate"] is None
     total = reply["pipeline"]["totals"][0]
     probability = Decimal(made.json["probability"])
     weighted = (Decimal("1200.50") * probability / 100).quantize(Decimal("0.01"))

@@ -907,6 +907,16 @@ class CustomersPeriod(PublicModel):
     period: str = Field(description="The period's first day (YYYY-MM-DD).")
     new_customers: int = Field(description="Customers created in the period that exist now.")
     activities: int = Field(description="Activities logged (created) in the period that exist now.")
+    leads: int = Field(description="Leads made in the period that exist now.")
+    leads_converted: int = Field(description="Leads converted in the period.")
+    opportunities_won: int = Field(description="Opportunities won in the period.")
+    opportunities_lost: int = Field(description="Opportunities lost in the period.")
+    lead_conversion: str | None = Field(
+        description="leads_converted / leads, 4 decimals; null without leads."
+    )
+    win_rate: str | None = Field(
+        description="opportunities_won / (won + lost), 4 decimals; null when none closed."
+    )
 
 
 class PipelineFigure(PublicModel):

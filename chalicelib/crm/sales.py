@@ -12,7 +12,8 @@ redelivered or reordered event (written once, or not at all) moves the figures e
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -109,47 +110,94 @@ def figures(store: Store, tenant_id: str, first: date, last: date, granularity: 
 CUSTOMERS = "customers"
 
 
-def customer_tallies(
+Tallies = Callable[[str, dict[str, Any] | None, dict[str, Any] | None], list[Tally]]
+MADE = {"customer": "new_customers", "activity": "activities", "lead": "leads"}  # counted on their day
+
+
+def _dated_counts(kind: str, record: dict[str, Any] | None) -> Counter[tuple[str, str]]:
+    """What a record of the CRM counts for in the ``customers`` family, as (UTC day, field): a
+    customer, an activity or a lead on the day it was made; a lead, once converted, on the day of its
+    conversion; an opportunity won or lost on the day it closed."""
+    counted: Counter[tuple[str, str]] = Counter()
+    if record is None:
+        return counted
+    if kind in MADE:
+        counted[(str(record["created_at"])[:10], MADE[kind])] += 1
+    if kind == "lead" and record.get("status") == "converted" and record.get("converted_at"):
+        counted[(str(record["converted_at"])[:10], "leads_converted")] += 1
+    if kind == "opportunity" and record.get("status") in ("won", "lost") and record.get("closed_at"):
+        counted[(str(record["closed_at"])[:10], f"opportunities_{record['status']}")] += 1
+    return counted
+
+
+def crm_tallies(kind: str) -> Tallies:
+    """The tallies of a record type of the CRM (``kind``: customer, activity, lead, opportunity) in
+    the ``customers`` family: what the new version counts for less what the old one did (a change of
+    neither writes nothing)."""
+
+    def tallies(tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Tally]:
+        was, now = _dated_counts(kind, before), _dated_counts(kind, after)
+        out = []
+        for day, field in sorted(set(was) | set(now)):
+            delta = now[(day, field)] - was[(day, field)]
+            if delta:
+                out.extend(_dated(tenant_id, CUSTOMERS, day, {field: delta}))
+        return out
+
+    return tallies
+
+
+_OPPORTUNITY_COUNTS = crm_tallies("opportunity")
+
+
+def opportunity_tallies(
     tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[Tally]:
-    """A customer counts as new on the day it was created, while it exists."""
-    return _existence(tenant_id, before, after, "new_customers")
+    """An opportunity feeds the pipeline while open, and the win and loss counts once closed."""
+    return pipeline_tallies(tenant_id, before, after) + _OPPORTUNITY_COUNTS(tenant_id, before, after)
 
 
-def activity_tallies(
-    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
-) -> list[Tally]:
-    """An activity counts as logged on the day it was logged (created), while it exists."""
-    return _existence(tenant_id, before, after, "activities")
-
-
-def _existence(
-    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None, name: str
-) -> list[Tally]:
-    if before is None and after is not None:
-        return _dated(tenant_id, CUSTOMERS, after["created_at"], {name: 1})
-    if after is None and before is not None:
-        return _dated(tenant_id, CUSTOMERS, before["created_at"], {name: -1})
-    return []  # changed, not made or removed: its day does not move
+CRM_FIELDS = (
+    "new_customers",
+    "activities",
+    "leads",
+    "leads_converted",
+    "opportunities_won",
+    "opportunities_lost",
+)
 
 
 def customer_figures(
     store: Store, tenant_id: str, first: date, last: date, granularity: str
 ) -> list[dict[str, Any]]:
-    """New customers and activities logged per period (periods with either only)."""
+    """Per period: new customers, activities logged, leads made and converted, opportunities won and
+    lost, and the two rates (None when nothing to divide by). Periods with any of them only."""
     out = []
     for period, sums in sorted(per_period(store, tenant_id, CUSTOMERS, first, last, granularity).items()):
-        new, logged = int(sums.get("new_customers", 0)), int(sums.get("activities", 0))
-        if new or logged:
-            out.append({"period": period, "new_customers": new, "activities": logged})
+        counts = {f: int(sums.get(f, 0)) for f in CRM_FIELDS}
+        if not any(counts.values()):
+            continue
+        closed = counts["opportunities_won"] + counts["opportunities_lost"]
+        out.append(
+            {
+                "period": period,
+                **counts,
+                "lead_conversion": _rate(counts["leads_converted"], counts["leads"]),
+                "win_rate": _rate(counts["opportunities_won"], closed),
+            }
+        )
     return out
+
+
+def _rate(part: int, whole: int) -> str | None:
+    return money.text((Decimal(part) / whole).quantize(Decimal("0.0001"))) if whole else None
 
 
 # ---- the pipeline ----------------------------------------------------------------------------------
 PIPELINE = "pipeline"
 
 
-def opportunity_tallies(
+def pipeline_tallies(
     tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> list[Tally]:
     """What a write of an opportunity adds to the pipeline: an open one counts in its stage, for its

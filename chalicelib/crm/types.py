@@ -34,7 +34,7 @@ CUSTOMER = EntityType(
     lookup_kinds=("email", "phone"),
     owned=True,
     resource="crm.customers",
-    tallies=sales.customer_tallies,  # the dashboard's new customers
+    tallies=sales.crm_tallies("customer"),  # the dashboard's new customers
 )
 
 
@@ -61,7 +61,13 @@ def _leads_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 LEAD = EntityType(
-    "lead", "lea", lookups=_leads_lookups, lookup_kinds=("email", "phone"), owned=True, resource="crm.leads"
+    "lead",
+    "lea",
+    lookups=_leads_lookups,
+    lookup_kinds=("email", "phone"),
+    owned=True,
+    resource="crm.leads",
+    tallies=sales.crm_tallies("lead"),  # the dashboard's leads made and converted
 )
 
 
@@ -94,7 +100,7 @@ ACTIVITY = EntityType(
     lookup_kinds=("customer", "assignee"),
     owned=True,
     resource="crm.activities",
-    tallies=sales.activity_tallies,  # the dashboard's activities logged
+    tallies=sales.crm_tallies("activity"),  # the dashboard's activities logged
 )
 
 

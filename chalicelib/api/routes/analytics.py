@@ -28,7 +28,7 @@ LONGEST = {"day": 366, "week": 366, "month": 3660}
 SECTIONS = {
     "sales": ("crm.orders:read",),
     "pipeline": ("crm.opportunities:read",),
-    "customers": ("crm.customers:read", "crm.activities:read"),
+    "customers": ("crm.customers:read", "crm.activities:read", "crm.leads:read", "crm.opportunities:read"),
 }
 
 
