@@ -142,6 +142,16 @@ def close_month(event: CloudWatchEvent) -> dict[str, Any]:
     return account.scheduled_close(STORE)
 
 
+@app.schedule("rate(1 hour)", name="daily_automations")
+def daily_automations(event: CloudWatchEvent) -> dict[str, Any]:
+    """Hourly: each company whose local day has reached 08:00 gets its birthday and no-order rules
+    run, once a local day (chalicelib/crm/automations.py)."""
+    from chalicelib.api.web import STORE
+    from chalicelib.crm import automations
+
+    return automations.daily(STORE)
+
+
 @app.schedule("cron(0 2 * * ? *)", name="daily_backups")
 def daily_backups(event: CloudWatchEvent) -> dict[str, Any]:
     """At 02:00 UTC: one backup job per company, each running alone."""

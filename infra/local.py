@@ -173,7 +173,7 @@ def run() -> None:
     from infra.provision import provision
 
     stack = provision("local", REGION)
-    env = environment(endpoint, stack)
+    env = {**environment(endpoint, stack), "PUBLIC_URL": base}  # links in mail point at this stack
     os.environ.update(env)
     STATE.parent.mkdir(parents=True, exist_ok=True)
     STATE.write_text(json.dumps(env, indent=2))

@@ -35,6 +35,7 @@ class Stack:
     jobs_queue_url: str
     backup_bucket: str
     data_key_id: str
+    mail_from: str
     user_pool_id: str
     user_pool_client_id: str
     operator_pool_id: str = ""
@@ -55,6 +56,7 @@ class Stack:
             "JOBS_QUEUE_URL": self.jobs_queue_url,
             "BACKUP_BUCKET": self.backup_bucket,
             "DATA_KEY_ID": self.data_key_id,
+            "MAIL_FROM": self.mail_from,
             "USER_POOL_ID": self.user_pool_id,
             "USER_POOL_CLIENT_ID": self.user_pool_client_id,
             "OPERATOR_POOL_ID": self.operator_pool_id,
@@ -76,6 +78,12 @@ def _ensure_versioning(bucket: str, region: str) -> None:
     s3 = boto3.client("s3", region_name=region)
     if s3.get_bucket_versioning(Bucket=bucket).get("Status") != "Enabled":
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _ensure_mail_identity(address: str, region: str) -> None:
+    """The template's SES identity: moto's CloudFormation does not build it, and moto sends only
+    from a verified address, so it is verified here (in AWS, by the link SES mails to it)."""
+    boto3.client("ses", region_name=region).verify_email_identity(EmailAddress=address)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -170,6 +178,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
     pool_id, client_id = _ensure_user_pool(stage, region)
     operator_pool, operator_client = _ensure_user_pool(stage, region, "OperatorPool", "OperatorPoolClient")
     _ensure_versioning(outputs["BackupBucketName"], region)
+    _ensure_mail_identity(outputs["MailFrom"], region)
     return Stack(
         stage=stage,
         region=region,
@@ -183,6 +192,7 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         jobs_queue_url=outputs["JobsQueueUrl"],
         backup_bucket=outputs["BackupBucketName"],
         data_key_id=outputs["DataKeyId"],
+        mail_from=outputs["MailFrom"],
         user_pool_id=pool_id,
         user_pool_client_id=client_id,
         operator_pool_id=operator_pool,

@@ -116,6 +116,8 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
         "/crm/customers", {"name": f"Alpha Spare Co {tag}", "kind": "company"}
     )  # nothing open: deletable
     supplier = made("/erp/suppliers", {"code": f"SUP-{tag}", "name": "Alpha Secret Supplier"})
+    rule = {"name": "Alpha Secret Rule", "trigger": "customer_created", "action": {"kind": "tag", "tag": "x"}}
+    automation = made("/crm/automations", rule)
     product = made(
         "/erp/products", {"sku": f"SECRET-{tag}", "name": "Alpha Secret Tea", "default_supplier_id": supplier}
     )
@@ -156,6 +158,7 @@ def erp_targets(api: Api, owner: TenantCtx) -> dict[str, str]:
         for _ in range(3)
     ]
     return {
+        "automation_id": automation,
         "sku": f"SECRET-{tag}",
         "spare_customer_id": spare_customer,
         "product_id": product,
@@ -296,6 +299,11 @@ CALLS: list[Call] = [
         lambda t: (f"/crm/customers/{t.customer_id}/timeline", None),
     ),
     Call("GET", "/crm/customers/{customer_id}/360", lambda t: (f"/crm/customers/{t.customer_id}/360", None)),
+    Call(
+        "GET",
+        "/crm/customers/{customer_id}/recommendations",
+        lambda t: (f"/crm/customers/{t.customer_id}/recommendations", None),
+    ),
     Call(
         "POST",
         "/crm/customers/{customer_id}/merge",
@@ -458,6 +466,31 @@ CALLS: list[Call] = [
     Call(
         "DELETE", "/erp/products/{product_id}", lambda t: (f"/erp/products/{t.erp['spare_product_id']}", None)
     ),
+    Call("GET", "/crm/automations", lambda t: ("/crm/automations", None)),
+    Call(
+        "POST",
+        "/crm/automations",
+        lambda t: (
+            "/crm/automations",
+            {"name": "New", "trigger": "contact_created", "action": {"kind": "tag", "tag": "new"}},
+        ),
+    ),
+    Call(
+        "GET",
+        "/crm/automations/{automation_id}",
+        lambda t: (f"/crm/automations/{t.erp['automation_id']}", None),
+    ),
+    Call(
+        "PATCH",
+        "/crm/automations/{automation_id}",
+        lambda t: (f"/crm/automations/{t.erp['automation_id']}", {"enabled": False}),
+    ),
+    Call(
+        "DELETE",
+        "/crm/automations/{automation_id}",
+        lambda t: (f"/crm/automations/{t.erp['automation_id']}", None),
+    ),
+    Call("PATCH", "/tenants/me", lambda t: ("/tenants/me", {"time_zone": "Asia/Shanghai"})),
     Call("GET", "/erp/suppliers", lambda t: ("/erp/suppliers", None)),
     Call(
         "POST",
@@ -812,6 +845,7 @@ CALLS: list[Call] = [
 ]
 
 PUBLIC = {
+    ("GET", "/unsubscribe"),  # its signed token names the company (tests/test_automations.py)
     ("POST", "/tenants"),
     ("POST", "/auth/login"),
     ("POST", "/auth/refresh"),

@@ -109,3 +109,161 @@ def test_the_360_and_the_timeline_show_only_what_the_user_may_read(api, tenant):
     kinds = {e["kind"] for e in api.get(f"/crm/customers/{cid}/timeline", warehouse).json["items"]}
     assert kinds == {"order"}
     assert "Private Person" not in api.get(f"/crm/customers/{cid}/360", warehouse).body.decode()
+
+
+def _written_orders(actor, customer_ids, count, rng, products=("TEA", "CUP", "POT", "KETTLE")):
+    """Orders of the customers written through the records' own write paths: created, confirmed,
+    moved on, some rejected, cancelled or deleted as drafts, the same state written again."""
+    from chalicelib.api.web import STORE
+    from chalicelib.core import entities
+    from chalicelib.core.entities import Change
+    from chalicelib.crm.types import ORDER
+
+    written = {}
+    for n in range(count):
+        codes = rng.sample(products, rng.randrange(1, 3))
+        lines = [
+            {
+                "product_code": c,
+                "description": f"{c.title()} v{n % 3}",
+                "quantity": str(rng.randrange(1, 9)),
+                "net": str(Decimal(rng.randrange(100, 100_000)) / 100),
+            }
+            for c in codes
+        ]
+        day = 1 + rng.randrange(300)
+        fields = {
+            "customer_id": rng.choice(customer_ids),
+            "currency": rng.choice(["CNY", "CNY", "USD"]),
+            "total": str(sum(Decimal(li["net"]) for li in lines)),
+            "lines": lines,
+            "status": "draft",
+            "confirmed_at": None,
+        }
+        at = f"2026-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}T{rng.randrange(24):02d}:00:00.000000Z"
+        item = entities.new_item(ORDER, actor, fields, now=at)
+        STORE.transact(entities.create_operations(ORDER, actor, item))
+        written[item["id"]] = item
+    for order_id in list(written):
+        path = rng.choice(["draft", "confirmed", "paid", "paid", "rejected", "cancelled", "deleted"])
+        if path == "deleted":
+            entities.remove(STORE, actor, ORDER, order_id)
+            del written[order_id]
+            continue
+        if path == "draft":
+            continue
+        steps = {"confirmed": ["confirmed"], "paid": ["confirmed", "reserved", "shipped", "paid"]}.get(
+            path, ["confirmed", "accepted", path]
+        )
+        confirmed_at = written[order_id]["created_at"]
+        for status in steps:
+            change = Change(fields={"status": status, "confirmed_at": confirmed_at})
+            written[order_id] = entities.update(STORE, actor, ORDER, order_id, decide=change).item
+        if rng.random() < 0.3:
+            entities.update(STORE, actor, ORDER, order_id, decide=Change(fields={"status": steps[-1]}))
+    return list(written.values())
+
+
+def _an_order_at(actor, customer_id, at):
+    from chalicelib.api.web import STORE
+    from chalicelib.core import entities
+    from chalicelib.crm.types import ORDER
+
+    line = {"product_code": "TEA", "description": "Tea", "quantity": "1", "net": "10.00"}
+    fields = {"customer_id": customer_id, "currency": "CNY", "total": "10.00", "lines": [line]}
+    item = entities.new_item(ORDER, actor, {**fields, "status": "confirmed", "confirmed_at": at}, now=at)
+    STORE.transact(entities.create_operations(ORDER, actor, item))
+
+
+def _comparable(figures):
+    out = dict(figures)
+    out["top_products"] = [
+        {**p, "quantity": Decimal(p["quantity"]), "description": None} for p in figures["top_products"]
+    ]
+    return out
+
+
+def test_the_kept_purchase_figures_equal_every_order_recomputed(aws):
+    """Three customers' orders through their write paths: the figures the orders keep equal the
+    orders recomputed (counts, totals per currency, first and last order, the interval, top products)."""
+    import random
+
+    from chalicelib.api.web import STORE
+    from chalicelib.core import ids
+    from chalicelib.core.store import Actor
+    from chalicelib.crm import purchases
+
+    rng = random.Random(360)
+    tenant = ids.new_id("ten")
+    actor = Actor(tenant, "usr_01J00000000000000000000000")
+    customers = [ids.new_id("cus") for _ in range(3)]
+    orders = _written_orders(actor, customers, 150, rng)
+    assert {o["status"] for o in orders} >= {"draft", "paid", "rejected", "cancelled"}
+    for customer in customers:
+        theirs = [o for o in orders if o["customer_id"] == customer]
+        kept = purchases.figures(STORE, tenant, customer)
+        assert kept["order_count"] > 5
+        assert _comparable(kept) == _comparable(purchase_figures(theirs)), customer
+        descriptions = {p["product_code"]: p["description"] for p in kept["top_products"]}
+        assert all(d.startswith(c.title()) for c, d in descriptions.items())
+    assert purchases.figures(STORE, tenant, ids.new_id("cus"))["order_count"] == 0
+
+
+def test_the_360_view_reads_the_same_items_at_10_orders_and_at_500(api, tenant):
+    """Two customers buying the same products, one 10 orders and one 500 (a tenth of them cancelled,
+    none of them at either end): the 360 view reads the same calls and items, and counts every order."""
+    import random
+
+    from chalicelib.core.store import Actor
+    from tests.reads import Reads
+
+    actor = Actor(tenant.id, tenant.owner_id)
+    small, big = a_customer(api, tenant)["id"], a_customer(api, tenant)["id"]
+    rng = random.Random(500)
+    _written_orders(actor, [small], 10, random.Random(10), products=("TEA", "CUP"))
+    _written_orders(actor, [big], 500, rng, products=("TEA", "CUP"))
+    for customer in (small, big):  # the first and the last order count (a cancelled end costs a page more)
+        for day in ("2025-12-31", "2027-01-01"):
+            _an_order_at(actor, customer, f"{day}T00:00:00.000000Z")
+
+    def cost(customer):
+        api.get(f"/crm/customers/{customer}/360", tenant.token)  # the user's principal cached
+        with Reads() as reads:
+            reply = api.get(f"/crm/customers/{customer}/360", tenant.token)
+            assert reply.status == 200, reply.body
+            return reads.take(), reply.json["purchases"]
+
+    (small_cost, small_view), (big_cost, big_view) = cost(small), cost(big)
+    assert 0 < small_view["order_count"] < 10 and big_view["order_count"] > 150
+    assert small_cost == big_cost, (small_cost, big_cost)
+
+
+def test_an_order_of_200_products_is_counted_in_one_transaction(aws):
+    """An order's products are kept in at most 16 items: its 200 lines fit DynamoDB's 100 items a
+    transaction, and every product is counted."""
+    from chalicelib.api.web import STORE
+    from chalicelib.core import entities, ids
+    from chalicelib.core.store import Actor
+    from chalicelib.crm import purchases
+    from chalicelib.crm.types import ORDER
+
+    tenant, customer = ids.new_id("ten"), ids.new_id("cus")
+    actor = Actor(tenant, "usr_01J00000000000000000000000")
+    lines = [
+        {"product_code": f"SKU-{n:03d}", "description": f"Part {n}", "quantity": str(n + 1), "net": "1.00"}
+        for n in range(200)
+    ]
+    fields = {"customer_id": customer, "currency": "CNY", "total": "200.00", "lines": lines}
+    at = "2026-05-01T00:00:00.000000Z"
+    item = entities.new_item(ORDER, actor, {**fields, "status": "confirmed", "confirmed_at": at}, now=at)
+    operations = entities.create_operations(ORDER, actor, item)
+    STORE.transact(operations)
+    kept = purchases.figures(STORE, tenant, customer)
+    assert kept["order_count"] == 1 and kept["totals"] == [{"currency": "CNY", "total": "200.00"}]
+    assert [(p["product_code"], p["quantity"]) for p in kept["top_products"]] == [
+        ("SKU-199", "200"),
+        ("SKU-198", "199"),
+        ("SKU-197", "198"),
+        ("SKU-196", "197"),
+        ("SKU-195", "196"),
+    ]

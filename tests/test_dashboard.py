@@ -174,10 +174,13 @@ def test_the_dashboard_follows_the_handoff_exactly_and_reads_the_same_at_any_siz
     settle(pump)
     # Every event of the handoff delivered again, in reverse: the orders do not move, nor the figures.
     before = dashboard(api, tenant.token).json
+    invoices = api.get("/erp/invoices?limit=100", tenant.token).json["items"]
     monkeypatch.undo()  # the consumers as they are
     redelivered = redeliver_all(delivered)
     assert redelivered > 40, redelivered
     assert dashboard(api, tenant.token).json == before
+    # The rejected orders' confirmations, again now that the product sells: still rejected, no invoice.
+    assert api.get("/erp/invoices?limit=100", tenant.token).json["items"] == invoices
     orders = orders_now()
     assert {o["status"] for o in orders} & {"rejected", "cancelled"}
     for granularity in GRANULARITIES:
@@ -318,10 +321,12 @@ def test_a_user_who_reads_only_some_opportunities_gets_the_pipeline_withheld(api
     assert reply["withheld"] == [
         {"section": "pipeline", "permission": "crm.opportunities:read"},
         {"section": "customers", "permission": "crm.customers:read"},
+        {"section": "receivables", "permission": "erp.receivables:read"},
     ]
-    assert reply["customers"] is None
+    assert reply["customers"] is None and reply["receivables"] is None
     whole = dashboard(api, tenant.token).json
     assert whole["withheld"] == [] and whole["pipeline"] == {"stages": [], "totals": []}
+    assert whole["receivables"] == []
 
 
 def test_new_customers_and_activities_logged_are_the_records_that_exist(api, tenant):

@@ -94,13 +94,16 @@ def test_aging_buckets_and_balances_on_a_table_of_cases(api, tenant):
     )
     assert {t["currency"]: t["balance"] for t in aging["totals"]} == {"CNY": "835.00", "EUR": "50.03"}
 
-    # Before the euro invoice was issued it was not owed yet; a month earlier everything is younger.
+    # A month earlier: today's open balances as they stood then (the euro invoice, due 06-29, was not
+    # yet due; what is on account today is on account); everything a month younger.
     earlier = api.get("/erp/receivables/aging?as_of=2026-05-31", tenant.token).json
-    early_rows = {(r["customer_id"], r["currency"]) for r in earlier["rows"]}
-    assert (b, "EUR") not in early_rows
+    early_b = next(r for r in earlier["rows"] if r["customer_id"] == b)
+    assert (early_b["current"], early_b["days_1_30"]) == ("50.03", "0.00")
     early_a = next(r for r in earlier["rows"] if r["customer_id"] == a)
-    assert (early_a["current"], early_a["days_1_30"], early_a["days_31_60"]) == ("150.00", "200.00", "400.00")
-    assert early_a["unapplied"] == "0.00"  # the payment came on 06-20
+    assert (early_a["current"], early_a["days_1_30"], early_a["days_31_60"]) == ("250.00", "200.00", "400.00")
+    assert (early_a["days_61_90"], early_a["over_90"], early_a["unapplied"]) == ("10.00", "0.00", "25.00")
+    one = api.get(f"/erp/receivables/aging?as_of=2026-06-30&customer_id={b}", tenant.token).json
+    assert [r["customer_id"] for r in one["rows"]] == [b] and one["totals"][0]["balance"] == "50.03"
 
     balance = api.get(f"/erp/receivables/customers/{a}", tenant.token).json
     assert {i["id"] for i in balance["open_invoices"]} == {

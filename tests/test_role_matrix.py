@@ -13,6 +13,8 @@ CUSTOMER_READ = {
     ("GET", "/crm/customers/{customer_id}/timeline"),
     ("GET", "/crm/customers/{customer_id}/360"),
 }
+AUTOMATIONS_READ = {("GET", "/crm/automations"), ("GET", "/crm/automations/{automation_id}")}
+RECOMMENDATIONS = {("GET", "/crm/customers/{customer_id}/recommendations")}  # customers' and orders' read
 EVERYONE = {("GET", "/me"), ("GET", "/jobs")}
 OWNERS_ONLY = {
     ("POST", "/admin/backups/{backup_id}/restore"),
@@ -95,6 +97,7 @@ ALLOWED = {
     | crud(*QUOTES, "create", "update")
     | QUOTE_WORK
     | ORDER_READ
+    | RECOMMENDATIONS
     | crud(*ORDERS, "create", "update")
     | ORDER_WORK
     | crud(*LEADS, "read", "create", "update")
@@ -119,6 +122,7 @@ ALLOWED = {
     | CUSTOMER_READ
     | QUOTE_READ
     | ORDER_READ
+    | RECOMMENDATIONS
     | crud(*PRODUCTS, "read")
     | crud(*PURCHASE_ORDERS, "read")
     | {("GET", "/erp/replenishment")}
@@ -129,6 +133,7 @@ ALLOWED = {
     "warehouse": EVERYONE
     | CUSTOMER_READ
     | ORDER_READ
+    | RECOMMENDATIONS
     | crud(*PRODUCTS, "read", "create", "update", "delete")
     | crud(*SUPPLIERS, "read", "create", "update", "delete")
     | crud(*WAREHOUSES, "read", "create", "update", "delete")
@@ -148,6 +153,7 @@ ALLOWED = {
     | crud(*ACTIVITIES, "read")
     | QUOTE_READ
     | ORDER_READ
+    | RECOMMENDATIONS
     | crud(*LEADS, "read")
     | crud(*OPPORTUNITIES, "read")
     | PIPELINE_READ
@@ -163,6 +169,7 @@ ALLOWED = {
     | crud(*INVOICES, "read")
     | {("GET", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
     | RECEIVABLES
+    | AUTOMATIONS_READ
     | {("GET", "/analytics/dashboard")},
 }
 

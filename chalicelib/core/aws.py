@@ -48,3 +48,8 @@ def s3() -> Any:
     """S3 with SigV4 (presigned URLs for KMS-encrypted objects need it)."""
     config = _CONFIG.merge(Config(signature_version="s3v4", read_timeout=30))
     return boto3.client("s3", region_name=settings().region, config=config)
+
+
+@functools.cache
+def ses() -> Any:
+    return boto3.client("ses", region_name=settings().region, config=_CONFIG)

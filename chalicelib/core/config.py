@@ -31,6 +31,8 @@ class Settings:
     # (their sign-in) and data: the owner's time to download it.
     offboard_grace_seconds: int = 900
     app_version: str = "dev"
+    mail_from: str = "no-reply@crmerp.example"  # the sender SES verifies (infra/template.yaml)
+    public_url: str = "http://127.0.0.1:8000"  # where links in mail point (the unsubscribe link)
     # The platform's operators' pool (our staff, not a company's users): empty, no operator signs in.
     operator_pool_id: str = ""
     operator_client_id: str = ""
@@ -73,6 +75,8 @@ def settings() -> Settings:
         restore_quiesce_seconds=int(env.get("RESTORE_QUIESCE_SECONDS", "90")),
         offboard_grace_seconds=int(env.get("OFFBOARD_GRACE_SECONDS", "900")),
         app_version=env.get("APP_VERSION", "dev"),
+        mail_from=env.get("MAIL_FROM", "no-reply@crmerp.example"),
+        public_url=env.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         operator_pool_id=env.get("OPERATOR_POOL_ID", ""),
         operator_client_id=env.get("OPERATOR_CLIENT_ID", ""),
         operator_jwks_url=env.get("OPERATOR_JWKS_URL")

@@ -188,7 +188,7 @@ def record_count_pk(tenant_id: str) -> str:
 # The company's aggregates (``store.Tally``), kept by the writes of the records they sum, one partition
 # per family: ``sales`` (orders and revenue per day and month of confirmation), ``pipeline`` (open
 # opportunities per stage), ``customers`` (customers made and activities logged per day and month).
-AGGREGATE_FAMILIES = ("sales", "pipeline", "customers")
+AGGREGATE_FAMILIES = ("sales", "pipeline", "customers", "receivables", "purchases", "together")
 
 
 def aggregate_pk(tenant_id: str, family: str) -> str:
@@ -373,6 +373,26 @@ def erp_cancelled(tenant_id: str, order_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "ERP", "CANCELLED"), "sk": order_id}
 
 
+def erp_decided(tenant_id: str, order_id: str) -> dict[str, str]:
+    """The ERP's marker that it answered an order's confirmation (``decision``: accepted or rejected),
+    written with the answers: a confirmation delivered again is not decided again."""
+    return {"pk": tenant_pk(tenant_id, "ERP", "DECIDED"), "sk": order_id}
+
+
+def automation_run(tenant_id: str, rule_id: str, record_id: str, occurrence: str) -> dict[str, str]:
+    """A rule's run on one record for one occurrence (a birthday's year, a lapse's last order): written
+    before the action, conditionally, so each fires once."""
+    return {
+        "pk": tenant_pk(tenant_id, "AUTOMATION", "RUNS"),
+        "sk": f"{rule_id}#{record_id}#{_segment(occurrence)}",
+    }
+
+
+def automation_day(tenant_id: str, day: str) -> dict[str, str]:
+    """The company's daily automations (birthdays, lapses) claimed for its local ``day``."""
+    return {"pk": tenant_pk(tenant_id, "AUTOMATION", "DAYS"), "sk": _segment(day)}
+
+
 def reconciliation_report(tenant_id: str, report_id: str) -> dict[str, str]:
     return {"pk": tenant_pk(tenant_id, "RECONCILIATION"), "sk": _segment(report_id)}
 
@@ -497,6 +517,9 @@ def partitions(tenant_id: str, types: Iterable[TypeShape]) -> list[Partition]:
         p("stock", True, "STOCK"),
         p("movement", True, "MOVEMENT"),
         p("erp.cancelled", True, "ERP", "CANCELLED"),
+        p("erp.decided", True, "ERP", "DECIDED"),
+        p("automation.runs", True, "AUTOMATION", "RUNS"),
+        p("automation.days", True, "AUTOMATION", "DAYS"),
         p("counters", True, "COUNT"),  # restored with the records they count
         *(p(f"aggregates.{f}", True, "AGG", f.upper()) for f in AGGREGATE_FAMILIES),  # the same
     ]

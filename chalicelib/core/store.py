@@ -84,6 +84,7 @@ class Tally:
     key: str
     adds: Mapping[str, int | Decimal]
     shards: int = 8
+    sets: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # written as they are (the last wins)
 
 
 Operation = dict[str, Any] | Op | Count | Tally  # an item of a transaction: a request, named or not
@@ -101,6 +102,11 @@ def request_of(operation: Operation) -> dict[str, Any]:
 def sort_key_between(low: str, high: str) -> ConditionBase:
     """A Query's sort key condition: from ``low`` to ``high`` inclusive (``query_all``)."""
     return Key("sk").between(low, high)
+
+
+def sort_key_prefix(prefix: str) -> ConditionBase:
+    """A Query's sort key condition: the sort keys beginning with ``prefix``."""
+    return Key("sk").begins_with(prefix)
 
 
 def is_request(operation: Operation) -> bool:
@@ -122,24 +128,34 @@ def folded_into(operation: Operation) -> tuple[str, ...] | None:
 def _tally_updates(tallies: list[Tally]) -> list[dict[str, Any]]:
     """The tallies merged per aggregate (DynamoDB takes an item once a transaction), an ``ADD`` each
     on one shard; an aggregate whose adds cancel out is not written."""
-    merged: dict[tuple[str, str, str], tuple[int, dict[str, int | Decimal]]] = {}
+    merged: dict[tuple[str, str, str], tuple[int, dict[str, int | Decimal], dict[str, Any]]] = {}
     for tally in tallies:
-        shards, adds = merged.setdefault((tally.tenant_id, tally.family, tally.key), (tally.shards, {}))
+        shards, adds, sets = merged.setdefault(
+            (tally.tenant_id, tally.family, tally.key), (tally.shards, {}, {})
+        )
         for name, value in tally.adds.items():
             adds[name] = adds.get(name, 0) + value
+        sets.update(tally.sets)
     out = []
-    for (tenant_id, family, key), (shards, adds) in merged.items():
+    for (tenant_id, family, key), (shards, adds, sets) in merged.items():
         moved = {name: value for name, value in adds.items() if value}
         if not moved:
             continue
-        names = {f"#a{n}": name for n, name in enumerate(moved)}
+        names = {f"#a{n}": name for n, name in enumerate(moved)} | {
+            f"#s{n}": name for n, name in enumerate(sets)
+        }
+        values = {f":a{n}": value for n, value in enumerate(moved.values())}
+        values |= {f":s{n}": value for n, value in enumerate(sets.values())}
+        expression = "ADD " + ", ".join(f"#a{n} :a{n}" for n in range(len(moved)))
+        if sets:
+            expression += " SET " + ", ".join(f"#s{n} = :s{n}" for n in range(len(sets)))
         out.append(
             {
                 "Update": {
                     "Key": keys.aggregate(tenant_id, family, key, secrets.randbelow(shards)),
-                    "UpdateExpression": "ADD " + ", ".join(f"#a{n} :a{n}" for n in range(len(moved))),
+                    "UpdateExpression": expression,
                     "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": {f":a{n}": value for n, value in enumerate(moved.values())},
+                    "ExpressionAttributeValues": values,
                 }
             }
         )

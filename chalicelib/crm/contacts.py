@@ -8,6 +8,7 @@ from chalicelib.core import entities, normalise
 from chalicelib.core.entities import Change, Reference
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store, utcnow
+from chalicelib.crm import automations
 from chalicelib.crm.models import ContactIn, ContactPatch, ContactQuery, CreateOptions
 from chalicelib.crm.types import CONTACT, CUSTOMER, contact_points
 
@@ -37,7 +38,9 @@ def create(
     if not (options and options.allow_duplicate):
         entities.refuse_duplicates(store, actor, CONTACT, probable_duplicates(store, actor.tenant_id, fields))
     references = [Reference("customer_id", CUSTOMER, data.customer_id)]
-    return entities.public(entities.create(store, actor, CONTACT, fields, references=references))
+    made = entities.create(store, actor, CONTACT, fields, references=references)
+    automations.after_write(store, actor.tenant_id, "contact_created", made)
+    return entities.public(made)
 
 
 def list_page(store: Store, tenant_id: str, q: ContactQuery) -> Page:

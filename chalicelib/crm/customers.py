@@ -10,7 +10,7 @@ from chalicelib.core.entities import Change, EntityType
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Actor, Page, Store
-from chalicelib.crm import repository
+from chalicelib.crm import automations, repository
 from chalicelib.crm.models import CreateOptions, CustomerIn, CustomerPatch, CustomerQuery
 from chalicelib.crm.types import CUSTOMER, ORDER, contact_points
 from chalicelib.erp import published as erp
@@ -95,7 +95,9 @@ def create(
         entities.refuse_duplicates(
             store, actor, CUSTOMER, probable_duplicates(store, actor.tenant_id, fields)
         )
-    return public(entities.create(store, actor, CUSTOMER, fields))
+    made = entities.create(store, actor, CUSTOMER, fields)
+    automations.after_write(store, actor.tenant_id, "customer_created", made)
+    return public(made)
 
 
 def get(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:

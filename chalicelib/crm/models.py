@@ -5,9 +5,10 @@
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.core.ids import id_pattern
 from chalicelib.core.models import PublicModel, StrictModel
@@ -836,6 +837,15 @@ class ProductFigure(PublicModel):
     revenue: list[CurrencyTotal]
 
 
+class ChurnRisk(PublicModel):
+    level: Literal["low", "medium", "high"] = Field(
+        description="low: ratio under 1.5; medium: under 3; high: 3 or more."
+    )
+    days_since_last_order: str
+    usual_interval_days: str = Field(description="The average days between the customer's orders.")
+    ratio: str = Field(description="days_since_last_order / usual_interval_days, 2 decimals.")
+
+
 class PurchaseFigures(PublicModel):
     order_count: int = Field(
         description="Orders confirmed or beyond: not drafts, orders the ERP rejected or cancelled ones."
@@ -848,6 +858,27 @@ class PurchaseFigures(PublicModel):
         description="The last order plus the average interval: a guess, not a promise."
     )
     top_products: list[ProductFigure]
+    churn_risk: ChurnRisk | None = Field(
+        description="Days since the last order against the usual interval; null under two orders."
+    )
+
+
+class Recommendation(PublicModel):
+    product_code: str
+    product_id: str
+    description: str = Field(description="As on the customer's last order of it, else the product's name.")
+    source: Literal["repeat", "together"] = Field(
+        description="repeat: due by the customer's own interval; together: bought with what they buy."
+    )
+    score: str = Field(description="0 to 1, 4 decimals: the list is sorted by it.")
+    expected_at: str | None = Field(description="repeat: the last purchase plus the usual interval.")
+    reason: str = Field(description="In words, for the salesperson.")
+
+
+class RecommendationsOut(PublicModel):
+    customer_id: str
+    items: list[Recommendation]
+    churn_risk: ChurnRisk | None
 
 
 class ContactPreferences(PublicModel):
@@ -944,6 +975,20 @@ class Withheld(PublicModel):
     permission: str = Field(description="What reading the section needs, over all records.")
 
 
+class ReceivablesFigure(PublicModel):
+    currency: str
+    open_invoices: int = Field(description="Invoices issued or partially paid.")
+    current: str = Field(description="Open balance not yet due today.")
+    days_1_30: str
+    days_31_60: str
+    days_61_90: str
+    over_90: str
+    open_total: str
+    overdue: str = Field(description="open_total - current: due before today and not paid.")
+    unapplied: str = Field(description="Payments on account, not allocated to an invoice.")
+    balance: str = Field(description="open_total - unapplied")
+
+
 class DashboardOut(PublicModel):
     start: str = Field(serialization_alias="from")
     end: str = Field(serialization_alias="to")
@@ -957,6 +1002,118 @@ class DashboardOut(PublicModel):
     pipeline: PipelineFigures | None = Field(
         description="Open opportunities now (not of the range); null if withheld."
     )
+    receivables: list[ReceivablesFigure] | None = Field(
+        description="What customers owe now (not of the range), aged today, per currency; null if withheld."
+    )
     withheld: list[Withheld] = Field(
         description="Sections left out: each sums every record of its kind, and the user may read only some."
     )
+
+
+# ---- marketing automation -------------------------------------------------------------------------------
+Trigger = Literal[
+    "customer_created", "contact_created", "birthday", "no_order", "order_shipped", "ticket_resolved"
+]
+ConditionField = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}(\.[a-z][a-z0-9_]{0,39})?$")]
+
+
+class ConditionIn(StrictModel):
+    field: ConditionField = Field(
+        description="A field of the customer: `tags`, `kind`, `status`, `address.city`, `custom_fields.tier`..."
+    )
+    op: Literal["equals", "not_equals", "contains"] = Field(
+        description="On `tags`: equals = has the tag, not_equals = has not; on text: exact or containing."
+    )
+    value: Annotated[str, StringConstraints(max_length=200)]
+
+
+class ActionIn(StrictModel):
+    kind: Literal["email", "task", "tag"]
+    subject: Subject | None = Field(
+        default=None,
+        description="email and task. `{{customer_name}}`, `{{contact_name}}`, `{{company_name}}`.",
+    )
+    body: Body | None = Field(default=None, description="email: the text, with the same placeholders.")
+    tag: Tag | None = Field(default=None, description="tag: added to the customer.")
+    due_in_days: Annotated[int, Field(ge=0, le=365)] = Field(
+        default=1, description="task: due this many days on."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        needed = {"email": ("subject", "body"), "task": ("subject",), "tag": ("tag",)}[self.kind]
+        for name in needed:
+            if getattr(self, name) is None:
+                raise PydanticCustomError("missing", f"a {self.kind} action needs `{name}`")
+        return self
+
+
+class AutomationIn(StrictModel):
+    name: Name
+    trigger: Trigger = Field(description="What starts the rule (docs/api.md, Marketing automation).")
+    days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
+        default=None, description="no_order: the days without an order that start it."
+    )
+    conditions: Annotated[list[ConditionIn], Field(max_length=10)] = Field(
+        default=[], description="All must hold of the customer."
+    )
+    action: ActionIn
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _days(self) -> Self:
+        if (self.trigger == "no_order") != (self.days is not None):
+            raise PydanticCustomError("days", "`days` is given for a no_order rule, and for no other")
+        return self
+
+
+class AutomationPatch(StrictModel):
+    name: Name | None = None
+    days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    conditions: Annotated[list[ConditionIn], Field(max_length=10)] | None = None
+    action: ActionIn | None = None
+    enabled: bool | None = None
+
+
+class ConditionOut(PublicModel):
+    field: str
+    op: str
+    value: str
+
+
+class ActionOut(PublicModel):
+    kind: str
+    subject: str | None = None
+    body: str | None = None
+    tag: str | None = None
+    due_in_days: int = 1
+
+
+class AutomationOut(PublicModel):
+    id: str
+    name: str
+    trigger: str
+    days: int | None = None
+    conditions: list[ConditionOut]
+    action: ActionOut
+    enabled: bool
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class AutomationPage(PageOut):
+    items: list[AutomationOut | DeletedOut]
+
+
+class AutomationQuery(SyncQuery):
+    name_prefix: NamePrefix | None = None
+
+
+class UnsubscribeQuery(StrictModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class UnsubscribeOut(PublicModel):
+    unsubscribed: bool
+    detail: str

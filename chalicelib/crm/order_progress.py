@@ -14,7 +14,7 @@ from chalicelib.core import entities
 from chalicelib.core.entities import Change
 from chalicelib.core.errors import NotFoundError, PreconditionFailedError
 from chalicelib.core.store import Actor, ConditionFailed, Store
-from chalicelib.crm import timeline
+from chalicelib.crm import automations, timeline
 from chalicelib.crm.types import ORDER
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
@@ -142,4 +142,8 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
         raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")
     if not (written and written.changed and marking):  # the trail entry was not marked with the order
         outbox.handled(store, event, "crm")
+    if written and isinstance(event, OrderShipped):
+        # Also when the event comes again: the rules' runs make it act once. A failure to act fails
+        # the event, so the queue delivers it again and the rule acts then.
+        automations.order_shipped(store, event.tenant_id, written.item)
     return written.item if written else None

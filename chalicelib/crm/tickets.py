@@ -11,7 +11,7 @@ from chalicelib.core.entities import Change, Reference
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.schemas import iso
 from chalicelib.core.store import Actor, Page, Store, utcnow
-from chalicelib.crm import repository, timeline
+from chalicelib.crm import automations, repository, timeline
 from chalicelib.crm.models import SlaIn, TicketIn, TicketPatch, TicketQuery
 from chalicelib.crm.types import ACTIVE, CONTACT, CUSTOMER, TICKET
 
@@ -137,6 +137,9 @@ def update(
         return Change(applied, extra=entries, references=references)
 
     updated = entities.update(store, actor, TICKET, ticket_id, decide=decide, if_match=if_match)
+    if updated.changed and changes.get("status") == "resolved" and updated.item.get("resolved_at") == now:
+        # Resolved by this change: each resolution is an occurrence (a reopened one fires again).
+        automations.after_write(store, actor.tenant_id, "ticket_resolved", updated.item, now)
     return with_overdue(entities.public(updated.item))
 
 

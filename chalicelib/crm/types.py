@@ -12,7 +12,8 @@ from typing import Any
 
 from chalicelib.core.entities import EntityType, Unique
 from chalicelib.core.normalise import normalise_phone
-from chalicelib.crm import sales
+from chalicelib.core.store import Tally
+from chalicelib.crm import purchases, sales
 from chalicelib.handoff import contracts
 
 ACTIVE = {"open", "in_progress"}  # ticket states that can run late (the due lookup)
@@ -41,13 +42,15 @@ CUSTOMER = EntityType(
 def _contacts_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield from contact_points(item)
     yield "customer", item["customer_id"]
+    if item.get("birthday"):
+        yield "birthday", str(item["birthday"])[5:10]  # MM-DD: the day's birthdays are one Query
 
 
 CONTACT = EntityType(
     "contact",
     "con",
     lookups=_contacts_lookups,
-    lookup_kinds=("email", "phone", "customer"),
+    lookup_kinds=("email", "phone", "customer", "birthday"),
     owned=True,
     resource="crm.contacts",
 )
@@ -123,6 +126,16 @@ def _orders_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
 
 
+def _order_tallies(
+    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[Tally]:
+    return [
+        *sales.order_tallies(tenant_id, before, after),
+        *purchases.order_tallies(tenant_id, before, after),
+        *purchases.together_tallies(tenant_id, before, after),
+    ]
+
+
 ORDER = EntityType(
     "order",
     "ord",
@@ -131,7 +144,7 @@ ORDER = EntityType(
     lookup_kinds=("customer",),
     owned=True,
     resource="crm.orders",
-    tallies=sales.order_tallies,  # the dashboard's sales, kept by every write of an order
+    tallies=_order_tallies,  # the dashboard's sales and the 360 view's purchases, kept by every write
 )
 
 

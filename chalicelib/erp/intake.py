@@ -16,7 +16,7 @@ from typing import Any
 from chalicelib.core import entities, keys
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Store, utcnow
+from chalicelib.core.store import Actor, ConditionFailed, Operations, Store, put, utcnow
 from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
@@ -74,6 +74,7 @@ class Known:
             store,
             {
                 "cancelled": keys.erp_cancelled(tenant, event.order_id),
+                "decided": keys.erp_decided(tenant, event.order_id),
                 "customer": keys.entity(tenant, CUSTOMER.name, event.customer_id),
                 "default_warehouse": keys.default_warehouse(tenant),
                 "invoice": keys.entity(
@@ -91,6 +92,7 @@ class Known:
             },
         )
         self.cancelled = first["cancelled"] is not None
+        self.decided = first["decided"] is not None
         self.customer = first["customer"]
         self.invoice = first["invoice"]
         pointer = first["default_warehouse"]
@@ -122,9 +124,15 @@ class Known:
         }
 
 
+def _decided(event: OrderConfirmed, decision: str) -> Operations:
+    """The marker written with the answers to a confirmation: its decision is final (a rejected order
+    is never confirmed again; an accepted one is cancelled, not rejected)."""
+    return [put({**keys.erp_decided(event.tenant_id, event.order_id), "decision": decision, "at": utcnow()})]
+
+
 def _reject(store: Store, event: OrderConfirmed, reason: str, line: int | None = None) -> list[Event]:
     answer = _answer(OrderRejected, event, reason=reason, line=line)
-    outbox.write(store, [(answer, SOURCE_ERP, {"reason": reason})])
+    outbox.write(store, [(answer, SOURCE_ERP, {"reason": reason})], _decided(event, "rejected"))
     return [answer]
 
 
@@ -271,6 +279,11 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
     known = Known(store, event)
     if known.cancelled:
         return []  # its cancellation arrived first and was handled: nothing to reserve any more
+    if known.decided:
+        # Answered before (this event again, after its idempotency record expired: a replay from the
+        # dead letters). Deciding again could accept an order it rejected, or reject one it accepted,
+        # if the products changed meanwhile; the answers are in the outbox already.
+        return []
     products = known.products
     for li in event.lines:
         product = products.get(li.product_code.upper())
@@ -387,7 +400,7 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
         answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
     else:
         _invoice(store, actor, event, known, issue=False)  # a draft, issued when the order ships
-    outbox.write(store, answers)
+    outbox.write(store, answers, _decided(event, "accepted"))
     return [a for a, _, _ in answers]
 
 

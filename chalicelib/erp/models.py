@@ -12,6 +12,7 @@ from chalicelib.core.models import PublicModel, StrictModel
 from chalicelib.core.schemas import (
     Code,
     Currency,
+    Cursor,
     DeletedOut,
     Exact,
     IsoDay,
@@ -657,9 +658,17 @@ class PaymentQuery(ListQuery):
     customer_id: CustomerId | None = None
 
 
-class AgingQuery(StrictModel):
-    as_of: Day | None = Field(default=None, description="Default: today.")
-    customer_id: CustomerId | None = None
+class AgingQuery(ListQuery):
+    as_of: Day | None = Field(
+        default=None, description="Default: today. Today's open balances, bucketed as they stand on that day."
+    )
+    customer_id: CustomerId | None = Field(
+        default=None, description="One customer's rows (and totals); without it, a page of customers."
+    )
+
+
+class BalanceQuery(StrictModel):
+    cursor: Cursor | None = Field(default=None, description="The next page of open invoices.")
 
 
 class AgingRow(PublicModel):
@@ -677,14 +686,20 @@ class AgingRow(PublicModel):
 
 class AgingOut(PublicModel):
     as_of: str
-    rows: list[AgingRow]
-    totals: list[AgingRow] = Field(description="Per currency, customer_id '*'.")
+    rows: list[AgingRow] = Field(
+        description="A page of customers with receivables (each currency with anything open or on account)."
+    )
+    totals: list[AgingRow] = Field(
+        description="Per currency, customer_id '*': the company's, or the customer's."
+    )
+    next_cursor: str | None
 
 
 class BalanceOut(PublicModel):
     customer_id: str
-    balances: list[AgingRow]
-    open_invoices: list[InvoiceOut]
+    balances: list[AgingRow] = Field(description="Per currency, aged today.")
+    open_invoices: list[InvoiceOut] = Field(description="Oldest first, 50 a page.")
+    next_cursor: str | None = Field(description="The next page of open invoices.")
 
 
 # ---- shipments and replenishment ---------------------------------------------------------------------

@@ -22,19 +22,20 @@ from chalicelib.core.entities import Change, EntityType, Reference
 from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
+from chalicelib.erp import balances
+from chalicelib.erp.balances import BUCKETS, OPEN
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import CUSTOMER, SOURCE_ERP, PaymentReceived
 from chalicelib.tenants import published as company
 
 ZERO = Decimal(0)
-OPEN = ("issued", "partially_paid")
-BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
 
 
 def _invoice_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
     yield "customer", item["customer_id"]
     if item["status"] in OPEN:
         yield "open", "yes"
+        yield "customer_open", item["customer_id"]  # a customer's open invoices, oldest first
     if item.get("order_id"):
         yield "order", item["order_id"]
 
@@ -46,7 +47,12 @@ def _payment_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 INVOICE = EntityType(
-    "invoice", "inv", name_field=None, lookups=_invoice_lookups, lookup_kinds=("customer", "open", "order")
+    "invoice",
+    "inv",
+    name_field=None,
+    lookups=_invoice_lookups,
+    lookup_kinds=("customer", "open", "customer_open", "order"),
+    tallies=balances.invoice_tallies,  # aging and balances (chalicelib/erp/balances.py)
 )
 CREDIT_NOTE = EntityType(
     "credit_note",
@@ -56,7 +62,12 @@ CREDIT_NOTE = EntityType(
     lookup_kinds=("invoice",),
 )
 PAYMENT = EntityType(
-    "payment", "pay", name_field=None, lookups=_payment_lookups, lookup_kinds=("customer", "unapplied")
+    "payment",
+    "pay",
+    name_field=None,
+    lookups=_payment_lookups,
+    lookup_kinds=("customer", "unapplied"),
+    tallies=balances.payment_tallies,  # what is on account lowers the balances
 )
 
 
@@ -350,7 +361,7 @@ def list_payments(
 
 
 # ---- aging and balances -----------------------------------------------------------------------------------
-_all = entities.lookup_all  # every record of a lookup, page after page
+OPEN_INVOICES_SHOWN = 50  # a customer's balance lists this many open invoices, oldest first, and a cursor
 
 
 def bucket(due_date: str, as_of: dt.date) -> str:
@@ -366,44 +377,32 @@ def bucket(due_date: str, as_of: dt.date) -> str:
     return "over_90"
 
 
-def aging(store: Store, tenant_id: str, as_of: str | None, customer_id: str | None) -> dict[str, Any]:
-    """Open invoices bucketed per customer and currency, less their unapplied payments."""
+def _rows(customer: str, figures: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
+    return [_row(customer, currency, f) for currency, f in sorted(figures.items())]
+
+
+def aging(
+    store: Store,
+    tenant_id: str,
+    as_of: str | None,
+    customer_id: str | None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Today's open balances bucketed by days past due at ``as_of``, per customer (a page of them, or
+    the one asked for) and currency, less what is on account; the totals of the company (or of that
+    customer). Read from the aggregates (chalicelib/erp/balances.py): three Queries per customer
+    shown and three for the totals, whatever the number of invoices."""
     day = dt.date.fromisoformat(as_of) if as_of else _today()
+    next_cursor = None
     if customer_id:
-        open_invoices = [
-            i for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN
-        ]
-        payments = [
-            p for p in _all(store, tenant_id, PAYMENT, "customer", customer_id) if _d(p["unallocated"]) > 0
-        ]
+        totals = balances.aging_of(store, tenant_id, customer_id, day)
+        rows = _rows(customer_id, totals)
     else:
-        open_invoices = _all(store, tenant_id, INVOICE, "open", "yes")
-        payments = _all(store, tenant_id, PAYMENT, "unapplied", "yes")
-    rows: dict[tuple[str, str], dict[str, Decimal]] = {}
-
-    def row(customer: str, currency: str) -> dict[str, Decimal]:
-        return rows.setdefault((customer, currency), {b: ZERO for b in (*BUCKETS, "unapplied")})
-
-    for invoice in open_invoices:
-        # An invoice issued after as_of did not exist then; its due date decides the bucket.
-        if invoice.get("issue_date") and invoice["issue_date"] <= day.isoformat():
-            row(invoice["customer_id"], invoice["currency"])[bucket(invoice["due_date"], day)] += _d(
-                invoice["balance"]
-            )
-    for payment in payments:
-        if payment["received_on"] <= day.isoformat():
-            row(payment["customer_id"], payment["currency"])["unapplied"] += _d(payment["unallocated"])
-    out = [_row(customer, currency, figures) for (customer, currency), figures in sorted(rows.items())]
-    totals: dict[str, dict[str, Decimal]] = {}
-    for (_customer, currency), figures in rows.items():
-        total = totals.setdefault(currency, {b: ZERO for b in (*BUCKETS, "unapplied")})
-        for key, value in figures.items():
-            total[key] += value
-    return {
-        "as_of": day.isoformat(),
-        "rows": out,
-        "totals": [_row("*", c, f) for c, f in sorted(totals.items())],
-    }
+        customers, next_cursor = balances.customers_page(store, tenant_id, limit, cursor)
+        rows = [r for c in customers for r in _rows(c, balances.aging_of(store, tenant_id, c, day))]
+        totals = balances.aging_of(store, tenant_id, None, day)
+    return {"as_of": day.isoformat(), "rows": rows, "totals": _rows("*", totals), "next_cursor": next_cursor}
 
 
 def _row(customer: str, currency: str, figures: dict[str, Decimal]) -> dict[str, str]:
@@ -418,10 +417,27 @@ def _row(customer: str, currency: str, figures: dict[str, Decimal]) -> dict[str,
     }
 
 
-def balance(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
+def owed(store: Store, tenant_id: str) -> list[dict[str, Any]]:
+    """The company's receivables aged today, per currency, with what is overdue (the dashboard's)."""
+    out = []
+    for currency, figures in sorted(balances.aging_of(store, tenant_id, None, _today()).items()):
+        row = _row("*", currency, figures)
+        overdue = sum((figures[b] for b in BUCKETS if b != "current"), ZERO)
+        del row["customer_id"]
+        out.append({**row, "open_invoices": int(figures["invoices"]), "overdue": amount(overdue, currency)})
+    return out
+
+
+def balance(store: Store, tenant_id: str, customer_id: str, cursor: str | None = None) -> dict[str, Any]:
+    """The customer's balances per currency (aggregates) and their open invoices, oldest first, a page
+    of ``OPEN_INVOICES_SHOWN`` at a time."""
     entities.get(store, tenant_id, CUSTOMER, customer_id)  # 404 for an unknown customer
-    invoices_open = [
-        present(i) for i in _all(store, tenant_id, INVOICE, "customer", customer_id) if i["status"] in OPEN
-    ]
-    figures = aging(store, tenant_id, None, customer_id)["rows"]
-    return {"customer_id": customer_id, "balances": figures, "open_invoices": invoices_open}
+    page = entities.lookup(
+        store, tenant_id, INVOICE, "customer_open", customer_id, limit=OPEN_INVOICES_SHOWN, cursor=cursor
+    )
+    return {
+        "customer_id": customer_id,
+        "balances": _rows(customer_id, balances.aging_of(store, tenant_id, customer_id, _today())),
+        "open_invoices": [present(i) for i in page.items],
+        "next_cursor": page.next_cursor,
+    }

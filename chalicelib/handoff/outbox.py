@@ -18,7 +18,7 @@ import hashlib
 from typing import Any
 
 from chalicelib.core import keys
-from chalicelib.core.store import ConditionFailed, Store, put_new, utcnow
+from chalicelib.core.store import ConditionFailed, Operations, Store, put_new, utcnow
 from chalicelib.handoff import repository
 from chalicelib.handoff.contracts import Event
 
@@ -65,9 +65,15 @@ def records(event: Event, source: str, summary: dict[str, Any] | None = None) ->
     return [put_new(outbox), put_new(trail)]
 
 
-def write(store: Store, events: list[tuple[Event, str, dict[str, Any]]]) -> bool:
-    """Write events on their own (a consumer's answers); False when they were written before."""
-    operations = [op for event, source, summary in events for op in records(event, source, summary)]
+def write(
+    store: Store, events: list[tuple[Event, str, dict[str, Any]]], extra: Operations | None = None
+) -> bool:
+    """Write events on their own (a consumer's answers), with ``extra`` in the same transaction;
+    False when they were written before (and ``extra`` is not written)."""
+    operations: Operations = [
+        op for event, source, summary in events for op in records(event, source, summary)
+    ]
+    operations += extra or []
     try:
         store.transact(operations)
     except ConditionFailed:

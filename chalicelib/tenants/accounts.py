@@ -20,6 +20,7 @@ from chalicelib.core.store import (
 from chalicelib.tenants import identity, repository
 from chalicelib.tenants.access import CACHE, Principal
 from chalicelib.tenants.models import SignupIn
+from chalicelib.tenants.published import DEFAULT_TIME_ZONE
 from chalicelib.tenants.users import OWNER, email_guard, member_item
 
 
@@ -100,11 +101,28 @@ def me(store: Store, principal: Principal) -> dict[str, Any]:
             "company_name": profile["company_name"],
             "plan": profile["plan"],
             "default_currency": profile.get("default_currency", "CNY"),
+            "time_zone": profile.get("time_zone") or DEFAULT_TIME_ZONE,
             "created_at": profile["created_at"],
         },
         "roles": list(principal.roles),
         "permissions": sorted(principal.permissions),
     }
+
+
+def set_time_zone(store: Store, principal: Principal, time_zone: str) -> dict[str, Any]:
+    """The company's time zone (its local day: when birthdays and lapses are looked at), audited."""
+    now = utcnow()
+    before = company_profile(store, principal.tenant_id).get("time_zone") or DEFAULT_TIME_ZONE
+    entry = audit_entry(
+        principal.actor(),
+        "tenant.settings",
+        "tenant",
+        principal.tenant_id,
+        {"time_zone": before},
+        {"time_zone": time_zone},
+    )
+    store.transact([repository.time_zone_set(principal.tenant_id, time_zone, now), entry])
+    return me(store, principal)
 
 
 def change_plan(store: Store, principal: Principal, plan_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -84,7 +85,22 @@ class TenantOut(PublicModel):
     company_name: str
     plan: Plan
     default_currency: str
+    time_zone: str = Field(description="IANA name: the company's local day (automations).")
     created_at: str
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"there is no time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+    return value
+
+
+class CompanyPatch(StrictModel):
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_zone)] = (
+        Field(description="An IANA time zone: Asia/Shanghai (the default), Europe/Berlin...")
+    )
 
 
 class UserRef(PublicModel):

@@ -149,6 +149,14 @@ def open_companies(store: Store) -> list[dict[str, Any]]:
     ]
 
 
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+def time_zone(store: Store, tenant_id: str) -> str:
+    """The company's time zone (IANA): its local day."""
+    return str(profile(store, tenant_id).get("time_zone") or DEFAULT_TIME_ZONE)
+
+
 def profile(store: Store, tenant_id: str) -> dict[str, Any]:
     """The company's profile (name, plan, created_at, counts); 404 when it has none."""
     item = store.get(keys.tenant_profile(tenant_id), consistent=True)

@@ -66,6 +66,18 @@ def plan_set(tenant_id: str, plan: str, version: int, at: str) -> dict[str, Any]
     }
 
 
+def time_zone_set(tenant_id: str, time_zone: str, at: str) -> dict[str, Any]:
+    """The company's time zone, on its profile (which must exist)."""
+    return {
+        "Update": {
+            "Key": keys.tenant_profile(tenant_id),
+            "UpdateExpression": "SET time_zone = :tz, updated_at = :at ADD version :one",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":tz": time_zone, ":at": at, ":one": 1},
+        }
+    }
+
+
 def registry_plan(tenant_id: str, plan: str) -> dict[str, Any]:
     return {
         "Key": keys.tenant_registry(tenant_id),

@@ -15,9 +15,11 @@ from chalicelib.crm.models import (
     DashboardOut,
     DashboardQuery,
     PipelineFigures,
+    ReceivablesFigure,
     SalesPeriod,
     Withheld,
 )
+from chalicelib.erp import receivables
 
 bp = Blueprint(__name__)
 
@@ -29,6 +31,7 @@ SECTIONS = {
     "sales": ("crm.orders:read",),
     "pipeline": ("crm.opportunities:read",),
     "customers": ("crm.customers:read", "crm.activities:read", "crm.leads:read", "crm.opportunities:read"),
+    "receivables": ("erp.receivables:read",),
 }
 
 
@@ -90,6 +93,9 @@ def dashboard(req: Request) -> DashboardOut:
             for p in sales.customer_figures(STORE, tenant_id, start, end, query.granularity)
         ]
         if "customers" in shown
+        else None,
+        receivables=[ReceivablesFigure(**f) for f in receivables.owed(STORE, tenant_id)]
+        if "receivables" in shown
         else None,
         withheld=[Withheld(section=s, permission=p) for s, p in withheld.items()],
     )

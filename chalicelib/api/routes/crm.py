@@ -9,11 +9,12 @@ from chalice.app import Blueprint
 from chalicelib.api import crud
 from chalicelib.api.routes import jobs as jobs_routes
 from chalicelib.api.web import STORE, Request, Result, endpoint
-from chalicelib.core import tabular
+from chalicelib.core import entities, tabular
 from chalicelib.core.errors import NotFoundError
 from chalicelib.core.schemas import DeletedOut, ListQuery
 from chalicelib.crm import (
     activities,
+    automations,
     contacts,
     customers,
     leads,
@@ -22,6 +23,7 @@ from chalicelib.crm import (
     orders,
     overview,
     quotes,
+    recommendations,
     tickets,
     timeline,
 )
@@ -33,6 +35,11 @@ from chalicelib.crm.models import (
     ActivityPatch,
     ActivityQuery,
     AssignIn,
+    AutomationIn,
+    AutomationOut,
+    AutomationPage,
+    AutomationPatch,
+    AutomationQuery,
     CancelIn,
     CloseIn,
     ContactIn,
@@ -78,6 +85,7 @@ from chalicelib.crm.models import (
     QuotePatch,
     QuoteQuery,
     QuoteRevisionPage,
+    RecommendationsOut,
     RejectIn,
     SlaIn,
     SlaOut,
@@ -89,6 +97,8 @@ from chalicelib.crm.models import (
     TimelineEntry,
     TimelinePage,
     TimelineQuery,
+    UnsubscribeOut,
+    UnsubscribeQuery,
 )
 from chalicelib.crm.types import ACTIVITY, CONTACT, CUSTOMER, LEAD, OPPORTUNITY, ORDER, QUOTE, TICKET
 from chalicelib.erp import imports as erp_imports
@@ -97,6 +107,23 @@ from chalicelib.jobs.models import ImportJobIn, ImportJobOut, JobAccepted
 
 bp = Blueprint(__name__)
 
+crud.register(
+    bp,
+    crud.Resource(
+        automations.AUTOMATION,
+        "/crm/automations",
+        "automation_id",
+        "marketing.automations",
+        "crm",
+        AutomationIn,
+        AutomationPatch,
+        AutomationOut,
+        AutomationPage,
+        AutomationQuery,
+        DeletedOut,
+        automations.service,
+    ),
+)
 crud.register(
     bp,
     crud.Resource(
@@ -625,6 +652,38 @@ def put_sla(req: Request) -> Result:
 def customer_360(req: Request) -> Customer360:
     view = overview.customer_360(STORE, req.me.actor(), req.params["customer_id"])
     return Customer360(**view)
+
+
+@endpoint(
+    bp,
+    "/unsubscribe",
+    "GET",
+    permission=None,
+    public=True,
+    tag="crm",
+    query=UnsubscribeQuery,
+    response=UnsubscribeOut,
+    summary="Stop a company's marketing mail to a contact: the link in each mail, no sign-in needed",
+)
+def unsubscribe(req: Request) -> UnsubscribeOut:
+    return UnsubscribeOut(**automations.unsubscribe(STORE, req.query.token))
+
+
+@endpoint(
+    bp,
+    "/crm/customers/{customer_id}/recommendations",
+    "GET",
+    permission="crm.customers:read",
+    tag="crm",
+    summary="What the customer will likely buy next, with reasons; their churn risk",
+    response=RecommendationsOut,
+    path_params={"customer_id": CUSTOMER.id_pattern},
+)
+def customer_recommendations(req: Request) -> RecommendationsOut:
+    req.me.require("crm.orders:read")  # built from orders: over own orders only, from those (docs/api.md)
+    customer_id = req.params["customer_id"]
+    entities.get(STORE, req.me.tenant_id, CUSTOMER, customer_id)  # 404 for an unknown customer
+    return RecommendationsOut.model_validate(recommendations.recommend(STORE, req.me.actor(), customer_id))
 
 
 @endpoint(

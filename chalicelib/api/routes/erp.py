@@ -29,6 +29,7 @@ from chalicelib.erp.models import (
     AgingOut,
     AgingQuery,
     BalanceOut,
+    BalanceQuery,
     BomIn,
     BomOut,
     BomPage,
@@ -642,7 +643,8 @@ def get_payment(req: Request) -> Result:
     summary="Open balances per customer and currency: current, 1-30, 31-60, 61-90, 90+",
 )
 def receivables_aging(req: Request) -> AgingOut:
-    return AgingOut(**receivables.aging(STORE, req.me.tenant_id, req.query.as_of, req.query.customer_id))
+    q: AgingQuery = req.query
+    return AgingOut(**receivables.aging(STORE, req.me.tenant_id, q.as_of, q.customer_id, q.limit, q.cursor))
 
 
 @endpoint(
@@ -651,12 +653,14 @@ def receivables_aging(req: Request) -> AgingOut:
     "GET",
     permission="erp.receivables:read",
     tag="erp",
+    query=BalanceQuery,
     response=BalanceOut,
     path_params={"customer_id": r"^cus_[0-9A-HJKMNP-TV-Z]{26}$"},
     summary="A customer's balance and open invoices",
 )
 def customer_balance(req: Request) -> BalanceOut:
-    return BalanceOut(**receivables.balance(STORE, req.me.tenant_id, req.params["customer_id"]))
+    customer_id = req.params["customer_id"]
+    return BalanceOut(**receivables.balance(STORE, req.me.tenant_id, customer_id, req.query.cursor))
 
 
 # ---- shipments and replenishment --------------------------------------------------------------------

@@ -14,6 +14,7 @@ from chalicelib.tenants.models import (
     AuditOut,
     AuditPage,
     AuditQuery,
+    CompanyPatch,
     LoginIn,
     MeOut,
     RefreshIn,
@@ -99,6 +100,20 @@ def refresh(req: Request) -> TokensOut:
 )
 def me(req: Request) -> MeOut:
     return MeOut(**accounts.me(STORE, req.me))
+
+
+@endpoint(
+    bp,
+    "/tenants/me",
+    "PATCH",
+    permission="admin.company:write",
+    tag="tenants",
+    summary="Change the company's settings (its time zone)",
+    body=CompanyPatch,
+    response=MeOut,
+)
+def update_company(req: Request) -> MeOut:
+    return MeOut(**accounts.set_time_zone(STORE, req.me, req.body.time_zone))
 
 
 @endpoint(
