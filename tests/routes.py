@@ -466,6 +466,11 @@ CALLS: list[Call] = [
     Call(
         "DELETE", "/erp/products/{product_id}", lambda t: (f"/erp/products/{t.erp['spare_product_id']}", None)
     ),
+    Call(
+        "GET",
+        "/analytics/products/{product_id}",
+        lambda t: (f"/analytics/products/{t.erp['product_id']}", None),
+    ),
     Call("GET", "/crm/automations", lambda t: ("/crm/automations", None)),
     Call(
         "POST",

@@ -207,6 +207,56 @@ def test_the_kept_purchase_figures_equal_every_order_recomputed(aws):
         descriptions = {p["product_code"]: p["description"] for p in kept["top_products"]}
         assert all(d.startswith(c.title()) for c, d in descriptions.items())
     assert purchases.figures(STORE, tenant, ids.new_id("cus"))["order_count"] == 0
+    for first, last in (("2026-01", "2026-12"), ("2026-03", "2026-05")):
+        assert purchases.top(STORE, tenant, first, last) == _top(orders, first, last), (first, last)
+
+
+def _top(orders, first, last):
+    """The dashboard's top products and customers recomputed from the orders."""
+    from collections import defaultdict
+
+    from chalicelib.core import money
+    from chalicelib.crm.sales import sale_of
+
+    def zero():
+        return {"orders": 0, "quantity": Decimal(0), "revenue": defaultdict(Decimal)}
+
+    products, customers = defaultdict(zero), defaultdict(zero)
+    for order in orders:
+        sale = sale_of(order)
+        if sale is None or not first <= sale[0][:7] <= last:
+            continue
+        customers[order["customer_id"]]["orders"] += 1
+        customers[order["customer_id"]]["revenue"][order["currency"]] += Decimal(order["total"])
+        for code in {line["product_code"] for line in order["lines"]}:
+            products[code]["orders"] += 1
+        for line in order["lines"]:
+            products[line["product_code"]]["quantity"] += Decimal(line["quantity"])
+            products[line["product_code"]]["revenue"][order["currency"]] += Decimal(line["net"])
+
+    def revenue(figure):
+        return [
+            {"currency": c, "total": money.text(money.round_money(t, c))}
+            for c, t in sorted(figure["revenue"].items())
+        ]
+
+    product_rows = sorted(
+        (
+            {
+                "product_code": c,
+                "orders": f["orders"],
+                "quantity": money.text(f["quantity"]),
+                "revenue": revenue(f),
+            }
+            for c, f in products.items()
+        ),
+        key=lambda r: (-r["orders"], -Decimal(r["quantity"]), r["product_code"]),
+    )
+    customer_rows = sorted(
+        ({"customer_id": c, "orders": f["orders"], "revenue": revenue(f)} for c, f in customers.items()),
+        key=lambda r: (-r["orders"], r["customer_id"]),
+    )
+    return {"products": product_rows[:10], "customers": customer_rows[:10]}
 
 
 def test_the_360_view_reads_the_same_items_at_10_orders_and_at_500(api, tenant):

@@ -322,11 +322,14 @@ def test_a_user_who_reads_only_some_opportunities_gets_the_pipeline_withheld(api
         {"section": "pipeline", "permission": "crm.opportunities:read"},
         {"section": "customers", "permission": "crm.customers:read"},
         {"section": "receivables", "permission": "erp.receivables:read"},
+        {"section": "tickets", "permission": "crm.tickets:read"},
+        {"section": "inventory", "permission": "erp.stock:read"},
     ]
     assert reply["customers"] is None and reply["receivables"] is None
     whole = dashboard(api, tenant.token).json
     assert whole["withheld"] == [] and whole["pipeline"] == {"stages": [], "totals": []}
-    assert whole["receivables"] == []
+    assert whole["receivables"] == [] and whole["tickets"] == {"open": 0, "overdue": 0}
+    assert whole["inventory"] == []
 
 
 def test_new_customers_and_activities_logged_are_the_records_that_exist(api, tenant):
@@ -391,3 +394,157 @@ def test_a_bad_range_is_a_400_naming_the_field(api, tenant, query, field):
     reply = dashboard(api, tenant.token, **query)
     assert reply.status == 400, reply.body
     assert reply.json["errors"][0]["loc"] == ["query", field], reply.body
+
+
+def test_open_and_overdue_tickets_equal_the_tickets_recomputed_at_any_instant(aws):
+    """Tickets due over two months, moved through their states, reopened, deleted: open and overdue
+    at several instants (the start of a month, mid-day, a second before and after a due time) equal
+    the tickets counted."""
+    from datetime import UTC, datetime
+
+    from chalicelib.api.web import STORE
+    from chalicelib.core import entities, ids
+    from chalicelib.core.entities import Change
+    from chalicelib.core.store import Actor
+    from chalicelib.crm import ticket_figures
+    from chalicelib.crm.types import TICKET
+
+    rng = random.Random(15)
+    tenant = ids.new_id("ten")
+    actor = Actor(tenant, "usr_01J00000000000000000000000")
+    written = {}
+    for _ in range(120):
+        due = datetime(2026, 5, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(61 * 86400))
+        fields = {
+            "customer_id": "cus_01J00000000000000000000000",
+            "subject": "Broken pot",
+            "status": "open",
+            "priority": "normal",
+            "due_at": due.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        item = entities.new_item(TICKET, actor, fields)
+        STORE.transact(entities.create_operations(TICKET, actor, item))
+        written[item["id"]] = item
+    for ticket_id in list(written):
+        for status in rng.choice(
+            [[], ["in_progress"], ["resolved"], ["resolved", "closed"], ["resolved", "open"], ["x"]]
+        ):
+            if status == "x":
+                entities.remove(STORE, actor, TICKET, ticket_id)
+                del written[ticket_id]
+                break
+            written[ticket_id] = entities.update(
+                STORE, actor, TICKET, ticket_id, decide=Change({"status": status})
+            ).item
+    some_due = sorted(t["due_at"] for t in written.values() if t["status"] in ("open", "in_progress"))[40]
+    due_at = datetime.fromisoformat(some_due.replace("Z", "+00:00")).replace(microsecond=0)
+    instants = [
+        datetime(2026, 4, 30, tzinfo=UTC),
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 6, 15, 13, 30, 5, tzinfo=UTC),
+        due_at - timedelta(seconds=1),
+        due_at + timedelta(seconds=1),
+        datetime(2026, 8, 1, tzinfo=UTC),
+    ]
+    active = [t for t in written.values() if t["status"] in ("open", "in_progress")]
+    for now in instants:
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        expected = {"open": len(active), "overdue": sum(1 for t in active if t["due_at"] < stamp)}
+        assert ticket_figures.figures(STORE, tenant, now) == expected, now
+    assert (
+        0 < ticket_figures.figures(STORE, tenant, datetime(2026, 6, 1, tzinfo=UTC))["overdue"] < len(active)
+    )
+
+
+def test_inventory_turnover_and_days_of_stock_equal_the_movements_recomputed(aws):
+    """Receipts, adjustments, transfers, shipments-like consumption over five months in two
+    warehouses: per product, on hand, out, the average on hand, turnover and days of stock of a
+    range's months equal the ledger recomputed."""
+    from chalicelib.api.web import STORE
+    from chalicelib.core import ids
+    from chalicelib.core.store import Actor
+    from chalicelib.erp import inventory, stock
+
+    rng = random.Random(16)
+    tenant = ids.new_id("ten")
+    actor = Actor(tenant, "usr_01J00000000000000000000000")
+    products = [ids.new_id("prd") for _ in range(6)]
+    warehouses = [ids.new_id("whs") for _ in range(2)]
+    ledger = []  # (month, kind, product, change)
+    on_hand = defaultdict(Decimal)
+    for n in range(150):
+        day = date(2026, 3, 1) + timedelta(days=rng.randrange(150))
+        now = f"{day.isoformat()}T10:00:00.000000Z"
+        product, warehouse = rng.choice(products), rng.choice(warehouses)
+        kind = rng.choice(["receipt", "receipt", "consumption", "shipment", "adjustment", "transfer"])
+        quantity = Decimal(rng.randrange(1, 50))
+        if kind in ("consumption", "shipment", "transfer") and on_hand[(product, warehouse)] < quantity:
+            kind = "receipt"
+        if kind == "transfer":
+            other = warehouses[1 - warehouses.index(warehouse)]
+            changes = [
+                stock.Change("transfer_out", product, warehouse, on_hand=-quantity),
+                stock.Change("transfer_in", product, other, on_hand=quantity),
+            ]
+        elif kind == "shipment":  # reserved first, then shipped, as an order's goods go
+            stock.apply(
+                STORE, actor, [stock.Change("reservation", product, warehouse, reserved=quantity)], now=now
+            )
+            changes = [stock.Change("shipment", product, warehouse, on_hand=-quantity, reserved=-quantity)]
+        else:
+            sign = (
+                -1
+                if kind == "consumption"
+                or (kind == "adjustment" and on_hand[(product, warehouse)] > quantity and n % 2)
+                else 1
+            )
+            changes = [stock.Change(kind, product, warehouse, on_hand=sign * quantity)]
+        stock.apply(STORE, actor, changes, now=now)
+        for change in changes:
+            on_hand[(product, change.warehouse_id)] += change.on_hand
+            ledger.append((now[:7], change.kind, product, change.on_hand))
+
+    def recomputed(first: date, last: date, today: date) -> dict:
+        start, end = first.isoformat()[:7], last.isoformat()[:7]
+        last_day = min(today, date(last.year, last.month, 1) + timedelta(days=31))
+        last_day = min(
+            today, (date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1))
+        )
+        days = (last_day - first.replace(day=1)).days + 1
+        rows = {}
+        for product in products:
+            now_q = sum((c for _, _, p, c in ledger if p == product), Decimal(0))
+            after = sum((c for m, _, p, c in ledger if p == product and m > end), Decimal(0))
+            within = sum((c for m, _, p, c in ledger if p == product and start <= m <= end), Decimal(0))
+            out = -sum(
+                (
+                    c
+                    for m, k, p, c in ledger
+                    if p == product and start <= m <= end and k in ("shipment", "consumption")
+                ),
+                Decimal(0),
+            )
+            average = ((now_q - after) + (now_q - after - within)) / 2
+            rows[product] = (
+                now_q,
+                out,
+                average,
+                (now_q / (out / days)).quantize(Decimal("0.1")) if out else None,
+            )
+        return rows
+
+    for first, last in ((date(2026, 3, 1), date(2026, 7, 31)), (date(2026, 4, 10), date(2026, 5, 20))):
+        today = date(2026, 12, 3)
+        kept = {r["product_id"]: r for r in inventory.figures(STORE, tenant, first, last, today)}
+        expected = recomputed(first, last, today)
+        assert set(kept) == {p for p, (q, o, a, _) in expected.items() if q or o or a}
+        for product, (now_q, out, average, days_of_stock) in expected.items():
+            if product not in kept:
+                continue
+            row = kept[product]
+            assert (Decimal(row["on_hand"]), Decimal(row["out"])) == (now_q, out), product
+            assert Decimal(row["average_on_hand"]) == average.quantize(Decimal("0.001"))
+            if average > 0:
+                assert Decimal(row["turnover"]) == (out / average).quantize(Decimal("0.01"))
+            assert row["days_of_stock"] == (None if days_of_stock is None else str(days_of_stock))
+        assert any(Decimal(r["out"]) > 0 for r in kept.values())

@@ -170,7 +170,7 @@ ALLOWED = {
     | {("GET", "/erp/payments"), ("GET", "/erp/payments/{payment_id}")}
     | RECEIVABLES
     | AUTOMATIONS_READ
-    | {("GET", "/analytics/dashboard")},
+    | {("GET", "/analytics/dashboard"), ("GET", "/analytics/products/{product_id}")},
 }
 
 

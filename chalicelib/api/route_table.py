@@ -241,6 +241,7 @@ TABLE: tuple[Entry, ...] = (
     Entry('POST', '/operator/login', 'operator_login', 6, True, ()),
     Entry('GET', '/operator/usage', 'operator_usage', 6, False, ()),
     Entry('GET', '/analytics/dashboard', 'dashboard', 7, False, ()),
+    Entry('GET', '/analytics/products/{product_id}', 'product_insight', 7, False, ()),
 # -- end --
 )
 # fmt: on

@@ -188,7 +188,17 @@ def record_count_pk(tenant_id: str) -> str:
 # The company's aggregates (``store.Tally``), kept by the writes of the records they sum, one partition
 # per family: ``sales`` (orders and revenue per day and month of confirmation), ``pipeline`` (open
 # opportunities per stage), ``customers`` (customers made and activities logged per day and month).
-AGGREGATE_FAMILIES = ("sales", "pipeline", "customers", "receivables", "purchases", "together")
+AGGREGATE_FAMILIES = (
+    "sales",
+    "pipeline",
+    "customers",
+    "receivables",
+    "purchases",
+    "together",
+    "tickets",
+    "top",
+    "stock",
+)
 
 
 def aggregate_pk(tenant_id: str, family: str) -> str:

@@ -125,6 +125,13 @@ def folded_into(operation: Operation) -> tuple[str, ...] | None:
     return None
 
 
+def transaction_size(operations: Sequence[Operation]) -> int:
+    """How many items ``Store.transact`` writes for ``operations``: its requests and its distinct
+    folded items (DynamoDB takes 100)."""
+    folded = {f for op in operations if (f := folded_into(op)) is not None}
+    return sum(1 for op in operations if is_request(op)) + len(folded)
+
+
 def _tally_updates(tallies: list[Tally]) -> list[dict[str, Any]]:
     """The tallies merged per aggregate (DynamoDB takes an item once a transaction), an ``ADD`` each
     on one shard; an aggregate whose adds cancel out is not written."""

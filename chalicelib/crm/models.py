@@ -989,6 +989,43 @@ class ReceivablesFigure(PublicModel):
     balance: str = Field(description="open_total - unapplied")
 
 
+class TopProduct(PublicModel):
+    product_code: str
+    orders: int
+    quantity: str
+    revenue: list[CurrencyTotal] = Field(description="The lines' net, per currency.")
+
+
+class TopCustomer(PublicModel):
+    customer_id: str
+    orders: int
+    revenue: list[CurrencyTotal] = Field(description="The orders' totals, per currency.")
+
+
+class TopFigures(PublicModel):
+    months: list[str] = Field(
+        description="The first and last month (YYYY-MM) the lists cover: those the range touches."
+    )
+    products: list[TopProduct] = Field(description="Ten at most, by orders, then quantity.")
+    customers: list[TopCustomer] = Field(description="Ten at most, by orders.")
+
+
+class InventoryFigure(PublicModel):
+    product_id: str
+    on_hand: str = Field(description="Now, over every warehouse, in the product's unit.")
+    out: str = Field(description="Shipped to customers and consumed by production in the range's months.")
+    average_on_hand: str = Field(description="(on hand at the start + at the end of those months) ÷ 2.")
+    turnover: str | None = Field(description="out ÷ average_on_hand, 2 decimals; null with no stock.")
+    days_of_stock: str | None = Field(
+        description="on_hand ÷ the daily out of those months (to today), 1 decimal; null when nothing left."
+    )
+
+
+class TicketsFigure(PublicModel):
+    open: int = Field(description="Tickets open or in progress now.")
+    overdue: int = Field(description="Of them, due before now (to the second).")
+
+
 class DashboardOut(PublicModel):
     start: str = Field(serialization_alias="from")
     end: str = Field(serialization_alias="to")
@@ -1004,6 +1041,13 @@ class DashboardOut(PublicModel):
     )
     receivables: list[ReceivablesFigure] | None = Field(
         description="What customers owe now (not of the range), aged today, per currency; null if withheld."
+    )
+    tickets: TicketsFigure | None = Field(description="Open and overdue tickets now; null if withheld.")
+    inventory: list[InventoryFigure] | None = Field(
+        description="The 50 slowest-moving products of the range's months (nothing out first); null if withheld."
+    )
+    top: TopFigures | None = Field(
+        description="Top products and customers of the range's months; null with `sales`."
     )
     withheld: list[Withheld] = Field(
         description="Sections left out: each sums every record of its kind, and the user may read only some."
@@ -1117,3 +1161,48 @@ class UnsubscribeQuery(StrictModel):
 class UnsubscribeOut(PublicModel):
     unsubscribed: bool
     detail: str
+
+
+# ---- a product's sales, costs and interest (GET /analytics/products/{product_id}) -------------------------
+InsightMonth = Annotated[str, StringConstraints(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$")]
+
+
+class ProductInsightQuery(StrictModel):
+    start: InsightMonth | None = Field(
+        default=None, alias="from", description="First month (YYYY-MM, UTC). Default: 11 months before `to`."
+    )
+    end: InsightMonth | None = Field(default=None, alias="to", description="Last month. Default: this month.")
+
+
+class ProductMonth(PublicModel):
+    month: str
+    orders: int = Field(description="Orders that count as sales naming the product, confirmed in the month.")
+    quantity_sold: str
+    revenue: list[CurrencyTotal] = Field(description="The lines' net.")
+    average_price: list[CurrencyTotal] = Field(description="revenue ÷ quantity_sold, 4 decimals.")
+    received_quantity: str = Field(description="Received from suppliers in the month.")
+    unit_cost: list[CurrencyTotal] = Field(
+        description="The month's receipts' value ÷ their quantity, 4 decimals; else the product's standard cost."
+    )
+    cost: list[CurrencyTotal] = Field(description="quantity_sold × unit_cost, in the revenue's currency.")
+    margin: list[CurrencyTotal] = Field(description="revenue − cost, per currency with both.")
+    quotes: int | None = Field(
+        description="Quotes made in the month naming it; null without crm.quotes:read."
+    )
+    quoted_quantity: str | None
+
+
+class InsightProduct(PublicModel):
+    id: str
+    sku: str
+    name: str
+    standard_cost: str
+    currency: str
+
+
+class ProductInsightOut(PublicModel):
+    product: InsightProduct
+    months: list[ProductMonth] = Field(description="Every month of the range, oldest first.")
+    diagnosis: list[str] = Field(
+        description="The last two months with sales compared: price, unit cost, quantity and interest, in words."
+    )

@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.core import keys, money
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Store, Tally, sort_key_prefix
+from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix
 from chalicelib.crm.sales import sale_of
 
 FAMILY = "purchases"
@@ -213,3 +213,124 @@ def _amount(value: Decimal, currency: str) -> str:
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ---- the company's top products and customers per month (the dashboard) --------------------------------
+TOP = "top"
+TOP_SHOWN = 10
+
+
+def top_tallies(tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Tally]:
+    """A sale's products and customer in its month (of ``confirmed_at``, UTC), in buckets as the
+    customer's products are (``m#<YYYY-MM>#p#<bucket>``: ``revenue#<code>#<currency>``,
+    ``quantity#<code>``, ``orders#<code>``; ``m#<YYYY-MM>#c#<bucket>``: ``revenue#<customer>#<currency>``,
+    ``orders#<customer>``), so an order of 200 lines writes at most 17 items."""
+    out: list[Tally] = []
+    for order, sign in ((before, -1), (after, 1)):
+        sale = sale_of(order)
+        if order is None or sale is None:
+            continue
+        month, currency = sale[0][:7], sale[1]
+        customer = str(order["customer_id"])
+        customer_adds: dict[str, int | Decimal] = {
+            f"revenue#{customer}#{currency}": sign * sale[2],
+            f"orders#{customer}": sign,
+        }
+        out.append(Tally(tenant_id, TOP, f"m#{month}#c#{bucket_of(customer):02d}", customer_adds))
+        buckets: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
+        for line in order.get("lines") or []:
+            code = str(line["product_code"]).upper()  # as the catalogue's SKUs: one product, one figure
+            adds = buckets[bucket_of(code)]
+            adds[f"orders#{code}"] = sign
+            for name, value in (
+                (f"quantity#{code}", line["quantity"]),
+                (f"revenue#{code}#{currency}", line["net"]),
+            ):
+                adds[name] = adds.get(name, 0) + sign * Decimal(str(value))
+        for number, adds in sorted(buckets.items()):
+            out.append(Tally(tenant_id, TOP, f"m#{month}#p#{number:02d}", adds))
+    return out
+
+
+def quote_tallies(tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Tally]:
+    """Interest: the quotes that name a product, in the month they were made (``created_at``, UTC),
+    as ``quotes#<code>`` and ``quoted#<code>`` (the quantity) on ``m#<YYYY-MM>#q#<bucket>``."""
+    out: list[Tally] = []
+    for quote, sign in ((before, -1), (after, 1)):
+        if quote is None:
+            continue
+        month = str(quote["created_at"])[:7]
+        buckets: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
+        for line in quote.get("lines") or []:
+            code = str(line["product_code"]).upper()
+            adds = buckets[bucket_of(code)]
+            adds[f"quotes#{code}"] = sign
+            adds[f"quoted#{code}"] = adds.get(f"quoted#{code}", 0) + sign * Decimal(str(line["quantity"]))
+        out += [Tally(tenant_id, TOP, f"m#{month}#q#{n:02d}", adds) for n, adds in sorted(buckets.items())]
+    return out
+
+
+def product_months(
+    store: Store, tenant_id: str, code: str, first: str, last: str
+) -> dict[str, dict[str, Decimal]]:
+    """One product's sales and quotes per month (YYYY-MM), from ``first`` to ``last``: ``orders``,
+    ``quantity``, ``revenue#<currency>``, ``quotes``, ``quoted``. One Query."""
+    code, number = code.upper(), bucket_of(code.upper())
+    items = store.query_all(
+        partition=keys.aggregate_pk(tenant_id, TOP),
+        sort_condition=sort_key_between(f"m#{first}#", f"m#{last}#~"),
+    )
+    months: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for item in items:
+        _, month, kind, bucket, _shard = str(item["sk"]).split("#")
+        if kind not in ("p", "q") or int(bucket) != number:
+            continue
+        for name, value in _fields(item).items():
+            field, key, *currency = name.split("#")
+            if key == code:
+                months[month][f"{field}#{currency[0]}" if currency else field] += Decimal(value)
+    return months
+
+
+def top(store: Store, tenant_id: str, first_month: str, last_month: str) -> dict[str, list[dict[str, Any]]]:
+    """The ``TOP_SHOWN`` products and customers of the months from ``first_month`` to ``last_month``
+    (YYYY-MM) by orders (then quantity, then code or id; revenue is per currency, so it ranks
+    nothing): one Query of the months' buckets (at most 32 items a month, however many orders)."""
+    items = store.query_all(
+        partition=keys.aggregate_pk(tenant_id, TOP),
+        sort_condition=sort_key_between(f"m#{first_month}#", f"m#{last_month}#~"),
+    )
+    ranked: dict[str, dict[str, dict[str, Any]]] = {"p": {}, "c": {}}
+    for item in items:
+        kind = str(item["sk"]).split("#")[2]
+        if kind not in ranked:
+            continue  # the quotes' interest
+        for name, value in _fields(item).items():
+            field, key, *currency = name.split("#")
+            figure = ranked[kind].setdefault(
+                key, {"orders": Decimal(0), "quantity": Decimal(0), "revenue": defaultdict(Decimal)}
+            )
+            if field == "revenue":
+                figure["revenue"][currency[0]] += Decimal(value)
+            else:
+                figure[field] += Decimal(value)
+
+    def listed(kind: str, label: str) -> list[dict[str, Any]]:
+        rows = [
+            {
+                label: key,
+                "orders": int(f["orders"]),
+                **({"quantity": money.text(f["quantity"])} if kind == "p" else {}),
+                "revenue": [
+                    {"currency": c, "total": _amount(t, c)} for c, t in sorted(f["revenue"].items()) if t
+                ],
+            }
+            for key, f in ranked[kind].items()
+            if f["orders"] > 0
+        ]
+        rows.sort(
+            key=lambda r: (-Decimal(str(r["orders"])), -Decimal(str(r.get("quantity", 0))), str(r[label]))
+        )
+        return rows[:TOP_SHOWN]
+
+    return {"products": listed("p", "product_code"), "customers": listed("c", "customer_id")}

@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib.core.entities import EntityType, Unique
 from chalicelib.core.normalise import normalise_phone
 from chalicelib.core.store import Tally
-from chalicelib.crm import purchases, sales
+from chalicelib.crm import purchases, sales, ticket_figures
 from chalicelib.handoff import contracts
 
 ACTIVE = {"open", "in_progress"}  # ticket states that can run late (the due lookup)
@@ -119,6 +119,7 @@ QUOTE = EntityType(
     lookup_kinds=("customer",),
     owned=True,
     resource="crm.quotes",
+    tallies=purchases.quote_tallies,  # interest in a product (GET /analytics/products/{id})
 )
 
 
@@ -133,6 +134,7 @@ def _order_tallies(
         *sales.order_tallies(tenant_id, before, after),
         *purchases.order_tallies(tenant_id, before, after),
         *purchases.together_tallies(tenant_id, before, after),
+        *purchases.top_tallies(tenant_id, before, after),
     ]
 
 
@@ -164,4 +166,5 @@ TICKET = EntityType(
     lookup_kinds=("customer", "assignee", "due"),
     owned=True,
     resource="crm.tickets",
+    tallies=ticket_figures.ticket_tallies,  # the dashboard's open and overdue tickets
 )

@@ -17,7 +17,7 @@ from chalicelib.core.entities import Change, EntityType, Reference
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import round_money, text
 from chalicelib.core.store import Actor, Page, Store, utcnow
-from chalicelib.erp import stock
+from chalicelib.erp import inventory, stock
 from chalicelib.erp.catalogue import PRODUCT, SUPPLIER, WAREHOUSE
 from chalicelib.erp.reservations import warehouse_for
 
@@ -217,9 +217,21 @@ def receive(store: Store, actor: Actor, order_id: str, data: Any, if_match: int 
             )
         done = all(Decimal(li["received"]) >= Decimal(li["quantity"]) for li in lines)
         now = utcnow()
+        costs = [
+            (
+                lines[w.line - 1]["product_id"],
+                w.quantity,
+                Decimal(lines[w.line - 1]["unit_cost"]),
+                before["currency"],
+            )
+            for w in data.lines
+        ]
         return Change(
             {"lines": lines, "status": "received" if done else "partially_received"},
-            extra=stock.plan(actor, changes, now).operations,
+            extra=[
+                *stock.plan(actor, changes, now).operations,
+                *inventory.receipt_tallies(actor.tenant_id, costs, now),
+            ],
             action="receive",
             references=[Reference("warehouse_id", WAREHOUSE, warehouse_id)],
             at=now,

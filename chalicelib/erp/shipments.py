@@ -25,6 +25,7 @@ from chalicelib.core.store import (
     Store,
     is_request,
     request_of,
+    transaction_size,
     utcnow,
 )
 from chalicelib.erp import intake, reservations, stock
@@ -109,7 +110,7 @@ def ship(store: Store, actor: Actor, data: Any) -> dict[str, Any]:
             *updates,
             *_order_events(store, actor, item, lines, shipped_after),
         ]
-        _fits(len(head) + len(stock.plan(actor, changes, now).operations), len(data.lines))
+        _fits(transaction_size([*head, *stock.plan(actor, changes, now).operations]), len(data.lines))
         try:
             stock.apply(store, actor, changes, before=head, now=now)
         except ConditionFailed:

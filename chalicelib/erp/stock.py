@@ -32,7 +32,7 @@ from chalicelib.core.store import (
     put,
     utcnow,
 )
-from chalicelib.erp import repository
+from chalicelib.erp import inventory, repository
 
 ZERO = Decimal(0)
 
@@ -112,6 +112,7 @@ def plan(actor: Actor, changes: list[Change], now: str) -> Planned:
         operations.append(level_update(actor.tenant_id, product_id, warehouse_id, on_hand, reserved, now))
     movements = [movement_item(actor, change, now) for change in changes]
     operations.extend(put(m) for m in movements)
+    operations.extend(inventory.stock_tallies(actor.tenant_id, changes, now))
     return Planned(operations, levels, movements)
 
 
