@@ -108,8 +108,9 @@ def test_the_company_time_zone_sets_its_morning(api, moto_server):
     assert mails_to(moto_server, mail) == []
     daily("2026-07-01T06:30:00")  # 08:30 in Berlin
     assert len(mails_to(moto_server, mail)) == 1
-    bad = api.patch("/tenants/me", tenant.token, {"time_zone": "Mars/Olympus"})
-    assert bad.status == 422 and ["body", "time_zone"] in [e["loc"] for e in bad.json["errors"]]
+    for zone in ("Mars/Olympus", "localtime", "posixrules", "Factory", "right/UTC"):
+        bad = api.patch("/tenants/me", tenant.token, {"time_zone": zone})
+        assert bad.status == 422 and ["body", "time_zone"] in [e["loc"] for e in bad.json["errors"]], zone
     _, sales = a_user(api, tenant, ["sales"])
     assert api.patch("/tenants/me", sales, {"time_zone": "UTC"}).status == 403
 
@@ -192,7 +193,8 @@ def test_created_records_start_their_rules_once_with_tasks_and_tags(api, moto_se
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({**GREETING, "trigger": "no_order"}, ["body"]),  # no_order needs days
+        ({**GREETING, "trigger": "no_order"}, ["body", "days"]),  # no_order needs days
+        ({**GREETING, "days": 7}, ["body", "days"]),  # and no other takes them
         ({**GREETING, "action": {"kind": "email", "subject": "Hi"}}, ["body", "action"]),
         ({**GREETING, "trigger": "sometimes"}, ["body", "trigger"]),
         (
@@ -260,3 +262,28 @@ def test_a_customer_who_stopped_ordering_is_written_to_once_per_lapse(api, moto_
     daily("2026-07-05T01:00:00")
     assert len(mails_to(moto_server, mails[idle])) == 2
     assert len(mails_to(moto_server, mails[busy])) == 1  # 25 May + 30 days = 24 June
+
+
+def test_a_rule_keeps_days_exactly_when_it_is_a_no_order_rule(api, tenant):
+    lapse = {"name": "Lapse", "trigger": "no_order", "days": 30, "action": {"kind": "tag", "tag": "lapsed"}}
+    made = api.post("/crm/automations", tenant.token, lapse)
+    assert made.status == 201, made.body
+    welcome = api.post(
+        "/crm/automations", tenant.token, {**lapse, "trigger": "customer_created", "days": None}
+    )
+    assert welcome.status == 201, welcome.body
+    for rule, days in ((made.json, None), (welcome.json, 7)):
+        reply = api.patch(f"/crm/automations/{rule['id']}", tenant.token, {"days": days})
+        assert reply.status == 422 and reply.json["errors"][0]["loc"] == ["body", "days"], reply.body
+    assert api.get(f"/crm/automations/{made.json['id']}", tenant.token).json["days"] == 30
+    moved = api.patch(f"/crm/automations/{made.json['id']}", tenant.token, {"days": 60})
+    assert moved.status == 200 and moved.json["days"] == 60
+
+
+def test_an_unsubscribe_token_naming_no_contact_id_is_refused(api, tenant):
+    from chalicelib.crm import automations
+
+    for contact_id in ("con_1#x", "nonsense"):
+        token = automations.unsubscribe_token(tenant.id, contact_id)
+        reply = api.get(f"/unsubscribe?token={token}")
+        assert reply.status == 400 and reply.json["errors"][0]["loc"] == ["query", "token"], reply.body

@@ -196,3 +196,23 @@ def test_aging_and_a_balance_read_the_same_items_at_10_invoices_and_at_500(api, 
     # The page is read as its lookup entries, then the invoices: two items per invoice listed.
     assert small_calls == big_calls and small_items - 2 * 10 == big_items - 2 * 50
     assert big_balance["next_cursor"]
+
+
+def test_aging_refuses_the_calendars_edges_another_companys_customer_and_a_cursor_of_other_filters(
+    api, tenant
+):
+    customer = a_customer(api, tenant)["id"]
+    for as_of in ("0001-01-01", "9999-12-31"):
+        reply = api.get(f"/erp/receivables/aging?as_of={as_of}", tenant.token)
+        assert reply.status == 400 and reply.json["errors"][0]["loc"] == ["query", "as_of"], reply.body
+    other = a_tenant(api, "Aging Other Co")
+    assert api.get(f"/erp/receivables/aging?customer_id={customer}", other.token).status == 404
+    for _ in range(3):
+        an_invoice(api, tenant, a_customer(api, tenant)["id"], "10", "2026-06-01")
+    first = api.get("/erp/receivables/aging?limit=1&as_of=2026-07-01", tenant.token).json
+    assert first["next_cursor"]
+    cursor = first["next_cursor"]
+    moved = api.get(f"/erp/receivables/aging?limit=1&as_of=2026-08-01&cursor={cursor}", tenant.token)
+    assert moved.status == 400 and moved.json["errors"][0]["loc"] == ["query", "cursor"], moved.body
+    mixed = api.get(f"/erp/receivables/aging?customer_id={customer}&cursor={cursor}", tenant.token)
+    assert mixed.status == 400 and mixed.json["errors"][0]["loc"] == ["query", "cursor"], mixed.body

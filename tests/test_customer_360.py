@@ -164,12 +164,12 @@ def _written_orders(actor, customer_ids, count, rng, products=("TEA", "CUP", "PO
     return list(written.values())
 
 
-def _an_order_at(actor, customer_id, at):
+def _an_order_at(actor, customer_id, at, code="TEA"):
     from chalicelib.api.web import STORE
     from chalicelib.core import entities
     from chalicelib.crm.types import ORDER
 
-    line = {"product_code": "TEA", "description": "Tea", "quantity": "1", "net": "10.00"}
+    line = {"product_code": code, "description": "Tea", "quantity": "1", "net": "10.00"}
     fields = {"customer_id": customer_id, "currency": "CNY", "total": "10.00", "lines": [line]}
     item = entities.new_item(ORDER, actor, {**fields, "status": "confirmed", "confirmed_at": at}, now=at)
     STORE.transact(entities.create_operations(ORDER, actor, item))
@@ -222,10 +222,12 @@ def _top(orders, first, last):
         return {"orders": 0, "quantity": Decimal(0), "revenue": defaultdict(Decimal)}
 
     products, customers = defaultdict(zero), defaultdict(zero)
+    buyers = defaultdict(set)
     for order in orders:
         sale = sale_of(order)
         if sale is None or not first <= sale[0][:7] <= last:
             continue
+        buyers[sale[0][:7]].add(order["customer_id"])
         customers[order["customer_id"]]["orders"] += 1
         customers[order["customer_id"]]["revenue"][order["currency"]] += Decimal(order["total"])
         for code in {line["product_code"] for line in order["lines"]}:
@@ -256,7 +258,12 @@ def _top(orders, first, last):
         ({"customer_id": c, "orders": f["orders"], "revenue": revenue(f)} for c, f in customers.items()),
         key=lambda r: (-r["orders"], r["customer_id"]),
     )
-    return {"products": product_rows[:10], "customers": customer_rows[:10]}
+    return {
+        "products": product_rows[:10],
+        "customers": customer_rows[:10],
+        "active_customers": len(customers),
+        "active_per_month": [{"month": m, "active_customers": len(b)} for m, b in sorted(buyers.items())],
+    }
 
 
 def test_the_360_view_reads_the_same_items_at_10_orders_and_at_500(api, tenant):
@@ -286,6 +293,20 @@ def test_the_360_view_reads_the_same_items_at_10_orders_and_at_500(api, tenant):
     (small_cost, small_view), (big_cost, big_view) = cost(small), cost(big)
     assert 0 < small_view["order_count"] < 10 and big_view["order_count"] > 150
     assert small_cost == big_cost, (small_cost, big_cost)
+
+
+def test_a_product_code_in_any_case_is_one_product(aws):
+    from chalicelib.api.web import STORE
+    from chalicelib.core import ids
+    from chalicelib.core.store import Actor
+    from chalicelib.crm import purchases
+
+    tenant, customer = ids.new_id("ten"), ids.new_id("cus")
+    actor = Actor(tenant, "usr_01J00000000000000000000000")
+    for n, code in enumerate(("tea-001", "TEA-001", "Tea-001")):
+        _an_order_at(actor, customer, f"2026-05-0{n + 1}T00:00:00.000000Z", code=code)
+    kept = purchases.figures(STORE, tenant, customer)["top_products"]
+    assert [(p["product_code"], p["orders"]) for p in kept] == [("TEA-001", 3)]
 
 
 def test_an_order_of_200_products_is_counted_in_one_transaction(aws):

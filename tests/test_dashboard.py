@@ -369,6 +369,30 @@ def test_new_customers_and_activities_logged_are_the_records_that_exist(api, ten
     period = dashboard(api, tenant.token, granularity="month").json["customers"][0]
     assert (period["leads"], period["leads_converted"], period["lead_conversion"]) == (3, 1, "0.3333")
     assert period["new_customers"] == 5 and period["win_rate"] is None
+    # An opportunity won and its quote's order confirmed: the conversion of the period.
+    from tests.test_stock import a_product
+
+    a_product(api, tenant, "TEA")
+    deal = made.json
+    quote = {
+        "customer_id": deal["customer_id"],
+        "opportunity_id": deal["id"],
+        "currency": "CNY",
+        "lines": [{"product_code": "TEA", "quantity": "1", "unit_price": "10"}],
+    }
+    quoted = api.post("/crm/quotes", tenant.token, quote)
+    assert quoted.status == 201, quoted.body
+    for step in ("send", "accept"):
+        api.post(f"/crm/quotes/{quoted.json['id']}/{step}", tenant.token)
+    order = api.get(f"/crm/quotes/{quoted.json['id']}", tenant.token).json["order_id"]
+    assert order and api.get(f"/crm/orders/{order}", tenant.token).json["opportunity_id"] == deal["id"]
+    period = dashboard(api, tenant.token, granularity="month").json["customers"][0]
+    assert (period["orders_from_opportunities"], period["opportunity_conversion"]) == (0, None)  # a draft
+    assert api.post(f"/crm/orders/{order}/confirm", tenant.token).status == 200
+    assert api.post(f"/crm/opportunities/{deal['id']}/close", tenant.token, {"outcome": "won"}).status == 200
+    period = dashboard(api, tenant.token, granularity="month").json["customers"][0]
+    assert (period["orders_from_opportunities"], period["opportunities_won"]) == (1, 1)
+    assert period["opportunity_conversion"] == "1.0000"
     total = reply["pipeline"]["totals"][0]
     probability = Decimal(made.json["probability"])
     weighted = (Decimal("1200.50") * probability / 100).quantize(Decimal("0.01"))
@@ -388,6 +412,8 @@ def test_new_customers_and_activities_logged_are_the_records_that_exist(api, ten
         ({"from": "2026-02-30"}, "from"),
         ({"granularity": "year"}, "granularity"),
         ({"to": "yesterday"}, "to"),
+        ({"to": "0001-01-05"}, "to"),
+        ({"from": "9999-12-01", "to": "9999-12-31", "granularity": "month"}, "from"),
     ],
 )
 def test_a_bad_range_is_a_400_naming_the_field(api, tenant, query, field):

@@ -4,6 +4,7 @@ told apart as a cost problem or a market problem."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote as url_quote
 
 from tests.conftest import a_customer, a_tenant, a_user
 from tests.test_purchasing_production import a_supplier
@@ -79,3 +80,6 @@ def test_a_dearer_supply_at_the_same_price_is_told_as_a_cost_problem(api):
     assert api.get(f"/analytics/products/{tea['id']}", rep).status == 403
     bad = api.get(f"/analytics/products/{tea['id']}?from={this}&to={previous}", tenant.token)
     assert bad.status == 400 and bad.json["errors"][0]["loc"] == ["query", "from"]
+    arabic_digits = url_quote("2\u0660\u0662\u0666-11")
+    arabic = api.get(f"/analytics/products/{tea['id']}?from={arabic_digits}", tenant.token)
+    assert arabic.status == 400 and arabic.json["errors"][0]["loc"] == ["query", "from"], arabic.body

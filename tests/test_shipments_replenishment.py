@@ -114,3 +114,46 @@ def test_replenishment_suggests_per_supplier_and_not_twice(api, tenant):
     )
     again = api.get("/erp/replenishment", tenant.token).json
     assert leaf["id"] not in {g["supplier_id"] for g in again["purchase"]}  # the draft counts as incoming
+
+
+def test_replenishment_reads_the_same_at_10_products_and_at_500(api):
+    """The suggestions come from the figures the writes keep: at 10 products or 500 (each with a
+    reorder point, stock and an open order), the same calls, at most 32 items of figures, plus the
+    products suggested."""
+    from chalicelib.api.web import STORE
+    from chalicelib.core import entities
+    from chalicelib.core.store import Actor
+    from chalicelib.erp import stock
+    from chalicelib.erp.catalogue import PRODUCT
+    from tests.conftest import a_tenant
+    from tests.reads import Reads
+
+    def company(products: int) -> tuple:
+        tenant = a_tenant(api, f"Stocked {products}")
+        actor = Actor(tenant.id, tenant.owner_id)
+        warehouse = a_warehouse(api, tenant, "MAIN")["id"]
+        for n in range(products):
+            fields = {"sku": f"P{n:04d}", "name": f"Part {n}", "kind": "stocked", "reorder_point": "10"}
+            item = entities.new_item(PRODUCT, actor, {**fields, "standard_cost": "1", "unit": "pcs"})
+            STORE.transact(entities.create_operations(PRODUCT, actor, item))
+            on_hand = "4" if n < 3 else "50"  # three under their point
+            stock.apply(
+                STORE, actor, [stock.Change("receipt", item["id"], warehouse, on_hand=Decimal(on_hand))]
+            )
+        return tenant
+
+    from decimal import Decimal
+
+    costs = []
+    for size in (10, 500):
+        tenant = company(size)
+        api.get("/erp/replenishment", tenant.token)
+        with Reads() as reads:
+            reply = api.get("/erp/replenishment", tenant.token)
+            assert reply.status == 200, reply.body
+            costs.append(reads.take())
+        suggested = [li["sku"] for g in reply.json["purchase"] for li in g["lines"]]
+        assert suggested == ["P0000", "P0001", "P0002"], suggested
+        assert all(li["suggested_quantity"] == "16" for g in reply.json["purchase"] for li in g["lines"])
+    (small_calls, small_items), (big_calls, big_items) = costs
+    assert small_calls == big_calls and small_items <= big_items <= 32 + 3, costs

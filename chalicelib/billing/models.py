@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.core.models import PublicModel, StrictModel
 
-Month = Annotated[str, StringConstraints(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$")]
 PlanId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
 
 

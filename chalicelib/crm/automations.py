@@ -33,7 +33,7 @@ import jwt
 from chalicelib.core import aws, entities, keys
 from chalicelib.core.config import settings
 from chalicelib.core.entities import Change, EntityType
-from chalicelib.core.errors import BadRequestError, NotFoundError
+from chalicelib.core.errors import BadRequestError, NotFoundError, field_error
 from chalicelib.core.store import Actor, ConditionFailed, Store, delete, put_new, utcnow
 from chalicelib.crm import purchases
 from chalicelib.crm.types import CONTACT, CUSTOMER
@@ -59,7 +59,31 @@ AUTOMATION = EntityType(
     lookup_kinds=("trigger",),
     resource="marketing.automations",
 )
-service = entities.PlainRecords(AUTOMATION, ("name", "action", "enabled"), {"conditions": []})
+
+
+class Rules(entities.PlainRecords):
+    """Rules are plain records, but for ``days``, which a no_order rule needs and no other takes."""
+
+    def update(
+        self, store: Store, actor: Actor, entity_id: str, patch: Any, if_match: int | None
+    ) -> dict[str, Any]:
+        changes = entities.patch_fields(entities.given(patch), self.required, self.emptiable)
+
+        def decide(before: dict[str, Any]) -> Change:
+            if "days" in changes and (before["trigger"] == "no_order") != (changes["days"] is not None):
+                needed = before["trigger"] == "no_order"
+                raise field_error(
+                    "A no_order rule needs `days`." if needed else "`days` is for no_order rules only.",
+                    ["body", "days"],
+                    "needed" if needed else "not for this trigger",
+                )
+            return Change(changes)
+
+        written = entities.update(store, actor, AUTOMATION, entity_id, decide=decide, if_match=if_match)
+        return entities.public(written.item)
+
+
+service = Rules(AUTOMATION, ("name", "action", "enabled"), {"conditions": []})
 
 
 # ---- rules ------------------------------------------------------------------------------------------------
@@ -304,15 +328,19 @@ def daily(store: Store, now: datetime | None = None) -> dict[str, int]:
     totals = {"companies": 0, "fired": 0}
     for entry in company.open_companies(store):
         tenant_id = entry["tenant_id"]
-        local = local_now(store, tenant_id, now)
-        if local.hour < DAILY_FROM_HOUR:
-            continue
-        day = keys.automation_day(tenant_id, local.date().isoformat())
-        if store.get(day, consistent=True):
-            continue
-        totals["fired"] += company_day(store, tenant_id, local.date())
-        totals["companies"] += 1
-        store.put_one({**day, "at": utcnow()})
+        try:
+            local = local_now(store, tenant_id, now)
+            if local.hour < DAILY_FROM_HOUR:
+                continue
+            day = keys.automation_day(tenant_id, local.date().isoformat())
+            if store.get(day, consistent=True):
+                continue
+            totals["fired"] += company_day(store, tenant_id, local.date())
+            totals["companies"] += 1
+            store.put_one({**day, "at": utcnow()})
+        except Exception:  # one company's failure never stops the others' day
+            totals["failed"] = totals.get("failed", 0) + 1
+            LOG.exception("daily automations of %s failed; the next hour tries again", tenant_id)
     return totals
 
 
@@ -346,7 +374,7 @@ def company_day(store: Store, tenant_id: str, today: date) -> int:
                 if last is None:
                     continue
                 idle = (today - last.date()).days
-                due = [r for r in lapses if idle >= int(r.get("days") or 0)]
+                due = [r for r in lapses if r.get("days") and idle >= int(r["days"])]
                 if due:
                     fired += run(
                         store,
@@ -389,6 +417,8 @@ def unsubscribe(store: Store, token: str) -> dict[str, Any]:
             token, _key(), algorithms=["HS256"], audience=_AUDIENCE, options={"require": ["exp", "aud"]}
         )
         tenant_id, contact_id = str(claims["t"]), str(claims["c"])
+        if not re.match(CONTACT.id_pattern, contact_id) or "#" in tenant_id:
+            raise KeyError("c")
     except (jwt.PyJWTError, KeyError) as exc:
         expired = isinstance(exc, jwt.ExpiredSignatureError)
         raise BadRequestError(

@@ -7,7 +7,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator, model_validator
+from pydantic import (
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from chalicelib.core.ids import id_pattern
@@ -493,6 +501,7 @@ class OrderOut(_Priced):
     customer_id: str
     contact_id: str | None = None
     quote_id: str | None = None
+    opportunity_id: str | None = Field(default=None, description="The opportunity of the quote it came from.")
     status: str = Field(
         description="draft → confirmed → accepted → reserved or backordered → shipped → invoiced → paid; rejected; cancelled"
     )
@@ -948,6 +957,12 @@ class CustomersPeriod(PublicModel):
     win_rate: str | None = Field(
         description="opportunities_won / (won + lost), 4 decimals; null when none closed."
     )
+    orders_from_opportunities: int = Field(
+        description="Orders from an opportunity's quote that count as sales, by their confirmation day."
+    )
+    opportunity_conversion: str | None = Field(
+        description="orders_from_opportunities / opportunities_won, 4 decimals; null when none won."
+    )
 
 
 class PipelineFigure(PublicModel):
@@ -1002,12 +1017,21 @@ class TopCustomer(PublicModel):
     revenue: list[CurrencyTotal] = Field(description="The orders' totals, per currency.")
 
 
+class ActiveMonth(PublicModel):
+    month: str
+    active_customers: int = Field(
+        description="Distinct customers with an order that counts, confirmed in the month."
+    )
+
+
 class TopFigures(PublicModel):
     months: list[str] = Field(
         description="The first and last month (YYYY-MM) the lists cover: those the range touches."
     )
     products: list[TopProduct] = Field(description="Ten at most, by orders, then quantity.")
     customers: list[TopCustomer] = Field(description="Ten at most, by orders.")
+    active_customers: int = Field(description="Distinct customers with an order that counts in those months.")
+    active_per_month: list[ActiveMonth] = Field(description="Months with any, oldest first.")
 
 
 class InventoryFigure(PublicModel):
@@ -1096,7 +1120,9 @@ class AutomationIn(StrictModel):
     name: Name
     trigger: Trigger = Field(description="What starts the rule (docs/api.md, Marketing automation).")
     days: Annotated[int, Field(ge=1, le=3650)] | None = Field(
-        default=None, description="no_order: the days without an order that start it."
+        default=None,
+        validate_default=True,
+        description="no_order (and only no_order): the days without an order that start it.",
     )
     conditions: Annotated[list[ConditionIn], Field(max_length=10)] = Field(
         default=[], description="All must hold of the customer."
@@ -1104,11 +1130,15 @@ class AutomationIn(StrictModel):
     action: ActionIn
     enabled: bool = True
 
-    @model_validator(mode="after")
-    def _days(self) -> Self:
-        if (self.trigger == "no_order") != (self.days is not None):
-            raise PydanticCustomError("days", "`days` is given for a no_order rule, and for no other")
-        return self
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: int | None, info: ValidationInfo) -> int | None:
+        trigger = info.data.get("trigger")
+        if trigger == "no_order" and value is None:
+            raise PydanticCustomError("missing", "a no_order rule needs `days`")
+        if trigger is not None and trigger != "no_order" and value is not None:
+            raise PydanticCustomError("extra", "`days` is for no_order rules only")
+        return value
 
 
 class AutomationPatch(StrictModel):
@@ -1164,7 +1194,7 @@ class UnsubscribeOut(PublicModel):
 
 
 # ---- a product's sales, costs and interest (GET /analytics/products/{product_id}) -------------------------
-InsightMonth = Annotated[str, StringConstraints(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$")]
+InsightMonth = Annotated[str, StringConstraints(pattern=r"^2[0-9]{3}-(0[1-9]|1[0-2])$")]
 
 
 class ProductInsightQuery(StrictModel):

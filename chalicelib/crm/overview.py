@@ -55,14 +55,15 @@ def purchase_figures(order_items: list[dict[str, Any]]) -> dict[str, Any]:
     for order in bought:
         totals[order["currency"]] += Decimal(order["total"])
         for line in order["lines"]:
+            code = str(line["product_code"]).upper()  # as the catalogue's SKUs (and the kept figures)
             empty = {
-                "product_code": line["product_code"],
+                "product_code": code,
                 "description": line.get("description", ""),
                 "orders": set(),
                 "quantity": Decimal(0),
                 "revenue": defaultdict(Decimal),
             }
-            figure = products.setdefault(line["product_code"], empty)
+            figure = products.setdefault(code, empty)
             figure["orders"].add(order["id"])
             figure["quantity"] += Decimal(line["quantity"])
             figure["revenue"][order["currency"]] += Decimal(line["net"])

@@ -52,7 +52,7 @@ def order_tallies(tenant_id: str, before: dict[str, Any] | None, after: dict[str
         buckets: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
         described: dict[int, dict[str, str]] = defaultdict(dict)
         for line in order.get("lines") or []:
-            code = str(line["product_code"])
+            code = str(line["product_code"]).upper()  # as the catalogue's SKUs: one product, one figure
             adds, sets = buckets[bucket_of(code)], described[bucket_of(code)]
             adds[f"orders#{code}"] = sign  # once per order, however many lines name it
             for name, value in (
@@ -80,7 +80,7 @@ def together_tallies(
     for order, sign in ((before, -1), (after, 1)):
         if order is None or sale_of(order) is None:
             continue
-        codes = sorted({str(line["product_code"]) for line in order.get("lines") or []})
+        codes = sorted({str(line["product_code"]).upper() for line in order.get("lines") or []})
         if len(codes) > TOGETHER_MOST:
             continue
         for code in codes:
@@ -292,7 +292,7 @@ def product_months(
     return months
 
 
-def top(store: Store, tenant_id: str, first_month: str, last_month: str) -> dict[str, list[dict[str, Any]]]:
+def top(store: Store, tenant_id: str, first_month: str, last_month: str) -> dict[str, Any]:
     """The ``TOP_SHOWN`` products and customers of the months from ``first_month`` to ``last_month``
     (YYYY-MM) by orders (then quantity, then code or id; revenue is per currency, so it ranks
     nothing): one Query of the months' buckets (at most 32 items a month, however many orders)."""
@@ -301,12 +301,15 @@ def top(store: Store, tenant_id: str, first_month: str, last_month: str) -> dict
         sort_condition=sort_key_between(f"m#{first_month}#", f"m#{last_month}#~"),
     )
     ranked: dict[str, dict[str, dict[str, Any]]] = {"p": {}, "c": {}}
+    buyers: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))  # month -> customer
     for item in items:
-        kind = str(item["sk"]).split("#")[2]
+        _, month, kind, *_rest = str(item["sk"]).split("#")
         if kind not in ranked:
             continue  # the quotes' interest
         for name, value in _fields(item).items():
             field, key, *currency = name.split("#")
+            if kind == "c" and field == "orders":
+                buyers[month][key] += Decimal(value)
             figure = ranked[kind].setdefault(
                 key, {"orders": Decimal(0), "quantity": Decimal(0), "revenue": defaultdict(Decimal)}
             )
@@ -333,4 +336,13 @@ def top(store: Store, tenant_id: str, first_month: str, last_month: str) -> dict
         )
         return rows[:TOP_SHOWN]
 
-    return {"products": listed("p", "product_code"), "customers": listed("c", "customer_id")}
+    return {
+        "products": listed("p", "product_code"),
+        "customers": listed("c", "customer_id"),
+        "active_customers": sum(1 for f in ranked["c"].values() if f["orders"] > 0),
+        "active_per_month": [
+            {"month": m, "active_customers": sum(1 for n in buyers[m].values() if n > 0)}
+            for m in sorted(buyers)
+            if any(n > 0 for n in buyers[m].values())
+        ],
+    }

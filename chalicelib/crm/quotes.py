@@ -198,6 +198,7 @@ def accept(store: Store, actor: Actor, quote_id: str, if_match: int | None) -> t
             "notes": before.get("notes", ""),
             "status": "draft",
             "quote_id": quote_id,
+            "opportunity_id": before.get("opportunity_id"),  # the deal it closes: its conversion
             "confirmed_at": None,
             "cancelled_at": None,
             "cancel_reason": None,

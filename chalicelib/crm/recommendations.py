@@ -63,10 +63,10 @@ def _repeats(orders: list[dict[str, Any]], now: datetime) -> dict[str, dict[str,
     bought: dict[str, list[datetime]] = defaultdict(list)
     described: dict[str, str] = {}
     for order in orders:
-        for code in sorted({str(line["product_code"]) for line in order["lines"]}):
+        for code in sorted({str(line["product_code"]).upper() for line in order["lines"]}):
             bought[code].append(_when(order))
         for line in order["lines"]:
-            described[str(line["product_code"])] = str(line.get("description") or "")
+            described[str(line["product_code"]).upper()] = str(line.get("description") or "")
     out = {}
     for code, times in bought.items():
         if len(times) < 2:
@@ -100,7 +100,7 @@ def _repeats(orders: list[dict[str, Any]], now: datetime) -> dict[str, dict[str,
 def _together(store: Store, tenant_id: str, orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     counts: dict[str, int] = defaultdict(int)
     for order in orders:
-        for code in {str(line["product_code"]) for line in order["lines"]}:
+        for code in {str(line["product_code"]).upper() for line in order["lines"]}:
             counts[code] += 1
     seeds = sorted(counts, key=lambda c: (-counts[c], c))[:SEEDS]
     wanted = [

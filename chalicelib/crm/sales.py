@@ -34,8 +34,9 @@ def sale_of(order: dict[str, Any] | None) -> tuple[str, str, Decimal] | None:
 
 
 def order_tallies(tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[Tally]:
-    """What a write of an order from ``before`` to ``after`` adds to the sales aggregates."""
-    tallies = []
+    """What a write of an order from ``before`` to ``after`` adds to the sales aggregates (and, for
+    an order from an opportunity's quote, to the conversions of the ``customers`` family)."""
+    tallies = _ORDER_COUNTS(tenant_id, before, after)
     for order, sign in ((before, -1), (after, 1)):
         sale = sale_of(order)
         if sale is None:
@@ -96,7 +97,7 @@ def figures(store: Store, tenant_id: str, first: date, last: date, granularity: 
             {
                 "currency": c,
                 "orders": int(sums.get(f"orders#{c}", 0)),
-                "revenue": money.text(sums.get(f"revenue#{c}", Decimal(0))),
+                "revenue": money.text(money.round_money(sums.get(f"revenue#{c}", Decimal(0)), c)),
             }
             for c in currencies
             if sums.get(f"orders#{c}") or sums.get(f"revenue#{c}")
@@ -127,6 +128,8 @@ def _dated_counts(kind: str, record: dict[str, Any] | None) -> Counter[tuple[str
         counted[(str(record["converted_at"])[:10], "leads_converted")] += 1
     if kind == "opportunity" and record.get("status") in ("won", "lost") and record.get("closed_at"):
         counted[(str(record["closed_at"])[:10], f"opportunities_{record['status']}")] += 1
+    if kind == "order" and record.get("opportunity_id") and (sale := sale_of(record)):
+        counted[(sale[0], "orders_from_opportunities")] += 1
     return counted
 
 
@@ -148,6 +151,7 @@ def crm_tallies(kind: str) -> Tallies:
 
 
 _OPPORTUNITY_COUNTS = crm_tallies("opportunity")
+_ORDER_COUNTS = crm_tallies("order")
 
 
 def opportunity_tallies(
@@ -164,6 +168,7 @@ CRM_FIELDS = (
     "leads_converted",
     "opportunities_won",
     "opportunities_lost",
+    "orders_from_opportunities",
 )
 
 
@@ -184,6 +189,9 @@ def customer_figures(
                 **counts,
                 "lead_conversion": _rate(counts["leads_converted"], counts["leads"]),
                 "win_rate": _rate(counts["opportunities_won"], closed),
+                "opportunity_conversion": _rate(
+                    counts["orders_from_opportunities"], counts["opportunities_won"]
+                ),
             }
         )
     return out

@@ -143,7 +143,7 @@ def aging_of(
 
 
 def customers_page(
-    store: Store, tenant_id: str, limit: int, cursor: str | None
+    store: Store, tenant_id: str, limit: int, cursor: str | None, as_of: str = ""
 ) -> tuple[list[str], str | None]:
     """A page of the customers that have, or had, receivables (by id), with the cursor to the next."""
     page = store.query_page(
@@ -152,6 +152,6 @@ def customers_page(
         sort_condition=sort_key_prefix("total#c#"),
         limit=limit,
         cursor=cursor,
-        query_id="receivables.customers",
+        query_id=f"receivables.customers|{as_of}",  # a cursor goes on with the same as_of only
     )
     return [item["sk"].split("#")[2] for item in page.items], page.next_cursor

@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.core import entities, keys, normalise
 from chalicelib.core.entities import EntityType, Unique
 from chalicelib.core.store import Store
+from chalicelib.erp import inventory
 
 
 def _product_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
@@ -26,6 +27,7 @@ PRODUCT = EntityType(
     uniques=(Unique("sku"),),
     lookups=_product_lookups,
     lookup_kinds=("category", "supplier"),
+    tallies=inventory.product_tallies,  # its reorder point, for replenishment
 )
 SUPPLIER = EntityType("supplier", "sup", uniques=(Unique("code"),))
 WAREHOUSE = EntityType("warehouse", "whs", uniques=(Unique("code"),))

@@ -40,6 +40,8 @@ class Moved(Protocol):
     def product_id(self) -> str: ...
     @property
     def on_hand(self) -> Decimal: ...
+    @property
+    def reserved(self) -> Decimal: ...
 
 
 def bucket_of(product_id: str) -> int:
@@ -50,9 +52,11 @@ def stock_tallies(tenant_id: str, changes: Iterable[Moved], now: str) -> list[Ta
     held: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
     month: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
     for change in changes:
+        number, product = bucket_of(change.product_id), change.product_id
+        if change.reserved:
+            held[number][f"r#{product}"] = held[number].get(f"r#{product}", 0) + change.reserved
         if not change.on_hand:
             continue
-        number, product = bucket_of(change.product_id), change.product_id
         held[number][f"q#{product}"] = held[number].get(f"q#{product}", 0) + change.on_hand
         month[number][f"net#{product}"] = month[number].get(f"net#{product}", 0) + change.on_hand
         if change.kind in OUT:
@@ -61,6 +65,79 @@ def stock_tallies(tenant_id: str, changes: Iterable[Moved], now: str) -> list[Ta
     out += [
         Tally(tenant_id, FAMILY, f"m#{now[:7]}#{n:02d}", adds, SHARDS) for n, adds in sorted(month.items())
     ]
+    return out
+
+
+# ---- replenishment: what each product has, has coming and should have, kept in the same items ----------
+OPEN_PURCHASES = ("draft", "ordered", "partially_received")
+OPEN_PRODUCTION = ("planned", "released", "in_progress")
+
+
+def _now(tenant_id: str, adds: dict[str, dict[str, int | Decimal]]) -> list[Tally]:
+    """Per product, fields (``pt``, ``in``...) added on its ``now#<bucket>`` item."""
+    buckets: dict[int, dict[str, int | Decimal]] = defaultdict(dict)
+    for product, fields in adds.items():
+        into = buckets[bucket_of(product)]
+        for field, value in fields.items():
+            into[f"{field}#{product}"] = into.get(f"{field}#{product}", 0) + value
+    return [Tally(tenant_id, FAMILY, f"now#{n:02d}", a, SHARDS) for n, a in sorted(buckets.items())]
+
+
+def product_tallies(
+    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[Tally]:
+    """A stocked product's reorder point (``pt``), while it exists."""
+    adds: dict[str, dict[str, int | Decimal]] = defaultdict(dict)
+    for product, sign in ((before, -1), (after, 1)):
+        if product is None or product.get("kind") == "service":
+            continue
+        point = Decimal(str(product.get("reorder_point") or 0))
+        if point:
+            fields = adds[str(product["id"])]
+            fields["pt"] = fields.get("pt", 0) + sign * point
+    return _now(tenant_id, adds)
+
+
+def purchase_order_tallies(
+    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[Tally]:
+    """What an open purchase order still has to bring (``in``: ordered less received, per line)."""
+    adds: dict[str, dict[str, int | Decimal]] = defaultdict(dict)
+    for order, sign in ((before, -1), (after, 1)):
+        if order is None or order.get("status") not in OPEN_PURCHASES:
+            continue
+        for line in order.get("lines") or []:
+            left = Decimal(str(line["quantity"])) - Decimal(str(line.get("received") or 0))
+            fields = adds[str(line["product_id"])]
+            fields["in"] = fields.get("in", 0) + sign * left
+    return _now(tenant_id, adds)
+
+
+def production_order_tallies(
+    tenant_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> list[Tally]:
+    """What an open production order will make (``in``)."""
+    adds: dict[str, dict[str, int | Decimal]] = defaultdict(dict)
+    for order, sign in ((before, -1), (after, 1)):
+        if order is None or order.get("status") not in OPEN_PRODUCTION:
+            continue
+        fields = adds[str(order["product_id"])]
+        fields["in"] = fields.get("in", 0) + sign * Decimal(str(order["quantity"]))
+    return _now(tenant_id, adds)
+
+
+def stock_now(store: Store, tenant_id: str) -> dict[str, dict[str, Decimal]]:
+    """Per product: ``q`` on hand, ``r`` reserved, ``in`` coming, ``pt`` reorder point. One Query of
+    at most 32 items, whatever the size of the catalogue."""
+    sums = _sums(
+        store.query_all(
+            partition=keys.aggregate_pk(tenant_id, FAMILY), sort_condition=sort_key_prefix("now#")
+        )
+    )
+    out: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for name, value in sums.items():
+        field, _, product = name.partition("#")
+        out[product][field] += value
     return out
 
 

@@ -28,7 +28,7 @@ from chalicelib.core.entities import Change, EntityType, Reference, Unique
 from chalicelib.core.errors import ConflictError, ValidationError
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Page, Store, utcnow
-from chalicelib.erp import repository, stock
+from chalicelib.erp import inventory, repository, stock
 from chalicelib.erp.catalogue import PRODUCT, WAREHOUSE
 from chalicelib.erp.reservations import warehouse_for
 
@@ -45,7 +45,12 @@ def _order_lookups(item: dict[str, Any]) -> Iterable[tuple[str, str]]:
 
 
 PRODUCTION_ORDER = EntityType(
-    "production_order", "mfg", name_field=None, lookups=_order_lookups, lookup_kinds=("product", "status")
+    "production_order",
+    "mfg",
+    name_field=None,
+    lookups=_order_lookups,
+    lookup_kinds=("product", "status"),
+    tallies=inventory.production_order_tallies,  # what is coming, for replenishment
 )
 
 

@@ -37,6 +37,7 @@ PURCHASE_ORDER = EntityType(
     name_field=None,
     lookups=_lookups,
     lookup_kinds=("supplier", "status", "reference"),
+    tallies=inventory.purchase_order_tallies,  # what is coming, for replenishment
 )
 
 

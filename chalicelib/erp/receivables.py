@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.core import entities, money
 from chalicelib.core.entities import Change, EntityType, Reference
-from chalicelib.core.errors import ConflictError, PreconditionFailedError, field_error
+from chalicelib.core.errors import BadRequestError, ConflictError, PreconditionFailedError, field_error
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, ConditionFailed, Operations, Page, Store, utcnow
 from chalicelib.erp import balances
@@ -394,12 +394,23 @@ def aging(
     customer). Read from the aggregates (chalicelib/erp/balances.py): three Queries per customer
     shown and three for the totals, whatever the number of invoices."""
     day = dt.date.fromisoformat(as_of) if as_of else _today()
+    if not dt.date(1970, 1, 1) <= day <= dt.date(9998, 12, 31):
+        raise BadRequestError(
+            "`as_of` is a day from 1970-01-01 to 9998-12-31.",
+            errors=[{"loc": ["query", "as_of"], "msg": "out of range", "type": "value_error"}],
+        )
     next_cursor = None
     if customer_id:
+        if cursor:
+            raise BadRequestError(
+                "One customer's aging has no pages: leave out `cursor`.",
+                errors=[{"loc": ["query", "cursor"], "msg": "not with customer_id", "type": "value_error"}],
+            )
+        entities.get(store, tenant_id, CUSTOMER, customer_id)  # 404 for another company's, or none
         totals = balances.aging_of(store, tenant_id, customer_id, day)
         rows = _rows(customer_id, totals)
     else:
-        customers, next_cursor = balances.customers_page(store, tenant_id, limit, cursor)
+        customers, next_cursor = balances.customers_page(store, tenant_id, limit, cursor, day.isoformat())
         rows = [r for c in customers for r in _rows(c, balances.aging_of(store, tenant_id, c, day))]
         totals = balances.aging_of(store, tenant_id, None, day)
     return {"as_of": day.isoformat(), "rows": rows, "totals": _rows("*", totals), "next_cursor": next_cursor}

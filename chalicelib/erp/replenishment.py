@@ -5,8 +5,9 @@ quantities, so a suggestion turned into a draft purchase order is not suggested 
 suggested quantity tops the product up to twice its reorder point. Bought products are grouped by
 their default supplier; manufactured ones are listed to plan production for.
 
-Reads (an SME's catalogue at a time): every product, every stock level, the open purchase and
-production orders; about one Query per hundred records.
+Reads: the company's stock figures (one Query of at most 32 items: on hand, reserved, coming and
+the reorder point per product, kept by the writes in ``chalicelib/erp/inventory.py``), then the
+products under their point (a BatchGetItem per hundred): not the catalogue, the levels or the orders.
 """
 
 from __future__ import annotations
@@ -14,60 +15,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.core import entities, keys
-from chalicelib.core.entities import EntityType
+from chalicelib.core import entities
 from chalicelib.core.money import text
 from chalicelib.core.store import Actor, Store
-from chalicelib.erp import purchasing
+from chalicelib.erp import inventory, purchasing
 from chalicelib.erp.catalogue import PRODUCT, SUPPLIER
-from chalicelib.erp.production import PRODUCTION_ORDER
 
 ZERO = Decimal(0)
 
 
-def _every(store: Store, tenant_id: str, et: EntityType) -> list[dict[str, Any]]:
-    items, cursor = [], None
-    while True:
-        page = entities.list_page(store, tenant_id, et, limit=100, cursor=cursor)
-        items.extend(page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            return items
-
-
-def _by_status(
-    store: Store, tenant_id: str, et: EntityType, statuses: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    found = []
-    for status in statuses:
-        cursor = None
-        while True:
-            page = entities.lookup(store, tenant_id, et, "status", status, cursor=cursor)
-            found.extend(page.items)
-            cursor = page.next_cursor
-            if not cursor:
-                break
-    return found
-
-
 def suggestions(store: Store, tenant_id: str) -> dict[str, Any]:
-    available: dict[str, Decimal] = {}
-    for level in store.query_all(partition=keys.stock_pk(tenant_id)):
-        available[level["product_id"]] = available.get(level["product_id"], ZERO) + Decimal(
-            str(level["available"])
-        )
-    incoming: dict[str, Decimal] = {}
-    for order in _by_status(store, tenant_id, purchasing.PURCHASE_ORDER, purchasing.OPEN):
-        for line in order["lines"]:
-            left = Decimal(line["quantity"]) - Decimal(line["received"])
-            incoming[line["product_id"]] = incoming.get(line["product_id"], ZERO) + left
-    for order in _by_status(store, tenant_id, PRODUCTION_ORDER, ("planned", "released", "in_progress")):
-        incoming[order["product_id"]] = incoming.get(order["product_id"], ZERO) + Decimal(
-            str(order["quantity"])
-        )
+    """From the figures the stock, product and order writes keep (``inventory.stock_now``): the
+    products under their reorder point, then only those products read."""
+    figures = inventory.stock_now(store, tenant_id)
+    available = {p: f["q"] - f["r"] for p, f in figures.items()}
+    incoming = {p: f["in"] for p, f in figures.items()}
+    short = sorted(p for p, f in figures.items() if f["pt"] > 0 and available[p] + incoming[p] < f["pt"])
+    products = [
+        product
+        for start in range(0, len(short), 100)
+        for product in entities.get_many(store, tenant_id, PRODUCT, short[start : start + 100])
+    ]
     purchase: dict[str | None, list[dict[str, str]]] = {}
     produce = []
-    for product in _every(store, tenant_id, PRODUCT):
+    for product in sorted(products, key=lambda p: str(p["sku"])):
         point = Decimal(product["reorder_point"])
         if product["kind"] == "service" or point <= 0:
             continue

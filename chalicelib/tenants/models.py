@@ -3,8 +3,9 @@
 # No `from __future__ import annotations` in model modules: pydantic would compile every field's
 # annotation string at import (about 40 ms of cold start); evaluated annotations cost nothing.
 
+import functools
+import zoneinfo
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -90,11 +91,16 @@ class TenantOut(PublicModel):
 
 
 def _known_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"there is no time zone {value!r} (an IANA name such as Asia/Shanghai)") from exc
+    """An IANA zone name (Asia/Shanghai, Europe/Berlin, UTC): not a file of the host's zone directory
+    such as ``localtime`` or ``posixrules``, nor the placeholder ``Factory``."""
+    if value in ("Factory", "localtime", "posixrules") or value not in _zones():
+        raise ValueError(f"there is no time zone {value!r} (an IANA name such as Asia/Shanghai)")
     return value
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 class CompanyPatch(StrictModel):

@@ -3,7 +3,7 @@ writes keep (chalicelib/crm/sales.py), so a read costs the periods asked for, no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,9 @@ bp = Blueprint(__name__)
 # The longest range a read may ask for, by granularity (days): a day's or week's figures are read per
 # day, a month's per month.
 LONGEST = {"day": 366, "week": 366, "month": 3660}
+# The days a dashboard may name: a business's records, not the calendar's edges (a range's
+# arithmetic never leaves what ``date`` holds).
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 31)
 # The dashboard's sections and the read each needs over all records.
 SECTIONS = {
     "sales": ("crm.orders:read",),
@@ -58,6 +61,12 @@ SECTIONS = {
 )
 def dashboard(req: Request) -> DashboardOut:
     query: DashboardQuery = req.query
+    for field, day in (("from", query.start), ("to", query.end)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise BadRequestError(
+                f"`{field}` is a day from {EARLIEST} to {LATEST}.",
+                errors=[{"loc": ["query", field], "msg": "out of range", "type": "value_error"}],
+            )
     end = query.end or datetime.now(UTC).date()
     start = query.start or end - timedelta(days=29)
     if start > end:

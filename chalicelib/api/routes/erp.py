@@ -640,6 +640,7 @@ def get_payment(req: Request) -> Result:
     tag="erp",
     query=AgingQuery,
     response=AgingOut,
+    also=(404,),  # a customer_id the company does not have
     summary="Open balances per customer and currency: current, 1-30, 31-60, 61-90, 90+",
 )
 def receivables_aging(req: Request) -> AgingOut:
