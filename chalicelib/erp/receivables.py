@@ -391,8 +391,8 @@ def aging(
 ) -> dict[str, Any]:
     """Today's open balances bucketed by days past due at ``as_of``, per customer (a page of them, or
     the one asked for) and currency, less what is on account; the totals of the company (or of that
-    customer). Read from the aggregates (chalicelib/erp/balances.py): three Queries per customer
-    shown and three for the totals, whatever the number of invoices."""
+    customer). Read from the aggregates (chalicelib/erp/balances.py): two Queries per customer
+    shown and two for the totals, whatever the number of invoices."""
     day = dt.date.fromisoformat(as_of) if as_of else _today()
     if not dt.date(1970, 1, 1) <= day <= dt.date(9998, 12, 31):
         raise BadRequestError(
