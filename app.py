@@ -7,7 +7,7 @@ import gc
 import os
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, CORSConfig, DynamoDBEvent, SQSEvent
 
 from chalicelib.api import auth, problems, route_table, web
 from chalicelib.core import keys
@@ -15,6 +15,15 @@ from chalicelib.core import keys
 app = Chalice(app_name="crmerp")
 # CSV travels as bytes (base64 through API Gateway), so a GBK file arrives byte for byte.
 app.api.binary_types.append("text/csv")
+# The web client's origin (the stage's CorsOrigin): every route answers it, and the gateway answers
+# its preflight (infra/package.py puts the parameter into the API's definition).
+if os.environ.get("CORS_ORIGIN"):
+    app.api.cors = CORSConfig(
+        allow_origin=os.environ["CORS_ORIGIN"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Accept"],
+        expose_headers=["ETag", "Location", "X-Request-Id", "Retry-After", "Content-Disposition"],
+        max_age=600,
+    )
 app.register_blueprint(auth.core)
 # What is loaded so far lives as long as the container: moved out of the collector's sight, so the
 # many small objects of the route table below do not set off full collections over all of it.

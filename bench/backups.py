@@ -229,7 +229,13 @@ def make_company(name: str, size: int) -> str:
     tenant_id, now = ids.new_id("ten"), utcnow()
     Store().put_all(
         [
-            {**keys.tenant_registry(tenant_id), "tenant_id": tenant_id, "plan": "pro", "created_at": now},
+            {
+                **keys.tenant_registry(tenant_id),
+                **keys.tenant_registry_index(tenant_id),
+                "tenant_id": tenant_id,
+                "plan": "pro",
+                "created_at": now,
+            },
             {
                 **keys.tenant_profile(tenant_id),
                 "id": tenant_id,
@@ -277,7 +283,8 @@ class Calls:
 
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.s3: list[tuple[str, dict[str, Any]]] | None = None
-        for client in (aws.dynamodb(), aws.dynamodb_wire(), aws.s3(), aws.sqs()):
+        aws.observe("before-call.dynamodb", self._seen)
+        for client in (aws.s3(), aws.sqs()):
             name = client.meta.service_model.service_name
             client.meta.events.register(f"before-call.{name}", self._seen)
         aws.s3().meta.events.register("provide-client-params.s3", self._s3_params)

@@ -18,7 +18,7 @@ class Counter:
         from chalicelib.core import aws
 
         self.calls: collections.Counter[str] = collections.Counter()
-        aws.dynamodb().meta.events.register("before-call.dynamodb", self._seen)
+        aws.observe("before-call.dynamodb", self._seen)
 
     def _seen(self, model: Any, **_: Any) -> None:
         self.calls[model.name] += 1
@@ -58,8 +58,9 @@ def local_api() -> Iterator[tuple[Any, str]]:
     from chalicelib.tenants.access import CACHE
     from tests.conftest import Api, login
 
-    for cached in (settings, aws.dynamodb, aws.cognito, tokens._jwks_client):
+    for cached in (settings, aws.cognito, tokens._jwks_client):
         cached.cache_clear()
+    aws.forget_company_sessions()
     tokens.VERIFIED.clear()
     CACHE.clear()
     try:

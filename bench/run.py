@@ -123,6 +123,7 @@ def _request_env(tmp: Path) -> tuple[str, str, str]:
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_LOG_LEVEL="ERROR",
         PRINCIPAL_CACHE_SECONDS="3600",
+        TENANT_ROLE_ARN="arn:aws:iam::123456789012:role/crmerp-bench-tenant-data",
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     now = int(time.time())
@@ -180,11 +181,30 @@ class Canned:
         self.calls: dict[str, int] = {}
 
     def __enter__(self) -> Canned:
-        self.client.meta.events.register_first("before-call.dynamodb.*", self._answer, unique_id="canned")
+        from chalicelib.core import aws
+
+        # Every DynamoDB client (the company's STS session's too) and STS itself answer from memory.
+        aws.observe("before-call.dynamodb.*", self._answer, first=True)
+        aws.sts().meta.events.register_first(
+            "before-call.sts.AssumeRole", self._credentials, unique_id="canned"
+        )
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.client.meta.events.unregister("before-call.dynamodb.*", unique_id="canned")
+        from chalicelib.core import aws
+
+        aws.unobserve("before-call.dynamodb.*", self._answer)
+        aws.sts().meta.events.unregister("before-call.sts.AssumeRole", unique_id="canned")
+
+    def _credentials(self, **_: Any) -> Any:
+        from datetime import UTC, datetime, timedelta
+
+        from botocore.awsrequest import AWSResponse
+
+        self.calls["AssumeRole"] = self.calls.get("AssumeRole", 0) + 1
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        credentials = {"AccessKeyId": "x", "SecretAccessKey": "x", "SessionToken": "x", "Expiration": expires}
+        return AWSResponse("http://canned", 200, {}, None), {"Credentials": credentials}
 
     def _answer(self, model: Any, params: dict[str, Any], **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
@@ -418,7 +438,8 @@ def handoff_throughput(api: Any, token: str, orders: int = 20) -> dict[str, Any]
         app,
         queue_urls={"erp_consumer": os.environ["ERP_QUEUE_URL"], "crm_consumer": os.environ["CRM_QUEUE_URL"]},
     )
-    for name, client in (("dynamodb", aws.dynamodb()), ("events", aws.events()), ("sqs", pump._sqs)):
+    aws.observe("before-call.dynamodb", lambda model, **_: calls.update(["dynamodb"]))
+    for name, client in (("events", aws.events()), ("sqs", pump._sqs)):
         client.meta.events.register(f"before-call.{name}", lambda model, _n=name, **_: calls.update([_n]))
     api.post("/erp/products", token, {"sku": "RATE", "name": "Rate tea"})
     product = api.get("/erp/products?sku=RATE", token).json["items"][0]["id"]

@@ -40,6 +40,7 @@ class Stack:
     user_pool_client_id: str
     operator_pool_id: str = ""
     operator_client_id: str = ""
+    tenant_role_arn: str = ""
 
     def environment(self) -> dict[str, str]:
         """The app's environment variables for this stack."""
@@ -61,6 +62,7 @@ class Stack:
             "USER_POOL_CLIENT_ID": self.user_pool_client_id,
             "OPERATOR_POOL_ID": self.operator_pool_id,
             "OPERATOR_CLIENT_ID": self.operator_client_id,
+            "TENANT_ROLE_ARN": self.tenant_role_arn,
         }
 
     def local_environment(self, endpoint: str) -> dict[str, str]:
@@ -98,13 +100,29 @@ def _tag(name: str):
             value = loader.construct_sequence(node)
         else:
             value = loader.construct_mapping(node)
+        if name == "Fn::GetAtt" and isinstance(value, str):  # YAML's `!GetAtt A.B` is JSON's ["A", "B"]
+            value = value.split(".", 1)
         return {name: value}
 
     return construct
 
 
-for _short, _long in (("!Sub", "Fn::Sub"), ("!Ref", "Ref"), ("!GetAtt", "Fn::GetAtt")):
+for _short, _long in (("!Sub", "Fn::Sub"), ("!Ref", "Ref"), ("!Condition", "Condition")):
     _CfnLoader.add_constructor(_short, _tag(_long))
+for _function in (
+    "GetAtt",
+    "Not",
+    "Equals",
+    "If",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+):
+    _CfnLoader.add_constructor(f"!{_function}", _tag(f"Fn::{_function}"))
 
 
 def load_template(name: str) -> dict[str, Any]:
@@ -197,4 +215,5 @@ def provision(stage: str = "dev", region: str = "us-east-1") -> Stack:
         user_pool_client_id=client_id,
         operator_pool_id=operator_pool,
         operator_client_id=operator_client,
+        tenant_role_arn=outputs["TenantDataRoleArn"],
     )

@@ -38,8 +38,24 @@ def moto_server() -> Any:
         OFFBOARD_GRACE_SECONDS="0",
         BACKUP_LIMIT_PER_HOUR="100000",
     )
+    from chalicelib.core import aws as clients
+    from tests import iam_audit
+
+    clients.observe("before-call.dynamodb", iam_audit.check)
     yield endpoint
+    clients.unobserve("before-call.dynamodb", iam_audit.check)
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _judged_by_iam() -> Any:
+    """Each test's DynamoDB calls as IAM would judge them in AWS (tests/iam_audit.py)."""
+    from tests import iam_audit
+
+    iam_audit.take()
+    yield
+    refused = iam_audit.take()
+    assert not refused, "IAM would refuse: " + "; ".join(sorted(set(refused))[:10])
 
 
 _stages = iter(range(1, 10_000))
@@ -56,10 +72,12 @@ def aws(moto_server: str) -> Any:
 
     stack = provision(f"test{next(_stages)}")
     os.environ.update(stack.local_environment(moto_server))
+    from chalicelib.core import aws as clients
     from chalicelib.core.config import settings
     from chalicelib.tenants.access import CACHE
 
     settings.cache_clear()
+    clients.forget_company_sessions()  # a company's session names the table of its stack
     CACHE.clear()
     return stack
 

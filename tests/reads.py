@@ -13,9 +13,7 @@ class Reads:
         from chalicelib.core import aws
 
         self.calls = self.items = 0
-        self.clients = (aws.dynamodb(), aws.dynamodb_wire())
-        for client in self.clients:
-            client.meta.events.register("after-call.dynamodb.*", self._one)
+        aws.observe("after-call.dynamodb.*", self._one)
 
     def _one(self, http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name not in READS:
@@ -35,8 +33,9 @@ class Reads:
         return taken
 
     def close(self) -> None:
-        for client in self.clients:
-            client.meta.events.unregister("after-call.dynamodb.*", self._one)
+        from chalicelib.core import aws
+
+        aws.unobserve("after-call.dynamodb.*", self._one)
 
     def __enter__(self) -> Reads:
         return self

@@ -287,3 +287,27 @@ def test_an_unsubscribe_token_naming_no_contact_id_is_refused(api, tenant):
         token = automations.unsubscribe_token(tenant.id, contact_id)
         reply = api.get(f"/unsubscribe?token={token}")
         assert reply.status == 400 and reply.json["errors"][0]["loc"] == ["query", "token"], reply.body
+
+
+def test_a_trigger_s_rules_are_read_once_per_container_not_per_record(api, tenant, monkeypatch):
+    """Making customers costs no Query for their rules after the first (the container keeps a
+    trigger's rules); a rule written here is seen at once."""
+    from chalicelib.crm import automations
+
+    asked = []
+    real = automations.entities.lookup_all
+
+    def counting(store, tenant_id, et, kind, value, *args, **kwargs):
+        if kind == "trigger":
+            asked.append(value)
+        return real(store, tenant_id, et, kind, value, *args, **kwargs)
+
+    monkeypatch.setattr(automations.entities, "lookup_all", counting)
+    for _ in range(3):
+        a_customer(api, tenant)
+    assert asked.count("customer_created") == 1
+    tag = {"name": "Tag", "trigger": "customer_created", "action": {"kind": "tag", "tag": "fresh"}}
+    assert api.post("/crm/automations", tenant.token, tag).status == 201
+    made = a_customer(api, tenant)
+    assert "fresh" in api.get(f"/crm/customers/{made['id']}", tenant.token).json["tags"]
+    assert asked.count("customer_created") == 2

@@ -407,15 +407,13 @@ def test_backup_and_restore_never_scan(api, aws, tenant):
         scans.append(kwargs.get("params", {}).get("TableName"))
         raise AssertionError("a Scan")
 
-    for client in (clients.dynamodb(), clients.dynamodb_wire()):
-        client.meta.events.register("before-call.dynamodb.Scan", refuse)
+    clients.observe("before-call.dynamodb.Scan", refuse)
     try:
         backup = take_backup(api, aws, tenant)
         started = restore(api, tenant, backup)
         run_jobs(aws)
     finally:
-        for client in (clients.dynamodb(), clients.dynamodb_wire()):
-            client.meta.events.unregister("before-call.dynamodb.Scan", refuse)
+        clients.unobserve("before-call.dynamodb.Scan", refuse)
     assert api.get(started.headers["location"], tenant.token).json["state"] == "succeeded"
     assert scans == []
 

@@ -45,9 +45,7 @@ class Calls:
         from chalicelib.core import aws
 
         self.count = self.billing = 0
-        self.clients = (aws.dynamodb(), aws.dynamodb_wire())
-        for client in self.clients:
-            client.meta.events.register("before-parameter-build.dynamodb.*", self._one)
+        aws.observe("before-parameter-build.dynamodb.*", self._one)
 
     def _one(self, model, params, **_):
         pk = str((params.get("Key") or {}).get("pk", ""))
@@ -65,8 +63,9 @@ class Calls:
         return billing
 
     def close(self) -> None:
-        for client in self.clients:
-            client.meta.events.unregister("before-parameter-build.dynamodb.*", self._one)
+        from chalicelib.core import aws
+
+        aws.unobserve("before-parameter-build.dynamodb.*", self._one)
 
 
 def test_an_import_job_writes_every_row_once_with_bounded_requests_and_moving_progress(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import boto3
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,58 +27,190 @@ def test_templates_pass_cfn_lint():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_packaged_template_wires_every_handler_and_passes_cfn_lint(tmp_path):
-    """`chalice package` (the deployment's first step) on a copy of the app without its
-    requirements, so nothing is downloaded: the handlers get their queues by stage, the relay the
-    table's stream from TABLE_STREAM_ARN, and cfn-lint accepts the SAM template."""
-    import json
-    import os
-    import shutil
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: Any) -> dict[str, Any]:
+    """`make package`'s template (infra/package.py) for stage ``prod``, of a copy of the app without
+    its requirements, so nothing is downloaded (`make package` itself vendors them)."""
+    from infra.package import package
 
-    project = tmp_path / "project"
+    tmp = tmp_path_factory.mktemp("package")
+    project = tmp / "project"
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(
         ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv")
     )
     shutil.copy(ROOT / "app.py", project)
-    stream = "arn:aws:dynamodb:us-east-1:123456789012:table/crmerp-prod/stream/2026-11-29T00:00:00.000"
-    env = {**os.environ, "STAGE": "prod", "TABLE_STREAM_ARN": stream, "AWS_DEFAULT_REGION": "us-east-1"}
-    chalice = Path(sys.executable).parent / "chalice"
-    done = subprocess.run(
-        [str(chalice), "package", str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True
+    template = package(tmp / "out", "prod", project)
+    return {"path": template, **yaml.safe_load(template.read_text())}
+
+
+def test_the_packaged_template_is_one_stack_that_passes_cfn_lint(packaged):
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(packaged["path"])], capture_output=True, text=True
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    resources = json.loads((tmp_path / "out" / "sam.json").read_text())["Resources"]
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    types = {r["Type"] for r in packaged["Resources"].values()}
+    # Functions and API (Chalice), data and messaging, identity, roles: one template.
+    assert {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::Api",
+        "AWS::DynamoDB::Table",
+        "AWS::Events::EventBus",
+        "AWS::SQS::Queue",
+        "AWS::S3::Bucket",
+        "AWS::KMS::Key",
+        "AWS::Cognito::UserPool",
+        "AWS::SES::EmailIdentity",
+        "AWS::IAM::Role",
+        "AWS::CloudWatch::Alarm",
+    } <= types
+
+
+def test_every_handler_is_wired_to_its_queue_stream_or_schedule_by_reference(packaged):
+    resources = packaged["Resources"]
     events = {
         name: next(iter(r["Properties"].get("Events", {}).values()), None)
         for name, r in resources.items()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert (
-        events["RelayOnWrite"]["Type"] == "DynamoDB"
-        and events["RelayOnWrite"]["Properties"]["Stream"] == stream
-    )
-    assert events["ErpConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp")
-    assert events["CrmConsumer"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm")
-    assert events["ErpDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-erp-dlq")
-    assert events["CrmDeadLetters"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-crm-dlq")
+    relay = events["RelayOnWrite"]["Properties"]
+    assert events["RelayOnWrite"]["Type"] == "DynamoDB"
+    assert relay["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    from chalicelib.handoff.outbox import STREAM_FILTER
+
+    assert [json.loads(f["Pattern"]) for f in relay["FilterCriteria"]["Filters"]] == [STREAM_FILTER]
+    for function, queue in {
+        "ErpConsumer": "ErpQueue",
+        "CrmConsumer": "CrmQueue",
+        "ErpDeadLetters": "ErpQueueDLQ",
+        "CrmDeadLetters": "CrmQueueDLQ",
+        "JobWorker": "JobsQueue",
+    }.items():
+        properties = events[function]["Properties"]
+        assert properties["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}, function
+        assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"], function
     assert (
         events["RelayOutbox"]["Properties"]["Schedule"],
         events["ReconcileOrders"]["Properties"]["Schedule"],
-    ) == (
-        "rate(1 minute)",
-        "rate(15 minutes)",
-    )
-    assert events["JobWorker"]["Properties"]["Queue"]["Fn::Sub"].endswith(":crmerp-prod-jobs")
+    ) == ("rate(1 minute)", "rate(15 minutes)")
     assert events["JobWorker"]["Properties"]["BatchSize"] == 1
     assert resources["JobWorker"]["Properties"]["Timeout"] == 900  # the queue's visibility is 960
     assert events["DailyBackups"]["Properties"]["Schedule"] == "cron(0 2 * * ? *)"
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(tmp_path / "out" / "sam.json")],
-        capture_output=True,
-        text=True,
+    variables = packaged["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": "Table"} and variables["TENANT_ROLE_ARN"] == {
+        "Fn::GetAtt": ["TenantDataRole", "Arn"]
+    }
+    assert "{{resolve:secretsmanager:" in variables["CURSOR_SECRET"]["Fn::Sub"]  # never in the template
+    # The gateway answers a browser's preflight with the stage's CorsOrigin (one per path).
+    preflights = [
+        method["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        for path in packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values()
+        for name, method in path.items()
+        if name == "options"
+    ]
+    assert len(preflights) > 100
+    assert all(
+        p["method.response.header.Access-Control-Allow-Origin"] == {"Fn::Sub": "'${CorsOrigin}'"}
+        for p in preflights
     )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_every_function_has_a_role_of_its_own_and_no_statement_grants_a_wildcard_action(packaged):
+    resources = packaged["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()]
+    assert len(set(roles)) == len(functions) == 14  # one each, none shared
+    assert all(resources[r]["Type"] == "AWS::IAM::Role" for r in roles)
+    assert "DefaultRole" not in resources  # Chalice's generated role is off
+    statements = [
+        (name, statement)
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::IAM::Role"
+        for policy in resource["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    assert len(statements) > 40
+    listed = [
+        (name, action, statement["Resource"])
+        for name, statement in statements
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    ]
+    wildcard_actions = [(name, action) for name, action, _ in listed if "*" in action or "?" in action]
+    assert wildcard_actions == []
+    wildcard_resources = [
+        (name, action) for name, action, resource in listed if resource == "*" or "*" in (resource or [])
+    ]
+    # The one action that takes no resource but "*" (IAM's service reference): the stream trigger's.
+    assert wildcard_resources == [("RelayOnWriteRole", "dynamodb:ListStreams")]
+    # The tenant data role is assumable by the API function's role alone.
+    trust = resources["TenantDataRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/crmerp-${Stage}-api"
+    }
+    assert resources["APIHandlerRole"]["Properties"]["RoleName"] == {"Fn::Sub": "crmerp-${Stage}-api"}
+
+
+def test_the_packaged_stack_s_own_resources_are_created_by_moto_s_cloudformation(packaged, moto_server):
+    """Everything but what moto's CloudFormation cannot build (the SAM part, Cognito, SES,
+    Secrets Manager's generated secret resolved into the functions) is created from the packaged
+    template itself: roles, log groups, table, bus, queues, alarms, bucket, key."""
+    own = {
+        name: resource
+        for name, resource in packaged["Resources"].items()
+        if not resource["Type"].startswith(
+            ("AWS::Serverless::", "AWS::Lambda::", "AWS::Cognito::", "AWS::SES::")
+        )
+        and name not in ("CursorSecret",)
+    }
+
+    def outside(value: Any) -> Any:  # what points at a resource moto cannot build points at a stand-in
+        if isinstance(value, dict):
+            if "Fn::GetAtt" in value and value["Fn::GetAtt"][0] not in own:
+                return f"arn:aws:cognito-idp:us-east-1:123456789012:userpool/{value['Fn::GetAtt'][0]}"
+            return {k: outside(v) for k, v in value.items()}
+        return [outside(v) for v in value] if isinstance(value, list) else value
+
+    own = outside(own)
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": packaged["Parameters"],
+        "Conditions": packaged["Conditions"],
+        "Resources": own,
+    }
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName="crmerp-prod",
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": "PublicUrl", "ParameterValue": "https://api.example.com"}],
+    )
+    cfn.get_waiter("stack_create_complete").wait(StackName="crmerp-prod", WaiterConfig={"Delay": 1})
+    made = {
+        r["LogicalResourceId"]
+        for r in cfn.list_stack_resources(StackName="crmerp-prod")["StackResourceSummaries"]
+        if r.get("ResourceStatus") == "CREATE_COMPLETE"
+    }
+    assert {
+        "Table",
+        "TenantDataRole",
+        "APIHandlerRole",
+        "ErpConsumerRole",
+        "APIHandlerLogs",
+        "ErpQueue",
+    } <= made
+    role = boto3.client("iam").get_role(RoleName="crmerp-prod-api")["Role"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "lambda.amazonaws.com"
+    }
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/crmerp-prod-")[
+        "logGroups"
+    ]
+    assert {g["logGroupName"] for g in groups} >= {
+        "/aws/lambda/crmerp-prod-api",
+        "/aws/lambda/crmerp-prod-erp-consumer",
+    }
 
 
 def test_the_table_has_the_keys_indexes_and_stream_the_design_needs(aws):
@@ -122,11 +259,11 @@ def test_dead_letter_queues_feed_their_handlers_then_a_quarantine_and_what_rests
     alarms = [r["Properties"] for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"]
     watched = {(a["MetricName"], str(a["Dimensions"][0]["Value"])) for a in alarms}
     assert ("DeadLettersParked", "crmerp-api") in watched
-    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'ErpQueueDLQ.QueueName'}") in watched
-    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': 'CrmQueueDLQ.QueueName'}") in watched
+    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': ['ErpQueueDLQ', 'QueueName']}") in watched
+    assert ("ApproximateAgeOfOldestMessage", "{'Fn::GetAtt': ['CrmQueueDLQ', 'QueueName']}") in watched
     assert (
         "ApproximateNumberOfMessagesVisible",
-        "{'Fn::GetAtt': 'DeadLetterQuarantine.QueueName'}",
+        "{'Fn::GetAtt': ['DeadLetterQuarantine', 'QueueName']}",
     ) in watched
 
 
@@ -177,34 +314,10 @@ def test_a_failed_transaction_changes_nothing_on_the_local_dynamodb(aws):
     ] == {"N": "1"}
 
 
-def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(tmp_path):
+def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(packaged):
     """API Gateway refuses some requests before the app runs (no token, no such route): the merge
     template infra/gateway.yaml gives those answers the app's problem+json and X-Request-Id."""
-    import json
-    import os
-    import shutil
-
-    import yaml
-
-    project = tmp_path / "project"
-    shutil.copytree(ROOT / "chalicelib", project / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(
-        ROOT / ".chalice", project / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv")
-    )
-    shutil.copy(ROOT / "app.py", project)
-    env = {**os.environ, "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1"}
-    command = [
-        str(Path(sys.executable).parent / "chalice"),
-        "package",
-        "--merge-template",
-        str(ROOT / "infra" / "gateway.yaml"),
-    ]
-    done = subprocess.run(
-        [*command, str(tmp_path / "out")], cwd=project, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    packaged = tmp_path / "out" / "sam.yaml"  # a YAML merge template makes the output YAML
-    api = yaml.safe_load(packaged.read_text())["Resources"]["RestAPI"]["Properties"]
+    api = packaged["Resources"]["RestAPI"]["Properties"]
     assert api["DefinitionBody"]["paths"]  # merged into Chalice's API, not beside it
     responses = api["GatewayResponses"]
     assert {
@@ -229,6 +342,3 @@ def test_the_gateway_answers_problem_json_with_a_request_id_once_merged(tmp_path
         if "StatusCode" in response:
             assert problem["status"] == response["StatusCode"], kind
     assert responses["UNAUTHORIZED"]["StatusCode"] == 401
-    cfn_lint = Path(sys.executable).parent / "cfn-lint"
-    lint = subprocess.run([str(cfn_lint), str(packaged)], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -81,13 +81,15 @@ def test_dead_letters_of_acme_are_not_acme_corps():
 
 def test_the_handoff_and_platform_keys_are_the_ones_stored():
     """The families built in keys.py since: the strings are the data format, byte for byte."""
-    assert keys.outbox("acme", "2026-01-01T00:00:00Z", "evt_1") == {
+    assert keys.outbox("acme", "2026-01-01T00:00:00Z", "evt_1", "ord_1") == {
         "pk": "T#acme#OUTBOX",
         "sk": "2026-01-01T00:00:00Z#evt_1",
-        "gsi1pk": "P#OUTBOX",
+        "gsi1pk": "P#OUTBOX#15",  # CRC-32 of "acme#ord_1", of 16
         "gsi1sk": "2026-01-01T00:00:00Z#acme#evt_1",
     }
-    assert keys.outbox_index_pk() == "P#OUTBOX"
+    assert keys.outbox_index_pks() == [f"P#OUTBOX#{n:02d}" for n in range(16)]
+    shards = {keys.outbox_index_pk("acme", f"ord_{n}") for n in range(200)}
+    assert shards == set(keys.outbox_index_pks())  # orders spread over every partition
     assert keys.handoff_trail("acme", "ord_1", "2026", "evt_1") == {
         "pk": "T#acme#HANDOFF#ord_1",
         "sk": "2026#evt_1",
@@ -100,15 +102,16 @@ def test_the_handoff_and_platform_keys_are_the_ones_stored():
         "sk": "2026-03-01",
     }
     assert keys.capacity_pk("acme", "wct_1") == "T#acme#CAPACITY#wct_1"
-    assert keys.consumer_idempotency_pk("erp") == "P#IDEMPOTENCY#erp"
-    assert keys.tenant_registry_pk() == "P#TENANTS" == keys.tenant_registry("acme")["pk"]
+    assert keys.consumer_idempotency_pk("acme", "erp") == "P#COMPANY#acme#IDEMPOTENCY#erp"
+    assert keys.tenant_registry("acme") == {"pk": "P#COMPANY#acme#REGISTRY", "sk": "ENTRY"}
+    assert keys.tenant_registry_index("acme") == {"gsi1pk": "P#TENANTS", "gsi1sk": "acme"}
     assert keys.health() == {"pk": "P#HEALTH", "sk": "HEALTH"}
     assert keys.stock_level("acme", "prd_1", "wh_1")["sk"].startswith(keys.stock_prefix("prd_1"))
     assert keys.name_index("acme", "customer", "tea", "c")["gsi2sk"].startswith(keys.name_index_prefix("tea"))
     assert keys.updated_index("acme", "customer", "2026", "c")["gsi1sk"] < keys.updated_after("2026")
     assert keys.updated_after("2026") < keys.updated_index("acme", "customer", "2026-01", "c")["gsi1sk"]
     for tenant_key in (
-        keys.outbox("acme-corp", "t", "e")["pk"],
+        keys.outbox("acme-corp", "t", "e", "o")["pk"],
         keys.handoff_trail_pk("acme-corp", "o"),
         keys.erp_cancelled("acme-corp", "o")["pk"],
         keys.reconciliation_report("acme-corp", "r")["pk"],
@@ -163,7 +166,7 @@ def _boto3_factory(node: ast.Attribute) -> bool:
     """``boto3.client(...)`` and ``resource.meta.client`` (core/aws.py, which makes the Store's own
     client): boto3 making a client, not code reaching past a Store into its client."""
     value = node.value
-    return (isinstance(value, ast.Name) and value.id == "boto3") or (
+    return (isinstance(value, ast.Name) and value.id in ("boto3", "session")) or (
         isinstance(value, ast.Attribute) and value.attr == "meta"
     )
 

@@ -157,8 +157,10 @@ def test_a_stream_handler_gets_only_the_records_its_filter_matches(aws):
     assert pump.run_once() == 19  # again from the batch that raised
     assert pump.run_once() == 0
     assert batches == [["00", "06"], ["12", "18"], ["12", "18"], ["24"]]
+    assert matches({"sk": {"S": [{"prefix": "0"}]}}, {"sk": {"S": "00"}})  # a prefix rule, as the relay's
+    assert not matches({"sk": {"S": [{"prefix": "0"}]}}, {"sk": {"S": "10"}})
     with pytest.raises(ValueError, match="filter rule"):
-        matches({"sk": {"S": [{"prefix": "0"}]}}, {"sk": {"S": "00"}})
+        matches({"sk": {"S": [{"numeric": [">", 0]}]}}, {"sk": {"S": "00"}})
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from typing import Any
 from chalicelib.billing import published as billing
 from chalicelib.core import aws, keys, observability
 from chalicelib.core.config import settings
-from chalicelib.core.store import Store
+from chalicelib.core.store import Store, to_plain
 from chalicelib.handoff import contracts, dead_letters, outbox
 from chalicelib.tenants import published as company
 
@@ -62,24 +62,31 @@ class _Consumer:
 
 
 @functools.cache
-def _idempotent(consumer: str, table_name: str) -> _Consumer:
-    """The consumer wrapped in Powertools idempotency, its records on our table (platform keys)."""
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
+def _config(consumer: str) -> Any:
+    """The consumer's Powertools idempotency config (one per consumer: the invocation's context is
+    registered on it once a batch)."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(
+        event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _idempotent(consumer: str, table_name: str, tenant_id: str) -> _Consumer:
+    """The consumer wrapped in Powertools idempotency, its records under the event's company
+    (``P#COMPANY#<t>#IDEMPOTENCY#<consumer>``): no key shared by every company's events."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
     persistence = DynamoDBPersistenceLayer(
         table_name=table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=keys.consumer_idempotency_pk(consumer),
+        static_pk_value=keys.consumer_idempotency_pk(tenant_id, consumer),
         expiry_attr="expires_at",
+        boto3_client=aws.dynamodb_wire(),
     )
-    config = IdempotencyConfig(
-        event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400
-    )
+    config = _config(consumer)
     handle = CONSUMERS[consumer]
 
     @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
@@ -139,7 +146,7 @@ def record_handler(consumer: str) -> Callable[[Any], Any]:
         reason = _stale(event, states[event.tenant_id])
         if reason is not None:
             return _drop(consumer, event, reason)
-        return _idempotent(consumer, settings().table_name).consume(
+        return _idempotent(consumer, settings().table_name, event.tenant_id).consume(
             detail=detail, detail_type=envelope["detail-type"]
         )
 
@@ -149,7 +156,7 @@ def record_handler(consumer: str) -> Callable[[Any], Any]:
 def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    _idempotent(consumer, settings().table_name).config.register_lambda_context(context)
+    _config(consumer).register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS)
     answer: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict of it
         event=raw_event, record_handler=record_handler(consumer), processor=processor, context=context
@@ -192,14 +199,28 @@ def park_batch(consumer: str, raw_event: dict[str, Any]) -> dict[str, Any]:
 
 
 def relay_on_stream(event: dict[str, Any]) -> dict[str, int]:
-    """The table's stream: relay when a batch of changes holds a new outbox item, else nothing."""
-    inserted = [r for r in event.get("Records", []) if r.get("eventName") == "INSERT"]
-    if not any(
-        r["dynamodb"].get("NewImage", {}).get("gsi1pk", {}).get("S") == keys.outbox_index_pk()
-        for r in inserted
-    ):
+    """The table's stream: the new outbox items it shows are published as they are (the stream
+    record holds the whole item: nothing is read); what fails waits in the outbox for the sweep."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    image = TypeDeserializer()
+    new = [
+        {k: image.deserialize(v) for k, v in r["dynamodb"]["NewImage"].items()}
+        for r in event.get("Records", [])
+        if r.get("eventName") == "INSERT"
+        and r["dynamodb"]
+        .get("NewImage", {})
+        .get("gsi1pk", {})
+        .get("S", "")
+        .startswith(keys.OUTBOX_INDEX_PREFIX)
+    ]
+    if not new:
         return {"published": 0, "failed": 0}
-    return run_relay()
+    try:
+        return outbox.relay(STORE, aws.events(), settings().event_bus_name, items=[to_plain(i) for i in new])
+    except Exception:
+        observability.logger().exception("relay of the stream's events failed; the sweep publishes them")
+        return {"published": 0, "failed": 0}
 
 
 def run_relay() -> dict[str, int]:

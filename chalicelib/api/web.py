@@ -26,6 +26,7 @@ from chalicelib.api.problems import problem_response, request_id, request_path
 from chalicelib.api.responses import respond
 from chalicelib.api.shapes import JSON_TYPES, MAX_BODY_BYTES, Request, Result, RouteSpec
 from chalicelib.billing import published as billing
+from chalicelib.core import aws
 from chalicelib.core.errors import ApiError, ClosingError, RestoringError
 from chalicelib.core.models import PublicModel
 from chalicelib.core.store import Store
@@ -150,7 +151,8 @@ def endpoint(
         def handler(**params: str) -> Response:
             request = _current_request(blueprint)
             try:
-                return _handle(spec, view, request, params)
+                with aws.running("api"):
+                    return _handle(spec, view, request, params)
             except ApiError as exc:
                 return problem_response(exc, request_path(request))
 
@@ -171,9 +173,18 @@ def _handle(
     if spec.path.startswith(auth.OPERATOR_PREFIX) and not spec.public:
         operator = auth.authenticate_operator(request)
         return _answer(spec, view, request, params, None, operator)
-    principal = None if spec.public else auth.authenticate(STORE, request)
-    if principal is None:
-        return _answer(spec, view, request, params, principal)
+    if spec.public:
+        return _answer(spec, view, request, params, None)
+    # From here on DynamoDB is reached with the company's own credentials (its keys only), the
+    # company the verified token names; a token that names none is refused by ``authenticate``.
+    with aws.tenant_scope(auth.claimed_tenant(request)):
+        return _company_answer(spec, view, request, params)
+
+
+def _company_answer(
+    spec: RouteSpec, view: Callable[[Request], Any], request: Any, params: dict[str, str]
+) -> Response:
+    principal = auth.authenticate(STORE, request)
     # The company's rate and cap before anything else is read; the request is counted once in. Past
     # a capped plan's calls, billing stays open: the way on is a paid plan.
     billing.admit(

@@ -136,7 +136,7 @@ def close_month(store: Store, month: str) -> dict[str, int]:
     made = companies = 0
     for entry in tenants.open_companies(store):
         companies += 1
-        made += close_company(store, entry["sk"], month)
+        made += close_company(store, entry["tenant_id"], month)
     store.put_one({**keys.invoices_run(month), "companies": companies, "finished_at": utcnow()})
     return {"companies": companies, "invoiced": made}
 

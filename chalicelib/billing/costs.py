@@ -12,19 +12,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from chalicelib.billing import account
-from chalicelib.core import keys, plans
+from chalicelib.core import aws, keys, plans
 from chalicelib.core.store import Store
 from chalicelib.tenants import published as tenants
 
 MILLION = Decimal(1_000_000)
 
-# AWS list prices, us-east-1, USD (2026-12). Change them here only.
+# AWS list prices, us-east-1, USD (2026-12; DynamoDB on demand as since its November 2024 cut), first
+# tier of each. Change them here only: bench/costs.py and the operators' report both read these.
 PRICES: dict[str, Decimal] = {
     "apigateway_rest_request": Decimal("3.50") / MILLION,
+    "apigateway_http_request": Decimal("1.00") / MILLION,  # per 512 KB of request
     "lambda_request": Decimal("0.20") / MILLION,
-    "lambda_gb_second": Decimal("0.0000166667"),
-    "dynamodb_write_unit": Decimal("1.25") / MILLION,
-    "dynamodb_read_unit": Decimal("0.25") / MILLION,
+    "lambda_gb_second": Decimal("0.0000166667"),  # x86
+    "dynamodb_write_unit": Decimal("0.625") / MILLION,  # a write of up to 1 KB; a transaction's: 2
+    "dynamodb_read_unit": Decimal("0.125") / MILLION,  # a consistent read of 4 KB; eventual: 0.5
+    "sts_request": Decimal(0),  # STS calls are free
     "dynamodb_gb_month": Decimal("0.25"),
     "dynamodb_pitr_gb_month": Decimal("0.20"),
     "eventbridge_event": Decimal("1.00") / MILLION,
@@ -92,38 +95,9 @@ def report(store: Store, month: str) -> dict[str, Any]:
     rows = []
     per_plan: dict[str, dict[str, Decimal | int]] = {}
     for entry in tenants.open_companies(store):
-        tenant_id = entry["sk"]
-        report = account.usage_report(store, tenant_id, month)
-        used = account.month_used(store, tenant_id, month)
-        counted = {
-            "api_read": used["api_read"],
-            "api_write": used["api_write"],
-            "handoff_events": used["handoff_events"],
-            "job_seconds": used["job_minutes"] * 60,
-            "stored_records": used["stored_records"],
-            "seats": report["seats"]["used"],
-        }
-        invoice = store.get(keys.invoice(tenant_id, month))
-        revenue = Decimal(invoice["total"]) if invoice else Decimal(report["estimated_total"])
-        cost = estimate(counted)
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "company_name": tenants.company_name(store, tenant_id),
-                "plan": report["plan"],
-                "usage": counted,
-                "revenue": str(revenue),
-                "invoiced": invoice is not None,
-                "estimated_cost": str(cost),
-                "margin": str(revenue - cost),
-            }
-        )
-        sums = per_plan.setdefault(
-            report["plan"], {"companies": 0, "revenue": Decimal(0), "cost": Decimal(0)}
-        )
-        sums["companies"] = int(sums["companies"]) + 1
-        sums["revenue"] = Decimal(sums["revenue"]) + revenue
-        sums["cost"] = Decimal(sums["cost"]) + cost
+        tenant_id = entry["tenant_id"]
+        with aws.tenant_scope(tenant_id):  # a company's figures through its own session only
+            rows.append(_row(store, tenant_id, month, per_plan))
     return {
         "month": month,
         "currency": plans.currency(),
@@ -139,4 +113,37 @@ def report(store: Store, month: str) -> dict[str, Any]:
             for plan, s in sorted(per_plan.items())
         ],
         "unit_costs": {m: str(unit_cost(m).quantize(Decimal("0.0000001"))) for m in UNIT_USE},
+    }
+
+
+def _row(
+    store: Store, tenant_id: str, month: str, per_plan: dict[str, dict[str, Decimal | int]]
+) -> dict[str, Any]:
+    """One company's line of the operators' report (its plan's sums added to ``per_plan``)."""
+    report = account.usage_report(store, tenant_id, month)
+    used = account.month_used(store, tenant_id, month)
+    counted = {
+        "api_read": used["api_read"],
+        "api_write": used["api_write"],
+        "handoff_events": used["handoff_events"],
+        "job_seconds": used["job_minutes"] * 60,
+        "stored_records": used["stored_records"],
+        "seats": report["seats"]["used"],
+    }
+    invoice = store.get(keys.invoice(tenant_id, month))
+    revenue = Decimal(invoice["total"]) if invoice else Decimal(report["estimated_total"])
+    cost = estimate(counted)
+    sums = per_plan.setdefault(report["plan"], {"companies": 0, "revenue": Decimal(0), "cost": Decimal(0)})
+    sums["companies"] = int(sums["companies"]) + 1
+    sums["revenue"] = Decimal(sums["revenue"]) + revenue
+    sums["cost"] = Decimal(sums["cost"]) + cost
+    return {
+        "tenant_id": tenant_id,
+        "company_name": tenants.company_name(store, tenant_id),
+        "plan": report["plan"],
+        "usage": counted,
+        "revenue": str(revenue),
+        "invoiced": invoice is not None,
+        "estimated_cost": str(cost),
+        "margin": str(revenue - cost),
     }

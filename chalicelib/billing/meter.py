@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chalicelib.billing import repository
-from chalicelib.core import observability
+from chalicelib.core import aws, observability
 from chalicelib.core.store import ConditionFailed, Store, utcnow
 
 SAVE_EVERY = 25  # counts waiting (per company) that make the container save them
@@ -116,9 +116,10 @@ class Meter:
 
     def _save(self, tenant_id: str, month: str, seq: int, totals: dict[str, int]) -> None:
         try:
-            self.store.update(
-                **repository.share_saved(tenant_id, month, self.container, seq, totals, utcnow())
-            )
+            with aws.on_behalf_of(tenant_id):  # a request saves other companies' counts too
+                self.store.update(
+                    **repository.share_saved(tenant_id, month, self.container, seq, totals, utcnow())
+                )
         except ConditionFailed:
             pass  # a save of this number or a later one is there already: nothing to add
 

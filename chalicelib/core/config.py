@@ -37,6 +37,8 @@ class Settings:
     operator_pool_id: str = ""
     operator_client_id: str = ""
     operator_jwks_url: str = ""
+    # The role request handlers assume, per company, for its keys only (chalicelib/core/aws.py).
+    tenant_role_arn: str = ""
 
     @property
     def issuer(self) -> str:
@@ -77,6 +79,7 @@ def settings() -> Settings:
         app_version=env.get("APP_VERSION", "dev"),
         mail_from=env.get("MAIL_FROM", "no-reply@crmerp.example"),
         public_url=env.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        tenant_role_arn=env.get("TENANT_ROLE_ARN", ""),
         operator_pool_id=env.get("OPERATOR_POOL_ID", ""),
         operator_client_id=env.get("OPERATOR_CLIENT_ID", ""),
         operator_jwks_url=env.get("OPERATOR_JWKS_URL")

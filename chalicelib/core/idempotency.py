@@ -36,7 +36,7 @@ def persistence(table_name: str, tenant_id: str) -> tuple[Any, Any]:
         sort_key_attr="sk",
         static_pk_value=keys.idempotency_pk(tenant_id),
         expiry_attr="expires_at",
-        boto3_client=aws.dynamodb_wire(),
+        boto3_client=aws.company_clients(tenant_id)[1],  # the company's own credentials
     )
     # The key names the request (user, method and path, the header); the payload check covers
     # what else makes it this request (body and query), so reusing a key for another one is refused.

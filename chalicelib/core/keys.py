@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import zlib
 from collections.abc import Iterable
 
 DELIM = "#"
@@ -85,14 +86,21 @@ def member_email(tenant_id: str, email: str) -> dict[str, str]:
 
 
 def tenant_registry_pk() -> str:
-    """The platform's list of tenants (one partition, read by platform jobs such as backups)."""
+    """gsi1: the platform's list of companies (read by platform jobs such as backups). Written only
+    when a company signs up, changes plan or closes; each entry itself sits under the company's
+    platform partition, so a company's own credentials reach its entry and no other."""
     return "P#TENANTS"
 
 
 def tenant_registry(tenant_id: str) -> dict[str, str]:
-    """A tenant's entry in the platform's list of tenants."""
+    """A company's entry in the platform's list of companies (its key)."""
+    return {"pk": company_platform_pk(tenant_id, "REGISTRY"), "sk": "ENTRY"}
+
+
+def tenant_registry_index(tenant_id: str) -> dict[str, str]:
+    """Where a registry entry is listed (gsi1)."""
     tenant_prefix(tenant_id)
-    return {"pk": tenant_registry_pk(), "sk": tenant_id}
+    return {"gsi1pk": tenant_registry_pk(), "gsi1sk": tenant_id}
 
 
 def health() -> dict[str, str]:
@@ -115,9 +123,10 @@ def idempotent_answer_part(tenant_id: str, answer_id: str, part: int) -> dict[st
     return {"pk": idempotent_answer_pk(tenant_id, answer_id), "sk": f"{part:04d}"}
 
 
-def consumer_idempotency_pk(consumer: str) -> str:
-    """A queue consumer's idempotency records, by event id (Powertools writes the sort key)."""
-    return f"P#IDEMPOTENCY#{_segment(consumer)}"
+def consumer_idempotency_pk(tenant_id: str, consumer: str) -> str:
+    """A queue consumer's idempotency records of a company's events, by event id (Powertools writes
+    the sort key): under the company, so no key takes every company's events."""
+    return company_platform_pk(tenant_id, f"IDEMPOTENCY{DELIM}{_segment(consumer)}")
 
 
 def dead_letters_pk(tenant_id: str) -> str:
@@ -143,6 +152,12 @@ def company_platform_pk(tenant_id: str, kind: str) -> str:
     (usage, plan history and invoices are the platform's accounts of it)."""
     tenant_prefix(tenant_id)
     return f"P#COMPANY{DELIM}{tenant_id}{DELIM}{kind}"
+
+
+def company_key_patterns(tenant_id: str) -> list[str]:
+    """Every partition key of a company, as IAM ``StringLike`` patterns (``dynamodb:LeadingKeys`` of
+    its STS session): its own and the platform's of it. Tenant ids hold no ``*`` or ``?``."""
+    return [tenant_prefix(tenant_id) + "*", company_platform_pk(tenant_id, "") + "*"]
 
 
 def usage_pk(tenant_id: str) -> str:
@@ -354,17 +369,29 @@ def _event_sort(occurred_at: str, event_id: str) -> str:
     return f"{occurred_at}#{event_id}"
 
 
-def outbox_index_pk() -> str:
-    """gsi1: every tenant's pending outbox events under one platform partition, in time order."""
-    return "P#OUTBOX"
+# gsi1: every company's pending outbox events, spread over this many platform partitions by order
+# (an order's events share one, in time order): no single key takes every order's writes.
+OUTBOX_SHARDS = 16
+OUTBOX_INDEX_PREFIX = "P#OUTBOX#"
 
 
-def outbox(tenant_id: str, occurred_at: str, event_id: str) -> dict[str, str]:
+def outbox_index_pks() -> list[str]:
+    """The relay's index partitions, all of them (the sweep reads each)."""
+    return [f"{OUTBOX_INDEX_PREFIX}{shard:02d}" for shard in range(OUTBOX_SHARDS)]
+
+
+def outbox_index_pk(tenant_id: str, order_id: str) -> str:
+    """The index partition of an order's pending events."""
+    shard = zlib.crc32(f"{tenant_id}{DELIM}{order_id}".encode()) % OUTBOX_SHARDS
+    return f"{OUTBOX_INDEX_PREFIX}{shard:02d}"
+
+
+def outbox(tenant_id: str, occurred_at: str, event_id: str, order_id: str) -> dict[str, str]:
     """An event waiting to be relayed to the bus, under the company's keys and on the relay's index."""
     return {
         "pk": tenant_pk(tenant_id, "OUTBOX"),
         "sk": _event_sort(occurred_at, event_id),
-        "gsi1pk": outbox_index_pk(),
+        "gsi1pk": outbox_index_pk(tenant_id, order_id),
         "gsi1sk": f"{occurred_at}#{tenant_id}#{event_id}",
     }
 
@@ -584,3 +611,23 @@ def restorable(partition: Partition, sort_key: str) -> bool:
 
 
 KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+
+
+# The partitions each platform role may touch (``dynamodb:LeadingKeys`` patterns, infra/roles.py):
+# the families its code reaches, never wider than the work needs.
+ROLE_KEY_PATTERNS: dict[str, list[str]] = {
+    # The API outside a company's scope: rate windows by address, the health item, the registry's index.
+    "api": ["P#RATE#*", "P#HEALTH", "P#TENANTS"],
+    # Work over every company's data (consumers, jobs, reconciliation, automations).
+    "companies": ["T#*", "P#COMPANY#*"],
+    "registry": ["P#TENANTS"],
+    "outbox_index": [f"{OUTBOX_INDEX_PREFIX}*"],
+    # The relays: the outbox index, the outbox items and the orders' trails.
+    "relay": [f"{OUTBOX_INDEX_PREFIX}*", "T#*#OUTBOX", "T#*#HANDOFF#*"],
+    # The dead-letter handlers: the company's standing and its parked letters.
+    "dead_letters": ["T#*#TENANT", "T#*#DEADLETTER"],
+    # The month's close: the registry, companies' billing and standing, record counts, the run's mark.
+    "close_month": ["P#TENANTS", "P#COMPANY#*", "P#BILLING#CLOSE", "T#*#TENANT", "T#*#COUNT"],
+    # The daily backups' fan-out: the registry, each company's backup record, job and audit entry.
+    "daily_backups": ["P#TENANTS", "T#*#BACKUP", "T#*#JOB", "T#*#AUDIT"],
+}

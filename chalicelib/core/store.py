@@ -125,6 +125,16 @@ def folded_into(operation: Operation) -> tuple[str, ...] | None:
     return None
 
 
+def summed(items: Sequence[dict[str, Any]]) -> dict[str, Decimal]:
+    """The fields of an aggregate's items (its shards, or several keys) added up, keys left out."""
+    sums: dict[str, Decimal] = {}
+    for item in items:
+        for name, value in item.items():
+            if name not in keys.KEY_ATTRIBUTES:
+                sums[name] = sums.get(name, Decimal(0)) + Decimal(value)
+    return sums
+
+
 def transaction_size(operations: Sequence[Operation]) -> int:
     """How many items ``Store.transact`` writes for ``operations``: its requests and its distinct
     folded items (DynamoDB takes 100)."""
@@ -306,13 +316,15 @@ class Store:
         )
 
     def query_all(
-        self, *, partition: str, sort_condition: ConditionBase | None = None
+        self, *, partition: str, sort_condition: ConditionBase | None = None, index: str | None = None
     ) -> list[dict[str, Any]]:
         """Every item of a small partition (roles, members of a tenant); for bounded sets only."""
-        condition: ConditionBase = Key("pk").eq(partition)
+        condition: ConditionBase = Key({"gsi1": "gsi1pk", "gsi2": "gsi2pk", None: "pk"}[index]).eq(partition)
         if sort_condition is not None:
             condition = condition & sort_condition
         params: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": condition}
+        if index:
+            params["IndexName"] = index
         items: list[dict[str, Any]] = []
         while True:
             answer = self.client.query(**params)

@@ -126,7 +126,12 @@ def _decode(token: str, jwks_url: str, audience: str, issuer: str) -> dict[str, 
 
 def _verify(token: str) -> VerifiedToken:
     conf = settings()
-    claims = _decode(token, conf.jwks_url, conf.user_pool_client_id, conf.issuer)
+    return from_claims(_decode(token, conf.jwks_url, conf.user_pool_client_id, conf.issuer))
+
+
+def from_claims(claims: dict[str, Any]) -> VerifiedToken:
+    """What a company's ID token says, once its signature, issuer, audience and expiry hold (checked
+    here by ``verify``, or by the HTTP API's JWT authorizer, whose claims arrive as strings)."""
     if claims.get("token_use") != "id":
         raise TokenError("an ID token is required")
     tenant_id = claims.get(TENANT_CLAIM)
@@ -141,6 +146,8 @@ def _verify(token: str) -> VerifiedToken:
     # A token minted by a refresh keeps the original auth_time: it counts from the sign-in.
     auth_time = claims.get("auth_time")
     issued_at = int(claims["iat"])
+    if isinstance(auth_time, str) and auth_time.isdigit():
+        auth_time = int(auth_time)
     if isinstance(auth_time, int) and not isinstance(auth_time, bool):
         issued_at = min(issued_at, auth_time)
     return VerifiedToken(
@@ -174,6 +181,11 @@ def verify_operator(token: str) -> OperatorToken:
         claims = _decode(token, conf.operator_jwks_url, conf.operator_client_id, conf.operator_issuer)
     except TokenError as exc:
         raise TokenError(f"not an operator's token: {exc}") from exc
+    return operator_from_claims(claims)
+
+
+def operator_from_claims(claims: dict[str, Any]) -> OperatorToken:
+    """What an operator's ID token says, once verified (here, or by the HTTP API's JWT authorizer)."""
     if claims.get("token_use") != "id" or TENANT_CLAIM in claims:
         raise TokenError("not an operator's ID token")
     return OperatorToken(

@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.core import keys, money
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix
+from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix, summed
 from chalicelib.crm.sales import sale_of
 
 FAMILY = "purchases"
@@ -133,11 +133,8 @@ def figures(store: Store, tenant_id: str, customer_id: str) -> dict[str, Any]:
     products (by orders, then quantity). Four Queries."""
     scope = f"c#{customer_id}"
     partition = keys.aggregate_pk(tenant_id, FAMILY)
-    total: dict[str, Decimal] = defaultdict(Decimal)
-    for item in store.query_all(partition=partition, sort_condition=sort_key_prefix(f"{scope}#T#")):
-        for name, value in _fields(item).items():
-            total[name] += Decimal(value)
-    count = int(total["orders"])
+    total = summed(store.query_all(partition=partition, sort_condition=sort_key_prefix(f"{scope}#T#")))
+    count = int(total.get("orders", 0))
     figures: dict[str, dict[str, Any]] = {}
     for item in store.query_all(partition=partition, sort_condition=sort_key_prefix(f"{scope}#P#")):
         for name, value in _fields(item).items():

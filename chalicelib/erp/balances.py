@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.core import keys
-from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix
+from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix, summed
 
 FAMILY = "receivables"
 OPEN = ("issued", "partially_paid")
@@ -85,15 +85,6 @@ def payment_tallies(
 
 
 # ---- reading -----------------------------------------------------------------------------------------
-def _summed(items: list[dict[str, Any]]) -> dict[str, Decimal]:
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for item in items:
-        for name, value in item.items():
-            if name not in keys.KEY_ATTRIBUTES:
-                sums[name] += Decimal(value)
-    return sums
-
-
 def aging_of(
     store: Store, tenant_id: str, customer_id: str | None, as_of: dt.date
 ) -> dict[str, dict[str, Decimal]]:
@@ -102,7 +93,7 @@ def aging_of(
     account only. Two Queries."""
     scope = _scope(customer_id)
     partition = keys.aggregate_pk(tenant_id, FAMILY)
-    totals = _summed(store.query_all(partition=partition, sort_condition=sort_key_prefix(f"total#{scope}#")))
+    totals = summed(store.query_all(partition=partition, sort_condition=sort_key_prefix(f"total#{scope}#")))
     months = store.query_all(
         partition=partition, sort_condition=sort_key_between(f"due#{scope}#", f"due#{scope}#{as_of:%Y-%m}#~")
     )

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.core import keys, money
-from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix
+from chalicelib.core.store import Store, Tally, sort_key_between, sort_key_prefix, summed
 
 FAMILY = "stock"
 BUCKETS = 16
@@ -129,7 +129,7 @@ def production_order_tallies(
 def stock_now(store: Store, tenant_id: str) -> dict[str, dict[str, Decimal]]:
     """Per product: ``q`` on hand, ``r`` reserved, ``in`` coming, ``pt`` reorder point. One Query of
     at most 32 items, whatever the size of the catalogue."""
-    sums = _sums(
+    sums = summed(
         store.query_all(
             partition=keys.aggregate_pk(tenant_id, FAMILY), sort_condition=sort_key_prefix("now#")
         )
@@ -179,21 +179,12 @@ def product_months(
     return months
 
 
-def _sums(items: list[dict[str, Any]]) -> dict[str, Decimal]:
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for item in items:
-        for name, value in item.items():
-            if name not in keys.KEY_ATTRIBUTES:
-                sums[name] += Decimal(value)
-    return sums
-
-
 def figures(store: Store, tenant_id: str, first: date, last: date, today: date) -> list[dict[str, Any]]:
     """Per product with stock or movement: on hand now, out in the months from ``first``'s to
     ``last``'s, the average on hand, turnover and days of stock; the slowest first (no outflow,
     then the lowest turnover), at most ``SHOWN``. Two Queries."""
     partition = keys.aggregate_pk(tenant_id, FAMILY)
-    held = _sums(store.query_all(partition=partition, sort_condition=sort_key_prefix("now#")))
+    held = summed(store.query_all(partition=partition, sort_condition=sort_key_prefix("now#")))
     start, end = first.strftime("%Y-%m"), last.strftime("%Y-%m")
     months: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for item in store.query_all(partition=partition, sort_condition=sort_key_between(f"m#{start}#", "m#~")):

@@ -1,9 +1,14 @@
 """The outbox: events written in the transaction of the change they announce, relayed to the bus.
 
-An outbox item (``T#<t>#OUTBOX``) also sits on gsi1 under one platform partition (``P#OUTBOX``,
-time-ordered) where the relay finds every tenant's pending events. Next to it, the order's event
-trail (``T#<t>#HANDOFF#<order>``) keeps each event with its delivery attempts, publication time and
-which consumer handled it when: ``GET /crm/orders/{id}/handoff`` reads it.
+An outbox item (``T#<t>#OUTBOX``) also sits on gsi1 under one of 16 platform partitions
+(``P#OUTBOX#<nn>``, chosen by order, time-ordered) where the relay finds every company's pending
+events: no one key takes every order's writes, and an order's events stay in one partition, in
+order. Next to it, the order's event trail (``T#<t>#HANDOFF#<order>``) keeps each event with its
+delivery attempts, publication time and which consumer handled it when: ``GET
+/crm/orders/{id}/handoff`` reads it.
+
+A new outbox item is published by the table stream's handler from the stream record itself (no
+read); the sweep (every minute, and after the ERP consumer's batch) reads the index for what is left.
 
 The relay publishes in batches of up to ten, at most one event per order per batch, so the events
 of one order reach the bus in the order they were written; an entry ``put_events`` reports as
@@ -28,7 +33,7 @@ BATCH = 10  # put_events takes at most ten entries
 # 20,000-row import's writes never wake the relay.
 STREAM_FILTER: dict[str, Any] = {
     "eventName": ["INSERT"],
-    "dynamodb": {"NewImage": {"gsi1pk": {"S": [keys.outbox_index_pk()]}}},
+    "dynamodb": {"NewImage": {"gsi1pk": {"S": [{"prefix": keys.OUTBOX_INDEX_PREFIX}]}}},
 }
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -44,7 +49,7 @@ def records(event: Event, source: str, summary: dict[str, Any] | None = None) ->
     """The outbox item and the trail entry of an event, as conditional puts (an event is written once)."""
     detail_type = type(event).__name__
     outbox = {
-        **keys.outbox(event.tenant_id, event.occurred_at, event.event_id),
+        **keys.outbox(event.tenant_id, event.occurred_at, event.event_id, event.order_id),
         "event_id": event.event_id,
         "tenant_id": event.tenant_id,
         "order_id": event.order_id,
@@ -82,7 +87,13 @@ def write(
 
 
 def pending(store: Store, limit: int) -> list[dict[str, Any]]:
-    return store.query_first(partition=keys.outbox_index_pk(), index="gsi1", limit=limit)
+    """The oldest pending events of every partition of the index (``limit`` each), oldest first."""
+    found = [
+        item
+        for partition in keys.outbox_index_pks()
+        for item in store.query_first(partition=partition, index="gsi1", limit=limit)
+    ]
+    return sorted(found, key=lambda i: i["gsi1sk"])
 
 
 def _mark_published(store: Store, items: list[dict[str, Any]]) -> None:
@@ -105,9 +116,16 @@ def _mark_failed(store: Store, item: dict[str, Any], error: str) -> None:
     store.update(**repository.delivery_attempt(item, utcnow(), error))
 
 
-def relay(store: Store, events_client: Any, bus_name: str, limit: int = 500) -> dict[str, int]:
-    """Publish pending outbox events; returns how many were published and how many failed."""
-    queue = sorted(pending(store, limit), key=lambda i: i["gsi1sk"])
+def relay(
+    store: Store,
+    events_client: Any,
+    bus_name: str,
+    limit: int = 500,
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, int]:
+    """Publish outbox events: ``items`` (the new ones the table's stream just showed: no read), or
+    else the pending ones of the index (the sweep); returns how many were published and failed."""
+    queue = sorted(pending(store, limit) if items is None else items, key=lambda i: i["gsi1sk"])
     blocked: set[tuple[str, str]] = set()
     published = failed = 0
     while queue:

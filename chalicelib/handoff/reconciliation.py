@@ -64,8 +64,10 @@ def for_each_tenant(store: Store, run: Callable[[Store, str], object]) -> int:
     """Run ``run`` for every open company of the registry (one being closed, or closed, is skipped:
     the platform keeps its entry, nothing else of it); how many there were."""
     tenants = [
-        t for t in store.query_all(partition=keys.tenant_registry_pk()) if t.get("state") not in CLOSED_STATES
+        t
+        for t in store.query_all(partition=keys.tenant_registry_pk(), index="gsi1")
+        if t.get("state") not in CLOSED_STATES
     ]
     for tenant in tenants:
-        run(store, tenant["sk"])
+        run(store, tenant["tenant_id"])
     return len(tenants)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import ids, keys, plans
+from chalicelib.core import aws, ids, keys, plans
 from chalicelib.core.errors import ConflictError, NotFoundError, PreconditionFailedError, ValidationError
 from chalicelib.core.store import (
     Actor,
@@ -54,6 +54,7 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
     member = member_item(tenant_id, user_id, data.owner_email, [OWNER], now)
     registry = {
         **keys.tenant_registry(tenant_id),
+        **keys.tenant_registry_index(tenant_id),
         "tenant_id": tenant_id,
         "plan": data.plan,
         "created_at": now,
@@ -61,18 +62,19 @@ def signup(store: Store, data: SignupIn, request_id: str = "") -> dict[str, Any]
     role_set = {**keys.role_set(tenant_id), "roles": {}, "created_at": now}
     first_plan = {**keys.plan_change(tenant_id, now), "plan": data.plan, "effective_at": now, "by": user_id}
     try:
-        store.transact(
-            [
-                put_new(registry),
-                put_new(profile),
-                put_new(member),
-                put_new(email_guard(tenant_id, data.owner_email, user_id)),
-                put_new(role_set),
-                put_new(first_plan),
-                audit_entry(actor, "tenant.create", "tenant", tenant_id, None, strip_keys(profile), now),
-                audit_entry(actor, "user.create", "user", user_id, None, strip_keys(member), now),
-            ]
-        )
+        with aws.tenant_scope(tenant_id):  # the new company's own credentials (its registry entry too)
+            store.transact(
+                [
+                    put_new(registry),
+                    put_new(profile),
+                    put_new(member),
+                    put_new(email_guard(tenant_id, data.owner_email, user_id)),
+                    put_new(role_set),
+                    put_new(first_plan),
+                    audit_entry(actor, "tenant.create", "tenant", tenant_id, None, strip_keys(profile), now),
+                    audit_entry(actor, "user.create", "user", user_id, None, strip_keys(member), now),
+                ]
+            )
     except Exception:
         identity.delete_user(data.owner_email, user_id)
         raise

@@ -144,7 +144,7 @@ def open_companies(store: Store) -> list[dict[str, Any]]:
     """The registry's entries of open companies (one being closed, or closed, is left out)."""
     return [
         t
-        for t in store.query_all(partition=keys.tenant_registry_pk())
+        for t in store.query_all(partition=keys.tenant_registry_pk(), index="gsi1")
         if t.get("state") not in (repository.CLOSING, repository.CLOSED)
     ]
 

@@ -1,0 +1,422 @@
+"""`make package STAGE=<name>`: the whole deployment as one CloudFormation (SAM) template.
+
+``chalice package`` writes the functions, their triggers and the REST API. Everything else is merged
+into its output with ``--merge-template``, from this folder:
+
+- ``template.yaml``: the table (PITR, SSE, stream), the bus and its rules, the queues with their
+  dead-letter queues and alarms, the backup bucket and its KMS key, the SES identity, the role that
+  request handlers assume for one company's keys;
+- ``identity.yaml``: the companies' user pool (immutable ``custom:tenant_id``) and the operators';
+- ``gateway.yaml``: the gateway's own refusals as problem+json;
+- built here: each function's name, log group and role of its own (``roles.py``: Chalice's one
+  generated role is off), its environment (every resource by reference), its queue and the table's
+  stream by reference (so CloudFormation creates them first), the relay's stream filter, partial
+  batch failures on every queue, and the stage's settings as parameters.
+
+The result is ``<out>/sam.yaml``; ``make deploy`` uploads the code and deploys it
+(docs/operations.md). Nothing here needs AWS: ``python -m infra.package --stage prod out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra import roles
+from infra.provision import load_template
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+# Chalice's resource name of each function -> its name after ``crmerp-<stage>-`` (log group, role).
+FUNCTIONS: dict[str, str] = {
+    "APIHandler": "api",
+    "JwtAuth": "jwt-auth",
+    "OperatorAuth": "operator-auth",
+    "ErpConsumer": "erp-consumer",
+    "CrmConsumer": "crm-consumer",
+    "ErpDeadLetters": "erp-dead-letters",
+    "CrmDeadLetters": "crm-dead-letters",
+    "RelayOnWrite": "relay-on-write",
+    "RelayOutbox": "relay-outbox",
+    "ReconcileOrders": "reconcile-orders",
+    "JobWorker": "job-worker",
+    "CloseMonth": "close-month",
+    "DailyAutomations": "daily-automations",
+    "DailyBackups": "daily-backups",
+}
+# Each queue handler's queue, by the template's resource (Chalice names it by a string).
+QUEUES: dict[str, str] = {
+    "ErpConsumer": "ErpQueue",
+    "CrmConsumer": "CrmQueue",
+    "ErpDeadLetters": "ErpQueueDLQ",
+    "CrmDeadLetters": "CrmQueueDLQ",
+    "JobWorker": "JobsQueue",
+}
+STREAM_HANDLER = "RelayOnWrite"
+
+PARAMETERS: dict[str, Any] = {
+    "LogLevel": {
+        "Type": "String",
+        "Default": "INFO",
+        "AllowedValues": ["DEBUG", "INFO", "WARNING", "ERROR"],
+        "Description": "The functions' log level (Powertools)",
+    },
+    "LogRetentionDays": {
+        "Type": "Number",
+        "Default": 30,
+        "AllowedValues": [7, 14, 30, 60, 90, 180, 365],
+        "Description": "How long the functions' logs are kept",
+    },
+    "PublicUrl": {
+        "Type": "String",
+        "AllowedPattern": "^https://[^/]+(/.*)?$",
+        "Description": "The API's public address (links in mail): a custom domain, or the ApiUrl output",
+    },
+    "CorsOrigin": {
+        "Type": "String",
+        "Default": "",
+        "Description": "The web client's origin allowed by CORS (empty: no browser origin is allowed)",
+    },
+    "AppVersion": {"Type": "String", "Default": "dev", "Description": "Written into backups' manifests"},
+    "ApiFront": {
+        "Type": "String",
+        "Default": "rest",
+        "AllowedValues": ["rest", "http"],
+        "Description": "The API's front door: a REST API with the Lambda authorizers ($3.50 per million "
+        "requests), or an HTTP API with JWT authorizers on the user pools ($1.00 per million; docs/performance.md)",
+    },
+}
+CONDITIONS: dict[str, Any] = {
+    "RestFront": {"Fn::Equals": [{"Ref": "ApiFront"}, "rest"]},
+    "HttpFront": {"Fn::Equals": [{"Ref": "ApiFront"}, "http"]},
+    "HasCorsOrigin": {"Fn::Not": [{"Fn::Equals": [{"Ref": "CorsOrigin"}, ""]}]},
+}
+# What only the REST front has: the API, its Lambda authorizers and their permissions.
+REST_ONLY = (
+    "RestAPI",
+    "APIHandlerInvokePermission",
+    "JwtAuth",
+    "JwtAuthInvokePermission",
+    "JwtAuthLogs",
+    "JwtAuthRole",
+    "OperatorAuth",
+    "OperatorAuthInvokePermission",
+    "OperatorAuthLogs",
+    "OperatorAuthRole",
+)
+
+
+def function_name(resource: str) -> dict[str, str]:
+    return {"Fn::Sub": f"crmerp-${{Stage}}-{FUNCTIONS[resource]}"}
+
+
+def environment() -> dict[str, Any]:
+    """Every function's environment: the stack's resources by reference (chalicelib/core/config.py)."""
+    return {
+        "STAGE": {"Ref": "Stage"},
+        "TABLE_NAME": {"Ref": "Table"},
+        "USER_POOL_ID": {"Ref": "UserPool"},
+        "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
+        "OPERATOR_POOL_ID": {"Ref": "OperatorPool"},
+        "OPERATOR_CLIENT_ID": {"Ref": "OperatorPoolClient"},
+        # Generated by Secrets Manager at the stack's creation, resolved by CloudFormation at deploy.
+        "CURSOR_SECRET": {"Fn::Sub": "{{resolve:secretsmanager:${CursorSecret}:SecretString}}"},
+        "EVENT_BUS_NAME": {"Ref": "EventBus"},
+        "ERP_QUEUE_URL": {"Ref": "ErpQueue"},
+        "CRM_QUEUE_URL": {"Ref": "CrmQueue"},
+        "ERP_DLQ_URL": {"Ref": "ErpQueueDLQ"},
+        "CRM_DLQ_URL": {"Ref": "CrmQueueDLQ"},
+        "JOBS_QUEUE_URL": {"Ref": "JobsQueue"},
+        "BACKUP_BUCKET": {"Ref": "BackupBucket"},
+        "DATA_KEY_ID": {"Ref": "DataKey"},
+        "MAIL_FROM": {"Ref": "MailFrom"},
+        "PUBLIC_URL": {"Ref": "PublicUrl"},
+        "CORS_ORIGIN": {"Ref": "CorsOrigin"},
+        "APP_VERSION": {"Ref": "AppVersion"},
+        "TENANT_ROLE_ARN": {"Fn::GetAtt": ["TenantDataRole", "Arn"]},
+        "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+    }
+
+
+def wiring() -> dict[str, Any]:
+    """What each function gets beside Chalice's declaration: name, role, log group, triggers by reference."""
+    from chalicelib.handoff.outbox import STREAM_FILTER
+
+    resources: dict[str, Any] = {}
+    for resource, short in FUNCTIONS.items():
+        props: dict[str, Any] = {
+            "FunctionName": function_name(resource),
+            "Role": {"Fn::GetAtt": [roles.role_name(resource), "Arn"]},
+        }
+        if resource in QUEUES:
+            props["Events"] = {
+                f"{resource}SqsEventSource": {
+                    "Properties": {
+                        # A message the handler reports in batchItemFailures comes back alone.
+                        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    }
+                }
+            }
+        if resource == STREAM_HANDLER:
+            props["Events"] = {
+                f"{resource}DynamodbEventSource": {
+                    "Properties": {
+                        # A batch that raises comes again whole: the relay is idempotent.
+                        "FilterCriteria": {"Filters": [{"Pattern": json.dumps(STREAM_FILTER)}]},
+                    }
+                }
+            }
+        resources[resource] = {"DependsOn": [f"{resource}Logs"], "Properties": props}
+        resources[f"{resource}Logs"] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/crmerp-${{Stage}}-{short}"},
+                "RetentionInDays": {"Ref": "LogRetentionDays"},
+            },
+        }
+    resources.update(roles.resources(FUNCTIONS))
+    resources["CursorSecret"] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Description": "HMAC key of list cursors and unsubscribe links (rotate: docs/operations.md)",
+            "GenerateSecretString": {"PasswordLength": 48, "ExcludePunctuation": True},
+        },
+    }
+    return resources
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """The template merged into Chalice's: infra's templates and the wiring, as one."""
+    merged: dict[str, Any] = {"Parameters": {}, "Conditions": {}, "Resources": {}, "Outputs": {}}
+    for name in ("template.yaml", "identity.yaml", "gateway.yaml"):
+        part = load_template(name)
+        for section in merged:
+            merged[section].update(part.get(section) or {})
+    merged["Parameters"].update(PARAMETERS)
+    merged["Conditions"].update(CONDITIONS)
+    # Chalice named the queues by the stage at packaging: the stack's Stage is that one.
+    merged["Parameters"]["Stage"] = {
+        **merged["Parameters"]["Stage"],
+        "Default": stage,
+        "AllowedValues": [stage],
+    }
+    merged["Resources"].update(wiring())
+    merged["Globals"] = {"Function": {"Environment": {"Variables": environment()}}}
+    merged["Outputs"]["ApiUrl"] = {
+        "Value": {
+            "Fn::If": [
+                "RestFront",
+                {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"},
+                {"Fn::Sub": "https://${HttpAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"},
+            ]
+        }
+    }
+    merged["Outputs"]["TenantDataRoleArn"] = {"Value": {"Fn::GetAtt": ["TenantDataRole", "Arn"]}}
+    merged["Description"] = "CRM + ERP API: functions, API, data, messaging, identity (infra/package.py)"
+    return {k: v for k, v in merged.items() if v}
+
+
+def package(out: Path, stage: str, project: Path = ROOT) -> Path:
+    """Write ``out/sam.yaml``: Chalice's package of ``project`` merged with infra's resources."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        merge = Path(scratch) / "merge.yaml"
+        merge.write_text(yaml.safe_dump(merge_template(stage), sort_keys=False, allow_unicode=True))
+        chalice = Path(sys.executable).parent / "chalice"
+        env = {
+            **os.environ,
+            "STAGE": stage,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "CORS_ORIGIN": CORS_PLACEHOLDER,  # every route with CORS; the origin is the parameter's
+        }
+        for stale in ("sam.yaml", "sam.json", "deployment.zip"):
+            (out / stale).unlink(missing_ok=True)
+        done = subprocess.run(
+            [str(chalice), "package", "--stage", stage, "--merge-template", str(merge), str(out)],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"chalice package failed:\n{done.stdout}{done.stderr}")
+    template = out / "sam.yaml"
+    packaged = yaml.safe_load(template.read_text())  # Chalice writes long-form intrinsics
+    by_reference(packaged)
+    cors_from_parameter(packaged)
+    http_front(packaged)
+    check(packaged)
+    template.write_text(yaml.safe_dump(packaged, sort_keys=False, allow_unicode=True))
+    return template
+
+
+CORS_PLACEHOLDER = "https://cors-origin.invalid"
+
+
+def cors_from_parameter(template: dict[str, Any]) -> None:
+    """The preflight answers Chalice wrote with a placeholder origin answer the stage's CorsOrigin."""
+    quoted = f"'{CORS_PLACEHOLDER}'"
+
+    def replace(value: Any) -> Any:
+        if value == quoted:
+            return {"Fn::Sub": "'${CorsOrigin}'"}
+        if isinstance(value, dict):
+            return {k: replace(v) for k, v in value.items()}
+        return [replace(v) for v in value] if isinstance(value, list) else value
+
+    api = template["Resources"]["RestAPI"]["Properties"]
+    api["DefinitionBody"] = replace(api["DefinitionBody"])
+    if CORS_PLACEHOLDER in json.dumps(template):
+        raise RuntimeError("the CORS placeholder is left somewhere the parameter does not reach")
+
+
+def http_front(template: dict[str, Any]) -> None:
+    """The HTTP API alternative (``ApiFront=http``): the same routes to the same function, each
+    company route behind a JWT authorizer on the companies' pool, each operator route behind one on
+    the operators' pool, payload 1.0 (the event shape Chalice reads; chalicelib/api/auth.py reads
+    the JWT authorizer's claims as the Lambda authorizer's verdict). The REST API, its Lambda
+    authorizers and what serves them exist only with ``ApiFront=rest``."""
+    resources = template["Resources"]
+    rest = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    schemes = {"jwt_auth": "company", "operator_auth": "operator"}
+    integration = {
+        "type": "aws_proxy",
+        "httpMethod": "POST",
+        "uri": {
+            "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+            "${APIHandler.Arn}/invocations"
+        },
+        "payloadFormatVersion": "1.0",
+    }
+    paths: dict[str, Any] = {}
+    for path, methods in rest["paths"].items():
+        for method, operation in methods.items():
+            if method == "options":
+                continue  # the HTTP API answers preflights from its CORS configuration
+            routed: dict[str, Any] = {"x-amazon-apigateway-integration": integration}
+            security = [{schemes[name]: []} for s in operation.get("security", []) for name in s]
+            if security:
+                routed["security"] = security
+            paths.setdefault(path, {})[method] = routed
+
+    def jwt(pool: str, client: str) -> dict[str, Any]:
+        return {
+            "type": "oauth2",
+            "x-amazon-apigateway-authorizer": {
+                "type": "jwt",
+                "identitySource": "$request.header.Authorization",
+                "jwtConfiguration": {
+                    "issuer": {"Fn::Sub": f"https://cognito-idp.${{AWS::Region}}.amazonaws.com/${{{pool}}}"},
+                    "audience": [{"Ref": client}],
+                },
+            },
+        }
+
+    resources["HttpAPI"] = {
+        "Type": "AWS::Serverless::HttpApi",
+        "Condition": "HttpFront",
+        "Properties": {
+            "DefinitionBody": {
+                "openapi": "3.0.1",
+                "info": {"title": "crmerp", "version": "1.0"},
+                "paths": paths,
+                "components": {
+                    "securitySchemes": {
+                        "company": jwt("UserPool", "UserPoolClient"),
+                        "operator": jwt("OperatorPool", "OperatorPoolClient"),
+                    }
+                },
+            },
+            "CorsConfiguration": {
+                "Fn::If": [
+                    "HasCorsOrigin",
+                    {
+                        "AllowOrigins": [{"Ref": "CorsOrigin"}],
+                        "AllowHeaders": [
+                            "Authorization",
+                            "Content-Type",
+                            "Idempotency-Key",
+                            "If-Match",
+                            "Accept",
+                        ],
+                        "ExposeHeaders": [
+                            "ETag",
+                            "Location",
+                            "X-Request-Id",
+                            "Retry-After",
+                            "Content-Disposition",
+                        ],
+                        "AllowMethods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+                        "MaxAge": 600,
+                    },
+                    {"Ref": "AWS::NoValue"},
+                ]
+            },
+        },
+    }
+    resources["HttpAPIInvokePermission"] = {
+        "Type": "AWS::Lambda::Permission",
+        "Condition": "HttpFront",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Ref": "APIHandler"},
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpAPI}/*"
+            },
+        },
+    }
+    for name in REST_ONLY:
+        resources[name]["Condition"] = "RestFront"
+    for name, output in template["Outputs"].items():
+        if name in ("EndpointURL", "RestAPIId"):
+            output["Condition"] = "RestFront"
+    template["Outputs"]["HttpAPIId"] = {"Condition": "HttpFront", "Value": {"Ref": "HttpAPI"}}
+
+
+def by_reference(template: dict[str, Any]) -> None:
+    """Each trigger names its queue and the table's stream by reference, not by a name Chalice
+    spelt at packaging: CloudFormation then creates them before the functions' event sources (a
+    merge cannot do it: Chalice's merge joins mappings, it does not replace them)."""
+    resources = template["Resources"]
+    for resource, queue in QUEUES.items():
+        event = resources[resource]["Properties"]["Events"][f"{resource}SqsEventSource"]["Properties"]
+        event["Queue"] = {"Fn::GetAtt": [queue, "Arn"]}
+    stream = resources[STREAM_HANDLER]["Properties"]["Events"][f"{STREAM_HANDLER}DynamodbEventSource"]
+    stream["Properties"]["Stream"] = {"Fn::GetAtt": ["Table", "StreamArn"]}
+
+
+def check(template: dict[str, Any]) -> None:
+    """What the merge must have produced: every function Chalice made has its own role and log group."""
+    functions = {n for n, r in template["Resources"].items() if r.get("Type") == "AWS::Serverless::Function"}
+    unknown = functions - FUNCTIONS.keys()
+    if unknown:
+        raise RuntimeError(f"functions with no role of their own (add them to infra/package.py): {unknown}")
+    missing = FUNCTIONS.keys() - functions
+    if missing:
+        raise RuntimeError(f"functions infra/package.py names that Chalice did not make: {missing}")
+    if "DefaultRole" in template["Resources"]:
+        raise RuntimeError(
+            "Chalice's generated role is back: .chalice/config.json must keep manage_iam_role off"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--stage", default=os.environ.get("STAGE", "dev"))
+    args = parser.parse_args()
+    print(package(args.out, args.stage))
+
+
+if __name__ == "__main__":
+    main()
