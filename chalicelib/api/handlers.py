@@ -161,8 +161,9 @@ def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dic
     answer: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict of it
         event=raw_event, record_handler=record_handler(consumer), processor=processor, context=context
     )
-    if consumer == "erp":  # its answers wait in the outbox: publish them now (the CRM answers nothing)
-        run_relay()
+    # The ERP's answers wait in the outbox: the table's stream publishes them at once (relay_on_write),
+    # the minute's sweep whatever that missed; sweeping here too cost 16 Queries a batch and
+    # published events twice when it raced the stream.
     billing.save_due()
     return answer
 

@@ -8,7 +8,7 @@ delivery attempts, publication time and which consumer handled it when: ``GET
 /crm/orders/{id}/handoff`` reads it.
 
 A new outbox item is published by the table stream's handler from the stream record itself (no
-read); the sweep (every minute, and after the ERP consumer's batch) reads the index for what is left.
+read); the sweep (every minute) reads the index's partitions for what is left.
 
 The relay publishes in batches of up to ten, at most one event per order per batch, so the events
 of one order reach the bus in the order they were written; an entry ``put_events`` reports as
