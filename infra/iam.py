@@ -62,9 +62,9 @@ def _operator(name: str) -> tuple[str | None, str]:
 
 
 def _value_matches(operator: str, wanted: str, value: str) -> bool:
-    if operator in ("StringEquals", "ArnEquals"):
+    if operator == "StringEquals":
         return value == wanted
-    if operator in ("StringLike", "ArnLike"):
+    if operator in ("StringLike", "ArnLike", "ArnEquals"):  # both ARN operators take * and ?
         return _like(wanted, value)
     if operator == "Bool":
         return value.lower() == str(wanted).lower()
@@ -196,6 +196,93 @@ def wire_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters of a call as botocore's ``before-call`` event shows it (the JSON body sent)."""
     body = params.get("body") or b"{}"
     return dict(json.loads(body if isinstance(body, str) else body.decode("utf-8")))
+
+
+# ---- the IAM requests of other services' calls ------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where the stack is: what an API call names, turned into ARNs."""
+
+    account: str
+    region: str
+    data_key_arn: str
+
+
+def _queue_arn(url: str, place: Place) -> str:
+    return f"arn:aws:sqs:{place.region}:{place.account}:{url.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+def _s3_requests(operation: str, params: Mapping[str, Any], place: Place) -> list[Request]:
+    bucket = f"arn:aws:s3:::{params['Bucket']}"
+    obj = f"{bucket}/{params.get('Key', '')}"
+    versioned = bool(params.get("VersionId"))
+    key = place.data_key_arn
+    listing = {"s3:prefix": [str(params.get("Prefix", ""))]}
+    writes = [Request("s3:PutObject", obj)] + (
+        [Request("s3:PutObjectTagging", obj)] if params.get("Tagging") else []
+    )
+    by_operation: dict[str, list[Request]] = {
+        "PutObject": [*writes, Request("kms:GenerateDataKey", key)],
+        "CreateMultipartUpload": [*writes, Request("kms:GenerateDataKey", key), Request("kms:Decrypt", key)],
+        "UploadPart": [Request("s3:PutObject", obj)],
+        "CompleteMultipartUpload": [Request("s3:PutObject", obj)],
+        "AbortMultipartUpload": [Request("s3:AbortMultipartUpload", obj)],
+        "ListParts": [Request("s3:ListMultipartUploadParts", obj)],
+        "GetObject": [
+            Request("s3:GetObjectVersion" if versioned else "s3:GetObject", obj),
+            Request("kms:Decrypt", key),
+        ],
+        "HeadObject": [Request("s3:GetObjectVersion" if versioned else "s3:GetObject", obj)],
+        "DeleteObject": [Request("s3:DeleteObjectVersion" if versioned else "s3:DeleteObject", obj)],
+        "DeleteObjects": [
+            Request(
+                "s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject", f"{bucket}/{o['Key']}"
+            )
+            for o in (params.get("Delete") or {}).get("Objects", [])
+        ],
+        "ListObjectVersions": [Request("s3:ListBucketVersions", bucket, listing)],
+        "ListMultipartUploads": [Request("s3:ListBucketMultipartUploads", bucket, listing)],
+        "ListObjectsV2": [Request("s3:ListBucket", bucket, listing)],
+        "PutObjectTagging": [Request("s3:PutObjectTagging", obj)],
+    }
+    return by_operation.get(operation, [Request(f"s3:{operation}", obj)])
+
+
+def service_requests(service: str, operation: str, params: Mapping[str, Any], place: Place) -> list[Request]:
+    """The IAM requests of one call of S3, SQS, EventBridge, SES, Cognito or STS, from the API
+    parameters the app passed (botocore's ``provide-client-params``)."""
+    arn = f"{place.region}:{place.account}"
+    if service == "s3":
+        return _s3_requests(operation, params, place)
+    if service == "sqs":
+        action = "SendMessage" if operation == "SendMessageBatch" else operation
+        return [Request(f"sqs:{action}", _queue_arn(str(params.get("QueueUrl", "")), place))]
+    if service == "events":
+        buses = {e.get("EventBusName", "default") for e in params.get("Entries", [])}
+        return [Request(f"events:{operation}", f"arn:aws:events:{arn}:event-bus/{b}") for b in sorted(buses)]
+    if service == "ses":
+        source = str(params.get("Source", ""))
+        domain = source.rsplit("@", 1)[-1]
+        return (
+            [
+                Request(
+                    f"ses:{operation}", f"arn:aws:ses:{arn}:identity/{source}", {"ses:FromAddress": [source]}
+                ),
+            ]
+            if source
+            else [Request(f"ses:{operation}", f"arn:aws:ses:{arn}:identity/{domain}")]
+        )
+    if service == "cognito-idp":
+        if operation in ("InitiateAuth", "RespondToAuthChallenge", "GetUser"):
+            return []  # called with a user's tokens or none: IAM authorises nothing here
+        return [
+            Request(
+                f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{arn}:userpool/{params.get('UserPoolId')}"
+            )
+        ]
+    if service == "sts":
+        return [Request(f"sts:{operation}", str(params.get("RoleArn", "*")))]
+    return [Request(f"{service}:{operation}", "*")]
 
 
 # ---- CloudFormation's intrinsics, resolved against known values --------------------------------------

@@ -2,9 +2,10 @@
 
 Chalice's generated policy is off (``.chalice/config.json``: ``manage_iam_role`` false); ``infra/package``
 merges these roles into the template and points each function at its own. The statements below
-are the inventory of what the code calls (``tests/test_roles.py`` replays the suite's AWS calls of
-each function against its role's statements with ``infra/iam.py``, so a call the role does not
-allow fails a test, and lists every statement so that a wildcard action fails one too).
+are the inventory of what the code calls: the suite judges every AWS call each function makes
+(DynamoDB, S3 and KMS, SQS, EventBridge, SES, Cognito, STS) against its role's statements with
+``infra/iam.py`` (``tests/iam_audit.py``), so a call the role does not allow fails the test that
+made it; ``tests/test_infra.py`` lists every statement, so a wildcard action fails one too.
 
 Request handlers reach companies' data only through the tenant data role (``TenantDataRole`` in
 ``template.yaml``), assumed per company with a session policy (chalicelib/core/aws.py): the API's

@@ -42,8 +42,10 @@ def moto_server() -> Any:
     from tests import iam_audit
 
     clients.observe("before-call.dynamodb", iam_audit.check)
+    clients.observe("provide-client-params", iam_audit.check_service)
     yield endpoint
     clients.unobserve("before-call.dynamodb", iam_audit.check)
+    clients.unobserve("provide-client-params", iam_audit.check_service)
     server.stop()
 
 

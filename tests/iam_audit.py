@@ -38,15 +38,65 @@ def _tenant_role_policy() -> dict[str, Any]:
     return dict(role["Policies"][0]["PolicyDocument"])
 
 
+ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's
+
+
+@functools.lru_cache(maxsize=8)
 def _known(table_arn: str) -> dict[str, str]:
-    return {"Table.Arn": table_arn, "AWS::Partition": "aws", "AWS::Region": "us-east-1"}
+    """The template's references, resolved to this stack's resources."""
+    import os
+
+    from chalicelib.core.config import settings
+
+    conf = settings()
+    queues = {
+        "ErpQueue": "ERP_QUEUE_URL",
+        "CrmQueue": "CRM_QUEUE_URL",
+        "ErpQueueDLQ": "ERP_DLQ_URL",
+        "CrmQueueDLQ": "CRM_DLQ_URL",
+        "JobsQueue": "JOBS_QUEUE_URL",
+    }
+    return {
+        "Table.Arn": table_arn,
+        "AWS::Partition": "aws",
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT,
+        "BackupBucket.Arn": f"arn:aws:s3:::{conf.backup_bucket}",
+        "DataKey.Arn": _place().data_key_arn,
+        "UserPool.Arn": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{conf.user_pool_id}",
+        "OperatorPool.Arn": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{conf.operator_pool_id}",
+        "EventBus.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{conf.event_bus_name}",
+        "TenantDataRole.Arn": conf.tenant_role_arn,
+        "MailFrom": conf.mail_from,
+        **{
+            f"{name}.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{os.environ.get(var, '').rsplit('/', 1)[-1]}"
+            for name, var in queues.items()
+        },
+    }
 
 
+def _place() -> Any:
+    from chalicelib.core.config import settings
+    from infra.iam import Place
+
+    key = settings().data_key_id
+    arn = key if key.startswith("arn:") else f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}"
+    return Place(ACCOUNT, REGION, arn)
+
+
+@functools.lru_cache(maxsize=64)
 def _role_policy(function: str, table_arn: str) -> dict[str, Any]:
     from infra import iam, roles
 
     resource = _function_resources()[function]
     return {"Version": "2012-10-17", "Statement": iam.resolve(roles.POLICIES[resource], _known(table_arn))}
+
+
+@functools.lru_cache(maxsize=8)
+def _tenant_role(table_arn: str) -> dict[str, Any]:
+    from infra import iam
+
+    return dict(iam.resolve(_tenant_role_policy(), _known(table_arn)))
 
 
 def check(model: Any, params: dict[str, Any], credentials: str | None, **_: Any) -> None:
@@ -75,6 +125,23 @@ def check(model: Any, params: dict[str, Any], credentials: str | None, **_: Any)
     for request in requests:
         if not iam.allowed(policies, request):
             REFUSED.append(f"{who} refuses {request.action} on {request.resource} {dict(request.context)}")
+
+
+def check_service(model: Any, params: dict[str, Any], **_: Any) -> None:
+    """A call of another service than DynamoDB, judged against the running function's role."""
+    from chalicelib.core import aws
+    from infra import iam
+
+    service = model.service_model.service_name
+    function = aws.current_function()
+    if service == "dynamodb" or function is None:
+        return
+    policy = _role_policy(function, aws.table_arn())
+    for request in iam.service_requests(service, model.name, params, _place()):
+        if not iam.allowed([policy], request):
+            REFUSED.append(
+                f"the {function} function's role refuses {request.action} on {request.resource} {dict(request.context)}"
+            )
 
 
 def take() -> list[str]:

@@ -122,26 +122,26 @@ def table_arn() -> str:
 
 
 # ---- client observers (call counts in tests and benchmarks) -------------------------------------
-# (event, handler, first) registered on every DynamoDB client made here, the companies' included;
-# a handler is called with ``credentials``: the company whose client made the call, or None for the
-# function's own.
+# (event, handler, first) registered on every client made here (each company's DynamoDB clients
+# included); a handler is called with ``credentials``: the company whose client made the call, or
+# None for the function's own.
 _OBSERVERS: list[tuple[str, Callable[..., Any], bool]] = []
-_DYNAMODB_CLIENTS: list[tuple[Any, str | None]] = []
+_CLIENTS: list[tuple[Any, str | None]] = []
 _LOCK = threading.RLock()
 
 
 def observe(event: str, handler: Callable[..., Any], *, first: bool = False) -> None:
-    """Register ``handler`` for botocore ``event`` on every DynamoDB client, now and to come."""
+    """Register ``handler`` for botocore ``event`` on every client made here, now and to come."""
     with _LOCK:
         _OBSERVERS.append((event, handler, first))
-        for client, owner in _DYNAMODB_CLIENTS:
+        for client, owner in _CLIENTS:
             _register(client, owner, event, handler, first)
 
 
 def unobserve(event: str, handler: Callable[..., Any]) -> None:
     with _LOCK:
         _OBSERVERS[:] = [o for o in _OBSERVERS if not (o[0] == event and o[1] is handler)]
-        for client, _owner in _DYNAMODB_CLIENTS:
+        for client, _owner in _CLIENTS:
             client.meta.events.unregister(event, unique_id=f"observer-{id(handler)}")
 
 
@@ -156,7 +156,7 @@ def _register(client: Any, owner: str | None, event: str, handler: Callable[...,
 
 def _kept(client: Any, owner: str | None = None) -> Any:
     with _LOCK:
-        _DYNAMODB_CLIENTS.append((client, owner))
+        _CLIENTS.append((client, owner))
         for event, handler, first in _OBSERVERS:
             _register(client, owner, event, handler, first)
     return client
@@ -233,7 +233,7 @@ def _company_clients(tenant_id: str) -> tuple[Any, Any]:
         _COMPANIES[tenant_id] = made
         while len(_COMPANIES) > _KEPT_COMPANIES:
             _, (old, old_wire) = _COMPANIES.popitem(last=False)
-            _DYNAMODB_CLIENTS[:] = [c for c in _DYNAMODB_CLIENTS if c[0] is not old and c[0] is not old_wire]
+            _CLIENTS[:] = [c for c in _CLIENTS if c[0] is not old and c[0] is not old_wire]
     return made
 
 
@@ -241,7 +241,7 @@ def forget_company_sessions() -> None:
     """Drop every company's clients (tests that change the stack)."""
     with _LOCK:
         _COMPANIES.clear()
-        _DYNAMODB_CLIENTS.clear()
+        _CLIENTS[:] = [c for c in _CLIENTS if c[0].meta.service_model.service_name != "dynamodb"]
     _platform_dynamodb.cache_clear()
     _platform_dynamodb_wire.cache_clear()
 
@@ -276,31 +276,31 @@ def _platform_dynamodb_wire() -> Any:
 
 @functools.cache
 def sts() -> Any:
-    return boto3.client("sts", region_name=settings().region, config=_CONFIG)
+    return _kept(boto3.client("sts", region_name=settings().region, config=_CONFIG))
 
 
 @functools.cache
 def cognito() -> Any:
-    return boto3.client("cognito-idp", region_name=settings().region, config=_CONFIG)
+    return _kept(boto3.client("cognito-idp", region_name=settings().region, config=_CONFIG))
 
 
 @functools.cache
 def events() -> Any:
-    return boto3.client("events", region_name=settings().region, config=_CONFIG)
+    return _kept(boto3.client("events", region_name=settings().region, config=_CONFIG))
 
 
 @functools.cache
 def sqs() -> Any:
-    return boto3.client("sqs", region_name=settings().region, config=_CONFIG)
+    return _kept(boto3.client("sqs", region_name=settings().region, config=_CONFIG))
 
 
 @functools.cache
 def s3() -> Any:
     """S3 with SigV4 (presigned URLs for KMS-encrypted objects need it)."""
     config = _CONFIG.merge(Config(signature_version="s3v4", read_timeout=30))
-    return boto3.client("s3", region_name=settings().region, config=config)
+    return _kept(boto3.client("s3", region_name=settings().region, config=config))
 
 
 @functools.cache
 def ses() -> Any:
-    return boto3.client("ses", region_name=settings().region, config=_CONFIG)
+    return _kept(boto3.client("ses", region_name=settings().region, config=_CONFIG))

@@ -11,8 +11,12 @@ A new outbox item is published by the table stream's handler from the stream rec
 read); the sweep (every minute) reads the index's partitions for what is left.
 
 The relay publishes in batches of up to ten, at most one event per order per batch, so the events
-of one order reach the bus in the order they were written; an entry ``put_events`` reports as
-failed stays in the outbox (its order waits for the next run) and its attempt is counted. An item
+of one order it handles together reach the bus in the order they were written; an entry
+``put_events`` reports as failed stays in the outbox (the rest of its order waits for the next run
+of that relay) and its attempt is counted. Across runs the order is best effort: the stream's relay
+may publish an order's next event while an earlier one waits for the sweep after a failure, and the
+queues are standard SQS anyway; the consumers derive an order's state from the set of facts, in any
+order (docs/events.md). An item
 leaves the outbox only after the bus took it: a relay that dies part-way loses nothing and at worst
 publishes an event again, which the consumers' idempotency (by ``event_id``) absorbs.
 """
