@@ -46,6 +46,7 @@ class Meter:
         self.read_units: collections.Counter[str] = collections.Counter()
         self.invocations: collections.Counter[str] = collections.Counter()
         self.other: collections.Counter[str] = collections.Counter()
+        self.trace: list[str] | None = None  # each call's function, operation and keys, when asked
 
     def reset(self) -> None:
         for counter in (self.calls, self.write_units, self.read_units, self.invocations, self.other):
@@ -58,6 +59,8 @@ class Meter:
         function = aws.current_function() or "test"
         self.calls[(function, model.name)] += 1
         body = json.loads(params.get("body") or b"{}")
+        if self.trace is not None:
+            self.trace.append(f"{function:15} {model.name:20} {' '.join(_keys_of(body))}")
         self.write_units[function] += _write_units(model.name, body)
 
     def on_answer(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
@@ -72,6 +75,27 @@ class Meter:
         self._consistent = bool(body.get("ConsistentRead")) or any(
             t.get("ConsistentRead") for t in (body.get("RequestItems") or {}).values() if isinstance(t, dict)
         )
+
+
+def _keys_of(body: dict[str, Any]) -> list[str]:
+    """The partition and sort keys a request names (for ``--trace``), tenant ids left in."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if "pk" in value and isinstance(value["pk"], dict) and "S" in value["pk"]:
+                found.append(value["pk"]["S"] + " | " + str(value.get("sk", {}).get("S", "")))
+                return
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk({k: v for k, v in body.items() if k not in ("ExpressionAttributeValues",)})
+    if body.get("IndexName") or "KeyConditionExpression" in body:
+        found.append(f"query {body.get('IndexName', 'table')} {body.get('ExpressionAttributeValues')}")
+    return found
 
 
 def _kb(item: Any, unit: int) -> int:
@@ -109,7 +133,7 @@ def _read_units(operation: str, parsed: dict[str, Any], consistent: bool) -> flo
     return 0.0
 
 
-def measure(orders: int, reads: int) -> dict[str, Any]:
+def measure(orders: int, reads: int, trace: bool = False) -> dict[str, Any]:
     from bench.harness import local_api
     from chalicelib.core import aws
 
@@ -188,9 +212,13 @@ def measure(orders: int, reads: int) -> dict[str, Any]:
         settle()
         meter.reset()
         started = time.perf_counter()
-        for order in drafts:
+        for n, order in enumerate(drafts):
+            meter.trace = [] if trace and n == orders - 1 else None
             assert api.post(f"/crm/orders/{order}/confirm", token).status == 200
             settle()
+            if meter.trace is not None:
+                print("\n".join(meter.trace))
+                meter.trace = None
         elapsed = time.perf_counter() - started
         done = [api.get(f"/crm/orders/{o}", token).json["status"] for o in drafts]
         assert done == ["reserved"] * orders, done
@@ -268,8 +296,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20)
     parser.add_argument("--reads", type=int, default=200)
+    parser.add_argument("--trace", action="store_true", help="list the last order's DynamoDB calls")
     args = parser.parse_args()
-    figures = measure(args.orders, args.reads)
+    figures = measure(args.orders, args.reads, args.trace)
     print(json.dumps(figures, indent=2))
     rows = [
         ("a read (GET /crm/customers/{id})", figures["read"], floor("rest", 0, 0.5), floor("http", 0, 0.5)),

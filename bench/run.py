@@ -44,12 +44,10 @@ def third_party_modules(statement: str = "import app") -> list[str]:
 # What each Lambda imports before it answers its first event: the app, then what its handler
 # imports on first use (app.py's handlers import lazily).
 HANDLERS = {
-    "erp_consumer (SQS)": "import app; from chalicelib.api import handlers; handlers._idempotent; "
-    "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency; "
-    "from chalicelib.erp import intake",
+    "erp_consumer (SQS)": "import app; from chalicelib.api import handlers; "
+    "import aws_lambda_powertools.utilities.batch; from chalicelib.erp import intake",
     "crm_consumer (SQS)": "import app; from chalicelib.api import handlers; "
-    "import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.utilities.idempotency; "
-    "from chalicelib.crm import order_progress",
+    "import aws_lambda_powertools.utilities.batch; from chalicelib.crm import order_progress",
     "erp/crm_dead_letters (SQS)": "import app; from chalicelib.api import handlers",
     "relay_on_write (stream), relay_outbox (schedule)": "import app; from chalicelib.api import handlers",
     "reconcile_orders (schedule)": "import app; from chalicelib.crm import reconciliation",

@@ -102,7 +102,6 @@ def test_the_handoff_and_platform_keys_are_the_ones_stored():
         "sk": "2026-03-01",
     }
     assert keys.capacity_pk("acme", "wct_1") == "T#acme#CAPACITY#wct_1"
-    assert keys.consumer_idempotency_pk("acme", "erp") == "P#COMPANY#acme#IDEMPOTENCY#erp"
     assert keys.tenant_registry("acme") == {"pk": "P#COMPANY#acme#REGISTRY", "sk": "ENTRY"}
     assert keys.tenant_registry_index("acme") == {"gsi1pk": "P#TENANTS", "gsi1sk": "acme"}
     assert keys.health() == {"pk": "P#HEALTH", "sk": "HEALTH"}

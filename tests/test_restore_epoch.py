@@ -160,7 +160,7 @@ def test_events_are_stamped_with_the_epoch_of_the_world_they_are_about(api, tena
     api.post(f"/crm/orders/{order['id']}/confirm", tenant.token)
     (item,) = [i for i in outbox.pending(store, 500) if i["order_id"] == order["id"]]
     detail = json.loads(item["detail"])
-    assert (detail["epoch"], detail["schema_version"]) == (1, "1.1")
+    assert (detail["epoch"], detail["schema_version"]) == (1, "1.2")
 
 
 def test_a_second_restore_of_a_company_is_refused_while_one_runs(restoring):

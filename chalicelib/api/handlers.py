@@ -1,26 +1,30 @@
 """The handoff's Lambda entry points: the two queue consumers and the outbox relay.
 
 Consumers use Powertools batch processing (a failed record comes back alone, through
-``batchItemFailures``) and Powertools idempotency keyed on the event's ``event_id`` (a redelivered
-event is answered from the idempotency record, not handled again). A record that is not a known
-event of a known major version raises: after the queue's ``maxReceiveCount`` it rests in the DLQ.
-After its batch the ERP consumer runs the relay, so its answers reach the bus at once.
+``batchItemFailures``). A record that is not a known event of a known major version raises: after
+the queue's ``maxReceiveCount`` it rests in the DLQ.
 
-Before an event has any effect (its idempotency record included) the consumer reads the company's
-epoch (one consistent GetItem of its profile, once a batch per company): an event of an earlier
-epoch is of the world a restore replaced, and is dropped: acknowledged, not retried, noted on the
-order's trail and in the log. The race, and its bound: a consumer that read the epoch just before a
-restore began may still write. The restore waits a quiesce time of at least the consumers' Lambda
-timeout before it touches data, so such a write lands before the restore and is overwritten by it;
-the answers it wrote carry the old epoch and are dropped downstream. Every event of a company being
-closed, or closed (no profile any more), is dropped alike: nothing may write under its keys again,
-and a dead letter of such a company is not parked (it moves on to the quarantine).
+Exactly once without an idempotency store: what a consumer writes for an event is keyed by ids
+derived from the order and the event, and written with a marker a second delivery's write is
+refused on (the ERP's ``ERP#DECIDED`` in the one transaction that reserves, plans and invoices; the
+cancellation's answer noted on ``ERP#CANCELLED``; the CRM's handled mark on the event's trail entry,
+in the order's transaction). A redelivered event finds its marker and answers nothing; of two
+concurrent deliveries one transaction is refused, and its consumer reads again and finds the
+marker. Usage is counted by the delivery whose write went through (``Handled.first``).
+
+Before an event has any effect the consumer reads the company's state and epoch (its profile, in
+the same consistent BatchGetItem as the event's own facts): an event of an earlier epoch is of the
+world a restore replaced, and is dropped: acknowledged, not retried, noted on the order's trail and
+in the log. The race, and its bound: a consumer that read the epoch just before a restore began may
+still write. The restore waits a quiesce time of at least the consumers' Lambda timeout before it
+touches data, so such a write lands before the restore and is overwritten by it; the answers it
+wrote carry the old epoch and are dropped downstream. Every event of a company being closed, or
+closed (no profile any more), is dropped alike: nothing may write under its keys again, and a dead
+letter of such a company is not parked (it moves on to the quarantine).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -35,82 +39,23 @@ from chalicelib.tenants import published as company
 STORE = Store()
 
 
-def _erp(event: contracts.Event) -> list[str]:
+def _erp(event: contracts.Event) -> outbox.Handled:
     from chalicelib.erp import intake  # each consumer's Lambda loads only its own context
 
     if isinstance(event, contracts.OrderConfirmed):
-        return [a.event_id for a in intake.handle_confirmed(STORE, event)]
+        return intake.handle_confirmed(STORE, event)  # reads the company's state with its own facts
     if isinstance(event, contracts.OrderCancelled):
-        return [a.event_id for a in intake.handle_cancelled(STORE, event)]
-    return []  # events the ERP does not act on
+        return intake.handle_cancelled(STORE, event)
+    return outbox.Handled([], first=False)  # events the ERP does not act on
 
 
-def _crm(event: contracts.Event) -> list[str]:
+def _crm(event: contracts.Event) -> outbox.Handled:
     from chalicelib.crm import order_progress  # each consumer's Lambda loads only its own context
 
-    order_progress.handle(STORE, event)  # marks the event handled on its trail itself
-    return [event.event_id]
+    return order_progress.handle(STORE, event)  # marks the event handled on its trail itself
 
 
-CONSUMERS: dict[str, Callable[[contracts.Event], list[str]]] = {"erp": _erp, "crm": _crm}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Consumer:
-    consume: Callable[..., dict[str, Any]]
-    config: Any  # Powertools' IdempotencyConfig: the invocation's context is registered on it
-
-
-@functools.cache
-def _config(consumer: str) -> Any:
-    """The consumer's Powertools idempotency config (one per consumer: the invocation's context is
-    registered on it once a batch)."""
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-
-    return IdempotencyConfig(
-        event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 86400
-    )
-
-
-@functools.lru_cache(maxsize=1024)
-def _idempotent(consumer: str, table_name: str, tenant_id: str) -> _Consumer:
-    """The consumer wrapped in Powertools idempotency, its records under the event's company
-    (``P#COMPANY#<t>#IDEMPOTENCY#<consumer>``): no key shared by every company's events."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=table_name,
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value=keys.consumer_idempotency_pk(tenant_id, consumer),
-        expiry_attr="expires_at",
-        boto3_client=aws.dynamodb_wire(),
-    )
-    config = _config(consumer)
-    handle = CONSUMERS[consumer]
-
-    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
-        data_keyword_argument="detail", persistence_store=persistence, config=config
-    )
-    def consume(detail: dict[str, Any], detail_type: str) -> dict[str, Any]:
-        event = contracts.parse(detail_type, detail)
-        answered = handle(event)
-        if consumer == "erp":
-            outbox.handled(STORE, event, consumer)
-        billing.events_handled(event.tenant_id)  # once: a redelivery is answered without this body
-        return {"event_id": event.event_id, "answered": answered}
-
-    return _Consumer(consume, config)
-
-
-def _stale(event: contracts.Event, state: company.CompanyState) -> str | None:
-    """Why the event must be dropped (None: it may be handled): its company is being closed or is
-    gone, or the event is of an epoch before the company's (a restore replaced its world)."""
-    if state.closing or state.gone:
-        return "the company is being closed, or was closed: nothing is written for it any more"
-    if event.epoch < state.epoch:
-        return f"epoch {event.epoch} is before the company's {state.epoch}: a restore replaced the world it is about"
-    return None
+CONSUMERS: dict[str, Callable[[contracts.Event], outbox.Handled]] = {"erp": _erp, "crm": _crm}
 
 
 def _drop(consumer: str, event: contracts.Event, reason: str) -> dict[str, Any]:
@@ -131,24 +76,21 @@ def _drop(consumer: str, event: contracts.Event, reason: str) -> dict[str, Any]:
 
 
 def record_handler(consumer: str) -> Callable[[Any], Any]:
-    """The handler of one batch's records; it reads each company's state and epoch once for the batch."""
-    states: dict[str, company.CompanyState] = {}
+    """The handler of one batch's records."""
 
     def handle(record: Any) -> Any:
         envelope = json.loads(record.body)
         detail = (
             envelope["detail"] if isinstance(envelope["detail"], dict) else json.loads(envelope["detail"])
         )
-        # Poison (unknown type or major version) fails before idempotency.
-        event = contracts.parse(envelope["detail-type"], detail)
-        if event.tenant_id not in states:
-            states[event.tenant_id] = company.company_state(STORE, event.tenant_id)
-        reason = _stale(event, states[event.tenant_id])
-        if reason is not None:
-            return _drop(consumer, event, reason)
-        return _idempotent(consumer, settings().table_name, event.tenant_id).consume(
-            detail=detail, detail_type=envelope["detail-type"]
-        )
+        event = contracts.parse(envelope["detail-type"], detail)  # poison raises: on to the DLQ
+        try:
+            done = CONSUMERS[consumer](event)
+        except outbox.Dropped as dropped:
+            return _drop(consumer, event, dropped.reason)
+        if done.first:
+            billing.events_handled(event.tenant_id)  # once: a redelivery or a lost race is not counted
+        return {"event_id": event.event_id, "answered": [a.event_id for a in done.answered]}
 
     return handle
 
@@ -156,7 +98,6 @@ def record_handler(consumer: str) -> Callable[[Any], Any]:
 def consume_batch(consumer: str, raw_event: dict[str, Any], context: Any) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    _config(consumer).register_lambda_context(context)
     processor = BatchProcessor(event_type=EventType.SQS)
     answer: dict[str, Any] = process_partial_response(  # type: ignore[assignment]  # a TypedDict of it
         event=raw_event, record_handler=record_handler(consumer), processor=processor, context=context

@@ -9,8 +9,9 @@ whatever the number of containers, and never touches another company's (its own 
 To spend fewer writes a container takes a *lease* of several requests at once when the company is
 busy in it: as many as it served for the company in the last second, at most a quarter of the
 burst. A lease is used within the second it was taken or dropped, so a lease can make a request
-wait early, never let one in over the rate. An idle company costs one write per request, a busy
-one one per lease (docs/architecture.md).
+wait early, never let one in over the rate. An idle company costs one write per request (the
+container remembers the ``tat`` it set: behind now, it starts from now at once), a busy one one per
+lease (docs/architecture.md).
 
 **Cap**: a capped plan's included API calls are a hard limit. The container knows the company's
 saved usage of the month (read when it first serves the company and again after each of its saves)
@@ -67,6 +68,7 @@ class Limiter:
         self.clock = clock
         self._leases: dict[str, _Lease] = {}
         self._known: dict[str, _Known] = {}
+        self._tat: dict[str, int] = {}  # the least each company's ``tat`` was when this container last set it
         self._lock = threading.Lock()
 
     def admit(self, tenant_id: str, plan_id: str, write: bool, *, capped: bool = True) -> None:
@@ -120,17 +122,29 @@ class Limiter:
             # ``tat`` at or after this ``now``, so the next push from it is decided on the same terms
             # (a fresh clock could find ``tat`` behind again while the company is well under its rate).
             now = int(self.clock() * 1000)
+            if self._tat.get(tenant_id, 0) < now:
+                # Idle as far as this container knows (an idle company's every request): start from
+                # now in one write; another container's push ahead meanwhile refuses it.
+                try:
+                    self.store.update(**repository.rate_idle(tenant_id, now, inc))
+                    self._tat[tenant_id] = now + inc
+                    return wanted
+                except ConditionFailed:
+                    pass
             for _ in range(3):  # the item moved by another thread or container meanwhile: again
                 try:
                     self.store.update(**repository.rate_ahead(tenant_id, now, inc, ceiling_of(now)))
+                    self._tat[tenant_id] = max(self._tat.get(tenant_id, 0), now + inc)
                     return wanted
                 except ConditionFailed as failed:
                     tat = _number((failed.item or {}).get("tat"))
+                    self._tat[tenant_id] = max(self._tat.get(tenant_id, 0), tat or 0)
                 if tat is not None and tat >= now:  # ahead of now and too far for this many
                     wait_ms = tat + inc - ceiling_of(now)
                     break
                 try:  # idle (or never seen): start from now
                     self.store.update(**repository.rate_idle(tenant_id, now, inc))
+                    self._tat[tenant_id] = now + inc
                     return wanted
                 except ConditionFailed:
                     continue

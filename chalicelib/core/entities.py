@@ -670,10 +670,12 @@ def update(
     *,
     decide: Change | Callable[[dict[str, Any]], Change],
     if_match: int | None = None,
+    read: dict[str, Any] | None = None,
 ) -> Written:
     """Read the record, decide the change (a ``Change``, or a function of the record as read giving
-    one) and write its new version in one transaction."""
-    before = get(store, actor.tenant_id, et, entity_id, consistent=True)
+    one) and write its new version in one transaction. ``read``: the record as the caller read it
+    (consistently, with other items), instead of reading it here."""
+    before = read if read is not None else get(store, actor.tenant_id, et, entity_id, consistent=True)
     check_version(et, before, if_match)
     change = decide(before) if callable(decide) else decide
     planned = versioned(actor, et, before, change)

@@ -3,7 +3,7 @@
 Tenant data lives under partition keys that start with ``T#<tenant_id>#``: the delimiter is part of
 the prefix, so tenant ``acme`` never matches ``acme-corp`` and IAM ``dynamodb:LeadingKeys`` can scope
 credentials to one tenant.  Platform items (the tenant registry, rate limits, the relay's outbox
-index, the queue consumers' idempotency records, the health check) start with ``P#``.
+index, the health check, a company's billing and registry entry) start with ``P#``.
 """
 
 from __future__ import annotations
@@ -121,12 +121,6 @@ def idempotent_answer_pk(tenant_id: str, answer_id: str) -> str:
 def idempotent_answer_part(tenant_id: str, answer_id: str, part: int) -> dict[str, str]:
     """One part of an answer too large for its idempotency record, in a partition of its own."""
     return {"pk": idempotent_answer_pk(tenant_id, answer_id), "sk": f"{part:04d}"}
-
-
-def consumer_idempotency_pk(tenant_id: str, consumer: str) -> str:
-    """A queue consumer's idempotency records of a company's events, by event id (Powertools writes
-    the sort key): under the company, so no key takes every company's events."""
-    return company_platform_pk(tenant_id, f"IDEMPOTENCY{DELIM}{_segment(consumer)}")
 
 
 def dead_letters_pk(tenant_id: str) -> str:
@@ -364,7 +358,7 @@ def capacity_day(tenant_id: str, work_centre_id: str, day: str) -> dict[str, str
 
 # ---- the handoff between CRM and ERP ---------------------------------------------------------------
 # An event's sort key is its time then its id, as the event carries them (they come off the wire and
-# are not checked here: a consumer answers any event, and its idempotency absorbs a redelivery).
+# are not checked here: a consumer answers any event, and its markers absorb a redelivery).
 def _event_sort(occurred_at: str, event_id: str) -> str:
     return f"{occurred_at}#{event_id}"
 

@@ -441,6 +441,56 @@ class Store:
             raise
 
 
+class NotDeferrable(Exception):
+    """A write ``Deferred`` cannot keep for one transaction (a single put or update)."""
+
+
+class Deferred(Store):
+    """A store that keeps the transactions written through it instead of writing them: work done in
+    several steps, each of which writes its own transaction elsewhere, becomes one transaction
+    (``operations``), which its caller writes (``Store.transact``) when ``fits``. Reads go to the
+    table as they would. A write it cannot keep raises ``NotDeferrable``."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store._client, store._table)
+        self.operations: Operations = []
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        self.operations.extend(operations)
+
+    def _refuse(self, *_: Any, **__: Any) -> None:
+        raise NotDeferrable("a single write cannot join the transaction")
+
+    put_one = batch_put = put_all = _refuse
+    update = _refuse  # type: ignore[assignment]
+
+    def collected(self) -> Operations:
+        """The kept operations, a ConditionCheck repeated word for word (two lines' checks of one
+        warehouse) kept once."""
+        seen: list[dict[str, Any]] = []
+        out: Operations = []
+        for operation in self.operations:
+            if is_request(operation) and "ConditionCheck" in (body := request_of(operation)):
+                if body in seen:
+                    continue
+                seen.append(body)
+            out.append(operation)
+        return out
+
+    def fits(self) -> bool:
+        """Whether the kept operations make one transaction DynamoDB takes: at most 100 items, no
+        item twice (two lines of one product both move its stock level: written step by step)."""
+        operations = self.collected()
+        named = [
+            (item["pk"], item["sk"])
+            for op in operations
+            if is_request(op)
+            for body in request_of(op).values()
+            for item in [body.get("Key") or body["Item"]]
+        ]
+        return transaction_size(operations) <= 100 and len(named) == len(set(named))
+
+
 # ---- transaction operations -------------------------------------------------------------------
 def put(item: dict[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"Item": item}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.core import entities
+from chalicelib.core import entities, keys
 from chalicelib.core.entities import Change
-from chalicelib.core.errors import NotFoundError, PreconditionFailedError
+from chalicelib.core.errors import PreconditionFailedError
 from chalicelib.core.store import Actor, ConditionFailed, Store
 from chalicelib.crm import automations, timeline
 from chalicelib.crm.types import ORDER
@@ -23,6 +23,7 @@ from chalicelib.handoff.contracts import (
     OrderAccepted,
     OrderBackordered,
     OrderCancellationCompleted,
+    OrderProcessed,
     OrderRejected,
     OrderShipped,
     PaymentReceived,
@@ -30,6 +31,7 @@ from chalicelib.handoff.contracts import (
     PurchasePlanned,
     StockReserved,
 )
+from chalicelib.tenants import published as company
 
 SYSTEM_USER = "system:crm"
 
@@ -81,6 +83,26 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
         erp["invoice_id"] = erp.get("invoice_id") or event.invoice_id
         if event.paid_in_full:
             erp["paid_at"] = erp.get("paid_at") or event.occurred_at
+    elif isinstance(event, OrderProcessed):
+        erp["accepted_at"] = erp.get("accepted_at") or event.occurred_at
+        erp["stock"] = "backordered" if event.backordered and erp.get("stock") != "reserved" else "reserved"
+        erp["reservation_ids"] = sorted(
+            {*erp.get("reservation_ids", []), *(li.reservation_id for li in event.reserved)}
+        )
+        if event.backordered:
+            erp["backordered_lines"] = sorted(
+                {*erp.get("backordered_lines", []), *(li.line for li in event.backordered)}
+            )
+        if event.production_order_ids:
+            erp["production_order_ids"] = sorted(
+                {*erp.get("production_order_ids", []), *event.production_order_ids}
+            )
+        if event.purchase_order_ids:
+            erp["purchase_order_ids"] = sorted(
+                {*erp.get("purchase_order_ids", []), *event.purchase_order_ids}
+            )
+        if event.invoice is not None:
+            erp["invoice_id"] = event.invoice.invoice_id
     elif isinstance(event, OrderRejected):
         erp["rejected_reason"] = event.reason
     elif isinstance(event, OrderCancellationCompleted):
@@ -95,12 +117,30 @@ def _apply(erp: dict[str, Any], event: Event) -> dict[str, Any]:
     return erp
 
 
-def handle(store: Store, event: Event) -> dict[str, Any] | None:
-    """Move the order by one ERP event, noting on the event's trail that the CRM handled it (in the
-    order's transaction when the event changes the order, else on its own); None when the order is
-    gone (a deleted draft never confirms)."""
+def _told(event: Event) -> dict[str, Any]:
+    """What the customer's timeline shows of an ``OrderProcessed`` beyond the order's new status:
+    what the ERP did (reserved and short lines, its plans, the invoice)."""
+    if not isinstance(event, OrderProcessed):
+        return {}
+    told: dict[str, Any] = {"reserved_lines": len(event.reserved), "backordered_lines": len(event.backordered)}
+    if event.production_order_ids:
+        told["production_order_ids"] = event.production_order_ids
+    if event.purchase_order_ids:
+        told["purchase_order_ids"] = event.purchase_order_ids
+    if event.invoice is not None:
+        told["invoice_id"] = event.invoice.invoice_id
+    return told
+
+
+def handle(store: Store, event: Event) -> outbox.Handled:
+    """Move the order by one ERP event and note on the event's trail that the CRM handled it, in
+    the order's transaction (on its own when the event changes nothing): the order, the trail entry
+    and the company's state read in one consistent BatchGetItem, then one transaction. The trail's
+    mark is written once: an event handled before (a redelivery, or a concurrent delivery that went
+    first) finds it and changes nothing again. An event whose order is gone (a deleted draft never
+    confirms) is only marked."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER)
-    marking = True  # cleared when the event has no trail entry to mark in the transaction
+    marking = True  # the event has a trail entry to mark in the order's transaction
 
     def decide(before: dict[str, Any]) -> Change:
         if before["status"] == "draft":
@@ -112,7 +152,7 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
             status = "cancelling"  # late news of the ERP's progress does not undo a cancellation
         else:
             status = erp["state"]
-        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": status}
+        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": status, **_told(event)}
         entry = timeline.entry(
             event.tenant_id,
             before["customer_id"],
@@ -128,22 +168,35 @@ def handle(store: Store, event: Event) -> dict[str, Any] | None:
         )
 
     for _attempt in range(6):
+        order_key = keys.entity(event.tenant_id, ORDER.name, event.order_id)
+        found = store.batch_get(
+            [company.profile_key(event.tenant_id), order_key, outbox.trail_key(event)], consistent=True
+        )
+        profile, order, trail = (
+            next((i for i in found if (i["pk"], i["sk"]) == (k["pk"], k["sk"])), None)
+            for k in (company.profile_key(event.tenant_id), order_key, outbox.trail_key(event))
+        )
+        reason = company.stale(event.epoch, profile)
+        if reason is not None:
+            raise outbox.Dropped(reason)
+        if trail is not None and "crm" in (trail.get("handled") or {}):
+            if order is not None and isinstance(event, OrderShipped):
+                # The rules' runs make it act once: a delivery that failed to act fails the event,
+                # and this delivery acts for it.
+                automations.order_shipped(store, event.tenant_id, order)
+            return outbox.Handled([], first=False)  # handled before: the order holds its change
+        marking = trail is not None
+        if order is None:
+            return outbox.Handled([], first=outbox.handled(store, event, "crm"))
         try:
-            written = entities.update(store, actor, ORDER, event.order_id, decide=decide)
-            break
-        except PreconditionFailedError:
-            continue  # another event moved the order meanwhile: apply on top of it
-        except ConditionFailed:
-            marking = False  # the only other condition: the event has no trail entry
-        except NotFoundError:
-            written = None
-            break
+            written = entities.update(store, actor, ORDER, event.order_id, decide=decide, read=order)
+        except (PreconditionFailedError, ConditionFailed):
+            continue  # another event moved the order, or this one was marked meanwhile: read again
+        break
     else:
         raise PreconditionFailedError(f"The order {event.order_id} keeps changing.")
-    if not (written and written.changed and marking):  # the trail entry was not marked with the order
-        outbox.handled(store, event, "crm")
-    if written and isinstance(event, OrderShipped):
-        # Also when the event comes again: the rules' runs make it act once. A failure to act fails
-        # the event, so the queue delivers it again and the rule acts then.
+    first = marking and (written.changed or outbox.handled(store, event, "crm"))
+    if isinstance(event, OrderShipped):
+        # A failure to act fails the event, so the queue delivers it again and the rule acts then.
         automations.order_shipped(store, event.tenant_id, written.item)
-    return written.item if written else None
+    return outbox.Handled([], first=first)

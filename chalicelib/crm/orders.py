@@ -120,11 +120,12 @@ def update(
 
 
 def _sellable(
-    store: Store, tenant_id: str, customer_id: str, lines: list[dict[str, Any]]
+    store: Store, tenant_id: str, customer_id: str, lines: list[dict[str, Any]], *, products: bool = False
 ) -> list[dict[str, Any]]:
     """Every line's SKU must be a product and the customer not closed (one BatchGetItem of the SKU
-    guards and the customer); the transaction then checks each product is still sellable and the
-    customer still open. Answers the ConditionChecks."""
+    guards and the customer); the transaction then checks each product is sellable and the customer
+    still open. Answers the ConditionChecks. With ``products`` (after the transaction refused: a
+    second BatchGetItem), a line whose product is not sellable is a 422 naming the line."""
     codes = sorted({line["product_code"].upper() for line in lines})
     customer_key = keys.entity(tenant_id, CUSTOMER.name, customer_id)
     found = store.batch_get([customer_key, *erp.product_keys(tenant_id, codes)])
@@ -136,21 +137,22 @@ def _sellable(
             f"The customer {customer_id} is closed: set its status to active to confirm orders.",
             state="closed",
         )
-    products = erp.products_named(store, tenant_id, [g for g in found if g["pk"] != customer_key["pk"]])
+    guards = [g for g in found if g["pk"] != customer_key["pk"]]
+    named = erp.products_named(store, tenant_id, guards) if products else {}
+    ids = erp.product_ids(guards)
     for n, line in enumerate(lines):
         loc = ["body", "lines", n, "product_code"]
-        product = products.get(line["product_code"].upper())
         code = line["product_code"]
-        if product is None:
+        if code.upper() not in ids or (products and code.upper() not in named):
             raise field_error(
                 f"Line {n + 1}: there is no product with SKU {code}.", loc, "unknown SKU", "reference"
             )
-        if not erp.sellable(product):
+        if products and not erp.sellable(named[code.upper()]):
             message = f"Line {n + 1}: the product {code} is not sellable; change the line or the product."
             raise field_error(message, loc, "not sellable", "not_sellable")
     return [
         repository.customer_still_open(tenant_id, customer_id),
-        *(erp.still_sellable(tenant_id, products[code]["id"]) for code in codes),
+        *(erp.still_sellable(tenant_id, ids[code]) for code in codes),
     ]
 
 
@@ -204,7 +206,7 @@ def confirm(store: Store, actor: Actor, order_id: str, if_match: int | None) -> 
         # A product stopped being sellable, or the customer was closed, between the read and the
         # write: read again, so the answer names what changed (422 naming the line, 409 closed).
         order = entities.get(store, actor.tenant_id, ORDER, order_id, consistent=True)
-        _sellable(store, actor.tenant_id, order["customer_id"], order["lines"])
+        _sellable(store, actor.tenant_id, order["customer_id"], order["lines"], products=True)
         raise ConflictError("The order's products or customer changed meanwhile; confirm again.") from exc
 
 

@@ -2,10 +2,10 @@
 
 Every record it makes has an id derived from the order (and line, or supplier), so handling the
 same event again, or a retry after a crash half-way, finds what is there and makes only what is
-missing: one reservation per line, one invoice per order, one plan per shortfall. Its answers
-(``OrderAccepted``, ``StockReserved`` or ``OrderBackordered``, ``ProductionPlanned``,
-``PurchasePlanned``, ``InvoiceIssued``; or ``OrderRejected``) go to its outbox with derived event ids,
-so they too are written once.
+missing: one reservation per line, one invoice per order, one plan per shortfall. Its answer
+(``OrderProcessed``, or ``OrderRejected``) goes to its outbox with a derived event id, so it too is
+written once, and an order's records, answer and decision are written in one transaction when they
+fit in one (``handle_confirmed``).
 """
 
 from __future__ import annotations
@@ -16,24 +16,30 @@ from typing import Any
 from chalicelib.core import entities, keys
 from chalicelib.core.errors import ConflictError
 from chalicelib.core.money import text
-from chalicelib.core.store import Actor, ConditionFailed, Operations, Store, put, utcnow
-from chalicelib.erp import catalogue, production, purchasing, receivables, reservations, stock
+from chalicelib.core.store import (
+    Actor,
+    ConditionFailed,
+    Deferred,
+    NotDeferrable,
+    Operations,
+    Store,
+    put_new,
+    utcnow,
+)
+from chalicelib.erp import catalogue, production, purchasing, receivables, repository, reservations, stock
 from chalicelib.handoff import outbox
 from chalicelib.handoff.contracts import (
     CUSTOMER,
     SOURCE_ERP,
     Event,
     InvoiceIssued,
-    OrderAccepted,
-    OrderBackordered,
     OrderCancellationCompleted,
     OrderCancelled,
     OrderConfirmed,
+    OrderProcessed,
     OrderRejected,
-    ProductionPlanned,
-    PurchasePlanned,
-    StockReserved,
 )
+from chalicelib.tenants import published as company
 
 SYSTEM_USER = "system:erp"
 ZERO = Decimal(0)
@@ -63,7 +69,8 @@ def _read(store: Store, wanted: dict[Any, dict[str, str]]) -> dict[Any, dict[str
 
 class Known:
     """What handling a confirmed order needs to know, read in two BatchGetItems instead of one read
-    per fact: whether it was cancelled, its customer, the default warehouse, each SKU's guard, what
+    per fact: the company's state and epoch, the event's trail entry, whether the order was
+    cancelled or decided, its customer, the default warehouse, each SKU's guard, what
     an earlier attempt made (each line's reservation, the invoice); then the products and the stock
     levels the lines draw on."""
 
@@ -73,6 +80,8 @@ class Known:
         first = _read(
             store,
             {
+                "profile": company.profile_key(tenant),
+                "trail": keys.handoff_trail(tenant, event.order_id, event.occurred_at, event.event_id),
                 "cancelled": keys.erp_cancelled(tenant, event.order_id),
                 "decided": keys.erp_decided(tenant, event.order_id),
                 "customer": keys.entity(tenant, CUSTOMER.name, event.customer_id),
@@ -91,6 +100,8 @@ class Known:
                 },
             },
         )
+        self.profile = first["profile"]
+        self.trail = first["trail"] is not None
         self.cancelled = first["cancelled"] is not None
         self.decided = first["decided"] is not None
         self.customer = first["customer"]
@@ -125,15 +136,12 @@ class Known:
 
 
 def _decided(event: OrderConfirmed, decision: str) -> Operations:
-    """The marker written with the answers to a confirmation: its decision is final (a rejected order
-    is never confirmed again; an accepted one is cancelled, not rejected)."""
-    return [put({**keys.erp_decided(event.tenant_id, event.order_id), "decision": decision, "at": utcnow()})]
-
-
-def _reject(store: Store, event: OrderConfirmed, reason: str, line: int | None = None) -> list[Event]:
-    answer = _answer(OrderRejected, event, reason=reason, line=line)
-    outbox.write(store, [(answer, SOURCE_ERP, {"reason": reason})], _decided(event, "rejected"))
-    return [answer]
+    """The marker written with the answer to a confirmation, once (a concurrent delivery's
+    transaction is refused on it): its decision is final (a rejected order is never confirmed
+    again; an accepted one is cancelled, not rejected). With it, the check that the order's
+    cancellation was not handled meanwhile."""
+    marker = {**keys.erp_decided(event.tenant_id, event.order_id), "decision": decision, "at": utcnow()}
+    return [put_new(marker), repository.not_cancelled(event.tenant_id, event.order_id)]
 
 
 def _reserve(
@@ -273,32 +281,34 @@ def invoice_on_delivery(store: Store, actor: Actor, order_id: str) -> InvoiceIss
     return answer
 
 
-def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
-    """Accept (or reject) a confirmed order; returns the events it answered with."""
+Answers = list[tuple[Event, str, dict[str, Any]]]  # events, their source and their trail summary
+
+
+def _rejected(event: OrderConfirmed, reason: str, line: int | None = None) -> tuple[Answers, str]:
+    return [
+        (_answer(OrderRejected, event, reason=reason, line=line), SOURCE_ERP, {"reason": reason})
+    ], "rejected"
+
+
+def _decide(store: Store, event: OrderConfirmed, known: Known) -> tuple[Answers, str]:
+    """Reserve, plan and invoice (writing through ``store``, which may keep the writes for one
+    transaction: ``Deferred``); the answer and the decision ("accepted" or "rejected"), not yet written."""
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER, epoch=event.epoch)
-    known = Known(store, event)
-    if known.cancelled:
-        return []  # its cancellation arrived first and was handled: nothing to reserve any more
-    if known.decided:
-        # Answered before (this event again, after its idempotency record expired: a replay from the
-        # dead letters). Deciding again could accept an order it rejected, or reject one it accepted,
-        # if the products changed meanwhile; the answers are in the outbox already.
-        return []
     products = known.products
     for li in event.lines:
         product = products.get(li.product_code.upper())
         if product is None or not product.get("sellable", True):
-            return _reject(
-                store, event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line
+            return _rejected(
+                event, f"Line {li.line}: SKU {li.product_code} is not a sellable product.", li.line
             )
     if known.customer is None:
-        return _reject(store, event, f"The customer {event.customer_id} no longer exists.")
+        return _rejected(event, f"The customer {event.customer_id} no longer exists.")
     if known.customer.get("status") == "closed":
-        return _reject(store, event, f"The customer {event.customer_id} is closed.")
+        return _rejected(event, f"The customer {event.customer_id} is closed.")
     warehouse_id = known.warehouse_id
     needs_stock = any(products[li.product_code.upper()]["kind"] != "service" for li in event.lines)
     if warehouse_id is None and needs_stock:
-        return _reject(store, event, "The company has no warehouse to take the goods from.")
+        return _rejected(event, "The company has no warehouse to take the goods from.")
 
     reserved: list[dict[str, Any]] = []
     short: list[dict[str, Any]] = []
@@ -356,59 +366,110 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> list[Event]:
         short.append(shortfall)
     purchase_ids = _plan_purchases(store, actor, event.order_id, purchases)
 
-    answers: list[tuple[Event, str, dict[str, Any]]] = []
-    answers.append((_answer(OrderAccepted, event, lines=len(event.lines)), SOURCE_ERP, {}))
-    if short:
-        answers.append(
-            (
-                _answer(OrderBackordered, event, lines=short, reserved=reserved),
-                SOURCE_ERP,
-                {"short": len(short)},
-            )
-        )
-    else:
-        answers.append((_answer(StockReserved, event, lines=reserved), SOURCE_ERP, {"lines": len(reserved)}))
-    if plans:
-        finish = max(p["planned_finish"] for p in plans)
-        answers.append(
-            (
-                _answer(
-                    ProductionPlanned,
-                    event,
-                    production_order_ids=[p["id"] for p in plans],
-                    planned_finish=finish,
-                ),
-                SOURCE_ERP,
-                {"planned_finish": finish},
-            )
-        )
-    if purchase_ids:
-        answers.append((_answer(PurchasePlanned, event, purchase_order_ids=purchase_ids), SOURCE_ERP, {}))
-    if any(
+    issue = any(
         products[li.product_code.upper()].get("invoicing_policy", "on_order") == "on_order"
         for li in event.lines
-    ):
-        invoice = _invoice(store, actor, event, known)
-        issued = _answer(
-            InvoiceIssued,
-            event,
-            invoice_id=invoice["id"],
-            total=invoice["total"],
-            currency=invoice["currency"],
-            due_date=invoice.get("due_date"),
-        )
-        answers.append((issued, SOURCE_ERP, {"total": invoice["total"]}))
+    )
+    invoice = _invoice(store, actor, event, known, issue=issue)  # else a draft, issued when it ships
+    processed = _answer(
+        OrderProcessed,
+        event,
+        lines=len(event.lines),
+        reserved=reserved,
+        backordered=short,
+        production_order_ids=[p["id"] for p in plans],
+        planned_finish=max(p["planned_finish"] for p in plans) if plans else None,
+        purchase_order_ids=purchase_ids,
+        invoice=(
+            {
+                "invoice_id": invoice["id"],
+                "total": invoice["total"],
+                "currency": invoice["currency"],
+                "due_date": invoice.get("due_date"),
+            }
+            if issue
+            else None
+        ),
+    )
+    summary = {
+        "reserved": len(reserved),
+        "short": len(short),
+        **({"total": invoice["total"]} if issue else {}),
+    }
+    return [(processed, SOURCE_ERP, summary)], "accepted"
+
+
+ATTEMPTS = 5  # a confirmation whose one transaction is refused (stock taken meanwhile) is decided again
+
+
+def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
+    """Accept (or reject) a confirmed order: its reservations, plans, invoice, answer, its decision
+    (``ERP#DECIDED``) and the trail's handled mark in **one transaction**, decided on what two
+    consistent BatchGetItems read (the company's state among them). A condition refused meanwhile
+    (stock taken by another order, a concurrent delivery of this event that decided first) decides
+    again from a fresh read; a decision already made answers nothing. An order too large for one
+    transaction (over 100 items, or two lines moving one stock level) is written step by step, each
+    step idempotent by its derived id, the decision last."""
+    mark: Operations = []
+    for _attempt in range(ATTEMPTS):
+        known = _undecided(store, event)
+        if known is None:
+            return outbox.Handled([], first=False)
+        mark = [{"Update": outbox.handled_update(event, "erp")}] if known.trail else []
+        deferred = Deferred(store)
+        try:
+            answers, decision = _decide(deferred, event, known)
+        except NotDeferrable:
+            break
+        outbox.write(deferred, answers, [*_decided(event, decision), *mark])
+        if not deferred.fits():
+            break
+        try:
+            store.transact(deferred.collected())
+        except ConditionFailed:
+            continue  # stock taken meanwhile, or another delivery decided: read again
+        return outbox.Handled([a for a, _, _ in answers], first=True)
     else:
-        _invoice(store, actor, event, known, issue=False)  # a draft, issued when the order ships
-    outbox.write(store, answers, _decided(event, "accepted"))
-    return [a for a, _, _ in answers]
+        raise ConflictError(f"The order {event.order_id} could not be decided: its facts keep changing.")
+    known = _undecided(store, event)  # step by step: each step finds what an earlier attempt made
+    if known is None:
+        return outbox.Handled([], first=False)
+    answers, decision = _decide(store, event, known)
+    first = outbox.write(store, answers, [*_decided(event, decision), *mark])
+    return outbox.Handled([a for a, _, _ in answers] if first else [], first=first)
 
 
-def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
+def _undecided(store: Store, event: OrderConfirmed) -> Known | None:
+    """What deciding the order needs (``Known``), or None when there is nothing to decide: its
+    cancellation arrived first, or it was answered before (this event again, or a concurrent
+    delivery of it; deciding again could accept an order it rejected, or reject one it accepted, if
+    the products changed meanwhile). Raises ``Dropped`` for an event its company no longer takes."""
+    known = Known(store, event)
+    reason = company.stale(event.epoch, known.profile)
+    if reason is not None:
+        raise outbox.Dropped(reason)
+    return None if known.cancelled or known.decided else known
+
+
+def handle_cancelled(store: Store, event: OrderCancelled) -> outbox.Handled:
     """Undo what the order set in motion: reservations released, draft plans cancelled, the invoice
-    voided (nothing paid) or credited for its balance. Each step is idempotent."""
+    voided (nothing paid) or credited for its balance. Each step is idempotent; the delivery that
+    writes the answer is the first."""
+    facts = _read(
+        store,
+        {
+            "profile": company.profile_key(event.tenant_id),
+            "cancelled": keys.erp_cancelled(event.tenant_id, event.order_id),
+        },
+    )
+    reason = company.stale(event.epoch, facts["profile"])
+    if reason is not None:
+        raise outbox.Dropped(reason)
+    if (facts["cancelled"] or {}).get("answered"):
+        outbox.handled(store, event, "erp")
+        return outbox.Handled([], first=False)  # this cancellation again: it was answered
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER, epoch=event.epoch)
-    store.put_one({**keys.erp_cancelled(event.tenant_id, event.order_id), "at": utcnow()})
+    store.update(**repository.cancellation_noted(event.tenant_id, event.order_id, utcnow()))
     released, shipped = 0, []
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
         if Decimal(str(item.get("shipped", 0))) > 0:
@@ -475,5 +536,10 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> list[Event]:
         invoice_action=action,
         needs_attention=attention,
     )
-    outbox.write(store, [(answer, SOURCE_ERP, {"released": released, "invoice": action})])
-    return [answer]
+    first = outbox.write(
+        store,
+        [(answer, SOURCE_ERP, {"released": released, "invoice": action})],
+        [repository.cancellation_answered(event.tenant_id, event.order_id, answer.event_id)],
+    )
+    outbox.handled(store, event, "erp")
+    return outbox.Handled([answer] if first else [], first=first)

@@ -26,9 +26,14 @@ def product_keys(tenant_id: str, skus: list[str]) -> list[dict[str, str]]:
     return [keys.unique_guard(tenant_id, PRODUCT.name, "sku", s.upper()) for s in skus]
 
 
+def product_ids(guards: list[dict[str, Any]]) -> dict[str, str]:
+    """SKU (upper case) → its product's id, for the guard items ``product_keys`` found (no read)."""
+    return {g["sk"]: g["entity_id"] for g in guards}
+
+
 def products_named(store: Store, tenant_id: str, guards: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """SKU (upper case) → its product, for the guard items ``product_keys`` found (one BatchGetItem)."""
-    by_id = {g["entity_id"]: g["sk"] for g in guards}
+    by_id = {i: sku for sku, i in product_ids(guards).items()}
     found = store.batch_get([keys.entity(tenant_id, PRODUCT.name, i) for i in by_id])
     return {by_id[p["id"]]: p for p in found}
 

@@ -112,6 +112,41 @@ def still_sellable(tenant_id: str, product_id: str) -> dict[str, Any]:
     }
 
 
+def not_cancelled(tenant_id: str, order_id: str) -> dict[str, Any]:
+    """A ConditionCheck for the transaction that decides a confirmed order: its cancellation has not
+    been handled meanwhile (else the cancellation, which lists what to undo, could miss it)."""
+    return {
+        "ConditionCheck": {
+            "Key": keys.erp_cancelled(tenant_id, order_id),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+
+
+def cancellation_noted(tenant_id: str, order_id: str, now: str) -> dict[str, Any]:
+    """The UpdateItem (its parameters) marking an order's cancellation handled, keeping what an
+    earlier delivery noted (its answer)."""
+    return {
+        "Key": keys.erp_cancelled(tenant_id, order_id),
+        "UpdateExpression": "SET #at = if_not_exists(#at, :now)",
+        "ExpressionAttributeNames": {"#at": "at"},
+        "ExpressionAttributeValues": {":now": now},
+    }
+
+
+def cancellation_answered(tenant_id: str, order_id: str, event_id: str) -> dict[str, Any]:
+    """The Update, in the transaction of the cancellation's answer, that notes the answer on the
+    order's cancelled marker, once: a redelivered cancellation's answer is refused on it."""
+    return {
+        "Update": {
+            "Key": keys.erp_cancelled(tenant_id, order_id),
+            "UpdateExpression": "SET answered = :id",
+            "ConditionExpression": "attribute_not_exists(answered)",
+            "ExpressionAttributeValues": {":id": event_id},
+        }
+    }
+
+
 # ---- warehouses: the company's default ----------------------------------------------------------
 def default_pointed(pointer: dict[str, Any], previous: str | None) -> dict[str, Any]:
     """The Put of the company's default warehouse pointer, if it still points at ``previous``

@@ -20,7 +20,7 @@ CUSTOMER = Kind("customer", "cus")
 SOURCE_CRM = "crmerp.crm"
 SOURCE_ERP = "crmerp.erp"
 MAJOR = 1
-VERSION = "1.1"  # 1.1: ``epoch``
+VERSION = "1.2"  # 1.1: ``epoch``; 1.2: ``OrderProcessed``, the ERP's one answer to an accepted order
 
 
 class Event(BaseModel):
@@ -118,6 +118,36 @@ class InvoiceIssued(Event):
     due_date: str | None = None
 
 
+class IssuedInvoice(BaseModel):
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    invoice_id: str
+    total: str
+    currency: str
+    due_date: str | None = None
+
+
+class OrderProcessed(Event):
+    """The ERP's one answer to a confirmation it accepted (1.2): what 1.1 told in up to five events
+    (``OrderAccepted``, ``StockReserved`` or ``OrderBackordered``, ``ProductionPlanned``,
+    ``PurchasePlanned``, ``InvoiceIssued``), so that the relay and the CRM handle one event an order."""
+
+    lines: int = Field(description="How many lines the ERP accepted (all of the order's).")
+    reserved: list[ReservedLine] = Field(default=[], description="Every reservation made, by line.")
+    backordered: list[ShortLine] = Field(
+        default=[],
+        description="The lines not reserved in full, and the plan that covers each; none: all reserved.",
+    )
+    production_order_ids: list[str] = []
+    planned_finish: str | None = None
+    purchase_order_ids: list[str] = []
+    invoice: IssuedInvoice | None = Field(
+        default=None,
+        description="The invoice issued with the order; none: it is issued on delivery (an InvoiceIssued "
+        "follows the shipment).",
+    )
+
+
 class OrderShipped(Event):
     shipment_id: str
     lines: list[int] = Field(description="The order lines this shipment carried.")
@@ -158,6 +188,7 @@ TYPES: dict[str, type[Event]] = {
         ProductionPlanned,
         PurchasePlanned,
         InvoiceIssued,
+        OrderProcessed,
         OrderShipped,
         PaymentReceived,
         OrderRejected,

@@ -23,6 +23,7 @@ publishes an event again, which the consumers' idempotency (by ``event_id``) abs
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -40,6 +41,25 @@ STREAM_FILTER: dict[str, Any] = {
     "dynamodb": {"NewImage": {"gsi1pk": {"S": [{"prefix": keys.OUTBOX_INDEX_PREFIX}]}}},
 }
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclasses.dataclass(frozen=True)
+class Handled:
+    """What a consumer did with an event: the events it answered with, and whether this delivery is
+    the one that made the event's change (False: a redelivery, or a concurrent delivery made it);
+    usage is counted on that one only."""
+
+    answered: list[Event]
+    first: bool
+
+
+class Dropped(Exception):
+    """The event must be acknowledged with no effect (its company is closed, or a restore replaced
+    the world it is about): ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def derived_id(prefix: str, *parts: str) -> str:
@@ -176,27 +196,32 @@ def relay(
     return {"published": published, "failed": failed}
 
 
+def trail_key(event: Event) -> dict[str, str]:
+    """The key of the event's entry on its order's trail."""
+    return keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id)
+
+
 def handled_update(event: Event, consumer: str) -> dict[str, Any]:
-    """The trail's note that ``consumer`` handled the event (first time only), as an Update for a
-    transaction; its condition fails for an event that has no trail entry."""
-    trail_key = keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id)
-    return repository.handled_by(trail_key, consumer, utcnow())
+    """The trail's note that ``consumer`` handled the event, as an Update for a transaction; its
+    condition fails for an event that has no trail entry or that ``consumer`` handled before."""
+    return repository.handled_by(trail_key(event), consumer, utcnow())
 
 
-def handled(store: Store, event: Event, consumer: str) -> None:
-    """Note on the trail that ``consumer`` handled the event, on its own."""
+def handled(store: Store, event: Event, consumer: str) -> bool:
+    """Note on the trail that ``consumer`` handled the event, on its own; whether this call noted it
+    (False: noted before, or an event without a trail entry, sent by hand)."""
     try:
         store.update(**handled_update(event, consumer))
     except ConditionFailed:
-        pass  # an event without a trail entry (sent by hand, or from before trails existed)
+        return False
+    return True
 
 
 def dropped(store: Store, event: Event, consumer: str, reason: str) -> None:
     """Note on the trail that ``consumer`` dropped the event, and why (nothing if it has no entry)."""
-    trail_key = keys.handoff_trail(event.tenant_id, event.order_id, event.occurred_at, event.event_id)
     note = {"consumer": consumer, "at": utcnow(), "reason": reason}
     try:
-        store.update(**repository.dropped_by(trail_key, note))
+        store.update(**repository.dropped_by(trail_key(event), note))
     except ConditionFailed:
         pass  # an event without a trail entry (the restore brought back a world without it)
 

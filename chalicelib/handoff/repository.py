@@ -27,12 +27,13 @@ def delivery_attempt(item: dict[str, Any], now: str, error: str | None) -> dict[
 
 
 def handled_by(trail_key: dict[str, str], consumer: str, now: str) -> dict[str, Any]:
-    """The Update (its body) noting on a trail entry that ``consumer`` handled the event (the first
-    time only); its condition fails for an event that has no trail entry."""
+    """The Update (its body) noting on a trail entry that ``consumer`` handled the event; its
+    condition fails for an event that has no trail entry, or that ``consumer`` handled before (the
+    mark is what makes a second delivery's write refused)."""
     return {
         "Key": trail_key,
-        "UpdateExpression": "SET handled.#c = if_not_exists(handled.#c, :now)",
-        "ConditionExpression": "attribute_exists(pk)",
+        "UpdateExpression": "SET handled.#c = :now",
+        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(handled.#c)",
         "ExpressionAttributeNames": {"#c": consumer},
         "ExpressionAttributeValues": {":now": now},
     }

@@ -46,6 +46,26 @@ def with_currency(store: Store, tenant_id: str, data: M) -> M:
 CompanyState = access.CompanyState  # restoring, closing or gone, and the epoch: read with the principal too
 
 
+def profile_key(tenant_id: str) -> dict[str, str]:
+    """The key of the item that holds the company's state and epoch, for a consumer to read with its
+    own facts (in its BatchGetItem) and judge with ``stale``."""
+    return keys.tenant_profile(tenant_id)
+
+
+def stale(epoch: int, profile: dict[str, Any] | None) -> str | None:
+    """Why an event of ``epoch`` must be dropped, given the company's profile item as read
+    consistently (None: it may be handled): the company is being closed or is gone, or the event is
+    of an epoch before the company's (a restore replaced the world it is about)."""
+    state = access.company_state_of(profile)
+    if state.closing or state.gone:
+        return "the company is being closed, or was closed: nothing is written for it any more"
+    if epoch < state.epoch:
+        return (
+            f"epoch {epoch} is before the company's {state.epoch}: a restore replaced the world it is about"
+        )
+    return None
+
+
 def company_state(store: Store, tenant_id: str) -> CompanyState:
     """Whether a restore of the company runs or it is being closed (or gone), and its epoch: all from
     one consistent read, so that work started on them (a reconciliation run) is either skipped or
