@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -171,6 +172,38 @@ def test_threads_arriving_together_get_the_whole_burst(aws):
     for t in threads:
         t.join()
     assert refused == []
+
+
+def test_an_idle_company_s_request_costs_one_write_of_its_rate(aws):
+    """The container remembers the rate's ``tat`` it set: an idle company (its last request's slot
+    behind now) starts from now in one write; a container that has not seen the company's latest
+    push tries that first, is refused, and pushes on (two writes), still within the rate."""
+    from chalicelib.billing import limits, meter
+    from chalicelib.core import ids
+    from chalicelib.core.store import Store
+
+    writes: list[str] = []
+
+    class Counted(Store):
+        def update(self, **params: Any) -> dict[str, Any]:
+            writes.append(params["UpdateExpression"])
+            return super().update(**params)
+
+    clock = [1_000_000.0]
+    tenant_id = ids.new_id("ten")
+    one, other = (limits.Limiter(Counted(), meter.Meter(Store()), clock=lambda: clock[0]) for _ in range(2))
+    for _ in range(3):
+        clock[0] += 10  # idle ten seconds
+        one._leases.clear()  # no lease left from the last request (a lease lasts a second)
+        one.admit(tenant_id, "business", write=False)
+    assert writes == ["SET tat = :tat"] * 3  # one write each
+    writes.clear()
+    other.admit(tenant_id, "business", write=False)  # the same moment, another container
+    assert writes == ["SET tat = :tat", "SET tat = tat + :inc"]  # refused as idle, pushed on
+    writes.clear()
+    one._leases.clear()
+    one.admit(tenant_id, "business", write=False)  # it knows the company is ahead of now
+    assert writes == ["SET tat = tat + :inc"]
 
 
 def test_a_capped_plan_past_its_calls_answers_402_naming_the_limit(api):

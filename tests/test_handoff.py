@@ -186,9 +186,7 @@ def test_cancelling_a_reserved_order_returns_the_stock_and_voids_the_invoice(api
         e for e in trail if e["source"] == "crmerp.erp"
     ]  # each handled by the CRM: in its transaction or alone
     assert [e["type"] for e in answers] == ["OrderProcessed", "OrderCancellationCompleted"]
-    assert all(set(e["handled"]) == {"crm"} for e in answers), [
-        (e["type"], e["handled"]) for e in answers
-    ]
+    assert all(set(e["handled"]) == {"crm"} for e in answers), [(e["type"], e["handled"]) for e in answers]
 
 
 def test_cancelling_an_order_cancels_the_production_it_planned(api, tenant, shop, pump):

@@ -122,7 +122,10 @@ def _told(event: Event) -> dict[str, Any]:
     what the ERP did (reserved and short lines, its plans, the invoice)."""
     if not isinstance(event, OrderProcessed):
         return {}
-    told: dict[str, Any] = {"reserved_lines": len(event.reserved), "backordered_lines": len(event.backordered)}
+    told: dict[str, Any] = {
+        "reserved_lines": len(event.reserved),
+        "backordered_lines": len(event.backordered),
+    }
     if event.production_order_ids:
         told["production_order_ids"] = event.production_order_ids
     if event.purchase_order_ids:
@@ -152,7 +155,12 @@ def handle(store: Store, event: Event) -> outbox.Handled:
             status = "cancelling"  # late news of the ERP's progress does not undo a cancellation
         else:
             status = erp["state"]
-        summary = {"event": type(event).__name__, "order_id": event.order_id, "status": status, **_told(event)}
+        summary = {
+            "event": type(event).__name__,
+            "order_id": event.order_id,
+            "status": status,
+            **_told(event),
+        }
         entry = timeline.entry(
             event.tenant_id,
             before["customer_id"],

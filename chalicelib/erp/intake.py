@@ -410,11 +410,11 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
     again from a fresh read; a decision already made answers nothing. An order too large for one
     transaction (over 100 items, or two lines moving one stock level) is written step by step, each
     step idempotent by its derived id, the decision last."""
-    mark: Operations = []
     for _attempt in range(ATTEMPTS):
-        known = _undecided(store, event)
-        if known is None:
+        found = _undecided(store, event)
+        if found is None:
             return outbox.Handled([], first=False)
+        known = found
         mark = [{"Update": outbox.handled_update(event, "erp")}] if known.trail else []
         deferred = Deferred(store)
         try:
@@ -431,9 +431,8 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
         return outbox.Handled([a for a, _, _ in answers], first=True)
     else:
         raise ConflictError(f"The order {event.order_id} could not be decided: its facts keep changing.")
-    known = _undecided(store, event)  # step by step: each step finds what an earlier attempt made
-    if known is None:
-        return outbox.Handled([], first=False)
+    # Step by step, on what was read (nothing was written since): each step finds what an earlier
+    # attempt made; the decision, written last, is refused if a concurrent delivery decided first.
     answers, decision = _decide(store, event, known)
     first = outbox.write(store, answers, [*_decided(event, decision), *mark])
     return outbox.Handled([a for a, _, _ in answers] if first else [], first=first)

@@ -12,7 +12,7 @@ quarantine queue, whose depth is alarmed too.
 Redriving sends a parked message back to its consumer's queue and only then deletes it, on the
 condition that it is still the message that was read (one that failed again meanwhile and was
 parked anew stays). A failure between the two leaves it parked and sent, which the consumer's
-idempotency makes harmless: a retried redrive is harmless too.
+markers make harmless (``api/handlers.py``): a retried redrive is harmless too.
 """
 
 from __future__ import annotations

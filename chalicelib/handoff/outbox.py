@@ -18,7 +18,7 @@ may publish an order's next event while an earlier one waits for the sweep after
 queues are standard SQS anyway; the consumers derive an order's state from the set of facts, in any
 order (docs/events.md). An item
 leaves the outbox only after the bus took it: a relay that dies part-way loses nothing and at worst
-publishes an event again, which the consumers' idempotency (by ``event_id``) absorbs.
+publishes an event again, which the consumers' markers absorb (``api/handlers.py``).
 """
 
 from __future__ import annotations
