@@ -204,6 +204,11 @@ def test_an_idle_company_s_request_costs_one_write_of_its_rate(aws):
     one._leases.clear()
     one.admit(tenant_id, "business", write=False)  # it knows the company is ahead of now
     assert writes == ["SET tat = tat + :inc"]
+    writes.clear()
+    for n in range(10):  # a burst served by both containers in turn: each learns the slot it pushed to
+        (one if n % 2 else other)._leases.clear()
+        (one if n % 2 else other).admit(tenant_id, "business", write=False)
+    assert writes == ["SET tat = tat + :inc"] * 10
 
 
 def test_a_capped_plan_past_its_calls_answers_402_naming_the_limit(api):

@@ -19,14 +19,14 @@ import pytest
 from chalicelib.api import handlers
 from chalicelib.core import aws as clients
 from chalicelib.core import entities
-from chalicelib.core.store import Store
-from chalicelib.erp import intake
+from chalicelib.core.store import Deferred, Store
+from chalicelib.erp import intake, reservations
 from chalicelib.handoff import outbox
 from infra.pump import LambdaContext
 from tests.conftest import a_customer
 from tests.test_handoff import an_order, pump, queue_urls, settle, shop  # noqa: F401  (fixtures)
 from tests.test_handoff_faults import confirmed_envelopes, sqs_event
-from tests.test_stock import level
+from tests.test_stock import level, receive
 
 
 def envelopes_of(store: Store, tenant_id: str, order_id: str, detail_type: str) -> list[dict[str, Any]]:
@@ -168,6 +168,91 @@ def test_an_order_too_large_for_one_transaction_is_decided_step_by_step_and_once
     assert len(invoices) == 1
     assert len(envelopes_of(Store(), tenant.id, order["id"], "OrderProcessed")) == 1
     assert counted == [tenant.id]
+
+
+def erp_transactions(deliver: Any) -> int:
+    """How many TransactWriteItems ``deliver()`` made."""
+    made = collections.Counter[str]()
+
+    def count(model: Any, **_: Any) -> None:
+        made[model.name] += 1
+
+    clients.observe("before-call.dynamodb", count)
+    try:
+        deliver()
+    finally:
+        clients.unobserve("before-call.dynamodb", count)
+    return made["TransactWriteItems"]
+
+
+def test_a_reservation_and_a_production_plan_checking_one_warehouse_fit_one_transaction(api, tenant, shop):
+    """The reservation checks the warehouse exists, the plan that it exists and is not being
+    removed: two conditions on one item, merged into one check (DynamoDB takes an item once)."""
+    receive(api, tenant, shop["cup"]["id"], shop["store"]["id"], 10)
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("CUP", 2), ("BOX", 1)])
+    assert api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).status == 200
+    (envelope,) = confirmed_envelopes(Store(), tenant.id, [order["id"]])
+    batch = sqs_event([("m", envelope, "")])
+    assert erp_transactions(lambda: handlers.consume_batch("erp", batch, LambdaContext("erp_consumer"))) == 1
+    (processed,) = envelopes_of(Store(), tenant.id, order["id"], "OrderProcessed")
+    assert [r["line"] for r in processed["detail"]["reserved"]] == [1]
+    assert [(b["line"], b["plan"]) for b in processed["detail"]["backordered"]] == [(2, "production")]
+    assert level(api, tenant, shop["cup"]["id"], shop["store"]["id"])["reserved"] == "2"
+
+
+def test_a_plan_whose_materials_this_order_reserves_sees_the_reservation(api, tenant, shop):
+    """Tea reserved by line 1 is a gift box's material on line 2: the plan is made after the
+    reservation is written (step by step), so its shortages count the tea line 1 took."""
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 9), ("BOX", 2)])
+    assert api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).status == 200
+    (envelope,) = confirmed_envelopes(Store(), tenant.id, [order["id"]])
+    handlers.consume_batch("erp", sqs_event([("m", envelope, "")]), LambdaContext("erp_consumer"))
+    plans = api.get(f"/erp/production-orders?product_id={shop['box']['id']}", tenant.token).json["items"]
+    shortages = {s["product_id"]: s["available"] for s in plans[0]["shortages"]}
+    assert shortages == {shop["tea"]["id"]: "1"}  # 10 on hand, 9 reserved for line 1
+
+
+def test_a_cancellation_handled_while_a_large_order_is_written_step_by_step_stops_it(
+    api, tenant, shop, monkeypatch, counted
+):
+    """Two lines of one product are written step by step. The cancellation, handled after the
+    first reservation, undoes what it finds; the steps after it are refused, so nothing is left
+    behind: no reservation, no invoice, no answer."""
+    customer = a_customer(api, tenant)
+    order = an_order(api, tenant, customer["id"], [("TEA", 2), ("TEA", 3)])
+    assert api.post(f"/crm/orders/{order['id']}/confirm", tenant.token).status == 200
+    (confirmed,) = confirmed_envelopes(Store(), tenant.id, [order["id"]])
+    real = reservations.reserve
+    made: list[str] = []
+
+    def then_cancelled(store: Store, *args: Any, **kwargs: Any) -> Any:
+        answer = real(store, *args, **kwargs)
+        if isinstance(store, Deferred):
+            return answer  # the attempt at one transaction, which does not fit: nothing written
+        made.append(answer["id"])
+        if len(made) == 1:  # the order is cancelled, and the ERP handles it, right after line 1
+            cancel = api.post(f"/crm/orders/{order['id']}/cancel", tenant.token, {"reason": "changed mind"})
+            assert cancel.status == 200, cancel.body
+            (cancelled,) = envelopes_of(Store(), tenant.id, order["id"], "OrderCancelled")
+            batch = sqs_event([("c", cancelled, "")])
+            assert (
+                handlers.consume_batch("erp", batch, LambdaContext("erp_consumer"))["batchItemFailures"] == []
+            )
+        return answer
+
+    monkeypatch.setattr(reservations, "reserve", then_cancelled)
+    answer = handlers.consume_batch("erp", sqs_event([("m", confirmed, "")]), LambdaContext("erp_consumer"))
+    assert answer["batchItemFailures"] == [] and len(made) == 1  # line 2 was refused
+    assert level(api, tenant, shop["tea"]["id"], shop["store"]["id"])["reserved"] == "0"
+    assert api.get(f"/erp/invoices?customer_id={customer['id']}", tenant.token).json["items"] == []
+    assert envelopes_of(Store(), tenant.id, order["id"], "OrderProcessed") == []
+    (done,) = envelopes_of(Store(), tenant.id, order["id"], "OrderCancellationCompleted")
+    assert done["detail"]["released_reservations"] == 1
+    trail = api.get(f"/crm/orders/{order['id']}/handoff", tenant.token).json["events"]
+    assert "erp" in trail[0]["handled"]  # the confirmation is marked handled all the same
+    assert counted == [tenant.id]  # the cancellation's answer; the confirmation decided nothing
 
 
 def test_stock_taken_between_the_read_and_the_write_is_decided_again_from_a_fresh_read(

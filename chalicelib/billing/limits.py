@@ -129,16 +129,16 @@ class Limiter:
                     self.store.update(**repository.rate_idle(tenant_id, now, inc))
                     self._tat[tenant_id] = now + inc
                     return wanted
-                except ConditionFailed:
-                    pass
+                except ConditionFailed as refused:
+                    self._tat[tenant_id] = _number((refused.item or {}).get("tat")) or 0
             for _ in range(3):  # the item moved by another thread or container meanwhile: again
                 try:
-                    self.store.update(**repository.rate_ahead(tenant_id, now, inc, ceiling_of(now)))
-                    self._tat[tenant_id] = max(self._tat.get(tenant_id, 0), now + inc)
+                    pushed = self.store.update(**repository.rate_ahead(tenant_id, now, inc, ceiling_of(now)))
+                    self._tat[tenant_id] = _number(pushed.get("Attributes", {}).get("tat")) or now + inc
                     return wanted
                 except ConditionFailed as failed:
                     tat = _number((failed.item or {}).get("tat"))
-                    self._tat[tenant_id] = max(self._tat.get(tenant_id, 0), tat or 0)
+                    self._tat[tenant_id] = tat or 0
                 if tat is not None and tat >= now:  # ahead of now and too far for this many
                     wait_ms = tat + inc - ceiling_of(now)
                     break

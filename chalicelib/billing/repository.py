@@ -41,6 +41,7 @@ def rate_ahead(tenant_id: str, now_ms: int, inc_ms: int, ceiling_ms: int) -> dic
         "UpdateExpression": "SET tat = tat + :inc",
         "ConditionExpression": "tat >= :now AND tat <= :most",
         "ExpressionAttributeValues": {":inc": inc_ms, ":now": now_ms, ":most": ceiling_ms - inc_ms},
+        "ReturnValues": "UPDATED_NEW",
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 

@@ -374,11 +374,14 @@ def get(
     return item
 
 
-def get_many(store: Store, tenant_id: str, et: EntityType, entity_ids: Iterable[str]) -> list[dict[str, Any]]:
+def get_many(
+    store: Store, tenant_id: str, et: EntityType, entity_ids: Iterable[str], *, consistent: bool = False
+) -> list[dict[str, Any]]:
     wanted = list(dict.fromkeys(entity_ids))[:100]
     if not wanted:
         return []
-    found = {i["id"]: i for i in store.batch_get([keys.entity(tenant_id, et.name, i) for i in wanted])}
+    entity_keys = [keys.entity(tenant_id, et.name, i) for i in wanted]
+    found = {i["id"]: i for i in store.batch_get(entity_keys, consistent=consistent)}
     return [found[i] for i in wanted if i in found]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -441,6 +442,26 @@ class Store:
             raise
 
 
+def _both(first: dict[str, Any], second: dict[str, Any], n: int) -> dict[str, Any]:
+    """One ConditionCheck body that holds when both hold (the second's placeholders renamed)."""
+    if first == second:
+        return first
+
+    def renamed(match: re.Match[str]) -> str:
+        return f"{match.group(0)}_{n}"
+
+    expression = re.sub(r"[#:][A-Za-z0-9_]+", renamed, second["ConditionExpression"])
+    merged = {
+        "Key": first["Key"],
+        "ConditionExpression": f"({first['ConditionExpression']}) AND ({expression})",
+    }
+    for part in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        both = {**first.get(part, {}), **{f"{k}_{n}": v for k, v in second.get(part, {}).items()}}
+        if both:
+            merged[part] = both
+    return merged
+
+
 class NotDeferrable(Exception):
     """A write ``Deferred`` cannot keep for one transaction (a single put or update)."""
 
@@ -465,16 +486,25 @@ class Deferred(Store):
     update = _refuse  # type: ignore[assignment]
 
     def collected(self) -> Operations:
-        """The kept operations, a ConditionCheck repeated word for word (two lines' checks of one
-        warehouse) kept once."""
-        seen: list[dict[str, Any]] = []
+        """The kept operations, the ConditionChecks of one item merged into one (two steps check
+        one warehouse, each in its own words: both conditions must hold), in the first one's place
+        and under its name."""
         out: Operations = []
+        where: dict[tuple[str, str], int] = {}
         for operation in self.operations:
-            if is_request(operation) and "ConditionCheck" in (body := request_of(operation)):
-                if body in seen:
-                    continue
-                seen.append(body)
-            out.append(operation)
+            body = request_of(operation) if is_request(operation) else {}
+            if "ConditionCheck" not in body:
+                out.append(operation)
+                continue
+            check = body["ConditionCheck"]
+            key = (check["Key"]["pk"], check["Key"]["sk"])
+            if key not in where:
+                where[key] = len(out)
+                out.append(operation)
+                continue
+            first = out[where[key]]
+            merged = {"ConditionCheck": _both(request_of(first)["ConditionCheck"], check, len(out))}
+            out[where[key]] = Op(first.name, merged) if isinstance(first, Op) else merged
         return out
 
     def fits(self) -> bool:

@@ -10,6 +10,7 @@ fit in one (``handle_confirmed``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,8 @@ from chalicelib.core.store import (
     ConditionFailed,
     Deferred,
     NotDeferrable,
+    Op,
+    Operation,
     Operations,
     Store,
     put_new,
@@ -101,7 +104,7 @@ class Known:
             },
         )
         self.profile = first["profile"]
-        self.trail = first["trail"] is not None
+        self.trail = first["trail"]
         self.cancelled = first["cancelled"] is not None
         self.decided = first["decided"] is not None
         self.customer = first["customer"]
@@ -186,13 +189,19 @@ def _plan_production(
     product_id: str,
     quantity: Decimal,
     warehouse_id: str,
+    reserved: set[str],
 ) -> dict[str, Any] | None:
     plan_id = outbox.derived_id("mfg", order_id, str(line))
     found = entities.get_many(store, actor.tenant_id, production.PRODUCTION_ORDER, [plan_id])
     if found:
         return found[0]
-    if production.bom_of(store, actor.tenant_id, product_id) is None:
+    bom = production.bom_of(store, actor.tenant_id, product_id)
+    if bom is None:
         return None
+    if isinstance(store, Deferred) and reserved & {c["product_id"] for c in bom["components"]}:
+        # The plan's materials are read from the stock levels, which this order's reservations
+        # (kept, not yet written) do not show yet: written step by step, the plan sees them.
+        raise NotDeferrable("the plan reads stock this order reserves")
     return production.plan_order(
         store, actor, product_id, quantity, warehouse_id, reference=f"{order_id}:{line}", order_id=plan_id
     )
@@ -346,7 +355,14 @@ def _decide(store: Store, event: OrderConfirmed, known: Known) -> tuple[Answers,
         }
         if product["kind"] == "manufactured":
             plan = _plan_production(
-                store, actor, event.order_id, li.line, product["id"], missing, warehouse_id or ""
+                store,
+                actor,
+                event.order_id,
+                li.line,
+                product["id"],
+                missing,
+                warehouse_id or "",
+                {r["product_id"] for r in reserved},
             )
             if plan:
                 plans.append(plan)
@@ -410,6 +426,7 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
     again from a fresh read; a decision already made answers nothing. An order too large for one
     transaction (over 100 items, or two lines moving one stock level) is written step by step, each
     step idempotent by its derived id, the decision last."""
+    refused: list[str | None] = []
     for _attempt in range(ATTEMPTS):
         found = _undecided(store, event)
         if found is None:
@@ -426,16 +443,50 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
             break
         try:
             store.transact(deferred.collected())
-        except ConditionFailed:
+        except ConditionFailed as exc:
+            if exc.name in refused:
+                break  # refused twice for one reason a fresh read does not show: step by step, which names it
+            refused.append(exc.name)
             continue  # stock taken meanwhile, or another delivery decided: read again
         return outbox.Handled([a for a, _, _ in answers], first=True)
     else:
         raise ConflictError(f"The order {event.order_id} could not be decided: its facts keep changing.")
     # Step by step, on what was read (nothing was written since): each step finds what an earlier
-    # attempt made; the decision, written last, is refused if a concurrent delivery decided first.
-    answers, decision = _decide(store, event, known)
-    first = outbox.write(store, answers, [*_decided(event, decision), *mark])
-    return outbox.Handled([a for a, _, _ in answers] if first else [], first=first)
+    # attempt made, and is refused once the order's cancellation was handled (which undoes only what
+    # it found); the decision, written last, is refused if a concurrent delivery decided first.
+    try:
+        answers, decision = _decide(_UntilCancelled(store, event), event, known)
+    except _Cancelled:
+        outbox.handled(store, event, "erp")
+        return outbox.Handled([], first=False)
+    # The decision checks the cancellation itself (``_decided``).
+    if outbox.write(store, answers, [*_decided(event, decision), *mark]):
+        return outbox.Handled([a for a, _, _ in answers], first=True)
+    outbox.handled(store, event, "erp")  # cancelled meanwhile (else the one that decided marked it)
+    return outbox.Handled([], first=False)
+
+
+class _Cancelled(Exception):
+    """The order's cancellation was handled while its confirmation was written step by step."""
+
+
+class _UntilCancelled(Store):
+    """The store of the step-by-step path: each step's transaction also checks that the order's
+    cancellation has not been handled meanwhile, and raises ``_Cancelled`` when it has."""
+
+    NAME = "order cancelled meanwhile"
+
+    def __init__(self, store: Store, event: OrderConfirmed) -> None:
+        super().__init__(store._client, store._table)
+        self._check = Op(self.NAME, repository.not_cancelled(event.tenant_id, event.order_id))
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        try:
+            super().transact([*operations, self._check])
+        except ConditionFailed as exc:
+            if exc.name == self.NAME:
+                raise _Cancelled from exc
+            raise
 
 
 def _undecided(store: Store, event: OrderConfirmed) -> Known | None:
@@ -447,6 +498,8 @@ def _undecided(store: Store, event: OrderConfirmed) -> Known | None:
     reason = company.stale(event.epoch, known.profile)
     if reason is not None:
         raise outbox.Dropped(reason)
+    if known.cancelled and known.trail and "erp" not in (known.trail.get("handled") or {}):
+        outbox.handled(store, event, "erp")  # handled: by its cancellation, which came first
     return None if known.cancelled or known.decided else known
 
 
@@ -470,7 +523,18 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> outbox.Handled:
     actor = Actor(tenant_id=event.tenant_id, user_id=SYSTEM_USER, epoch=event.epoch)
     store.update(**repository.cancellation_noted(event.tenant_id, event.order_id, utcnow()))
     released, shipped = 0, []
+    # The lines' reservations read consistently by their derived ids (one the confirmation wrote just
+    # before the cancellation was noted is found), and any other naming the order.
+    made = [outbox.derived_id("res", event.order_id, str(line)) for line in range(1, event.lines + 1)]
+    held: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(made), 100):
+        for item in entities.get_many(
+            store, event.tenant_id, reservations.RESERVATION, made[start : start + 100], consistent=True
+        ):
+            held[item["id"]] = reservations.present(item)
     for item in reservations.list_page(store, event.tenant_id, f"{event.order_id}:", 100, None).items:
+        held.setdefault(item["id"], item)
+    for item in held.values():
         if Decimal(str(item.get("shipped", 0))) > 0:
             shipped.append(item)
         if item["status"] == "active":
@@ -480,7 +544,11 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> outbox.Handled:
     plan_ids = [outbox.derived_id("mfg", event.order_id, str(line)) for line in range(1, event.lines + 1)]
     for start in range(0, len(plan_ids), 100):  # the lines' production plans, a hundred a read
         for plan in entities.get_many(
-            store, event.tenant_id, production.PRODUCTION_ORDER, plan_ids[start : start + 100]
+            store,
+            event.tenant_id,
+            production.PRODUCTION_ORDER,
+            plan_ids[start : start + 100],
+            consistent=True,
         ):
             if plan["status"] in ("planned", "released"):
                 production.cancel(store, actor, plan["id"], None)
@@ -496,7 +564,11 @@ def handle_cancelled(store: Store, event: OrderCancelled) -> outbox.Handled:
             attention.append(f"Purchase order {po['id']} is {po['status']}: cancel it with the supplier.")
     action = "none"
     found = entities.get_many(
-        store, event.tenant_id, receivables.INVOICE, [outbox.derived_id("inv", event.order_id)]
+        store,
+        event.tenant_id,
+        receivables.INVOICE,
+        [outbox.derived_id("inv", event.order_id)],
+        consistent=True,
     )
     if found and shipped:
         # Goods left before the cancellation arrived (the CRM refuses a cancel once it knows of a
