@@ -521,6 +521,27 @@ class Deferred(Store):
         return transaction_size(operations) <= 100 and len(named) == len(set(named))
 
 
+class GuardRefused(Exception):
+    """A ``Guarded`` store's check failed: the work it guards must stop."""
+
+
+class Guarded(Store):
+    """A store whose every transaction also carries ``check`` (a named ConditionCheck), so that the
+    steps of a piece of work written one by one all stop once it fails (``GuardRefused``)."""
+
+    def __init__(self, store: Store, check: Op) -> None:
+        super().__init__(store._client, store._table)
+        self.check = check
+
+    def transact(self, operations: Sequence[Operation]) -> None:
+        try:
+            super().transact([*operations, self.check])
+        except ConditionFailed as exc:
+            if exc.name == self.check.name:
+                raise GuardRefused(exc.name) from exc
+            raise
+
+
 # ---- transaction operations -------------------------------------------------------------------
 def put(item: dict[str, Any], condition: str | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"Item": item}

@@ -10,7 +10,6 @@ fit in one (``handle_confirmed``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,9 +20,10 @@ from chalicelib.core.store import (
     Actor,
     ConditionFailed,
     Deferred,
+    Guarded,
+    GuardRefused,
     NotDeferrable,
     Op,
-    Operation,
     Operations,
     Store,
     put_new,
@@ -454,9 +454,12 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
     # Step by step, on what was read (nothing was written since): each step finds what an earlier
     # attempt made, and is refused once the order's cancellation was handled (which undoes only what
     # it found); the decision, written last, is refused if a concurrent delivery decided first.
+    steps = Guarded(
+        store, Op("order cancelled meanwhile", repository.not_cancelled(event.tenant_id, event.order_id))
+    )
     try:
-        answers, decision = _decide(_UntilCancelled(store, event), event, known)
-    except _Cancelled:
+        answers, decision = _decide(steps, event, known)
+    except GuardRefused:
         outbox.handled(store, event, "erp")
         return outbox.Handled([], first=False)
     # The decision checks the cancellation itself (``_decided``).
@@ -464,29 +467,6 @@ def handle_confirmed(store: Store, event: OrderConfirmed) -> outbox.Handled:
         return outbox.Handled([a for a, _, _ in answers], first=True)
     outbox.handled(store, event, "erp")  # cancelled meanwhile (else the one that decided marked it)
     return outbox.Handled([], first=False)
-
-
-class _Cancelled(Exception):
-    """The order's cancellation was handled while its confirmation was written step by step."""
-
-
-class _UntilCancelled(Store):
-    """The store of the step-by-step path: each step's transaction also checks that the order's
-    cancellation has not been handled meanwhile, and raises ``_Cancelled`` when it has."""
-
-    NAME = "order cancelled meanwhile"
-
-    def __init__(self, store: Store, event: OrderConfirmed) -> None:
-        super().__init__(store._client, store._table)
-        self._check = Op(self.NAME, repository.not_cancelled(event.tenant_id, event.order_id))
-
-    def transact(self, operations: Sequence[Operation]) -> None:
-        try:
-            super().transact([*operations, self._check])
-        except ConditionFailed as exc:
-            if exc.name == self.NAME:
-                raise _Cancelled from exc
-            raise
 
 
 def _undecided(store: Store, event: OrderConfirmed) -> Known | None:
