@@ -43,6 +43,16 @@ def test_schemas_come_from_the_models(api):
     assert set(schema["required"]) == {"name", "kind"}
     assert "422" in create["responses"] and "409" in create["responses"]
     params = {p["name"] for p in doc["paths"]["/crm/customers"]["get"]["parameters"]}
-    assert params == {"limit", "cursor", "updated_since", "name_prefix", "email", "phone", "owner"}
+    assert params == {
+        "limit",
+        "cursor",
+        "updated_since",
+        "name_prefix",
+        "email",
+        "phone",
+        "owner",
+        "sync",
+        "sync_token",
+    }
     patch = doc["paths"]["/crm/customers/{customer_id}"]["patch"]
     assert "If-Match" in {p["name"] for p in patch["parameters"]} and "412" in patch["responses"]

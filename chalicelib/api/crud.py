@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 from pydantic import BaseModel
 
 from chalicelib.api.web import STORE, Request, Result, endpoint
-from chalicelib.core import entities
+from chalicelib.core import entities, sync
 from chalicelib.core.entities import POOL, Change, EntityType
 from chalicelib.core.errors import (
     BadRequestError,
@@ -68,6 +68,28 @@ class Resource:
 def _named(name: str, view: Any) -> Any:
     view.__name__ = view.__qualname__ = name
     return view
+
+
+def _sync(r: Resource, req: Request) -> sync.Page:
+    """A page of a sync of the list (``core/sync.py``): alone, with ``limit`` only."""
+    q = req.query
+    others = sorted(set(q.model_fields_set) - {"limit", "sync", "sync_token"})
+    if q.sync and q.sync_token is not None:
+        others = ["sync_token"]
+    if others:
+        raise BadRequestError(
+            f"A sync takes no other filter: {others[0]} cannot be combined with sync or sync_token.",
+            errors=[{"loc": ["query", others[0]], "msg": "not with sync", "type": "conflict"}],
+        )
+    if q.sync is False:
+        raise BadRequestError(
+            "sync=true begins a sync; leave it out otherwise.",
+            errors=[{"loc": ["query", "sync"], "msg": "only true", "type": "value_error"}],
+        )
+    own_only = r.et.owned and req.me.own_only(f"{r.permissions}:read")
+    actor = req.me.actor()
+    present = getattr(r.service, "present", entities.public)  # as the record's own route shows it
+    return sync.page(STORE, actor, r.et, r.path, q.sync_token, q.limit, own_only=own_only, present=present)
 
 
 def _list_visible(r: Resource, req: Request) -> Page:
@@ -216,6 +238,13 @@ def register(bp: Any, r: Resource) -> None:
         return result
 
     def list_(req: Request) -> Any:
+        q = req.query
+        if getattr(q, "sync", None) or getattr(q, "sync_token", None) is not None:
+            synced = _sync(r, req)
+            items = [r.deleted_model(**i) if i.get("deleted") else r.out_model(**i) for i in synced.items]
+            return r.page_model(
+                items=items, next_cursor=None, sync_token=synced.sync_token, sync_complete=synced.complete
+            )
         page = _list_visible(r, req)
         items = [r.deleted_model(**i) if i.get("deleted") else r.out_model(**i) for i in page.items]
         return r.page_model(items=items, next_cursor=page.next_cursor)

@@ -614,6 +614,17 @@ class Versioned:
         return self.after
 
 
+def scope_exit(tenant_id: str, et: EntityType, before: dict[str, Any], at: str) -> dict[str, Any]:
+    """The note that a record left its owner's scope (or the pool's) at ``at``, for the devices of a
+    user who reads own records only (``core/sync.py``); kept as long as tombstones."""
+    return {
+        **keys.scope_left(tenant_id, et.name, before.get("owner_id"), at, before["id"]),
+        "id": before["id"],
+        "at": at,
+        "expires_at": int(time.time()) + TOMBSTONE_DAYS * 86400,
+    }
+
+
 def versioned(actor: Actor, et: EntityType, before: dict[str, Any], change: Change) -> Versioned | None:
     """The new version of ``before`` that ``change`` makes, conditional on the version read: version
     + 1, who and when, indexes, guard and lookup changes, its audit entry, then the change's own items
@@ -659,6 +670,8 @@ def versioned(actor: Actor, et: EntityType, before: dict[str, Any], change: Chan
             operations.append(put(_guard_item(et, actor.tenant_id, unique, after)))
     operations.extend(lookup_changes(et, actor.tenant_id, before, after))
     operations.extend(et.tallied(actor.tenant_id, before, after))
+    if et.owned and before.get("owner_id") != after.get("owner_id"):
+        operations.append(put(scope_exit(actor.tenant_id, et, before, after["updated_at"])))
     operations.extend(change.extra)
     references = {ref.field: ref for ref in [*change.references, *_owner_reference(et, actor, before, after)]}
     operations.extend(reference_checks(actor.tenant_id, references.values()))

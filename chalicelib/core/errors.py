@@ -86,6 +86,13 @@ class PreconditionFailedError(ApiError):
     status, slug, title = 412, "precondition-failed", "Precondition failed"
 
 
+class SyncExpiredError(ApiError):
+    """A sync token too old to continue from (past the deletions' retention, or from before a restore
+    of the company): the client drops its copy and syncs from scratch."""
+
+    status, slug, title = 410, "sync-expired", "Sync from scratch"
+
+
 class PayloadTooLargeError(ApiError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
 

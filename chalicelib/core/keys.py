@@ -247,6 +247,29 @@ def tombstone(tenant_id: str, entity_type: str, entity_id: str) -> dict[str, str
     return {"pk": tenant_pk(tenant_id, entity_type.upper(), "DELETED"), "sk": _segment(entity_id)}
 
 
+SCOPE_POOL = "POOL"  # the shared pool (records with no owner), as the owner of a scope exit
+
+
+def scope_left(
+    tenant_id: str, entity_type: str, owner: str | None, at: str, entity_id: str
+) -> dict[str, str]:
+    """A record left its owner's scope (reassigned, or released to the pool or claimed from it) at
+    ``at``: what tells that owner's syncing devices to drop it (a user of own records only)."""
+    return {
+        "pk": scope_left_pk(tenant_id, entity_type),
+        "sk": f"{_segment(owner or SCOPE_POOL)}#{at}#{entity_id}",
+    }
+
+
+def scope_left_pk(tenant_id: str, entity_type: str) -> str:
+    return tenant_pk(tenant_id, entity_type.upper(), "LEFT")
+
+
+def scope_left_after(owner: str | None, since: str) -> tuple[str, str]:
+    """The sort keys of ``owner``'s scope exits after ``since`` (from, to: both inclusive)."""
+    return f"{_segment(owner or SCOPE_POOL)}#{since}~", f"{_segment(owner or SCOPE_POOL)}#~"
+
+
 def updated_index(tenant_id: str, entity_type: str, updated_at: str, entity_id: str) -> dict[str, str]:
     """gsi1: a type's live items and tombstones in order of last change (incremental sync)."""
     return {
@@ -562,6 +585,8 @@ def partitions(tenant_id: str, types: Iterable[TypeShape]) -> list[Partition]:
         found.extend(
             p(f"lookup.{shape.name}.{k}", True, "LOOKUP", name, k.upper()) for k in shape.lookup_kinds
         )
+        if "owner" in shape.lookup_kinds:  # a record type with an owner: its scope exits (kept, TTL)
+            found.append(p(f"{shape.name}.left", False, name, "LEFT"))
     kept = [
         p("users", False, "USER"),
         p("users.email", False, "UNIQUE", "USER", "EMAIL"),

@@ -58,3 +58,22 @@ def decode(secret: bytes, tenant_id: str, query: str, cursor: str | None) -> dic
     if not isinstance(last_key, dict) or not keys.belongs_to(tenant_id, str(last_key.get("pk", ""))):
         raise invalid
     return last_key
+
+
+def seal(secret: bytes, tenant_id: str, binding: str, payload: dict[str, Any]) -> str:
+    """An opaque token of ``payload`` bound by HMAC to the tenant and ``binding`` (a sync token)."""
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return f"{_b64(data)}.{_mac(secret, tenant_id, binding, data)}"
+
+
+def unseal(secret: bytes, tenant_id: str, binding: str, token: str) -> dict[str, Any] | None:
+    """The payload ``seal`` made for this tenant and binding, or None (edited, or made for another)."""
+    try:
+        text, mac = token.split(".", 1)
+        data = _unb64(text)
+        if not hmac.compare_digest(mac, _mac(secret, tenant_id, binding, data)):
+            return None
+        payload = json.loads(data)
+    except (ValueError, UnicodeError):
+        return None
+    return payload if isinstance(payload, dict) else None

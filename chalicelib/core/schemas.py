@@ -227,7 +227,19 @@ class ListQuery(StrictModel):
 
 class SyncQuery(ListQuery):
     updated_since: Instant | None = Field(
-        default=None, description="Only items changed (or deleted) after this instant, oldest change first."
+        default=None,
+        description="Only items changed (or deleted) after this instant, oldest change first. Best effort: "
+        "a write stamped earlier may commit later; a syncing client uses `sync` and `sync_token`.",
+    )
+    sync: bool | None = Field(
+        default=None,
+        description="`true`: begin a sync from scratch (every record; then pass back `sync_token`). "
+        "Not with other filters.",
+    )
+    sync_token: Cursor | None = Field(
+        default=None,
+        description="The last answer's `sync_token`: every change since that answer, none missed (410 "
+        "`/problems/sync-expired`: sync from scratch). Not with other filters.",
     )
 
 
@@ -240,6 +252,14 @@ class PageOut(PublicModel):
 
     next_cursor: str | None = Field(
         description="Pass back as `cursor` for the next page; null on the last page."
+    )
+    sync_token: str | None = Field(
+        default=None,
+        description="When syncing: pass it back as `sync_token`, at once while `sync_complete` is false, "
+        "else at the next sync.",
+    )
+    sync_complete: bool | None = Field(
+        default=None, description="When syncing: whether this answer ends the sync (null: not syncing)."
     )
 
 

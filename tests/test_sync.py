@@ -1,0 +1,367 @@
+"""Mobile sync that never misses a change (issue 16): ``sync=true`` then ``sync_token``."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.core import store as store_module
+from chalicelib.core import sync
+from chalicelib.core.store import Store
+from tests.conftest import TenantCtx, a_customer, a_tenant, a_user
+
+
+class Device:
+    """A phone's copy of one list, kept by the sync loop of docs/api.md."""
+
+    def __init__(self, api: Any, token: str, path: str = "/crm/customers") -> None:
+        self.api, self.token, self.path = api, token, path
+        self.copy: dict[str, dict[str, Any]] = {}
+        self.sync_token: str | None = None
+
+    def sync(self, limit: int = 100) -> list[dict[str, Any]]:
+        """One whole sync (every page); the items it was given."""
+        given: list[dict[str, Any]] = []
+        while True:
+            which = f"sync_token={self.sync_token}" if self.sync_token else "sync=true"
+            reply = self.api.get(f"{self.path}?{which}&limit={limit}", self.token)
+            if reply.status == 410:  # too old: from scratch
+                self.copy, self.sync_token = {}, None
+                continue
+            assert reply.status == 200, reply.body
+            for item in reply.json["items"]:
+                given.append(item)
+                if item.get("deleted"):
+                    self.copy.pop(item["id"], None)
+                elif item["version"] >= self.copy.get(item["id"], {}).get("version", 0):
+                    self.copy[item["id"]] = item
+            self.sync_token = reply.json["sync_token"]
+            if reply.json["sync_complete"]:
+                return given
+
+
+def server_view(api: Any, token: str, path: str = "/crm/customers") -> dict[str, int]:
+    """Every record the user may read, by id, with its version (the long way: updated_since)."""
+    found: dict[str, int] = {}
+    cursor = ""
+    while True:
+        reply = api.get(f"{path}?updated_since=2000-01-01T00:00:00Z&limit=100{cursor}", token)
+        assert reply.status == 200, reply.body
+        found.update({i["id"]: i["version"] for i in reply.json["items"] if not i.get("deleted")})
+        if not reply.json["next_cursor"]:
+            return found
+        cursor = f"&cursor={reply.json['next_cursor']}"
+
+
+class OneAtATime:
+    """The test client for threads: Chalice's app object holds the current request, so requests made
+    in process go one at a time."""
+
+    def __init__(self, api: Any) -> None:
+        self._api, self._lock = api, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._api, name)
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return locked
+
+
+def versions(device: Device) -> dict[str, int]:
+    return {i: item["version"] for i, item in device.copy.items()}
+
+
+@pytest.fixture
+def company(api) -> TenantCtx:
+    return a_tenant(api, "Field Sales Ltd")
+
+
+def test_a_sync_lists_everything_then_every_change_and_deletion(api, company):
+    phone = Device(api, company.token)
+    kept = a_customer(api, company)
+    gone = a_customer(api, company)
+    phone.sync()
+    assert versions(phone) == server_view(api, company.token)
+    changed = api.patch(f"/crm/customers/{kept['id']}", company.token, {"tags": ["vip"]}).json
+    assert api.delete(f"/crm/customers/{gone['id']}", company.token).status == 204
+    added = a_customer(api, company)
+    given = phone.sync()
+    assert {i["id"] for i in given} >= {kept["id"], gone["id"], added["id"]}
+    assert (
+        phone.copy[kept["id"]]["tags"] == ["vip"] and phone.copy[kept["id"]]["version"] == changed["version"]
+    )
+    assert gone["id"] not in phone.copy
+    assert versions(phone) == server_view(api, company.token)
+
+
+def test_a_sync_pages_and_its_token_serves_that_list_and_user_alone(api, company):
+    for _ in range(5):
+        a_customer(api, company)
+    phone = Device(api, company.token)
+    pages = []
+    reply = api.get("/crm/customers?sync=true&limit=2", company.token).json
+    pages.append(reply)
+    while not reply["sync_complete"]:
+        reply = api.get(f"/crm/customers?sync_token={reply['sync_token']}&limit=2", company.token).json
+        pages.append(reply)
+    assert len(pages) == 3 and sum(len(p["items"]) for p in pages) == 5
+    token = pages[-1]["sync_token"]
+    other_list = api.get(f"/crm/contacts?sync_token={token}", company.token)
+    assert other_list.status == 400 and other_list.json["errors"][0]["loc"] == ["query", "sync_token"]
+    _, rep = a_user(api, company, ["sales_rep"])
+    other_user = api.get(f"/crm/customers?sync_token={token}", rep)
+    assert other_user.status == 400
+    other_company = a_tenant(api, "Elsewhere Ltd")
+    stolen = api.get(f"/crm/customers?sync_token={token}", other_company.token)
+    assert stolen.status == 400 and stolen.json.get("items") is None
+    edited = api.get(f"/crm/customers?sync_token={token[:-2]}xx", company.token)
+    assert edited.status == 400
+    mixed = api.get(f"/crm/customers?sync_token={token}&updated_since=2026-01-01T00:00:00Z", company.token)
+    assert mixed.status == 400 and mixed.json["errors"][0]["loc"] == ["query", "updated_since"]
+    both = api.get(f"/crm/customers?sync=true&sync_token={token}", company.token)
+    assert both.status == 400
+    assert phone.sync() and versions(phone) == server_view(api, company.token)
+
+
+def test_a_write_stamped_earlier_that_commits_after_a_later_one_and_after_a_sync_is_not_missed(
+    api, company, monkeypatch
+):
+    """Writer A stamps its change, then its transaction is held; writer B stamps later and commits;
+    the phone syncs (it sees B, not A); A commits. The next sync returns A. A client that passed
+    the last ``updated_at`` it saw (B's) to ``updated_since`` would have lost A for ever."""
+    first, second = a_customer(api, company), a_customer(api, company)
+    phone = Device(api, company.token)
+    phone.sync()
+    held, release = threading.Event(), threading.Event()
+    real = Store.transact
+
+    def hold_a(self: Store, operations: Any) -> None:
+        if any(first["id"] in str(op) for op in operations) and threading.current_thread().name == "A":
+            held.set()
+            assert release.wait(timeout=30)
+        real(self, operations)
+
+    monkeypatch.setattr(Store, "transact", hold_a)
+    a_answer: list[Any] = []
+    writer_a = threading.Thread(
+        name="A",
+        target=lambda: a_answer.append(
+            api.patch(f"/crm/customers/{first['id']}", company.token, {"tags": ["from-a"]})
+        ),
+    )
+    writer_a.start()
+    assert held.wait(timeout=30)  # A has stamped its change; its transaction waits
+    b = api.patch(f"/crm/customers/{second['id']}", company.token, {"tags": ["from-b"]}).json
+    given = phone.sync()
+    assert second["id"] in {i["id"] for i in given} and phone.copy[first["id"]].get("tags") != ["from-a"]
+    release.set()
+    writer_a.join(timeout=30)
+    a = a_answer[0].json
+    assert a["updated_at"] < b["updated_at"]  # stamped earlier, committed later
+    naive = api.get(f"/crm/customers?updated_since={b['updated_at']}", company.token).json["items"]
+    assert first["id"] not in {i["id"] for i in naive}  # what updated_since alone would miss
+    phone.sync()
+    assert phone.copy[first["id"]]["tags"] == ["from-a"]
+    assert versions(phone) == server_view(api, company.token)
+
+
+def test_a_change_the_index_does_not_show_yet_is_listed_by_the_next_sync(api, company, monkeypatch):
+    """The change index (gsi1) lags the table: here it shows a write only 5 s after its stamp. The
+    settle window (60 s) is longer than that lag, so the next sync lists what this one could not see."""
+    phone = Device(api, company.token)
+    phone.sync()
+    lag = timedelta(seconds=5)
+    real = Store.query_page
+
+    def lagging(self: Store, **params: Any) -> Any:
+        page = real(self, **params)
+        if params.get("index") == "gsi1":
+            shown = (datetime.now(UTC) - lag).isoformat().replace("+00:00", "Z")
+            page = store_module.Page([i for i in page.items if i["gsi1sk"] <= shown], page.next_cursor)
+        return page
+
+    monkeypatch.setattr(Store, "query_page", lagging)
+    late = a_customer(api, company)
+    first = phone.sync()
+    assert late["id"] not in {i["id"] for i in first}  # not in the index yet
+    monkeypatch.setattr(Store, "query_page", real)  # the index caught up
+    phone.sync()
+    assert late["id"] in phone.copy
+    assert versions(phone) == server_view(api, company.token)
+
+
+def test_with_no_settle_window_the_same_lag_loses_the_change(api, company, monkeypatch):
+    """What the window is for: at 0 s the boundary passes a change the index did not show yet."""
+    monkeypatch.setattr(sync, "SETTLE_SECONDS", 0)
+    phone = Device(api, company.token)
+    phone.sync()
+    real = Store.query_page
+
+    def hiding_all(self: Store, **params: Any) -> Any:
+        page = real(self, **params)
+        if params.get("index") == "gsi1":
+            return store_module.Page([], page.next_cursor)
+        return page
+
+    monkeypatch.setattr(Store, "query_page", hiding_all)
+    late = a_customer(api, company)
+    phone.sync()
+    monkeypatch.setattr(Store, "query_page", real)
+    phone.sync()
+    assert late["id"] not in phone.copy  # lost: the reason the window exists
+
+
+def test_a_token_past_the_deletions_retention_or_from_before_a_restore_is_gone(api, company, monkeypatch):
+    phone = Device(api, company.token)
+    a_customer(api, company)
+    phone.sync()
+    token = phone.sync_token
+    real_now = sync._now
+    monkeypatch.setattr(sync, "_now", lambda: real_now() + timedelta(days=sync.RETENTION_DAYS + 1))
+    old = api.get(f"/crm/customers?sync_token={token}", company.token)
+    assert old.status == 410 and old.json["type"] == "/problems/sync-expired", old.body
+    assert old.json["reason"] == "too_old" and "items" not in old.json
+    monkeypatch.setattr(sync, "_now", real_now)
+    assert api.get(f"/crm/customers?sync_token={token}", company.token).status == 200
+
+    from chalicelib.tenants import published as tenants
+    from chalicelib.tenants.access import CACHE
+
+    tenants.begin_restore(Store(), company.id)
+    tenants.end_restore(Store(), company.id)
+    CACHE.clear()
+    restored = api.get(f"/crm/customers?sync_token={token}", company.token)
+    assert restored.status == 410 and restored.json["reason"] == "restored", restored.body
+
+
+def test_a_record_reassigned_away_from_an_own_records_user_arrives_as_a_removal(api, company):
+    (rep_id, rep), (other_id, other) = (
+        a_user(api, company, ["sales_rep"]),
+        a_user(api, company, ["sales_rep"]),
+    )
+    mine = api.post("/crm/customers", rep, {"name": "Rep's Co", "kind": "company"}).json
+    pooled = a_customer(api, company, owner_id=None)
+    theirs = api.post("/crm/customers", other, {"name": "Other's Co", "kind": "company"}).json
+    phone = Device(api, rep)
+    phone.sync()
+    assert {mine["id"], pooled["id"]} <= set(phone.copy) and theirs["id"] not in phone.copy
+    # Reassigned away, and the pool's record claimed by someone else: both leave the rep's scope.
+    assert (
+        api.post(f"/crm/customers/{mine['id']}/assign", company.token, {"owner_id": other_id}).status == 200
+    )
+    assert api.post(f"/crm/customers/{pooled['id']}/claim", other).status == 200
+    # Given to the rep: enters their scope.
+    assert (
+        api.post(f"/crm/customers/{theirs['id']}/assign", company.token, {"owner_id": rep_id}).status == 200
+    )
+    given = phone.sync()
+    removed = {i["id"] for i in given if i.get("deleted")}
+    assert removed == {mine["id"], pooled["id"]}
+    assert set(phone.copy) == set(server_view(api, rep)) and theirs["id"] in phone.copy
+    # A rep none of these records ever belonged to is told nothing of them, not even as removals.
+    _, third = a_user(api, company, ["sales_rep"])
+    third_phone = Device(api, third)
+    third_phone.sync()
+    assert not [i for i in third_phone.sync() if i["id"] in {mine["id"], theirs["id"]}]
+
+
+def test_three_devices_syncing_while_five_writers_work_end_with_exactly_what_the_server_lists(api, company):
+    """Five writers create, edit, reassign, claim, release and delete customers at once while three
+    devices (two reps who read their own and the pool's, a manager who reads all) sync at random
+    moments, pages of 3; at the end each device's copy is exactly what the server lists for its user.
+    In process, Chalice's app object serves one request at a time (as a Lambda container does), so
+    the threads' requests interleave at random between requests; a write that commits late inside
+    its request is the case of the test above with a held transaction."""
+    import random
+
+    api = OneAtATime(api)
+    (a_id, rep_a), (b_id, rep_b) = a_user(api, company, ["sales_rep"]), a_user(api, company, ["sales_rep"])
+    devices = [Device(api, rep_a), Device(api, rep_b), Device(api, company.token)]
+    writers = [(company.token, True), (company.token, True), (rep_a, False), (rep_b, False), (rep_a, False)]
+    made: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(token: str, manager: bool, seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            for n in range(25):
+                with lock:
+                    known = list(made)
+                action = rnd.choice(
+                    ["create", "create", "edit", "edit", "assign", "claim", "release", "delete"]
+                )
+                target = rnd.choice(known) if known else None
+                if action == "create" or target is None:
+                    body: dict[str, Any] = {"name": f"Sim {seed}-{n}", "kind": "company"}
+                    if manager:
+                        body["owner_id"] = rnd.choice([a_id, b_id, None])
+                    reply = api.post("/crm/customers", token, body)
+                    if reply.status == 201:
+                        with lock:
+                            made.append(reply.json["id"])
+                elif action == "edit":
+                    api.patch(f"/crm/customers/{target}", token, {"tags": [f"t{n}"]})
+                elif action == "assign" and manager:
+                    api.post(f"/crm/customers/{target}/assign", token, {"owner_id": rnd.choice([a_id, b_id])})
+                elif action in ("claim", "release"):
+                    api.post(f"/crm/customers/{target}/{action}", token)
+                elif action == "delete":
+                    api.delete(f"/crm/customers/{target}", token)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def syncing(device: Device, seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            while not stop.is_set():
+                device.sync(limit=3)
+                stop.wait(rnd.random() * 0.2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t, m, n)) for n, (t, m) in enumerate(writers)]
+    syncs = [threading.Thread(target=syncing, args=(d, 100 + n)) for n, d in enumerate(devices)]
+    for thread in [*threads, *syncs]:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    stop.set()
+    for thread in syncs:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(made) >= 20
+    for device, token in zip(devices, (rep_a, rep_b, company.token), strict=True):
+        device.sync(limit=3)
+        assert versions(device) == server_view(api, token)
+
+
+def test_every_list_that_takes_updated_since_syncs_and_its_token_is_no_use_to_another_company(api, company):
+    doc = api.get("/openapi.json").json
+    lists = sorted(
+        path
+        for path, methods in doc["paths"].items()
+        if "get" in methods
+        and {p["name"] for p in methods["get"].get("parameters", [])} >= {"sync", "updated_since"}
+    )
+    assert len(lists) >= 16, lists
+    a_customer(api, company)
+    other = a_tenant(api, "Nosy Ltd")
+    for path in lists:
+        started = api.get(f"{path}?sync=true", company.token)
+        assert started.status == 200, (path, started.body)
+        assert started.json["sync_complete"] is True and started.json["sync_token"], path
+        token = started.json["sync_token"]
+        again = api.get(f"{path}?sync_token={token}", company.token)
+        assert again.status == 200 and again.json["sync_token"], (path, again.body)
+        stolen = api.get(f"{path}?sync_token={token}", other.token)
+        assert stolen.status == 400 and "items" not in stolen.json, (path, stolen.body)
+        plain = api.get(path, company.token).json
+        assert plain["sync_token"] is None and plain["sync_complete"] is None, path
