@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from chalicelib.crm.overview import purchase_figures
 from tests.conftest import a_customer
+
+# History is written straight to the table, stamped in the past (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("backdated_writes")
 
 
 def order(order_id, day, currency, *lines, status="confirmed"):

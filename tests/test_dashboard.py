@@ -14,6 +14,9 @@ import pytest
 from tests.conftest import a_customer, a_tenant, a_user
 from tests.test_handoff import an_order, pump, settle, shop  # noqa: F401  # pump, shop: fixtures
 
+# History is written straight to the table, stamped in the past (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("backdated_writes")
+
 GRANULARITIES = ("day", "week", "month")
 
 

@@ -6,9 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote as url_quote
 
+import pytest
+
 from tests.conftest import a_customer, a_tenant, a_user
 from tests.test_purchasing_production import a_supplier
 from tests.test_stock import a_product, a_warehouse
+
+# History is written straight to the table, stamped in the past (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("backdated_writes")
 
 
 def _months():

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import a_customer, a_tenant, a_user
 from tests.test_stock import a_product
+
+# History is written straight to the table, stamped in the past (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("backdated_writes")
 
 NOW = datetime.now(UTC)
 

@@ -240,6 +240,23 @@ def test_a_token_past_the_deletions_retention_or_from_before_a_restore_is_gone(a
     assert restored.status == 410 and restored.json["reason"] == "restored", restored.body
 
 
+def test_a_token_of_a_user_whose_roles_changed_what_they_read_is_gone(api, company):
+    """A manager's copy holds every customer; made a rep (own and pool only), their token answers
+    410: the copy holds records they may no longer read, and no note says which."""
+    from chalicelib.tenants.access import CACHE
+
+    user_id, manager = a_user(api, company, ["sales"])
+    a_customer(api, company)
+    phone = Device(api, manager)
+    phone.sync()
+    assert api.patch(f"/admin/users/{user_id}", company.token, {"roles": ["sales_rep"]}).status == 200
+    CACHE.clear()  # the principal's 30 s are over
+    reply = api.get(f"/crm/customers?sync_token={phone.sync_token}", manager)
+    assert reply.status == 410 and reply.json["reason"] == "scope_changed", reply.body
+    phone.sync()  # from scratch
+    assert versions(phone) == server_view(api, manager)
+
+
 def test_a_record_reassigned_away_from_an_own_records_user_arrives_as_a_removal(api, company):
     (rep_id, rep), (other_id, other) = (
         a_user(api, company, ["sales_rep"]),
@@ -353,8 +370,15 @@ def test_every_list_that_takes_updated_since_syncs_and_its_token_is_no_use_to_an
     )
     assert len(lists) >= 16, lists
     a_customer(api, company)
+    assert api.post("/erp/warehouses", company.token, {"code": "SH", "name": "Shanghai"}).status == 201
+    body = {"sku": "TEA", "name": "Tea", "list_price": "20"}
+    assert api.post("/erp/products", company.token, body).status == 201
+    assert api.post("/erp/suppliers", company.token, {"code": "FARM", "name": "Farm"}).status == 201
     other = a_tenant(api, "Nosy Ltd")
     for path in lists:
+        phone = Device(api, company.token, path)
+        phone.sync()
+        assert versions(phone) == server_view(api, company.token, path), path
         started = api.get(f"{path}?sync=true", company.token)
         assert started.status == 200, (path, started.body)
         assert started.json["sync_complete"] is True and started.json["sync_token"], path
@@ -365,3 +389,80 @@ def test_every_list_that_takes_updated_since_syncs_and_its_token_is_no_use_to_an
         assert stolen.status == 400 and "items" not in stolen.json, (path, stolen.body)
         plain = api.get(path, company.token).json
         assert plain["sync_token"] is None and plain["sync_complete"] is None, path
+        refused = api.get(f"{path}?sync=false", company.token)
+        assert refused.status == 400 and refused.json["errors"][0]["loc"] == ["query", "sync"], path
+
+
+def test_a_warehouse_that_stops_being_the_default_reaches_the_copy(api, company):
+    first = api.post("/erp/warehouses", company.token, {"code": "W1", "name": "First"}).json
+    phone = Device(api, company.token, "/erp/warehouses")
+    phone.sync()
+    assert phone.copy[first["id"]]["is_default"] is True
+    body = {"code": "W2", "name": "Second", "is_default": True}
+    assert api.post("/erp/warehouses", company.token, body).status == 201
+    phone.sync()
+    assert phone.copy[first["id"]]["is_default"] is False
+    assert versions(phone) == server_view(api, company.token, "/erp/warehouses")
+
+
+def test_records_that_left_a_rep_s_scope_come_a_page_at_a_time(api, company):
+    (_, rep_a), (_, rep_b) = a_user(api, company, ["sales_rep"]), a_user(api, company, ["sales_rep"])
+    pooled = [a_customer(api, company, owner_id=None)["id"] for _ in range(3)]
+    phone = Device(api, rep_a)
+    phone.sync()
+    assert set(pooled) <= set(phone.copy)
+    for customer_id in pooled:
+        assert api.post(f"/crm/customers/{customer_id}/claim", rep_b).status == 200
+    pages = []
+    while True:
+        reply = api.get(f"/crm/customers?sync_token={phone.sync_token}&limit=1", rep_a).json
+        pages.append(reply["items"])
+        for item in reply["items"]:
+            if item.get("deleted"):
+                phone.copy.pop(item["id"], None)
+        phone.sync_token = reply["sync_token"]
+        if reply["sync_complete"]:
+            break
+    assert all(len(page) <= 1 for page in pages)
+    assert not set(pooled) & set(phone.copy)
+    assert versions(phone) == server_view(api, rep_a)
+
+
+def test_what_a_sync_costs_in_reads(api, company):
+    """A page: one Query of the change index; a user of own records adds, on a sync's first page,
+    one Query of their scope exits and one of the pool's (and one BatchGetItem when there are some)."""
+    from tests.reads import Reads
+
+    (_, rep) = a_user(api, company, ["sales_rep"])
+    for _ in range(3):
+        a_customer(api, company)
+    manager, own = Device(api, company.token), Device(api, rep)
+    manager.sync()
+    own.sync()
+
+    def reads_of(device: Device) -> tuple[int, int]:
+        api.get("/me", device.token)  # the principal cached, as in a warm container
+        with Reads() as reads:
+            device.sync(limit=100)
+            return reads.take()
+
+    assert reads_of(manager)[0] == 1
+    assert reads_of(own)[0] == 3  # no exits to look at: two Queries that find nothing, one for the changes
+
+
+def test_a_change_stamped_longer_ago_than_the_window_allows_is_refused_not_written(api, company):
+    """What the settle window rests on: a change reaches the table within ``STAMP_SECONDS`` of its
+    stamp. A transaction carrying an older stamp (a step that stamped rows, then stalled) is
+    refused, and its work done again with fresh stamps, rather than land behind a sync's boundary."""
+    from chalicelib.core import entities
+    from chalicelib.core.store import STAMP_SECONDS, Actor, StaleStamp
+    from chalicelib.crm.types import CUSTOMER
+
+    actor = Actor(tenant_id=company.id, user_id=company.owner_id)
+    item = entities.new_item(CUSTOMER, actor, {"name": "Stalled Co", "kind": "company"})
+    stale = (datetime.now(UTC) - timedelta(seconds=STAMP_SECONDS + 5)).isoformat().replace("+00:00", "Z")
+    item.update(updated_at=stale, gsi1sk=f"{stale}#{item['id']}")
+    with pytest.raises(StaleStamp):
+        Store().transact(entities.create_operations(CUSTOMER, actor, item))
+    assert api.get(f"/crm/customers/{item['id']}", company.token).status == 404
+    assert sync.SETTLE_SECONDS >= 2 * STAMP_SECONDS

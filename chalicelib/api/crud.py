@@ -239,7 +239,7 @@ def register(bp: Any, r: Resource) -> None:
 
     def list_(req: Request) -> Any:
         q = req.query
-        if getattr(q, "sync", None) or getattr(q, "sync_token", None) is not None:
+        if getattr(q, "sync", None) is not None or getattr(q, "sync_token", None) is not None:
             synced = _sync(r, req)
             items = [r.deleted_model(**i) if i.get("deleted") else r.out_model(**i) for i in synced.items]
             return r.page_model(

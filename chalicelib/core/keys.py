@@ -282,6 +282,11 @@ def updated_index_pk(tenant_id: str, entity_type: str) -> str:
     return tenant_pk(tenant_id, entity_type.upper(), "UPDATED")
 
 
+def is_change_index(gsi1pk: str) -> bool:
+    """Whether a gsi1 partition is a type's change index (``updated_index``)."""
+    return gsi1pk.startswith(f"T{DELIM}") and gsi1pk.endswith(f"{DELIM}UPDATED")
+
+
 def updated_after(since: str) -> str:
     """A gsi1 sort key above every entry changed at ``since`` (ids sort below "~"), below any later."""
     return f"{since}#~"

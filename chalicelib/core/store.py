@@ -13,7 +13,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -27,6 +27,28 @@ from chalicelib.core.config import settings
 def utcnow() -> str:
     """Timestamps are ISO 8601 UTC with microseconds, so that they sort as strings."""
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# A change's stamp (its ``updated_at``, its place on the change index) is at most this old when its
+# transaction is sent: ``Store.transact`` refuses an older one (``StaleStamp``), so that a syncing
+# client's settle window (core/sync.py, twice this) covers the commit and the index's lag.
+STAMP_SECONDS = 30
+
+
+class StaleStamp(Exception):
+    """A change stamped more than ``STAMP_SECONDS`` before its transaction: the work is done again
+    (a request fails, a job's step is retried) rather than let a sync pass it by."""
+
+
+def _oldest_stamp(operations: Sequence[dict[str, Any] | Op]) -> str | None:
+    """The earliest change stamp among the records the operations put on a change index."""
+    stamps = [
+        item["updated_at"]
+        for op in operations
+        for item in [request_of(op).get("Put", {}).get("Item", {})]
+        if keys.is_change_index(str(item.get("gsi1pk", ""))) and item.get("updated_at")
+    ]
+    return min(stamps) if stamps else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +231,14 @@ def _with_counts(operations: Sequence[Operation]) -> list[dict[str, Any] | Op]:
     return out
 
 
+def _ago(seconds: float) -> str:
+    return (
+        (datetime.now(UTC) - timedelta(seconds=seconds))
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
+
+
 class ConditionFailed(Exception):
     """A write's condition did not hold; ``name`` names the failed item of the transaction (None:
     an item written without a name), ``item`` is what it held when the request asked for it."""
@@ -388,6 +418,9 @@ class Store:
         """Write all operations or none; raises ConditionFailed with the name of the first item
         whose condition failed (DynamoDB answers a reason per item, in the order given)."""
         written = _with_counts(operations)
+        oldest = _oldest_stamp(written)
+        if oldest is not None and oldest < _ago(STAMP_SECONDS):
+            raise StaleStamp(f"a change stamped {oldest} is more than {STAMP_SECONDS} s old")
         items = []
         for operation in written:
             ((kind, body),) = request_of(operation).items()

@@ -15,12 +15,13 @@ the changes of the window before it (a client keeps a record's highest ``version
 
 A user who reads only their own records (``p:read@own``) sees a record that leaves their scope
 (reassigned, released to the pool, claimed from the pool by another) as a removal: each owner
-change notes the record under its previous owner (``entities.scope_exit``), and the first page of a
-sync lists the notes after the boundary whose record the user may no longer read. A record that
-enters their scope changes, so it is listed as a change.
+change notes the record under its previous owner (``entities.scope_exit``), and a sync first pages
+through the user's and the pool's notes after the boundary, listing as deleted each record the
+user may no longer read. A record that enters their scope changes, so it is listed as a change.
 
-A token whose boundary is older than the tombstones' retention, or made before a restore of the
-company (an earlier epoch), answers 410 (``/problems/sync-expired``): the client syncs from scratch.
+A token whose boundary is older than the tombstones' retention, made before a restore of the
+company (an earlier epoch), or for a user whose roles changed what they may read (all records, or
+their own), answers 410 (``/problems/sync-expired``): the client syncs from scratch.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from chalicelib.core import entities, keys, pagination
 from chalicelib.core.config import settings
 from chalicelib.core.errors import BadRequestError, SyncExpiredError
 from chalicelib.core.schemas import iso
-from chalicelib.core.store import Actor, Store, sort_key_between
+from chalicelib.core.store import STAMP_SECONDS, Actor, Store, sort_key_between
 
-SETTLE_SECONDS = 60  # a write commits and shows in the index within this of its stamp (docs/architecture.md)
-RETENTION_DAYS = entities.TOMBSTONE_DAYS  # a deletion is listed this long after it
+# A write commits within STAMP_SECONDS of its stamp (Store.transact refuses one older) and shows in
+# the change index well within as long again (docs/architecture.md "Sync").
+SETTLE_SECONDS = 2 * STAMP_SECONDS
+RETENTION_DAYS = entities.TOMBSTONE_DAYS - 1  # a deletion is listed 90 days after it: a day's margin
 VERSION = 1
 
 
@@ -84,17 +87,27 @@ def page(
     scratch). ``list_id`` names the list and its filters: a token serves that list alone."""
     now = _now()
     since, until, cursor = "", "", None
+    held: dict[str, Any] = {}
     if token is not None:
-        held = pagination.unseal(settings().cursor_secret, actor.tenant_id, _binding(actor, list_id), token)
-        if held is None or held.get("v") != VERSION:
+        unsealed = pagination.unseal(
+            settings().cursor_secret, actor.tenant_id, _binding(actor, list_id), token
+        )
+        if unsealed is None or unsealed.get("v") != VERSION:
             raise _invalid(
                 "The sync token is not valid for this list: pass back the last answer's sync_token."
             )
+        held = unsealed
         if int(held["epoch"]) < actor.epoch:
             raise SyncExpiredError(
                 "The company was restored since this sync token was made: drop the copy and sync from scratch "
                 "(sync=true).",
                 reason="restored",
+            )
+        if bool(held.get("own")) != own_only:
+            raise SyncExpiredError(
+                "The user's roles changed since this sync token was made (what they may read is not the "
+                "same): drop the copy and sync from scratch (sync=true).",
+                reason="scope_changed",
             )
         since, until, cursor = str(held["since"]), str(held["until"]), held.get("cursor")
         if since and since < iso(now - timedelta(days=RETENTION_DAYS)):
@@ -105,7 +118,27 @@ def page(
             )
     if not until:  # a new sync: its boundary is now, less the settle window
         until = iso(now - timedelta(seconds=SETTLE_SECONDS))
-    removed = _left_scope(store, actor, et, since) if own_only and since and cursor is None else []
+    phase = str(held.get("phase") or "") if token is not None else ""
+    if not phase:
+        phase = "mine" if own_only and since else "changes"
+
+    def token_on(phase: str, cursor: str | None) -> str:
+        return _token(
+            actor,
+            list_id,
+            epoch=actor.epoch,
+            own=own_only,
+            since=since,
+            until=until,
+            phase=phase,
+            cursor=cursor,
+        )
+
+    if phase in ("mine", "pool"):  # first the records that left the user's scope, a page at a time
+        removed, cursor = _left_scope(store, actor, et, since, phase, cursor, limit)
+        if cursor is None:
+            phase = "pool" if phase == "mine" else "changes"
+        return Page(removed, token_on(phase, cursor), complete=False)
     found = store.query_page(
         tenant_id=actor.tenant_id,
         partition=keys.updated_index_pk(actor.tenant_id, et.name),
@@ -115,14 +148,19 @@ def page(
         cursor=cursor,
         query_id=f"sync|{since}",
     )
-    shown = [entities.public(i) if i.get("deleted") else present(i) for i in found.items]
-    changed = entities.readable(actor, et, shown)
-    gone = {r["id"] for r in removed}  # read consistently just now: what the index shows of them is older
-    items = [*removed, *(i for i in changed if i["id"] not in gone)]
+    # From scratch the client holds nothing: deletions are news only to a copy.
+    shown = [
+        entities.public(i) if i.get("deleted") else present(i)
+        for i in found.items
+        if since or not i.get("deleted")
+    ]
+    items = entities.readable(actor, et, shown) if et.owned else shown
     if found.next_cursor:
-        nxt = _token(actor, list_id, epoch=actor.epoch, since=since, until=until, cursor=found.next_cursor)
-        return Page(items, nxt, complete=False)
-    return Page(items, _token(actor, list_id, epoch=actor.epoch, since=until, until="", cursor=None), True)
+        return Page(items, token_on("changes", found.next_cursor), complete=False)
+    done = _token(
+        actor, list_id, epoch=actor.epoch, own=own_only, since=until, until="", phase="", cursor=None
+    )
+    return Page(items, done, complete=True)
 
 
 def _after(since: str) -> Any:
@@ -131,26 +169,34 @@ def _after(since: str) -> Any:
     return Key("gsi1sk").gt(keys.updated_after(since)) if since else Key("gsi1sk").gt(" ")
 
 
-def _left_scope(store: Store, actor: Actor, et: entities.EntityType, since: str) -> list[dict[str, Any]]:
-    """Removals for the records that left the user's scope (their own, or the pool's) after
-    ``since`` and that the user may not read now (one back in their scope is listed as a change)."""
+def _left_scope(
+    store: Store,
+    actor: Actor,
+    et: entities.EntityType,
+    since: str,
+    phase: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of removals: the records that left the user's own scope (``phase`` "mine") or the
+    pool's ("pool") after ``since`` and that the user may not read now (one back in their scope is
+    listed as a change); and the cursor to the next page of that phase's notes."""
+    low, high = keys.scope_left_after(actor.user_id if phase == "mine" else None, since)
+    found = store.query_page(
+        tenant_id=actor.tenant_id,
+        partition=keys.scope_left_pk(actor.tenant_id, et.name),
+        sort_condition=sort_key_between(low, high),
+        limit=limit,
+        cursor=cursor,
+        query_id=f"left|{phase}|{since}",
+    )
     notes: dict[str, str] = {}
-    for owner in (actor.user_id, None):
-        low, high = keys.scope_left_after(owner, since)
-        for note in store.query_all(
-            partition=keys.scope_left_pk(actor.tenant_id, et.name), sort_condition=sort_key_between(low, high)
-        ):
-            notes[note["id"]] = max(notes.get(note["id"], ""), note["at"])
-    if not notes:
-        return []
-    ids = list(notes)
-    now = {
-        i["id"]: i
-        for start in range(0, len(ids), 100)
-        for i in entities.get_many(store, actor.tenant_id, et, ids[start : start + 100], consistent=True)
-    }
-    return [
+    for note in found.items:
+        notes[note["id"]] = max(notes.get(note["id"], ""), note["at"])
+    now = {i["id"]: i for i in entities.get_many(store, actor.tenant_id, et, list(notes), consistent=True)}
+    removed = [
         {"id": record_id, "deleted": True, "updated_at": at}
         for record_id, at in sorted(notes.items(), key=lambda n: n[1])
         if record_id not in now or not actor.may_read(et.read_permission, now[record_id])
     ]
+    return removed, found.next_cursor

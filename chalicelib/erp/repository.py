@@ -157,13 +157,23 @@ def default_pointed(pointer: dict[str, Any], previous: str | None) -> dict[str, 
 
 
 def default_flag_cleared(tenant_id: str, warehouse_id: str, user_id: str, now: str) -> dict[str, Any]:
-    """The Update taking the default flag off a warehouse (unread: its next version, by ``user_id``)."""
+    """The Update taking the default flag off a warehouse (unread: its next version, by ``user_id``),
+    moved on the type's change index like any change (a syncing client sees it)."""
+    index = keys.updated_index(tenant_id, WAREHOUSE.name, now, warehouse_id)
     return {
         "Update": {
             "Key": keys.entity(tenant_id, WAREHOUSE.name, warehouse_id),
-            "UpdateExpression": "SET is_default = :f, updated_at = :now, updated_by = :by ADD version :one",
+            "UpdateExpression": "SET is_default = :f, updated_at = :now, updated_by = :by, gsi1pk = :ipk, "
+            "gsi1sk = :isk ADD version :one",
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {":f": False, ":now": now, ":by": user_id, ":one": 1},
+            "ExpressionAttributeValues": {
+                ":f": False,
+                ":now": now,
+                ":by": user_id,
+                ":one": 1,
+                ":ipk": index["gsi1pk"],
+                ":isk": index["gsi1sk"],
+            },
         }
     }
 
