@@ -228,6 +228,7 @@ def test_a_forged_or_expired_unsubscribe_link_is_refused_and_changes_nothing(api
     assert api.get(f"/crm/contacts/{contact['id']}", tenant.token).json["marketing_consent"] is True
 
 
+@pytest.mark.usefixtures("backdated_writes")  # its orders are written months in the past
 def test_a_customer_who_stopped_ordering_is_written_to_once_per_lapse(api, moto_server):
     from chalicelib.api.web import STORE
     from chalicelib.core import entities
