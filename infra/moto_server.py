@@ -28,6 +28,9 @@ exactly as moto does (tests/test_moto_server.py compares each with moto's own co
   of a thousand.
 
 docs/performance.md ("The local server: Query reads one partition") has the figures.
+
+And one change that is off unless asked for: global indexes as eventually consistent as DynamoDB's
+(``IndexLag``; ``LOCAL_INDEX_LAG_SECONDS``, or the tests set it).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import bisect
 import copy
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -118,6 +122,103 @@ def _rollback_touched_items_only() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+class IndexLag:
+    """Global secondary indexes as eventually consistent as DynamoDB's: while ``seconds`` is above
+    zero, a Query of a global index shows each item as it was ``seconds`` ago (a write newer than
+    that is not shown yet: an item put is missing, an item updated shows its former attributes, an
+    item deleted is still there). The table itself, and its reads, stay current. Off by default;
+    ``make run`` takes ``LOCAL_INDEX_LAG_SECONDS``; the tests set it, and ``catch_up`` is the index
+    catching up at once.
+
+    Each write (put, update, delete, alone or in a transaction or batch: moto's backend does them
+    all through its three methods) keeps the item's former version for ``seconds``; the index's
+    view is the current items with, for each item written within ``seconds``, the version before
+    its first such write. DynamoDB calls are served one at a time, so nothing here races."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.clock: Callable[[], float] = time.monotonic
+        # per table (by id; the table is kept with it): per key, (when written, version before)
+        self._writes: dict[int, tuple[Any, dict[tuple[Any, Any], list[tuple[float, Any]]]]] = {}
+
+    def set(self, seconds: float) -> None:
+        self.seconds = max(0.0, float(seconds))
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        self._writes.clear()
+
+    def remember(self, table: Any, hash_value: Any, range_value: Any, before: Any) -> None:
+        if self.seconds <= 0:
+            return
+        now = self.clock()
+        _, writes = self._writes.setdefault(id(table), (table, {}))
+        writes.setdefault((hash_value, range_value), []).append((now, before))
+        for key in [k for k, kept in writes.items() if kept[-1][0] <= now - self.seconds]:
+            del writes[key]  # every write of that item is shown by now
+
+    def shown(self, table: Any) -> Iterable[Any]:
+        """The table's items as its global indexes show them now."""
+        current = {
+            (item.hash_key, item.range_key): item
+            for stored in table.items.values()
+            for item in (stored.values() if table.range_key_attr else (stored,))
+        }
+        if self.seconds > 0 and id(table) in self._writes:
+            shown_at = self.clock() - self.seconds
+            for key, kept in self._writes[id(table)][1].items():
+                unseen = [before for at, before in kept if at > shown_at]
+                if unseen:  # the version before the first write the index does not show yet
+                    if unseen[0] is None:
+                        current.pop(key, None)
+                    else:
+                        current[key] = unseen[0]
+        return list(current.values())
+
+
+INDEX_LAG = IndexLag()
+
+
+def _writes_remembered() -> None:
+    """moto's backend writes an item through ``put_item``, ``update_item`` or ``delete_item``
+    (also inside a transaction or a batch): each keeps the item's version before it for
+    ``INDEX_LAG`` (a copy: an update changes moto's item in place)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if getattr(DynamoDBBackend.put_item, "original", None):
+        return
+
+    def remembering(original: Callable[..., Any], key_of: Callable[[Any, Any], dict[str, Any]]) -> Any:
+        def write(self: Any, table_name: str, keyed: Any, *args: Any, **kwargs: Any) -> Any:
+            if INDEX_LAG.seconds <= 0:
+                return original(self, table_name, keyed, *args, **kwargs)
+            try:
+                table = self.get_table(table_name)
+                key = key_of(table, keyed)
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                before = copy.deepcopy(table.get_item(hash_value, range_value))
+            except Exception:  # no such table, a key missing: moto refuses the write itself
+                return original(self, table_name, keyed, *args, **kwargs)
+            answer = original(self, table_name, keyed, *args, **kwargs)
+            INDEX_LAG.remember(table, hash_value, range_value, before)
+            return answer
+
+        write.original = original  # type: ignore[attr-defined]
+        return write
+
+    def item_key(table: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {k: attrs[k] for k in (table.hash_key_attr, table.range_key_attr) if k and k in attrs}
+
+    def given_key(table: Any, key: dict[str, Any]) -> dict[str, Any]:
+        return key
+
+    DynamoDBBackend.put_item = remembering(DynamoDBBackend.put_item, item_key)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = remembering(DynamoDBBackend.update_item, given_key)  # type: ignore[method-assign]
+    DynamoDBBackend.delete_item = remembering(DynamoDBBackend.delete_item, given_key)  # type: ignore[method-assign]
+
+
 _narrowed = threading.local()
 
 
@@ -155,16 +256,26 @@ def _query_one_partition() -> None:
             return list(_narrowed.items)
         return original_all_items(self)
 
-    def index_candidates(self: Any, hash_key_conditions: list[tuple[str, DynamoType]]) -> list[Item]:
+    def index_candidates(
+        self: Any, index_name: str, hash_key_conditions: list[tuple[str, DynamoType]]
+    ) -> list[Item]:
         """The items whose first index hash key attribute equals the one asked (moto checks them
-        all, and the rest of the index's key, itself), in ``all_items``' order."""
+        all, and the rest of the index's key, itself), in ``all_items``' order; of a global index,
+        as it shows them (``INDEX_LAG``)."""
         name, value = hash_key_conditions[0]
         kept = []
-        for stored in self.items.values():
-            for item in stored.values() if self.range_key_attr else (stored,):
-                found = item.attrs.get(name)
-                if found is not None and found == value:
-                    kept.append(item)
+        if any(index.name == index_name for index in self.global_indexes):
+            shown: Iterable[Item] = INDEX_LAG.shown(self)
+        else:
+            shown = (
+                item
+                for stored in self.items.values()
+                for item in (stored.values() if self.range_key_attr else (stored,))
+            )
+        for item in shown:
+            found = item.attrs.get(name)
+            if found is not None and found == value:
+                kept.append(item)
         # DynamoType orders by its cast value: sorting on the cast values gives the same order
         # without two property calls per comparison.
         if self.range_key_attr:
@@ -234,7 +345,7 @@ def _query_one_partition() -> None:
             if index_name:
                 if not hash_key_conditions:
                     return run()  # moto then keeps every item: nothing to narrow
-                candidates = index_candidates(self, hash_key_conditions)
+                candidates = index_candidates(self, index_name, hash_key_conditions)
             else:
                 if hash_key is None:
                     return run()
@@ -368,6 +479,7 @@ def _moto_modules_listed_once() -> None:
 def apply_patches() -> None:
     """Every change above, to moto's classes in this process (again is harmless)."""
     _rollback_touched_items_only()
+    _writes_remembered()
     _query_one_partition()
     _items_sized_once()
     _attribute_values_by_their_member()
@@ -387,7 +499,9 @@ class MotoServer(ThreadedMotoServer):
 
 
 def start_local_aws(port: int = 0, region: str = "us-east-1") -> tuple[MotoServer, str]:
-    """Start moto on loopback and point boto3 at it through its standard variables."""
+    """Start moto on loopback and point boto3 at it through its standard variables; its global
+    indexes lag ``LOCAL_INDEX_LAG_SECONDS`` behind the table (``IndexLag``; 0, none, by default)."""
+    INDEX_LAG.set(float(os.environ.get("LOCAL_INDEX_LAG_SECONDS") or 0))
     server = MotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound = server.get_host_and_port()

@@ -647,3 +647,118 @@ def test_sqs_retention_and_the_module_list_answer_as_moto(moto_server: str) -> N
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in received) == ["m0", "m1"]
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_lagging_global_index_shows_each_item_as_it_was_before_its_recent_writes(dynamo: Dynamo) -> None:
+    """``IndexLag`` (the local server's eventual consistency, off unless set): for 5 s a global
+    index shows each item as it was before its writes of those 5 s, whatever made them (PutItem,
+    UpdateItem, DeleteItem, a transaction, a batch); the table and its local index are current;
+    a refused transaction changes nothing; once the 5 s pass, the index answers as moto's own."""
+    from infra.moto_server import INDEX_LAG
+
+    name = "lagging"
+    status, answer = dynamo(
+        "CreateTable",
+        {
+            "TableName": name,
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "g", "gs")
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "by_g",
+                    "KeySchema": [
+                        {"AttributeName": "g", "KeyType": "HASH"},
+                        {"AttributeName": "gs", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            "LocalSecondaryIndexes": [
+                {
+                    "IndexName": "by_gs",
+                    "KeySchema": [
+                        {"AttributeName": "pk", "KeyType": "HASH"},
+                        {"AttributeName": "gs", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    )
+    assert status == 200, answer
+
+    def item(sk: str, g: str, gs: str) -> dict[str, Any]:
+        return {"pk": {"S": "p"}, "sk": {"S": sk}, "g": {"S": g}, "gs": {"S": gs}}
+
+    def key(sk: str) -> dict[str, Any]:
+        return {"pk": {"S": "p"}, "sk": {"S": sk}}
+
+    def listed(index: str, condition: str, value: str) -> list[tuple[str, str]]:
+        status, answer = dynamo(
+            "Query",
+            {
+                "TableName": name,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": {":v": {"S": value}},
+            },
+        )
+        assert status == 200, answer
+        return [(i["sk"]["S"], i["gs"]["S"]) for i in json.loads(answer)["Items"]]
+
+    for sk, gs in (("a", "1"), ("b", "2"), ("c", "3")):
+        assert dynamo("PutItem", {"TableName": name, "Item": item(sk, "x", gs)})[0] == 200
+    before = [("a", "1"), ("b", "2"), ("c", "3")]
+    now = [0.0]
+    INDEX_LAG.clock = lambda: now[0]
+    INDEX_LAG.set(5)
+    try:
+        assert dynamo("PutItem", {"TableName": name, "Item": item("d", "x", "4")})[0] == 200
+        update = {
+            "TableName": name,
+            "Key": key("a"),
+            "UpdateExpression": "SET gs = :gs",
+            "ExpressionAttributeValues": {":gs": {"S": "9"}},
+        }
+        assert dynamo("UpdateItem", update)[0] == 200
+        assert dynamo("DeleteItem", {"TableName": name, "Key": key("b")})[0] == 200
+        moved = {
+            "TableName": name,
+            "Key": key("c"),
+            "UpdateExpression": "SET g = :g",
+            "ExpressionAttributeValues": {":g": {"S": "y"}},
+        }
+        together = [{"Put": {"TableName": name, "Item": item("e", "x", "5")}}, {"Update": moved}]
+        assert dynamo("TransactWriteItems", {"TransactItems": together})[0] == 200
+        batch = {"RequestItems": {name: [{"PutRequest": {"Item": item("f", "x", "6")}}]}}
+        assert dynamo("BatchWriteItem", batch)[0] == 200
+        refused = [
+            {"Put": {"TableName": name, "Item": item("g", "x", "7")}},
+            {
+                "ConditionCheck": {
+                    "TableName": name,
+                    "Key": key("a"),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        assert dynamo("TransactWriteItems", {"TransactItems": refused})[0] == 400
+        now[0] += 4.9
+        assert listed("by_g", "g = :v", "x") == before and listed("by_g", "g = :v", "y") == []
+        status, answer = dynamo("GetItem", {"TableName": name, "Key": key("a")})
+        assert json.loads(answer)["Item"]["gs"] == {"S": "9"}  # the table is current
+        current = [("c", "3"), ("d", "4"), ("e", "5"), ("f", "6"), ("a", "9")]
+        assert listed("by_gs", "pk = :v", "p") == current  # and so is a local index
+        now[0] += 0.2
+        caught_up = (listed("by_g", "g = :v", "x"), listed("by_g", "g = :v", "y"))
+        assert caught_up == ([("d", "4"), ("e", "5"), ("f", "6"), ("a", "9")], [("c", "3")])
+    finally:
+        INDEX_LAG.set(0)
+        INDEX_LAG.clock = time.monotonic
+    assert (listed("by_g", "g = :v", "x"), listed("by_g", "g = :v", "y")) == caught_up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,50 +172,75 @@ def test_a_write_stamped_earlier_that_commits_after_a_later_one_and_after_a_sync
     assert versions(phone) == server_view(api, company.token)
 
 
-def test_a_change_the_index_does_not_show_yet_is_listed_by_the_next_sync(api, company, monkeypatch):
-    """The change index (gsi1) lags the table: here it shows a write only 5 s after its stamp. The
-    settle window (60 s) is longer than that lag, so the next sync lists what this one could not see."""
+class LaggingIndex:
+    """The local server's global indexes lagging the table (infra/moto_server.py ``IndexLag``), on
+    a clock the test moves (``later(s)`` is ``s`` seconds passing for the index), or on the real one."""
+
+    def __init__(self, seconds: float, real_time: bool = False) -> None:
+        from infra.moto_server import INDEX_LAG
+
+        self._lag, self._now = INDEX_LAG, 0.0
+        INDEX_LAG.clock = time.monotonic if real_time else lambda: self._now
+        INDEX_LAG.set(seconds)
+
+    def later(self, seconds: float) -> None:
+        self._now += seconds
+
+    def off(self) -> None:
+        self._lag.set(0)
+        self._lag.clock = time.monotonic
+
+
+@pytest.fixture
+def lagging_index() -> Any:
+    made: list[LaggingIndex] = []
+
+    def lag(seconds: float, real_time: bool = False) -> LaggingIndex:
+        made.append(LaggingIndex(seconds, real_time))
+        return made[-1]
+
+    yield lag
+    for index in made:
+        index.off()
+
+
+def test_a_change_the_index_does_not_show_yet_is_listed_by_the_next_sync(api, company, lagging_index):
+    """The local server's change index (gsi1) shows each write 5 s late: a customer created, one
+    edited and one deleted just before a sync are all invisible to it (the index still shows the
+    edited one's former version and the deleted one alive), while the table has them. The settle
+    window (60 s) is longer than the lag, so the sync after the index caught up lists all three."""
+    edited, deleted = a_customer(api, company), a_customer(api, company)
     phone = Device(api, company.token)
     phone.sync()
-    lag = timedelta(seconds=5)
-    real = Store.query_page
-
-    def lagging(self: Store, **params: Any) -> Any:
-        page = real(self, **params)
-        if params.get("index") == "gsi1":
-            shown = (datetime.now(UTC) - lag).isoformat().replace("+00:00", "Z")
-            page = store_module.Page([i for i in page.items if i["gsi1sk"] <= shown], page.next_cursor)
-        return page
-
-    monkeypatch.setattr(Store, "query_page", lagging)
-    late = a_customer(api, company)
-    first = phone.sync()
-    assert late["id"] not in {i["id"] for i in first}  # not in the index yet
-    monkeypatch.setattr(Store, "query_page", real)  # the index caught up
+    index = lagging_index(5)
+    created = a_customer(api, company)
+    assert api.patch(f"/crm/customers/{edited['id']}", company.token, {"tags": ["vip"]}).status == 200
+    assert api.delete(f"/crm/customers/{deleted['id']}", company.token).status == 204
+    assert api.get(f"/crm/customers/{created['id']}", company.token).status == 200  # the table has it
+    given = phone.sync()  # the index does not show the three changes yet (it may list the former
+    assert created["id"] not in {i["id"] for i in given}  # versions again, inside the window)
+    assert not any(i.get("deleted") or i.get("tags") == ["vip"] for i in given)
+    assert created["id"] not in phone.copy and deleted["id"] in phone.copy
+    assert phone.copy[edited["id"]].get("tags") != ["vip"]
+    index.later(5)  # the index caught up
     phone.sync()
-    assert late["id"] in phone.copy
+    assert created["id"] in phone.copy and deleted["id"] not in phone.copy
+    assert phone.copy[edited["id"]]["tags"] == ["vip"]
     assert versions(phone) == server_view(api, company.token)
 
 
-def test_with_no_settle_window_the_same_lag_loses_the_change(api, company, monkeypatch):
+def test_with_no_settle_window_the_same_lag_loses_the_change(api, company, monkeypatch, lagging_index):
     """What the window is for: at 0 s the boundary passes a change the index did not show yet."""
     monkeypatch.setattr(sync, "SETTLE_SECONDS", 0)
     phone = Device(api, company.token)
     phone.sync()
-    real = Store.query_page
-
-    def hiding_all(self: Store, **params: Any) -> Any:
-        page = real(self, **params)
-        if params.get("index") == "gsi1":
-            return store_module.Page([], page.next_cursor)
-        return page
-
-    monkeypatch.setattr(Store, "query_page", hiding_all)
+    index = lagging_index(5)
     late = a_customer(api, company)
     phone.sync()
-    monkeypatch.setattr(Store, "query_page", real)
+    index.later(5)
+    assert late["id"] in server_view(api, company.token)  # listed now...
     phone.sync()
-    assert late["id"] not in phone.copy  # lost: the reason the window exists
+    assert late["id"] not in phone.copy  # ...and lost to the phone: the reason the window exists
 
 
 def test_a_token_past_the_deletions_retention_or_from_before_a_restore_is_gone(api, company, monkeypatch):
@@ -360,6 +386,68 @@ def test_three_devices_syncing_while_five_writers_work_end_with_exactly_what_the
         assert versions(device) == server_view(api, token)
 
 
+def test_devices_and_writers_in_processes_of_their_own_with_a_lagging_index_miss_nothing(
+    api, company, monkeypatch, lagging_index
+):
+    """The simulation with real concurrency: five writers and three devices, each a process of its
+    own (a Lambda container each) sending requests at the same time to the local server, whose
+    change index lags the table by 0.5 s; windows shortened to 2 s (stamp limit) and 4 s (settle
+    window) so that the boundary moves past the changes during the run (with 60 s every sync of a
+    short run would list everything again). At the end each device's copy, after one more sync,
+    is exactly what the server lists for its user: nothing was missed along the way (a change
+    stamped before a boundary the device passed is never listed again)."""
+    import multiprocessing
+    import os
+
+    from tests import sync_sim
+
+    windows = (2.0, 4.0)
+    monkeypatch.setattr(store_module, "STAMP_SECONDS", windows[0])
+    monkeypatch.setattr(sync, "SETTLE_SECONDS", windows[1])
+    (a_id, rep_a), (b_id, rep_b) = a_user(api, company, ["sales_rep"]), a_user(api, company, ["sales_rep"])
+    shared = [a_customer(api, company, owner_id=owner)["id"] for owner in (a_id, b_id, None) * 3]
+    environment = dict(os.environ)
+    lagging_index(0.5, real_time=True)
+    spawn = multiprocessing.get_context("spawn")
+    results, stop = spawn.Queue(), spawn.Event()
+    tokens = (rep_a, rep_b, company.token)
+    writing = [
+        spawn.Process(
+            target=sync_sim.writer,
+            args=(environment, windows, token, manager, [a_id, b_id], shared, seed, 30, results),
+        )
+        for seed, (token, manager) in enumerate(
+            [(company.token, True), (company.token, True), (rep_a, False), (rep_b, False), (rep_a, False)]
+        )
+    ]
+    syncing = [
+        spawn.Process(target=sync_sim.device, args=(environment, windows, token, 100 + n, stop, results))
+        for n, token in enumerate(tokens)
+    ]
+    for process in [*syncing, *writing]:
+        process.start()
+    reports = [results.get(timeout=600) for _ in writing]
+    stop.set()
+    reports += [results.get(timeout=120) for _ in syncing]
+    for process in [*writing, *syncing]:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    statuses: dict[int, int] = {}
+    for report in reports:
+        if report[0] == "writer":
+            for status, count in report[3].items():
+                statuses[status] = statuses.get(status, 0) + count
+    devices = {report[1]: report[2:] for report in reports if report[0] == "device"}
+    assert 500 not in statuses and statuses.get(201, 0) >= 20 and statuses.get(200, 0) >= 20, statuses
+    assert all(syncs >= 3 for _, _, syncs in devices.values()), devices  # synced during the writes
+    time.sleep(0.5)  # the index shows every write (its lag)
+    for n, token in enumerate(tokens):
+        phone = Device(api, token)
+        phone.copy, phone.sync_token, _ = devices[100 + n]
+        phone.sync(limit=3)
+        assert versions(phone) == server_view(api, token)
+
+
 def test_every_list_that_takes_updated_since_syncs_and_its_token_is_no_use_to_another_company(api, company):
     doc = api.get("/openapi.json").json
     lists = sorted(
@@ -466,3 +554,21 @@ def test_a_change_stamped_longer_ago_than_the_window_allows_is_refused_not_writt
         Store().transact(entities.create_operations(CUSTOMER, actor, item))
     assert api.get(f"/crm/customers/{item['id']}", company.token).status == 404
     assert sync.SETTLE_SECONDS >= 2 * STAMP_SECONDS
+
+
+def test_a_request_that_stalls_past_the_stamp_limit_answers_503_and_writes_nothing(api, company, monkeypatch):
+    """The same guard seen by a client: a request whose change is stamped too long before its write
+    (here the clock jumps 31 s between stamp and write) answers 503 ``write-too-slow`` with
+    ``Retry-After``, nothing is written, and the request sent again goes through."""
+    from chalicelib.core.store import STAMP_SECONDS
+
+    customer = a_customer(api, company)
+    real = store_module._ago
+    monkeypatch.setattr(store_module, "_ago", lambda seconds: real(seconds - STAMP_SECONDS - 1))
+    stalled = api.patch(f"/crm/customers/{customer['id']}", company.token, {"tags": ["late"]})
+    assert stalled.status == 503 and stalled.json["type"] == "/problems/write-too-slow"
+    assert stalled.headers["retry-after"] == "1"
+    assert api.get(f"/crm/customers/{customer['id']}", company.token).json["version"] == customer["version"]
+    monkeypatch.setattr(store_module, "_ago", real)
+    again = api.patch(f"/crm/customers/{customer['id']}", company.token, {"tags": ["late"]})
+    assert again.status == 200 and again.json["tags"] == ["late"]

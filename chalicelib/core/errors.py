@@ -134,6 +134,18 @@ class RestoringError(ApiError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class WriteTooSlowError(ApiError):
+    """The request took so long that its change would be stamped too far in the past for a syncing
+    client to be sure to see it (core/sync.py): nothing was written, and the same request again is
+    safe."""
+
+    status, slug, title = 503, "write-too-slow", "Write took too long"
+    retry_after = 1
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ClosingError(ApiError):
     """The company is being closed (offboarded): it takes no more changes, ever (reads still answer
     until its data is removed). A 503 like a restore's, so clients treat both alike; never retried

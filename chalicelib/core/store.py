@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.core import aws, ids, keys, pagination, scope
 from chalicelib.core.config import settings
+from chalicelib.core.errors import WriteTooSlowError
 
 
 def utcnow() -> str:
@@ -35,9 +36,10 @@ def utcnow() -> str:
 STAMP_SECONDS = 30
 
 
-class StaleStamp(Exception):
+class StaleStamp(WriteTooSlowError):
     """A change stamped more than ``STAMP_SECONDS`` before its transaction: the work is done again
-    (a request fails, a job's step is retried) rather than let a sync pass it by."""
+    (a request answers 503 and nothing is written; a job's step is retried) rather than let a sync
+    pass it by."""
 
 
 def _oldest_stamp(operations: Sequence[dict[str, Any] | Op]) -> str | None:
@@ -420,7 +422,10 @@ class Store:
         written = _with_counts(operations)
         oldest = _oldest_stamp(written)
         if oldest is not None and oldest < _ago(STAMP_SECONDS):
-            raise StaleStamp(f"a change stamped {oldest} is more than {STAMP_SECONDS} s old")
+            raise StaleStamp(
+                f"The request took over {STAMP_SECONDS} s to reach its write (a change stamped {oldest}); "
+                "nothing was written: send it again."
+            )
         items = []
         for operation in written:
             ((kind, body),) = request_of(operation).items()
