@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.stack
+	$(PY) -m bench.sync
 
 fire: $(STAMP)
 	$(PY) -m infra.local fire $(NAME)

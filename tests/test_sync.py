@@ -518,7 +518,8 @@ def test_records_that_left_a_rep_s_scope_come_a_page_at_a_time(api, company):
 
 def test_what_a_sync_costs_in_reads(api, company):
     """A page: one Query of the change index; a user of own records adds, on a sync's first page,
-    one Query of their scope exits and one of the pool's (and one BatchGetItem when there are some)."""
+    one Query of their scope exits and one of the pool's (and one BatchGetItem when there are some),
+    in the same request when they fill less than the page."""
     from tests.reads import Reads
 
     (_, rep) = a_user(api, company, ["sales_rep"])
@@ -536,6 +537,8 @@ def test_what_a_sync_costs_in_reads(api, company):
 
     assert reads_of(manager)[0] == 1
     assert reads_of(own)[0] == 3  # no exits to look at: two Queries that find nothing, one for the changes
+    quiet = api.get(f"/crm/customers?sync_token={own.sync_token}&limit=100", rep).json
+    assert quiet["sync_complete"]  # in one request: the scope exits and the changes share the page
 
 
 def test_a_change_stamped_longer_ago_than_the_window_allows_is_refused_not_written(api, company):
@@ -553,7 +556,7 @@ def test_a_change_stamped_longer_ago_than_the_window_allows_is_refused_not_writt
     with pytest.raises(StaleStamp):
         Store().transact(entities.create_operations(CUSTOMER, actor, item))
     assert api.get(f"/crm/customers/{item['id']}", company.token).status == 404
-    assert sync.SETTLE_SECONDS >= 2 * STAMP_SECONDS
+    assert sync.INDEX_LAG_SECONDS >= 10  # what the window leaves the index, after the stamp and the call
 
 
 def test_a_request_that_stalls_past_the_stamp_limit_answers_503_and_writes_nothing(api, company, monkeypatch):
@@ -572,3 +575,140 @@ def test_a_request_that_stalls_past_the_stamp_limit_answers_503_and_writes_nothi
     monkeypatch.setattr(store_module, "_ago", real)
     again = api.patch(f"/crm/customers/{customer['id']}", company.token, {"tags": ["late"]})
     assert again.status == 200 and again.json["tags"] == ["late"]
+
+
+def _step_jobs_until(aws: Any, tenant_id: str, job_id: str, phase: str) -> None:
+    """Deliver the jobs queue's messages one step at a time until the job's phase is ``phase``."""
+    import json
+
+    import boto3
+
+    from chalicelib.api import workers
+    from chalicelib.api.web import STORE
+    from chalicelib.jobs import jobs
+
+    sqs = boto3.client("sqs", region_name=aws.region)
+    for _ in range(100):
+        if (jobs.find(STORE, tenant_id, job_id, consistent=True).get("cursor") or {}).get("phase") == phase:
+            return
+        message = sqs.receive_message(QueueUrl=aws.jobs_queue_url, MaxNumberOfMessages=1)["Messages"][0]
+        body = json.loads(message["Body"])
+        workers.run_step(body["tenant_id"], body["job_id"], 1)
+        sqs.delete_message(QueueUrl=aws.jobs_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError(f"the job never reached {phase}")
+
+
+def test_a_sync_waits_while_a_restore_runs_then_starts_again_from_scratch(api, aws, company, monkeypatch):
+    """Halfway through a restore (the company's records cleared, the backup's not loaded yet) a sync
+    from scratch would hand out a copy of nothing with a token of the new epoch, and the restored
+    records, stamped before its boundary, would never come: a sync answers 503 while the restore
+    runs; afterwards the old token is a 410 and a sync from scratch holds the restored company."""
+    from chalicelib.tenants.access import CACHE
+    from tests.test_backups import restore, run_jobs, take_backup
+
+    kept, dropped = a_customer(api, company), a_customer(api, company)
+    phone = Device(api, company.token)
+    phone.sync()
+    backup = take_backup(api, aws, company)
+    assert api.delete(f"/crm/customers/{dropped['id']}", company.token).status == 204
+    a_customer(api, company)  # after the backup: the restore removes it
+    phone.sync()
+    started = restore(api, company, backup)
+    assert started.status == 202, started.body
+    _step_jobs_until(aws, company.id, started.json["job"]["id"], "load")  # cleared, not loaded yet
+    CACHE.clear()
+    real = sync._now
+    monkeypatch.setattr(sync, "_now", lambda: real() + timedelta(minutes=10))  # past every window
+    for which in ("sync=true", f"sync_token={phone.sync_token}"):
+        waiting = api.get(f"/crm/customers?{which}", company.token)
+        assert waiting.status == 503 and waiting.json["type"] == "/problems/restoring", waiting.body
+        assert "retry-after" in waiting.headers
+    run_jobs(aws)  # the restore loads the backup and ends
+    gone = api.get(f"/crm/customers?sync_token={phone.sync_token}", company.token)
+    assert gone.status == 410 and gone.json["reason"] == "restored"
+    phone.sync()  # from scratch (the 410)
+    assert set(phone.copy) == {kept["id"], dropped["id"]}
+    assert versions(phone) == server_view(api, company.token)
+
+
+def test_a_sync_of_a_busy_list_ends(api, company):
+    """Records changed while a client pages move past the sync's start, to the next sync: with two
+    records edited after every page of one, the sync still ends, each sent at most once."""
+    a_customer(api, company)
+    busy = [a_customer(api, company)["id"], a_customer(api, company)["id"]]
+    reply = api.get("/crm/customers?sync=true&limit=1", company.token).json
+    sent = [i["id"] for i in reply["items"]]
+    for n in range(10):
+        for record in busy:
+            assert api.patch(f"/crm/customers/{record}", company.token, {"tags": [f"t{n}"]}).status == 200
+        if reply["sync_complete"]:
+            break
+        reply = api.get(f"/crm/customers?sync_token={reply['sync_token']}&limit=1", company.token).json
+        sent += [i["id"] for i in reply["items"]]
+    assert reply["sync_complete"] and n <= 3
+    assert sorted(sent) == sorted(set(sent)) and len(sent) <= 3
+    following = api.get(f"/crm/customers?sync_token={reply['sync_token']}", company.token).json
+    assert {i["id"]: i.get("tags") for i in following["items"] if i["id"] in busy} == {
+        record: [f"t{n}"] for record in busy
+    }  # the next sync has their last versions
+
+
+def test_a_token_of_an_earlier_version_of_the_server_is_gone_and_one_it_cannot_verify_is_refused(
+    api, company, monkeypatch
+):
+    """A token the server signed but of an earlier format: 410 (sync from scratch). One it cannot
+    verify (edited, another company's, or signed with a key since rotated): 400 naming the token,
+    which docs/api.md's loop also answers by syncing from scratch."""
+    phone = Device(api, company.token)
+    phone.sync()
+    monkeypatch.setattr(sync, "VERSION", sync.VERSION + 1)  # the next release changes the token
+    old = api.get(f"/crm/customers?sync_token={phone.sync_token}", company.token)
+    assert old.status == 410 and old.json["reason"] == "format"
+    monkeypatch.undo()
+    import dataclasses
+
+    from chalicelib.core.config import settings
+
+    rotated = dataclasses.replace(settings(), cursor_secret=b"another key, after a rotation")
+    monkeypatch.setattr(sync, "settings", lambda: rotated)
+    unverified = api.get(f"/crm/customers?sync_token={phone.sync_token}", company.token)
+    assert unverified.status == 400 and unverified.json["errors"][0]["loc"] == ["query", "sync_token"]
+    assert "sync from scratch" in unverified.json["detail"]
+
+
+def test_the_stamp_limit_holds_at_every_try_of_a_transaction(api, company, monkeypatch):
+    """A transaction cancelled by conflicts is tried again: each try checks the stamp, so a write
+    whose retries outlast ``STAMP_SECONDS`` is refused (nothing written) rather than committed late
+    (the clock here moves 15 s at each try)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.core import entities
+    from chalicelib.core.store import STAMP_SECONDS, Actor, StaleStamp
+    from chalicelib.crm.types import CUSTOMER
+
+    store = Store()
+    real_ago, moved = store_module._ago, [0.0]
+    monkeypatch.setattr(store_module, "_ago", lambda seconds: real_ago(seconds - moved[0]))
+    tries: list[int] = []
+
+    class Conflicting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store.client, name)
+
+        def transact_write_items(self, **params: Any) -> Any:
+            tries.append(1)
+            moved[0] += 15
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+
+    actor = Actor(tenant_id=company.id, user_id=company.owner_id)
+    item = entities.new_item(CUSTOMER, actor, {"name": "Retried Co", "kind": "company"})
+    with pytest.raises(StaleStamp):
+        Store(Conflicting(), store.table).transact(entities.create_operations(CUSTOMER, actor, item))
+    assert len(tries) == 2 and 15 < STAMP_SECONDS < 30  # the third try would commit 30 s after the stamp
+    assert api.get(f"/crm/customers/{item['id']}", company.token).status == 404

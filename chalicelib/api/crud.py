@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
+    RestoringError,
 )
 from chalicelib.core.store import Actor, Page, Store
 
@@ -85,6 +86,11 @@ def _sync(r: Resource, req: Request) -> sync.Page:
         raise BadRequestError(
             "sync=true begins a sync; leave it out otherwise.",
             errors=[{"loc": ["query", "sync"], "msg": "only true", "type": "value_error"}],
+        )
+    if req.me.restoring:  # the table is being replaced: a copy made now would miss what comes back
+        raise RestoringError(
+            "A restore of the company is running: sync when it is done (its first sync answers 410, "
+            "then sync from scratch)."
         )
     own_only = r.et.owned and req.me.own_only(f"{r.permissions}:read")
     actor = req.me.actor()
@@ -284,6 +290,8 @@ def register(bp: Any, r: Resource) -> None:
             query=r.query_model,
             response=r.page_model,
             tag=r.tag,
+            # a sync: a token to start again from scratch (410), a restore running (503)
+            also=(410, 503) if "sync_token" in r.query_model.model_fields else (),
         )(_named(f"list_{name}s", list_))
     if "read" in r.routes:
         endpoint(

@@ -32,6 +32,9 @@ from chalicelib.core import keys
 from chalicelib.core.config import settings
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+# The longest one call with _CONFIG can take: 3 tries of 2 s to connect and 5 s to read, and the
+# standard mode's waits between them (at most 2 s, then 4 s). core/sync.py's settle window counts on it.
+WORST_CALL_SECONDS = 3 * (2 + 5) + 2 + 4
 
 # ---- which company's keys the current request may touch ---------------------------------------------
 _TENANT: contextvars.ContextVar[str | None] = contextvars.ContextVar("tenant_scope", default=None)

@@ -168,6 +168,7 @@ STATUS_ERRORS: dict[int, type[ApiError]] = {
         MethodNotAllowedError,
         ConflictError,
         PreconditionFailedError,
+        SyncExpiredError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
         ValidationError,

@@ -265,9 +265,10 @@ def scope_left_pk(tenant_id: str, entity_type: str) -> str:
     return tenant_pk(tenant_id, entity_type.upper(), "LEFT")
 
 
-def scope_left_after(owner: str | None, since: str) -> tuple[str, str]:
-    """The sort keys of ``owner``'s scope exits after ``since`` (from, to: both inclusive)."""
-    return f"{_segment(owner or SCOPE_POOL)}#{since}~", f"{_segment(owner or SCOPE_POOL)}#~"
+def scope_left_between(owner: str | None, since: str, upto: str) -> tuple[str, str]:
+    """The sort keys of ``owner``'s scope exits after ``since`` and at or before ``upto`` (from, to:
+    both inclusive)."""
+    return f"{_segment(owner or SCOPE_POOL)}#{since}~", f"{_segment(owner or SCOPE_POOL)}#{upto}~"
 
 
 def updated_index(tenant_id: str, entity_type: str, updated_at: str, entity_id: str) -> dict[str, str]:

@@ -31,9 +31,9 @@ def utcnow() -> str:
 
 
 # A change's stamp (its ``updated_at``, its place on the change index) is at most this old when its
-# transaction is sent: ``Store.transact`` refuses an older one (``StaleStamp``), so that a syncing
-# client's settle window (core/sync.py, twice this) covers the commit and the index's lag.
-STAMP_SECONDS = 30
+# transaction is sent (each try): ``Store.transact`` refuses an older one (``StaleStamp``), so that a
+# syncing client's settle window (core/sync.py) covers the commit and the index's lag.
+STAMP_SECONDS = 20
 
 
 class StaleStamp(WriteTooSlowError):
@@ -421,16 +421,16 @@ class Store:
         whose condition failed (DynamoDB answers a reason per item, in the order given)."""
         written = _with_counts(operations)
         oldest = _oldest_stamp(written)
-        if oldest is not None and oldest < _ago(STAMP_SECONDS):
-            raise StaleStamp(
-                f"The request took over {STAMP_SECONDS} s to reach its write (a change stamped {oldest}); "
-                "nothing was written: send it again."
-            )
         items = []
         for operation in written:
             ((kind, body),) = request_of(operation).items()
             items.append({kind: {"TableName": self.table, **body}})
         for attempt in range(CONFLICT_TRIES):
+            if oldest is not None and oldest < _ago(STAMP_SECONDS):  # checked before every try
+                raise StaleStamp(
+                    f"The request took over {STAMP_SECONDS} s to reach its write (a change stamped "
+                    f"{oldest}); nothing was written: send it again."
+                )
             try:
                 self.client.transact_write_items(TransactItems=items)
                 return
