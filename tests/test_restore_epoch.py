@@ -78,11 +78,12 @@ def test_a_company_being_restored_answers_every_change_503_and_changes_nothing(a
     assert again.status == 201 and "idempotent-replayed" not in again.headers, again.body
 
 
-def test_the_document_declares_503_with_retry_after_on_changes_only(api):
+def test_the_document_declares_503_with_retry_after_on_changes_and_syncs_only(api):
     paths = api.get("/openapi.json").json["paths"]
     created = paths["/crm/customers"]["post"]["responses"]["503"]
     assert "Retry-After" in created["headers"]
-    assert "503" not in paths["/crm/customers"]["get"]["responses"]
+    assert "Retry-After" in paths["/crm/customers"]["get"]["responses"]["503"]["headers"]  # a sync waits
+    assert "503" not in paths["/crm/customers/{customer_id}"]["get"]["responses"]
     assert "503" not in paths["/auth/login"]["post"]["responses"]  # public: no company to restore
 
 
